@@ -1,0 +1,184 @@
+//! Importing paths as a user gives them: files and folders (recursively), in parallel on
+//! every core, each file's outcome reported as it lands.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chairside_media::{ImportRequest, ImportStatus, Kind, MediaError};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{AppError, ErrorPayload, Library};
+
+/// The outcome for one file, in the shape of the CLI contract.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FileResult {
+    pub path: String,
+    /// `imported`, `duplicate` or `rejected`.
+    pub status: String,
+    pub document_id: Option<String>,
+    pub sha256: Option<String>,
+    pub error: Option<ErrorPayload>,
+}
+
+/// Reported after each file.
+#[derive(Debug, Clone, Copy)]
+pub struct ImportProgress<'a> {
+    pub done: usize,
+    pub total: usize,
+    pub result: &'a FileResult,
+}
+
+/// Files named directly are always tried; inside folders, hidden files (`.DS_Store`, editor
+/// temp files…) are skipped. Symlinked folders are not followed (no loops).
+fn expand(paths: &[PathBuf], out: &mut Vec<PathBuf>, problems: &mut Vec<FileResult>) {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<FileResult>) {
+        let mut entries: Vec<_> = match std::fs::read_dir(dir) {
+            Ok(rd) => rd.flatten().collect(),
+            Err(e) => {
+                problems.push(rejected(
+                    dir,
+                    "unreadable_file",
+                    format!("{}: cannot list the folder: {e}", dir.display()),
+                ));
+                return;
+            }
+        };
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            if e.file_name().to_string_lossy().starts_with('.') {
+                continue;
+            }
+            let path = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => walk(&path, out, problems),
+                Ok(_) => out.push(path),
+                Err(_) => out.push(path),
+            }
+        }
+    }
+    for p in paths {
+        if p.is_dir() {
+            walk(p, out, problems);
+        } else {
+            out.push(p.clone());
+        }
+    }
+}
+
+fn rejected(path: &Path, code: &str, message: String) -> FileResult {
+    FileResult {
+        path: path.display().to_string(),
+        status: "rejected".into(),
+        document_id: None,
+        sha256: None,
+        error: Some(ErrorPayload {
+            code: code.into(),
+            message,
+        }),
+    }
+}
+
+impl Library {
+    /// Imports files and folders for a patient. A bad file is rejected on its own (with its
+    /// reason) and the others go on; an unknown patient fails the whole call before anything
+    /// is read. New documents get their thumbnails queued at once.
+    pub fn import_paths(
+        &self,
+        patient_id: &str,
+        paths: &[PathBuf],
+        kind: Option<Kind>,
+        source: &str,
+        on_progress: &(dyn Fn(ImportProgress<'_>) + Sync),
+    ) -> Result<Vec<FileResult>, AppError> {
+        self.patient(patient_id)
+            .map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))?;
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        expand(paths, &mut files, &mut problems);
+        let total = files.len() + problems.len();
+        let done = AtomicUsize::new(0);
+        let report = Mutex::new(());
+        let progress = |r: &FileResult| {
+            let _serialised = report.lock().unwrap_or_else(|p| p.into_inner());
+            on_progress(ImportProgress {
+                done: done.fetch_add(1, Ordering::SeqCst) + 1,
+                total,
+                result: r,
+            });
+        };
+        for p in &problems {
+            progress(p);
+        }
+        let results: Vec<Mutex<Option<FileResult>>> = files.iter().map(|_| Mutex::new(None)).collect();
+        let next = AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+            .min(files.len())
+            .max(1);
+        std::thread::scope(|s| {
+            for _ in 0..threads {
+                s.spawn(|| {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        let Some(path) = files.get(i) else { break };
+                        let r = self.import_one(patient_id, path, kind, source);
+                        progress(&r);
+                        *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+                    }
+                });
+            }
+        });
+        let mut out = problems;
+        out.extend(
+            results
+                .into_iter()
+                .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())),
+        );
+        Ok(out)
+    }
+
+    fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
+        let req = ImportRequest {
+            patient_id,
+            path,
+            kind,
+            source,
+        };
+        match self.media.import(&self.actor, &req) {
+            Ok(outcome) => {
+                if outcome.status == ImportStatus::Imported {
+                    self.workers.enqueue(&outcome.sha256);
+                }
+                FileResult {
+                    path: path.display().to_string(),
+                    status: match outcome.status {
+                        ImportStatus::Imported => "imported".into(),
+                        ImportStatus::Duplicate => "duplicate".into(),
+                    },
+                    document_id: Some(outcome.document_id),
+                    sha256: Some(outcome.sha256),
+                    error: None,
+                }
+            }
+            Err(e) => {
+                let e = AppError::from(e);
+                // The rejection is worth keeping in the audit trail (what was refused, why);
+                // failing to write it must not hide the rejection itself.
+                let _ = self.db.write(|tx| {
+                    chairside_audit::append(
+                        tx,
+                        &self.actor,
+                        "import_rejected",
+                        "patient",
+                        Some(patient_id),
+                        json!({"path": path.display().to_string(), "code": e.code(), "message": e.to_string()}),
+                    )
+                });
+                rejected(path, e.code(), e.to_string())
+            }
+        }
+    }
+}

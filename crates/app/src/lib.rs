@@ -1,0 +1,324 @@
+//! The composition root and the one API every shell calls. Opens the data folder, registers
+//! the attachment owner types, starts the thumbnail workers, and exposes each capability as a
+//! method that runs on the calling thread (shells keep it off their UI thread).
+
+mod error;
+mod import;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chairside_audit::{AuditEvent, ChainReport};
+use chairside_clinical_notes::{Note, NoteOwner};
+use chairside_media::thumbs::{ThumbnailListener, ThumbnailWorkers};
+use chairside_media::{
+    Attachment, Document, DocumentDetails, DocumentPatch, ExportSummary, Limits, Media, MediaPaths, OwnerRegistry,
+    OwnerSpec, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
+};
+use chairside_patients::{NewPatient, Patient, PatientOwner};
+use chairside_store::{Actor, Db};
+use chairside_treatment_plan::{Plan, PlanItem, PlanItemOwner};
+
+pub use chairside_media::{ImportStatus, Kind};
+pub use error::{AppError, ErrorPayload};
+pub use import::{FileResult, ImportProgress};
+
+/// Environment variable naming the data folder.
+pub const DATA_DIR_ENV: &str = "CHAIRSIDE_DATA_DIR";
+
+/// How to open a library.
+pub struct LibraryOptions {
+    pub data_dir: PathBuf,
+    /// Thumbnail worker threads (default: one per core).
+    pub thumbnail_threads: Option<usize>,
+    /// Who is acting (default: `CHAIRSIDE_USER`, else the OS user).
+    pub user: Option<String>,
+    pub limits: Limits,
+    /// Called from worker threads as thumbnails are made.
+    pub on_thumbnail: Option<ThumbnailListener>,
+}
+
+impl LibraryOptions {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        LibraryOptions {
+            data_dir: data_dir.into(),
+            thumbnail_threads: None,
+            user: None,
+            limits: Limits::default(),
+            on_thumbnail: None,
+        }
+    }
+}
+
+/// The OS's data folder for Chairside, when no folder is given.
+pub fn default_data_dir() -> Result<PathBuf, AppError> {
+    directories::ProjectDirs::from("org", "Chairside", "Chairside")
+        .map(|d| d.data_dir().to_path_buf())
+        .ok_or(AppError::NoDataDir)
+}
+
+/// An open library: everything a shell needs.
+pub struct Library {
+    data_dir: PathBuf,
+    db: Arc<Db>,
+    media: Media,
+    actor: Actor,
+    clinic_id: String,
+    workers: ThumbnailWorkers,
+}
+
+fn current_user() -> String {
+    ["CHAIRSIDE_USER", "USER", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// The attachment owner types this build knows. Adding a module that owns attachable
+/// records means one line here, and nothing in media.
+fn owner_registry() -> Result<OwnerRegistry, AppError> {
+    let mut registry = OwnerRegistry::new();
+    registry.register(OwnerSpec {
+        owner_type: "patient".into(),
+        resolver: Box::new(PatientOwner),
+    })?;
+    registry.register(OwnerSpec {
+        owner_type: chairside_clinical_notes::OWNER_TYPE.into(),
+        resolver: Box::new(NoteOwner),
+    })?;
+    registry.register(OwnerSpec {
+        owner_type: chairside_treatment_plan::OWNER_TYPE.into(),
+        resolver: Box::new(PlanItemOwner),
+    })?;
+    Ok(registry)
+}
+
+impl Library {
+    pub fn open(options: LibraryOptions) -> Result<Library, AppError> {
+        let dir = options.data_dir;
+        let paths = MediaPaths {
+            blobs: dir.join("blobs"),
+            thumbs: dir.join("thumbs"),
+            quarantine: dir.join("quarantine"),
+        };
+        for d in [&dir, &paths.blobs, &paths.thumbs, &paths.quarantine, &dir.join("inbox")] {
+            std::fs::create_dir_all(d).map_err(|source| AppError::DataDir {
+                path: d.clone(),
+                source,
+            })?;
+        }
+        let db = Arc::new(Db::open(&dir.join("library.sqlite3"))?);
+        let user = options.user.unwrap_or_else(current_user);
+        let (workstation, clinic_id) = db.write(|tx| {
+            let ws = match chairside_store::get_setting(tx, "workstation_id")? {
+                Some(ws) => ws,
+                None => {
+                    let ws = chairside_store::new_id();
+                    chairside_store::set_setting(tx, "workstation_id", &ws)?;
+                    ws
+                }
+            };
+            let actor = Actor {
+                user: user.clone(),
+                workstation: ws.clone(),
+            };
+            let clinic = match chairside_store::get_setting(tx, "default_clinic_id")? {
+                Some(c) => c,
+                None => {
+                    let c = chairside_patients::create_clinic(tx, &actor, "My clinic")?;
+                    chairside_store::set_setting(tx, "default_clinic_id", &c.id)?;
+                    c.id
+                }
+            };
+            Ok::<_, AppError>((ws, clinic))
+        })?;
+        let media = Media::new(Arc::clone(&db), paths, owner_registry()?, options.limits);
+        let threads = options
+            .thumbnail_threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let workers = ThumbnailWorkers::start(media.thumbnailer(), threads, options.on_thumbnail);
+        // Thumbnails left pending by an earlier run (a crash, a quit) are made now.
+        for sha in media.thumbnailer().pending()? {
+            workers.enqueue(&sha);
+        }
+        Ok(Library {
+            data_dir: dir,
+            db,
+            media,
+            actor: Actor { user, workstation },
+            clinic_id,
+            workers,
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// The clinic new patients join (created with the library).
+    pub fn clinic_id(&self) -> &str {
+        &self.clinic_id
+    }
+
+    pub fn media(&self) -> &Media {
+        &self.media
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    // --- patients ---
+
+    pub fn add_patient(&self, new: &NewPatient) -> Result<Patient, AppError> {
+        self.add_patient_to(&self.clinic_id, new)
+    }
+
+    pub fn add_patient_to(&self, clinic_id: &str, new: &NewPatient) -> Result<Patient, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_patients::add(tx, &self.actor, clinic_id, new))?)
+    }
+
+    pub fn update_patient(&self, id: &str, changes: &NewPatient) -> Result<Patient, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_patients::update(tx, &self.actor, id, changes))?)
+    }
+
+    pub fn patient(&self, id: &str) -> Result<Patient, AppError> {
+        Ok(self.db.read(|c| chairside_patients::get(c, id))?)
+    }
+
+    pub fn list_patients(&self, query: Option<&str>) -> Result<Vec<Patient>, AppError> {
+        Ok(self.db.read(|c| chairside_patients::list(c, query))?)
+    }
+
+    pub fn add_clinic(&self, name: &str) -> Result<chairside_patients::Clinic, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_patients::create_clinic(tx, &self.actor, name))?)
+    }
+
+    // --- documents ---
+
+    pub fn list_documents(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<Document>, AppError> {
+        Ok(self.media.list(patient_id, filter)?)
+    }
+
+    pub fn show_document(&self, id: &str) -> Result<DocumentDetails, AppError> {
+        Ok(self.media.show(id)?)
+    }
+
+    pub fn update_document(&self, id: &str, patch: &DocumentPatch) -> Result<Transition, AppError> {
+        Ok(self.media.update(&self.actor, id, patch)?)
+    }
+
+    pub fn archive(&self, id: &str, reason: Option<&str>) -> Result<Transition, AppError> {
+        Ok(self.media.archive(&self.actor, id, reason)?)
+    }
+
+    pub fn restore(&self, id: &str) -> Result<Transition, AppError> {
+        Ok(self.media.restore(&self.actor, id)?)
+    }
+
+    /// A thumbnail of a document, made on the spot if missing.
+    pub fn thumbnail(&self, document_id: &str, size: u32) -> Result<Option<ThumbnailRef>, AppError> {
+        let doc = self.media.get(document_id)?;
+        Ok(self.media.thumbnailer().ensure(&doc.sha256, size)?)
+    }
+
+    /// Blocks until the thumbnail workers have nothing left to do.
+    pub fn wait_for_thumbnails(&self) {
+        self.workers.wait_idle();
+    }
+
+    /// Blobs whose thumbnails are queued or being made.
+    pub fn thumbnails_in_progress(&self) -> usize {
+        self.workers.in_progress()
+    }
+
+    // --- links ---
+
+    pub fn link(
+        &self,
+        document_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+        role: Option<&str>,
+    ) -> Result<Attachment, AppError> {
+        Ok(self.media.link(&self.actor, document_id, owner_type, owner_id, role)?)
+    }
+
+    pub fn unlink(&self, document_id: &str, owner_type: &str, owner_id: &str) -> Result<Attachment, AppError> {
+        Ok(self.media.unlink(&self.actor, document_id, owner_type, owner_id)?)
+    }
+
+    pub fn owner_documents(&self, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, AppError> {
+        Ok(self.media.links_for_owner(owner_type, owner_id)?)
+    }
+
+    // --- clinical notes ---
+
+    pub fn add_note(&self, patient_id: &str, text: &str) -> Result<Note, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_clinical_notes::create(tx, &self.actor, patient_id, text))?)
+    }
+
+    pub fn edit_note(&self, id: &str, text: &str) -> Result<Note, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_clinical_notes::edit(tx, &self.actor, id, text))?)
+    }
+
+    pub fn list_notes(&self, patient_id: &str) -> Result<Vec<Note>, AppError> {
+        self.patient(patient_id)?;
+        Ok(self
+            .db
+            .read(|c| chairside_clinical_notes::list_for_patient(c, patient_id))?)
+    }
+
+    // --- treatment plans ---
+
+    pub fn add_plan(&self, patient_id: &str, title: &str) -> Result<Plan, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_treatment_plan::create_plan(tx, &self.actor, patient_id, title))?)
+    }
+
+    pub fn add_plan_item(&self, plan_id: &str, title: &str) -> Result<PlanItem, AppError> {
+        Ok(self
+            .db
+            .write(|tx| chairside_treatment_plan::add_item(tx, &self.actor, plan_id, title))?)
+    }
+
+    pub fn list_plans(&self, patient_id: &str) -> Result<Vec<Plan>, AppError> {
+        self.patient(patient_id)?;
+        Ok(self
+            .db
+            .read(|c| chairside_treatment_plan::list_for_patient(c, patient_id))?)
+    }
+
+    // --- export, integrity, audit ---
+
+    pub fn export_patient(&self, patient_id: &str, out: &Path) -> Result<ExportSummary, AppError> {
+        Ok(self.media.export_patient(&self.actor, patient_id, out)?)
+    }
+
+    pub fn verify(&self, options: VerifyOptions) -> Result<VerifyReport, AppError> {
+        Ok(self.media.verify(&self.actor, options)?)
+    }
+
+    pub fn audit_list(&self, entity: Option<&str>, limit: usize) -> Result<Vec<AuditEvent>, AppError> {
+        Ok(self.db.read(|c| chairside_audit::list(c, entity, limit))?)
+    }
+
+    pub fn audit_verify(&self) -> Result<ChainReport, AppError> {
+        Ok(self.db.read(chairside_audit::verify)?)
+    }
+}

@@ -1,0 +1,593 @@
+//! `chairside`: the command line over the same app API as the desktop app. With `--json`,
+//! stdout carries exactly one JSON document; errors also go to stderr. Exit status: 0 success,
+//! 2 invalid input or rejected file(s) (nothing changed for those), 1 any other failure.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::str::FromStr;
+
+use chairside_app::{AppError, ErrorPayload, Kind, Library, LibraryOptions};
+use chairside_media::{StatusFilter, VerifyOptions};
+use chairside_patients::NewPatient;
+use clap::{Parser, Subcommand};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+#[derive(Parser)]
+#[command(
+    name = "chairside",
+    version,
+    about = "Chairside: clinical photos and X-rays, kept safe on this workstation"
+)]
+struct Cli {
+    /// The library folder (default: the OS's data folder for Chairside).
+    #[arg(long, global = true, env = chairside_app::DATA_DIR_ENV, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Print exactly one JSON document on stdout.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Patients: add, edit, list.
+    #[command(subcommand)]
+    Patient(PatientCmd),
+    /// Import files or folders (recursively) for a patient; waits for the thumbnails.
+    Import {
+        #[arg(long)]
+        patient: String,
+        /// intraoral, extraoral, xray, document or other (default: from the file type).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// A patient's documents, newest first.
+    List {
+        #[arg(long)]
+        patient: String,
+        /// active, archived or all.
+        #[arg(long, default_value = "active")]
+        status: String,
+    },
+    /// One document with its EXIF, links and history.
+    Show { document: String },
+    /// Change a document's kind, notes, teeth or captured time (never the original).
+    Edit {
+        document: String,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        #[arg(long)]
+        teeth: Option<String>,
+        /// RFC 3339, e.g. 2026-03-01T10:30:00Z.
+        #[arg(long)]
+        captured_at: Option<String>,
+    },
+    /// Move documents out of the active gallery (they are kept, and can be restored).
+    Archive {
+        #[arg(required = true)]
+        documents: Vec<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Bring archived documents back to the active gallery.
+    Restore {
+        #[arg(required = true)]
+        documents: Vec<String>,
+    },
+    /// Clinical notes.
+    #[command(subcommand)]
+    Note(NoteCmd),
+    /// Treatment plans and their items.
+    #[command(subcommand)]
+    Plan(PlanCmd),
+    /// Attach a document to a patient, clinical note or plan item.
+    Link {
+        document: String,
+        #[arg(long)]
+        owner_type: String,
+        #[arg(long)]
+        owner_id: String,
+        /// For plan items: before, after, xray or reference.
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Remove a link (it stays in the history).
+    Unlink {
+        document: String,
+        #[arg(long)]
+        owner_type: String,
+        #[arg(long)]
+        owner_id: String,
+    },
+    /// Write a patient's documents at full quality to a ZIP with a manifest.
+    Export {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-hash every original, check thumbnails, quarantine stray files.
+    Verify,
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+}
+
+#[derive(Subcommand)]
+enum PatientCmd {
+    Add {
+        #[arg(long)]
+        name: String,
+        /// The chart number in the practice-management system.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: Option<String>,
+    },
+    Edit {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        external_id: Option<String>,
+        #[arg(long)]
+        birth_date: Option<String>,
+    },
+    List {
+        /// Part of a name or chart number.
+        #[arg(long)]
+        query: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NoteCmd {
+    Add {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        text: String,
+    },
+    Edit {
+        id: String,
+        #[arg(long)]
+        text: String,
+    },
+    List {
+        #[arg(long)]
+        patient: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PlanCmd {
+    Add {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        title: String,
+    },
+    ItemAdd {
+        #[arg(long)]
+        plan: String,
+        #[arg(long)]
+        title: String,
+    },
+    List {
+        #[arg(long)]
+        patient: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    List {
+        /// Only events about this entity id.
+        #[arg(long)]
+        entity: Option<String>,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+    Verify,
+}
+
+/// What a command produced: its JSON, its human text, and whether it counts as a failure.
+struct Output {
+    json: Value,
+    text: String,
+    exit: u8,
+}
+
+impl Output {
+    fn ok(value: impl Serialize, text: impl Into<String>) -> Result<Output, AppError> {
+        Ok(Output {
+            json: serde_json::to_value(value).unwrap_or(Value::Null),
+            text: text.into(),
+            exit: 0,
+        })
+    }
+}
+
+fn error_exit(e: &AppError) -> u8 {
+    if e.is_invalid_input() { 2 } else { 1 }
+}
+
+fn main() -> ExitCode {
+    let wants_json = std::env::args().any(|a| a == "--json");
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) {
+                let _ = e.print();
+                return ExitCode::from(if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                    2
+                } else {
+                    0
+                });
+            }
+            if wants_json {
+                let msg = e.kind().to_string();
+                println!(
+                    "{}",
+                    json!({"error": {"code": "invalid_arguments", "message": format!("{msg}: {}", first_line(&e.to_string()))}})
+                );
+            }
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
+    };
+    let json_mode = cli.json;
+    match run(cli) {
+        Ok(out) => {
+            let mut stdout = std::io::stdout().lock();
+            let _ = if json_mode {
+                writeln!(
+                    stdout,
+                    "{}",
+                    serde_json::to_string_pretty(&out.json).unwrap_or_default()
+                )
+            } else if out.text.is_empty() {
+                Ok(())
+            } else {
+                writeln!(stdout, "{}", out.text.trim_end())
+            };
+            ExitCode::from(out.exit)
+        }
+        Err(e) => {
+            eprintln!("chairside: {e}");
+            if json_mode {
+                println!("{}", json!({"error": e.to_payload()}));
+            }
+            ExitCode::from(error_exit(&e))
+        }
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or(s)
+        .trim_start_matches("error: ")
+}
+
+fn open(data_dir: Option<PathBuf>) -> Result<Library, AppError> {
+    let dir = match data_dir {
+        Some(d) => d,
+        None => chairside_app::default_data_dir()?,
+    };
+    Library::open(LibraryOptions::new(dir))
+}
+
+fn parse_kind(kind: Option<&str>) -> Result<Option<Kind>, AppError> {
+    kind.map(|k| Kind::from_str(k).map_err(AppError::from)).transpose()
+}
+
+fn run(cli: Cli) -> Result<Output, AppError> {
+    let lib = open(cli.data_dir)?;
+    match cli.command {
+        Command::Patient(PatientCmd::Add {
+            name,
+            external_id,
+            birth_date,
+        }) => {
+            let p = lib.add_patient(&NewPatient {
+                name,
+                external_id,
+                birth_date,
+            })?;
+            let text = format!("{}\t{}", p.id, p.name);
+            Output::ok(p, text)
+        }
+        Command::Patient(PatientCmd::Edit {
+            id,
+            name,
+            external_id,
+            birth_date,
+        }) => {
+            let p = lib.update_patient(
+                &id,
+                &NewPatient {
+                    name: name.unwrap_or_default(),
+                    external_id,
+                    birth_date,
+                },
+            )?;
+            let text = format!("{}\t{}", p.id, p.name);
+            Output::ok(p, text)
+        }
+        Command::Patient(PatientCmd::List { query }) => {
+            let list = lib.list_patients(query.as_deref())?;
+            let text = list
+                .iter()
+                .map(|p| {
+                    format!(
+                        "{}\t{}\t{}\t{}",
+                        p.id,
+                        p.name,
+                        p.external_id.as_deref().unwrap_or("-"),
+                        p.birth_date.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(list, text)
+        }
+        Command::Import { patient, kind, paths } => {
+            let kind = parse_kind(kind.as_deref())?;
+            let results = lib.import_paths(&patient, &paths, kind, "cli", &|p| {
+                // One line per file on stderr as soon as it is committed: a script (or a
+                // person) sees progress, and every "imported" line is a durable promise.
+                let r = p.result;
+                let detail = match (&r.document_id, &r.error) {
+                    (_, Some(e)) => e.message.clone(),
+                    (Some(id), None) => id.clone(),
+                    _ => String::new(),
+                };
+                eprintln!("[{}/{}] {} {} {}", p.done, p.total, r.status, r.path, detail);
+            })?;
+            lib.wait_for_thumbnails();
+            let rejected = results.iter().filter(|r| r.status == "rejected").count();
+            let imported = results.iter().filter(|r| r.status == "imported").count();
+            let text = format!(
+                "{imported} imported, {} duplicate, {rejected} rejected",
+                results.len() - imported - rejected
+            );
+            let mut out = Output::ok(json!({"results": results}), text)?;
+            if rejected > 0 {
+                out.exit = 2;
+            }
+            Ok(out)
+        }
+        Command::List { patient, status } => {
+            let filter = StatusFilter::from_str(&status)?;
+            let docs = lib.list_documents(&patient, filter)?;
+            let text = docs
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}x{}\t{}",
+                        d.id,
+                        d.kind.as_str(),
+                        d.status.as_str(),
+                        d.captured_at.as_deref().unwrap_or("-"),
+                        d.width.map(|w| w.to_string()).unwrap_or("-".into()),
+                        d.height.map(|h| h.to_string()).unwrap_or("-".into()),
+                        d.original_filename.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(docs, text)
+        }
+        Command::Show { document } => {
+            let d = lib.show_document(&document)?;
+            let text = serde_json::to_string_pretty(&d).unwrap_or_default();
+            Output::ok(d, text)
+        }
+        Command::Edit {
+            document,
+            kind,
+            notes,
+            teeth,
+            captured_at,
+        } => {
+            let patch = chairside_media::DocumentPatch {
+                kind: parse_kind(kind.as_deref())?,
+                notes,
+                teeth,
+                captured_at,
+            };
+            let t = lib.update_document(&document, &patch)?;
+            Output::ok(
+                json!({"id": document, "changed": t == chairside_media::Transition::Changed}),
+                format!("{document}\t{t:?}"),
+            )
+        }
+        Command::Archive { documents, reason } => {
+            transition(&lib, &documents, "archived", |id| lib.archive(id, reason.as_deref()))
+        }
+        Command::Restore { documents } => transition(&lib, &documents, "active", |id| lib.restore(id)),
+        Command::Note(NoteCmd::Add { patient, text }) => {
+            let n = lib.add_note(&patient, &text)?;
+            let text = n.id.clone();
+            Output::ok(n, text)
+        }
+        Command::Note(NoteCmd::Edit { id, text }) => {
+            let n = lib.edit_note(&id, &text)?;
+            let text = n.id.clone();
+            Output::ok(n, text)
+        }
+        Command::Note(NoteCmd::List { patient }) => {
+            let notes = lib.list_notes(&patient)?;
+            let text = notes
+                .iter()
+                .map(|n| format!("{}\t{}\t{}", n.id, n.created_at, n.text.replace('\n', " ")))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(notes, text)
+        }
+        Command::Plan(PlanCmd::Add { patient, title }) => {
+            let p = lib.add_plan(&patient, &title)?;
+            let text = p.id.clone();
+            Output::ok(p, text)
+        }
+        Command::Plan(PlanCmd::ItemAdd { plan, title }) => {
+            let i = lib.add_plan_item(&plan, &title)?;
+            let text = i.id.clone();
+            Output::ok(i, text)
+        }
+        Command::Plan(PlanCmd::List { patient }) => {
+            let plans = lib.list_plans(&patient)?;
+            let mut text = String::new();
+            for p in &plans {
+                text.push_str(&format!("{}\t{}\n", p.id, p.title));
+                for i in &p.items {
+                    text.push_str(&format!("  {}\t{}. {}\n", i.id, i.position, i.title));
+                }
+            }
+            Output::ok(plans, text)
+        }
+        Command::Link {
+            document,
+            owner_type,
+            owner_id,
+            role,
+        } => {
+            let a = lib.link(&document, &owner_type, &owner_id, role.as_deref())?;
+            let text = format!("linked {} to {} {}", a.document_id, a.owner_type, a.owner_id);
+            Output::ok(a, text)
+        }
+        Command::Unlink {
+            document,
+            owner_type,
+            owner_id,
+        } => {
+            let a = lib.unlink(&document, &owner_type, &owner_id)?;
+            let text = format!("unlinked {} from {} {}", a.document_id, a.owner_type, a.owner_id);
+            Output::ok(a, text)
+        }
+        Command::Export { patient, out } => {
+            let s = lib.export_patient(&patient, &out)?;
+            let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, s.path.display());
+            Output::ok(s, text)
+        }
+        Command::Verify => {
+            let r = lib.verify(VerifyOptions::default())?;
+            let mut text = format!(
+                "{} blobs checked ({} bytes): {} corrupt, {} missing, {} orphan file(s); {} thumbnail(s) remade",
+                r.blobs_checked,
+                r.bytes_checked,
+                r.corrupt.len(),
+                r.missing.len(),
+                r.orphans.len(),
+                r.thumbnails_remade
+            );
+            for p in &r.corrupt {
+                text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, p.path.display()));
+            }
+            for p in &r.missing {
+                text.push_str(&format!("\nmissing: {} ({})", p.sha256, p.path.display()));
+            }
+            for o in &r.orphans {
+                match &o.quarantined_to {
+                    Some(q) => text.push_str(&format!("\norphan: {} → {}", o.path.display(), q.display())),
+                    None => text.push_str(&format!(
+                        "\norphan: {} ({})",
+                        o.path.display(),
+                        o.note.as_deref().unwrap_or("")
+                    )),
+                }
+            }
+            let exit = if r.ok { 0 } else { 1 };
+            if !r.ok {
+                eprintln!("chairside: verify found problems in the library (see the report)");
+            }
+            let mut out = Output::ok(&r, text)?;
+            out.exit = exit;
+            if !r.ok {
+                out.json["error"] = json!(ErrorPayload {
+                    code: "integrity_problems".into(),
+                    message: "verify found corrupt, missing or stray files: see corrupt, missing and orphans".into()
+                });
+            }
+            Ok(out)
+        }
+        Command::Audit(AuditCmd::List { entity, limit }) => {
+            let events = lib.audit_list(entity.as_deref(), limit)?;
+            let text = events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        e.seq,
+                        e.at,
+                        e.actor,
+                        e.action,
+                        e.entity_type,
+                        e.entity_id.as_deref().unwrap_or("-")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(events, text)
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let r = lib.audit_verify()?;
+            let text = match &r.problem {
+                None => format!("audit chain intact: {} events", r.events_checked),
+                Some(p) => format!("audit chain BROKEN: {p}"),
+            };
+            let mut out = Output::ok(&r, text)?;
+            if !r.ok {
+                eprintln!(
+                    "chairside: the audit chain is broken: {}",
+                    r.problem.as_deref().unwrap_or("")
+                );
+                out.json["error"] = json!(ErrorPayload {
+                    code: "audit_chain_broken".into(),
+                    message: r.problem.clone().unwrap_or_default()
+                });
+                out.exit = 1;
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Archive/restore of several documents: all ids are checked first, so one unknown id
+/// changes nothing at all.
+fn transition(
+    lib: &Library,
+    ids: &[String],
+    target: &str,
+    apply: impl Fn(&str) -> Result<chairside_media::Transition, AppError>,
+) -> Result<Output, AppError> {
+    for id in ids {
+        lib.show_document(id)?;
+    }
+    let mut results = Vec::new();
+    let mut text = String::new();
+    for id in ids {
+        let changed = apply(id)? == chairside_media::Transition::Changed;
+        text.push_str(&format!(
+            "{id}\t{target}{}\n",
+            if changed { "" } else { " (unchanged)" }
+        ));
+        results.push(json!({"id": id, "status": target, "changed": changed}));
+    }
+    Output::ok(json!({"results": results}), text)
+}

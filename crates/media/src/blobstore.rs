@@ -1,0 +1,223 @@
+//! Originals, content-addressed and immutable. The [`BlobBackend`] trait is what the rest of
+//! media needs from a store; [`LocalBlobStore`] keeps them on the workstation's disk as
+//! `blobs/ab/cd/<sha256>`. The S3 side plugs in behind the same trait.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// Whether a put wrote a new object or found the same content already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PutOutcome {
+    Created,
+    AlreadyPresent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("{0:?} is not a SHA-256 content address")]
+    BadAddress(String),
+    #[error("the data written hashed to {actual}, not the expected {expected}: nothing was stored")]
+    HashMismatch { expected: String, actual: String },
+    #[error("blob {0} is not in the store")]
+    NotFound(String),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+}
+
+impl BlobError {
+    fn io(context: impl Into<String>, source: io::Error) -> Self {
+        BlobError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// A store of immutable originals addressed by their SHA-256 (lowercase hex).
+pub trait BlobBackend: Send + Sync {
+    /// Stores `data` under `sha256`, checking while writing that the bytes really hash to it.
+    /// Never overwrites: content already present is left untouched.
+    fn put(&self, sha256: &str, data: &mut dyn Read) -> Result<PutOutcome, BlobError>;
+    /// Opens a stored blob for reading.
+    fn open(&self, sha256: &str) -> Result<Box<dyn Read + Send>, BlobError>;
+    fn contains(&self, sha256: &str) -> Result<bool, BlobError>;
+}
+
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Originals on local disk. Writes are atomic and durable: a temp file in the destination
+/// folder, fsync, a no-clobber link into place, fsync of the folder.
+pub struct LocalBlobStore {
+    root: PathBuf,
+}
+
+/// Marks files that are still being written; a crash can leave one behind for `verify`.
+pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+impl LocalBlobStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBlobStore { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where a blob lives (whether or not it exists). `sha256` must be a valid address.
+    pub fn path_of(&self, sha256: &str) -> Result<PathBuf, BlobError> {
+        if !is_sha256_hex(sha256) {
+            return Err(BlobError::BadAddress(sha256.to_string()));
+        }
+        Ok(self.root.join(&sha256[0..2]).join(&sha256[2..4]).join(sha256))
+    }
+}
+
+fn fsync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl BlobBackend for LocalBlobStore {
+    fn put(&self, sha256: &str, data: &mut dyn Read) -> Result<PutOutcome, BlobError> {
+        let dest = self.path_of(sha256)?;
+        if dest.exists() {
+            return Ok(PutOutcome::AlreadyPresent);
+        }
+        let dir = dest.parent().expect("a blob path has a parent");
+        fs::create_dir_all(dir).map_err(|e| BlobError::io(format!("creating {}", dir.display()), e))?;
+        let tmp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
+        let result = (|| {
+            let mut file =
+                File::create_new(&tmp).map_err(|e| BlobError::io(format!("creating {}", tmp.display()), e))?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 256 * 1024];
+            loop {
+                let n = match data.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(BlobError::io("reading the data to store", e)),
+                };
+                hasher.update(&buf[..n]);
+                file.write_all(&buf[..n])
+                    .map_err(|e| BlobError::io(format!("writing {}", tmp.display()), e))?;
+            }
+            let actual = hex::encode(hasher.finalize());
+            if actual != sha256 {
+                return Err(BlobError::HashMismatch {
+                    expected: sha256.to_string(),
+                    actual,
+                });
+            }
+            file.sync_all()
+                .map_err(|e| BlobError::io(format!("flushing {}", tmp.display()), e))?;
+            let mut perms = file
+                .metadata()
+                .map_err(|e| BlobError::io("reading permissions", e))?
+                .permissions();
+            perms.set_readonly(true);
+            let _ = fs::set_permissions(&tmp, perms);
+            // hard_link refuses to replace an existing file, so a concurrent writer of the same
+            // content can never clobber a blob (rename would).
+            let outcome = match fs::hard_link(&tmp, &dest) {
+                Ok(()) => PutOutcome::Created,
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => PutOutcome::AlreadyPresent,
+                // Filesystems without hard links: rename, after checking again.
+                Err(_) if !dest.exists() => {
+                    fs::rename(&tmp, &dest).map_err(|e| BlobError::io(format!("moving into {}", dest.display()), e))?;
+                    PutOutcome::Created
+                }
+                Err(_) => PutOutcome::AlreadyPresent,
+            };
+            fsync_dir(dir).map_err(|e| BlobError::io(format!("flushing folder {}", dir.display()), e))?;
+            Ok(outcome)
+        })();
+        // The temp name is gone after a rename; after a link (or a failure) it is a second name
+        // or a partial copy, never the only copy of an original.
+        let _ = fs::remove_file(&tmp);
+        result
+    }
+
+    fn open(&self, sha256: &str) -> Result<Box<dyn Read + Send>, BlobError> {
+        let path = self.path_of(sha256)?;
+        match File::open(&path) {
+            Ok(f) => Ok(Box::new(f)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Err(BlobError::NotFound(sha256.to_string())),
+            Err(e) => Err(BlobError::io(format!("opening {}", path.display()), e)),
+        }
+    }
+
+    fn contains(&self, sha256: &str) -> Result<bool, BlobError> {
+        Ok(self.path_of(sha256)?.is_file())
+    }
+}
+
+/// Hashes everything `reader` yields: (hex SHA-256, byte count).
+pub fn sha256_of(reader: &mut dyn Read) -> io::Result<(String, u64)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1024 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        total += n as u64;
+    }
+    Ok((hex::encode(hasher.finalize()), total))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_is_content_checked_create_only_and_leaves_no_temp_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = LocalBlobStore::new(dir.path());
+        let data = b"an original".to_vec();
+        let (sha, _) = sha256_of(&mut data.as_slice()).expect("hash");
+        assert_eq!(store.put(&sha, &mut data.as_slice()).expect("put"), PutOutcome::Created);
+        assert_eq!(
+            store.put(&sha, &mut data.as_slice()).expect("put again"),
+            PutOutcome::AlreadyPresent
+        );
+        let wrong = "0".repeat(64);
+        assert!(matches!(
+            store.put(&wrong, &mut data.as_slice()),
+            Err(BlobError::HashMismatch { .. })
+        ));
+        assert!(
+            !store.contains(&wrong).expect("contains"),
+            "a mismatching put stores nothing"
+        );
+        let mut back = Vec::new();
+        store.open(&sha).expect("open").read_to_end(&mut back).expect("read");
+        assert_eq!(back, data);
+        let leftovers: Vec<_> = walk(dir.path())
+            .into_iter()
+            .filter(|p| p.to_string_lossy().contains(TEMP_PREFIX))
+            .collect();
+        assert!(leftovers.is_empty(), "temp files must not survive a put: {leftovers:?}");
+        assert!(
+            matches!(store.path_of("../../etc/passwd"), Err(BlobError::BadAddress(_))),
+            "only hex addresses become paths"
+        );
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for e in fs::read_dir(dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+        }
+        out
+    }
+}

@@ -1,0 +1,188 @@
+//! Reading pixels: header probing against the limits, full validation of a file on import,
+//! and reduced-scale decoding for thumbnails (JPEG DCT scaling through libjpeg-turbo).
+
+use std::io::Cursor;
+
+use image::{DynamicImage, ImageReader};
+
+use crate::Format;
+
+/// Refusal thresholds for untrusted files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file accepted, in bytes.
+    pub max_bytes: u64,
+    /// Largest image accepted, in pixels (width × height), checked from the header before
+    /// any pixel is decoded.
+    pub max_pixels: u64,
+    /// Largest allocation a decoder may make.
+    pub max_alloc: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_bytes: 256 * 1024 * 1024,
+            // 100 MP covers every intraoral, extraoral and X-ray device we know of.
+            max_pixels: 100_000_000,
+            max_alloc: 1024 * 1024 * 1024,
+        }
+    }
+}
+
+/// Why a file could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// The pixel count exceeds the limit (from the header; nothing was decoded).
+    TooManyPixels { width: u64, height: u64 },
+    /// The file is damaged, truncated or not what its header says.
+    Corrupt(String),
+}
+
+/// Image dimensions as stored (before orientation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dimensions {
+    pub width: u32,
+    pub height: u32,
+}
+
+fn image_limits(limits: &Limits) -> image::Limits {
+    let mut l = image::Limits::default();
+    l.max_alloc = Some(limits.max_alloc);
+    l
+}
+
+/// Reads only the header to learn the dimensions, and checks them against the limits.
+pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions, DecodeError> {
+    let Some(image_format) = format.image_format() else {
+        return Err(DecodeError::Corrupt("not a raster image".into()));
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+    reader.limits(image_limits(limits));
+    let (width, height) = reader
+        .into_dimensions()
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if width == 0 || height == 0 {
+        return Err(DecodeError::Corrupt("the image has no pixels".into()));
+    }
+    if width as u64 * height as u64 > limits.max_pixels {
+        return Err(DecodeError::TooManyPixels {
+            width: width as u64,
+            height: height as u64,
+        });
+    }
+    Ok(Dimensions { width, height })
+}
+
+/// Decodes every byte of the image data, so a truncated or damaged file is caught at import
+/// rather than when someone opens it years later. Call after [`probe`] accepted the size.
+pub fn validate(bytes: &[u8], format: Format, limits: &Limits) -> Result<(), DecodeError> {
+    match format {
+        // The `image` crate accepts some truncated JPEGs silently (it pads missing data with
+        // grey); libjpeg-turbo reports "premature end of data" as a warning that TurboJPEG
+        // turns into an error. Decoding at 1/8 scale still runs the whole entropy decoder.
+        Format::Jpeg => match jpeg_decode_scaled(bytes, EIGHTHS_SMALLEST) {
+            Ok(_) => Ok(()),
+            Err(JpegError::Unsupported) => decode_full(bytes, format, limits).map(|_| ()),
+            Err(JpegError::Corrupt(e)) => Err(DecodeError::Corrupt(e)),
+        },
+        _ => decode_full(bytes, format, limits).map(|_| ()),
+    }
+}
+
+/// Decodes the whole image with the `image` crate (every format but the JPEG fast path).
+pub fn decode_full(bytes: &[u8], format: Format, limits: &Limits) -> Result<DynamicImage, DecodeError> {
+    let Some(image_format) = format.image_format() else {
+        return Err(DecodeError::Corrupt("not a raster image".into()));
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
+    reader.limits(image_limits(limits));
+    let image = reader.decode().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    if format == Format::Jpeg && !jpeg_has_end_marker(bytes) {
+        return Err(DecodeError::Corrupt(
+            "the JPEG data ends before its end-of-image marker".into(),
+        ));
+    }
+    Ok(image)
+}
+
+/// A JPEG's image data must end with EOI (FFD9); some cameras append data after it, so look
+/// for the marker anywhere in the last few kilobytes rather than only at the very end.
+fn jpeg_has_end_marker(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(64 * 1024)..];
+    tail.windows(2).any(|w| w == [0xFF, 0xD9])
+}
+
+pub(crate) enum JpegError {
+    /// libjpeg-turbo can't convert this JPEG to RGB (CMYK, 12-bit…): use the fallback decoder.
+    Unsupported,
+    Corrupt(String),
+}
+
+/// The smallest libjpeg-turbo scale, 1/8.
+pub(crate) const EIGHTHS_SMALLEST: usize = 1;
+
+/// Decodes a JPEG to RGB8 at `eighths`/8 of its size (libjpeg-turbo scales in the DCT, so a
+/// smaller scale does less work). Returns (pixels, width, height).
+pub(crate) fn jpeg_decode_scaled(bytes: &[u8], eighths: usize) -> Result<(Vec<u8>, u32, u32), JpegError> {
+    let mut d = turbojpeg::Decompressor::new().map_err(|e| JpegError::Corrupt(e.to_string()))?;
+    let header = d.read_header(bytes).map_err(|e| JpegError::Corrupt(e.to_string()))?;
+    if matches!(
+        header.colorspace,
+        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
+    ) {
+        return Err(JpegError::Unsupported);
+    }
+    let scale = turbojpeg::ScalingFactor::new(eighths.clamp(1, 8), 8);
+    d.set_scaling_factor(scale)
+        .map_err(|e| JpegError::Corrupt(e.to_string()))?;
+    let scaled = header.scaled(scale);
+    let mut image = turbojpeg::Image {
+        pixels: vec![0u8; 3 * scaled.width * scaled.height],
+        width: scaled.width,
+        pitch: 3 * scaled.width,
+        height: scaled.height,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    match d.decompress(bytes, image.as_deref_mut()) {
+        Ok(()) => Ok((image.pixels, scaled.width as u32, scaled.height as u32)),
+        Err(e) => {
+            let msg = e.to_string();
+            // 12-bit and lossless JPEGs can't be decoded to 8-bit samples by this call.
+            if msg.contains("precision") || msg.contains("Unsupported") || msg.contains("lossless") {
+                Err(JpegError::Unsupported)
+            } else {
+                Err(JpegError::Corrupt(msg))
+            }
+        }
+    }
+}
+
+/// The smallest JPEG scale, in eighths, that still leaves the long edge at least `target`
+/// pixels, so a thumbnail is never made from fewer pixels than it shows.
+pub(crate) fn jpeg_eighths_for(long_edge: u32, target: u32) -> usize {
+    (1..=8)
+        .find(|&m| (long_edge as usize * m).div_ceil(8) >= target as usize)
+        .unwrap_or(8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_scale_never_goes_below_the_target() {
+        assert_eq!(
+            jpeg_eighths_for(6000, 2048),
+            3,
+            "6000·3/8 = 2250 ≥ 2048, 6000·2/8 = 1500 < 2048"
+        );
+        assert_eq!(jpeg_eighths_for(4000, 2048), 5);
+        assert_eq!(jpeg_eighths_for(6000, 256), 1);
+        assert_eq!(
+            jpeg_eighths_for(100, 2048),
+            8,
+            "a small image is decoded whole, never upscaled"
+        );
+    }
+}

@@ -1,0 +1,460 @@
+//! Documents: one per (patient, original). Listing, metadata edits, and the only two ways a
+//! document leaves or returns to the active gallery — [`archive`] and [`restore`]. Every
+//! change bumps `version`, writes one `document_history` row, the change log and the audit
+//! log, in the caller's transaction.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use chairside_store::{Actor, rusqlite};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::MediaError;
+use crate::thumbs::{ThumbStore, ThumbnailRef};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Intraoral,
+    Extraoral,
+    Xray,
+    Document,
+    Other,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 5] = [
+        Kind::Intraoral,
+        Kind::Extraoral,
+        Kind::Xray,
+        Kind::Document,
+        Kind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Intraoral => "intraoral",
+            Kind::Extraoral => "extraoral",
+            Kind::Xray => "xray",
+            Kind::Document => "document",
+            Kind::Other => "other",
+        }
+    }
+}
+
+impl FromStr for Kind {
+    type Err = MediaError;
+    fn from_str(s: &str) -> Result<Kind, MediaError> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| MediaError::BadKind(s.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Active,
+    Archived,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "active",
+            Status::Archived => "archived",
+        }
+    }
+}
+
+/// Which documents a listing includes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusFilter {
+    Active,
+    Archived,
+    All,
+}
+
+impl FromStr for StatusFilter {
+    type Err = MediaError;
+    fn from_str(s: &str) -> Result<Self, MediaError> {
+        match s {
+            "active" => Ok(StatusFilter::Active),
+            "archived" => Ok(StatusFilter::Archived),
+            "all" => Ok(StatusFilter::All),
+            other => Err(MediaError::BadStatus(other.to_string())),
+        }
+    }
+}
+
+impl StatusFilter {
+    fn sql(self) -> Option<&'static str> {
+        match self {
+            StatusFilter::Active => Some("active"),
+            StatusFilter::Archived => Some("archived"),
+            StatusFilter::All => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Document {
+    pub id: String,
+    pub clinic_id: String,
+    pub patient_id: String,
+    pub sha256: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub mime: String,
+    pub byte_size: u64,
+    /// As displayed, after EXIF orientation.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub orientation: u16,
+    pub captured_at: Option<String>,
+    pub imported_at: String,
+    pub imported_by: String,
+    pub workstation: String,
+    pub source: String,
+    pub original_filename: Option<String>,
+    pub archived_at: Option<String>,
+    pub archived_by: Option<String>,
+    pub archive_reason: Option<String>,
+    pub teeth: Option<String>,
+    pub notes: Option<String>,
+    pub version: i64,
+    pub thumbnails: Vec<ThumbnailRef>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HistoryEntry {
+    pub version: i64,
+    pub at: String,
+    pub actor: String,
+    pub workstation: String,
+    pub action: String,
+    pub changes: Value,
+}
+
+const SELECT: &str = "SELECT d.id, d.clinic_id, d.patient_id, d.sha256, d.kind, d.status, b.mime, b.byte_size,
+        b.width, b.height, b.orientation, d.captured_at, d.imported_at, d.imported_by, d.workstation, d.source,
+        d.original_filename, d.archived_at, d.archived_by, d.archive_reason, d.teeth, d.notes, d.version
+    FROM documents d JOIN blobs b ON b.sha256 = d.sha256";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
+    let kind: String = r.get(4)?;
+    let status: String = r.get(5)?;
+    let orientation: u16 = r.get(10)?;
+    let (w, h): (Option<u32>, Option<u32>) = (r.get(8)?, r.get(9)?);
+    // Orientations 5–8 turn the picture a quarter: width and height swap on screen.
+    let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
+    Ok(Document {
+        id: r.get(0)?,
+        clinic_id: r.get(1)?,
+        patient_id: r.get(2)?,
+        sha256: r.get(3)?,
+        kind: Kind::from_str(&kind).unwrap_or(Kind::Other),
+        status: if status == "archived" {
+            Status::Archived
+        } else {
+            Status::Active
+        },
+        mime: r.get(6)?,
+        byte_size: r.get(7)?,
+        width,
+        height,
+        orientation,
+        captured_at: r.get(11)?,
+        imported_at: r.get(12)?,
+        imported_by: r.get(13)?,
+        workstation: r.get(14)?,
+        source: r.get(15)?,
+        original_filename: r.get(16)?,
+        archived_at: r.get(17)?,
+        archived_by: r.get(18)?,
+        archive_reason: r.get(19)?,
+        teeth: r.get(20)?,
+        notes: r.get(21)?,
+        version: r.get(22)?,
+        thumbnails: Vec::new(),
+    })
+}
+
+/// One document with its ready thumbnails.
+pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document, MediaError> {
+    let mut doc = conn
+        .query_row(&format!("{SELECT} WHERE d.id = ?1"), [id], row)
+        .optional()?
+        .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))?;
+    doc.thumbnails = thumbs.ready_for(conn, &doc.sha256)?;
+    Ok(doc)
+}
+
+/// A patient's documents, newest capture first, with their ready thumbnails. Two indexed
+/// queries whatever the count: the gallery of a patient with thousands of photos opens at once.
+pub fn list(
+    conn: &Connection,
+    thumbs: &ThumbStore,
+    patient_id: &str,
+    filter: StatusFilter,
+) -> Result<Vec<Document>, MediaError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE d.patient_id = ?1 AND (?2 IS NULL OR d.status = ?2)
+         ORDER BY d.captured_at DESC, d.id"
+    ))?;
+    let mut docs: Vec<Document> = stmt
+        .query_map(params![patient_id, filter.sql()], row)?
+        .collect::<Result<_, _>>()?;
+    let mut by_sha: HashMap<String, Vec<ThumbnailRef>> = HashMap::with_capacity(docs.len());
+    let mut stmt = conn.prepare_cached(
+        "SELECT t.sha256, t.size, t.width, t.height, t.format FROM documents d
+         JOIN thumbnails t ON t.sha256 = d.sha256
+         WHERE d.patient_id = ?1 AND (?2 IS NULL OR d.status = ?2) AND t.status = 'ready'
+         ORDER BY t.size",
+    )?;
+    let mut rows = stmt.query(params![patient_id, filter.sql()])?;
+    while let Some(r) = rows.next()? {
+        let sha: String = r.get(0)?;
+        let size: u32 = r.get(1)?;
+        let format: String = r.get(4)?;
+        let t = ThumbnailRef {
+            size,
+            width: r.get(2)?,
+            height: r.get(3)?,
+            path: thumbs.path(&sha, size, &format),
+        };
+        by_sha.entry(sha).or_default().push(t);
+    }
+    for d in &mut docs {
+        if let Some(t) = by_sha.get(&d.sha256) {
+            d.thumbnails = t.clone();
+        }
+    }
+    Ok(docs)
+}
+
+pub fn history(conn: &Connection, id: &str) -> Result<Vec<HistoryEntry>, MediaError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT version, at, actor, workstation, action, changes_json FROM document_history
+         WHERE document_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        let changes: String = r.get(5)?;
+        Ok(HistoryEntry {
+            version: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            workstation: r.get(3)?,
+            action: r.get(4)?,
+            changes: serde_json::from_str(&changes).unwrap_or(Value::Null),
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Appends a history row for a document at `version`.
+pub(crate) fn write_history(
+    tx: &Connection,
+    actor: &Actor,
+    id: &str,
+    version: i64,
+    action: &str,
+    changes: &Value,
+) -> Result<(), MediaError> {
+    tx.execute(
+        "INSERT INTO document_history (document_id, version, at, actor, workstation, action, changes_json)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            id,
+            version,
+            chairside_store::now_rfc3339(),
+            actor.user,
+            actor.workstation,
+            action,
+            changes.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Whether a state change happened or the document was already in that state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transition {
+    Changed,
+    Unchanged,
+}
+
+struct Current {
+    status: String,
+    version: i64,
+    archived_at: Option<String>,
+    archived_by: Option<String>,
+    archive_reason: Option<String>,
+}
+
+fn current(tx: &Connection, id: &str) -> Result<Current, MediaError> {
+    tx.query_row(
+        "SELECT status, version, archived_at, archived_by, archive_reason FROM documents WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Current {
+                status: r.get(0)?,
+                version: r.get(1)?,
+                archived_at: r.get(2)?,
+                archived_by: r.get(3)?,
+                archive_reason: r.get(4)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))
+}
+
+/// The one way a document leaves the active gallery. Idempotent: archiving an archived
+/// document changes nothing and writes no history.
+pub fn archive(tx: &Connection, actor: &Actor, id: &str, reason: Option<&str>) -> Result<Transition, MediaError> {
+    let cur = current(tx, id)?;
+    if cur.status == "archived" {
+        return Ok(Transition::Unchanged);
+    }
+    let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+    let now = chairside_store::now_rfc3339();
+    let version = cur.version + 1;
+    tx.execute(
+        "UPDATE documents SET status = 'archived', archived_at = ?2, archived_by = ?3, archive_reason = ?4, version = ?5 WHERE id = ?1",
+        params![id, now, actor.user, reason, version],
+    )?;
+    let changes = json!({"status": ["active", "archived"], "archive_reason": [Value::Null, reason]});
+    write_history(tx, actor, id, version, "archive", &changes)?;
+    chairside_store::record_change(
+        tx,
+        actor,
+        "document",
+        id,
+        &[
+            ("status", json!("archived")),
+            ("archived_at", json!(now)),
+            ("archived_by", json!(actor.user)),
+            ("archive_reason", json!(reason)),
+        ],
+    )?;
+    chairside_audit::append(tx, actor, "archive", "document", Some(id), json!({"reason": reason}))?;
+    Ok(Transition::Changed)
+}
+
+/// The one way an archived document returns to the active gallery. Idempotent.
+pub fn restore(tx: &Connection, actor: &Actor, id: &str) -> Result<Transition, MediaError> {
+    let cur = current(tx, id)?;
+    if cur.status == "active" {
+        return Ok(Transition::Unchanged);
+    }
+    let version = cur.version + 1;
+    tx.execute(
+        "UPDATE documents SET status = 'active', archived_at = NULL, archived_by = NULL, archive_reason = NULL, version = ?2 WHERE id = ?1",
+        params![id, version],
+    )?;
+    // History keeps who archived it and why, since the row no longer does.
+    let changes = json!({
+        "status": ["archived", "active"],
+        "archived_at": [cur.archived_at, Value::Null],
+        "archived_by": [cur.archived_by, Value::Null],
+        "archive_reason": [cur.archive_reason, Value::Null],
+    });
+    write_history(tx, actor, id, version, "restore", &changes)?;
+    chairside_store::record_change(
+        tx,
+        actor,
+        "document",
+        id,
+        &[
+            ("status", json!("active")),
+            ("archived_at", Value::Null),
+            ("archived_by", Value::Null),
+            ("archive_reason", Value::Null),
+        ],
+    )?;
+    chairside_audit::append(tx, actor, "restore", "document", Some(id), json!({}))?;
+    Ok(Transition::Changed)
+}
+
+/// Editable metadata; `None` leaves a field as it is, `Some("")` clears a text field.
+#[derive(Debug, Clone, Default)]
+pub struct DocumentPatch {
+    pub kind: Option<Kind>,
+    pub notes: Option<String>,
+    pub teeth: Option<String>,
+    pub captured_at: Option<String>,
+}
+
+/// Edits a document's metadata (never its original).
+pub fn update(tx: &Connection, actor: &Actor, id: &str, patch: &DocumentPatch) -> Result<Transition, MediaError> {
+    let (kind, notes, teeth, captured_at, version): (String, Option<String>, Option<String>, Option<String>, i64) = tx
+        .query_row(
+            "SELECT kind, notes, teeth, captured_at, version FROM documents WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .optional()?
+        .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))?;
+    let blank_is_none = |s: &String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+    let mut changes = serde_json::Map::new();
+    let mut fields: Vec<(&str, Value)> = Vec::new();
+    let mut new = (kind.clone(), notes.clone(), teeth.clone(), captured_at.clone());
+    if let Some(k) = patch.kind
+        && k.as_str() != kind
+    {
+        new.0 = k.as_str().to_string();
+        changes.insert("kind".into(), json!([kind, new.0]));
+        fields.push(("kind", json!(new.0)));
+    }
+    if let Some(n) = &patch.notes
+        && blank_is_none(n) != notes
+    {
+        new.1 = blank_is_none(n);
+        changes.insert("notes".into(), json!([notes, new.1]));
+        fields.push(("notes", json!(new.1)));
+    }
+    if let Some(t) = &patch.teeth
+        && blank_is_none(t) != teeth
+    {
+        new.2 = blank_is_none(t);
+        changes.insert("teeth".into(), json!([teeth, new.2]));
+        fields.push(("teeth", json!(new.2)));
+    }
+    if let Some(c) = &patch.captured_at {
+        let parsed = chrono::DateTime::parse_from_rfc3339(c.trim())
+            .map_err(|_| MediaError::BadTime(c.clone()))?
+            .with_timezone(&chrono::Utc)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        if Some(&parsed) != captured_at.as_ref() {
+            changes.insert("captured_at".into(), json!([captured_at, parsed]));
+            fields.push(("captured_at", json!(parsed)));
+            new.3 = Some(parsed);
+        }
+    }
+    if fields.is_empty() {
+        return Ok(Transition::Unchanged);
+    }
+    let version = version + 1;
+    tx.execute(
+        "UPDATE documents SET kind = ?2, notes = ?3, teeth = ?4, captured_at = ?5, version = ?6 WHERE id = ?1",
+        params![id, new.0, new.1, new.2, new.3, version],
+    )?;
+    let changes = Value::Object(changes);
+    write_history(tx, actor, id, version, "update", &changes)?;
+    chairside_store::record_change(tx, actor, "document", id, &fields)?;
+    let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
+    chairside_audit::append(
+        tx,
+        actor,
+        "document_update",
+        "document",
+        Some(id),
+        json!({"fields": names}),
+    )?;
+    Ok(Transition::Changed)
+}

@@ -1,0 +1,136 @@
+use chairside_store::{StoreError, rusqlite};
+
+/// Errors of the media module. Each has a stable [`code`](MediaError::code) for scripts and the
+/// UI, and a message that says what failed and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum MediaError {
+    // --- the file offered for import was rejected; nothing was stored ---
+    #[error("{path}: cannot read the file: {reason}")]
+    Unreadable { path: String, reason: String },
+    #[error("{path}: the file is empty (0 bytes)")]
+    EmptyFile { path: String },
+    #[error("{path}: the file is {size} bytes, more than the {limit}-byte limit")]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, DICOM, PDF): {hint}")]
+    UnsupportedFormat { path: String, what: String, hint: String },
+    #[error(
+        "{path}: the image claims {width} × {height} pixels, more than the {limit_mp} megapixel limit (a decompression bomb or an unusual file): nothing was stored"
+    )]
+    TooManyPixels {
+        path: String,
+        width: u64,
+        height: u64,
+        limit_mp: u64,
+    },
+    #[error(
+        "{path}: the {format} file is damaged or incomplete ({reason}): copy it again from the camera or sensor software"
+    )]
+    Corrupt {
+        path: String,
+        format: String,
+        reason: String,
+    },
+
+    // --- lookups ---
+    #[error("no document with id {0}: check the id with `chairside list --patient …`")]
+    DocumentNotFound(String),
+    #[error("no patient with id {0}: check the id with `chairside patient list`")]
+    PatientNotFound(String),
+    #[error("{0:?} is not a document kind: use intraoral, extraoral, xray, document or other")]
+    BadKind(String),
+    #[error("{0:?} is not a document status: use active, archived or all")]
+    BadStatus(String),
+    #[error("{0:?} is not a time: use RFC 3339, for example 2026-03-01T10:30:00Z")]
+    BadTime(String),
+
+    // --- attachments ---
+    #[error("link refused: {0}")]
+    Link(String),
+    #[error("no live link from document {document_id} to {owner_type} {owner_id}")]
+    LinkNotFound {
+        document_id: String,
+        owner_type: String,
+        owner_id: String,
+    },
+
+    // --- storage ---
+    #[error("the original of blob {sha256} is missing from the library: run `chairside verify`")]
+    BlobMissing { sha256: String },
+    #[error(
+        "the original of blob {sha256} does not match its SHA-256 (found {actual}): it has been damaged on disk; run `chairside verify`"
+    )]
+    BlobCorrupt { sha256: String, actual: String },
+    #[error(
+        "writing to the library failed: {0}. Check free disk space and that the data folder is writable; nothing was half-stored"
+    )]
+    Write(std::io::Error),
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error("export failed: {0}")]
+    Export(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<rusqlite::Error> for MediaError {
+    fn from(e: rusqlite::Error) -> Self {
+        MediaError::Store(e.into())
+    }
+}
+
+impl MediaError {
+    /// A stable, machine-readable code (never changes once released).
+    pub fn code(&self) -> &'static str {
+        match self {
+            MediaError::Unreadable { .. } => "unreadable_file",
+            MediaError::EmptyFile { .. } => "empty_file",
+            MediaError::TooLarge { .. } => "file_too_large",
+            MediaError::UnsupportedFormat { .. } => "unsupported_format",
+            MediaError::TooManyPixels { .. } => "too_many_pixels",
+            MediaError::Corrupt { .. } => "corrupt_file",
+            MediaError::DocumentNotFound(_) => "document_not_found",
+            MediaError::PatientNotFound(_) => "patient_not_found",
+            MediaError::BadKind(_) => "invalid_kind",
+            MediaError::BadStatus(_) => "invalid_status",
+            MediaError::BadTime(_) => "invalid_time",
+            MediaError::Link(_) => "link_refused",
+            MediaError::LinkNotFound { .. } => "link_not_found",
+            MediaError::BlobMissing { .. } => "blob_missing",
+            MediaError::BlobCorrupt { .. } => "blob_corrupt",
+            MediaError::Write(_) => "write_failed",
+            MediaError::Io { .. } => "io_error",
+            MediaError::Export(_) => "export_failed",
+            MediaError::Store(StoreError::DiskFull) => "disk_full",
+            MediaError::Store(StoreError::ReadOnly) => "read_only",
+            MediaError::Store(_) => "database_error",
+        }
+    }
+
+    /// True when the error is about the input (a rejected file, an unknown id, a refused link):
+    /// the caller can fix it, and nothing was changed.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(
+            self,
+            MediaError::Unreadable { .. }
+                | MediaError::EmptyFile { .. }
+                | MediaError::TooLarge { .. }
+                | MediaError::UnsupportedFormat { .. }
+                | MediaError::TooManyPixels { .. }
+                | MediaError::Corrupt { .. }
+                | MediaError::DocumentNotFound(_)
+                | MediaError::PatientNotFound(_)
+                | MediaError::BadKind(_)
+                | MediaError::BadStatus(_)
+                | MediaError::BadTime(_)
+                | MediaError::Link(_)
+                | MediaError::LinkNotFound { .. }
+        )
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        MediaError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! A patient's documents at full quality, as a ZIP of byte-exact originals plus
+//! `manifest.json`. Every original is hash-checked as it is copied, and the finished archive
+//! is read back and checked again before it gets its final name.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use chairside_store::{Actor, Db};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::attachments::{self, Attachment};
+use crate::blobstore::{BlobBackend, LocalBlobStore};
+use crate::documents::{self, StatusFilter};
+use crate::thumbs::ThumbStore;
+use crate::{Format, MediaError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportSummary {
+    pub path: PathBuf,
+    pub documents: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    pub document_id: String,
+    pub file: String,
+    pub kind: String,
+    pub status: String,
+    pub captured_at: Option<String>,
+    pub original_filename: Option<String>,
+    pub mime: String,
+    pub byte_size: u64,
+    pub sha256: String,
+    pub links: Vec<serde_json::Value>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub exported_at: String,
+    pub exported_by: String,
+    pub patient: serde_json::Value,
+    pub documents: Vec<ManifestEntry>,
+}
+
+fn export_err(msg: impl Into<String>) -> MediaError {
+    MediaError::Export(msg.into())
+}
+
+/// Writes every document of a patient (active and archived) to `out`, which must not exist.
+pub fn export_patient(
+    db: &Db,
+    blobs: &LocalBlobStore,
+    thumbs: &ThumbStore,
+    actor: &Actor,
+    patient_id: &str,
+    out: &Path,
+) -> Result<ExportSummary, MediaError> {
+    let patient = db.read(|c| {
+        chairside_patients::get(c, patient_id).map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))
+    })?;
+    if out.exists() {
+        return Err(export_err(format!(
+            "{} already exists: choose another file name",
+            out.display()
+        )));
+    }
+    let (docs, links) = db.read(|c| {
+        let docs = documents::list(c, thumbs, patient_id, StatusFilter::All)?;
+        let links = docs
+            .iter()
+            .map(|d| attachments::list(c, &d.id))
+            .collect::<Result<Vec<Vec<Attachment>>, _>>()?;
+        Ok::<_, MediaError>((docs, links))
+    })?;
+
+    let tmp = out.with_file_name(format!(
+        ".{}.part-{}",
+        out.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        uuid::Uuid::new_v4()
+    ));
+    let result = (|| {
+        let file = File::create_new(&tmp).map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
+        let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
+        let now = chrono::Utc::now();
+        let stamp = {
+            use chrono::{Datelike, Timelike};
+            zip::DateTime::from_date_and_time(
+                now.year() as u16,
+                now.month() as u8,
+                now.day() as u8,
+                now.hour() as u8,
+                now.minute() as u8,
+                now.second() as u8,
+            )
+            .unwrap_or_default()
+        };
+        // Photos are already compressed: store them as they are.
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .last_modified_time(stamp)
+            .large_file(true);
+        let mut entries = Vec::with_capacity(docs.len());
+        for (doc, links) in docs.iter().zip(links) {
+            let ext = Format::from_mime(&doc.mime).map(Format::extension).unwrap_or("bin");
+            let date = doc
+                .captured_at
+                .as_deref()
+                .and_then(|c| c.get(0..10))
+                .unwrap_or("undated");
+            let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
+            zip.start_file(name.as_str(), options)
+                .map_err(|e| export_err(e.to_string()))?;
+            let mut reader = blobs.open(&doc.sha256).map_err(|_| MediaError::BlobMissing {
+                sha256: doc.sha256.clone(),
+            })?;
+            let mut hasher = Sha256::new();
+            let mut buf = vec![0u8; 1024 * 1024];
+            loop {
+                let n = reader
+                    .read(&mut buf)
+                    .map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                zip.write_all(&buf[..n]).map_err(MediaError::Write)?;
+            }
+            let actual = hex::encode(hasher.finalize());
+            if actual != doc.sha256 {
+                return Err(MediaError::BlobCorrupt {
+                    sha256: doc.sha256.clone(),
+                    actual,
+                });
+            }
+            entries.push(ManifestEntry {
+                document_id: doc.id.clone(),
+                file: name,
+                kind: doc.kind.as_str().to_string(),
+                status: doc.status.as_str().to_string(),
+                captured_at: doc.captured_at.clone(),
+                original_filename: doc.original_filename.clone(),
+                mime: doc.mime.clone(),
+                byte_size: doc.byte_size,
+                sha256: doc.sha256.clone(),
+                links: links
+                    .iter()
+                    .map(|l| json!({"owner_type": l.owner_type, "owner_id": l.owner_id, "role": l.role}))
+                    .collect(),
+            });
+        }
+        let manifest = Manifest {
+            format: "chairside-export/1".into(),
+            exported_at: chairside_store::now_rfc3339(),
+            exported_by: actor.user.clone(),
+            patient: json!({"id": patient.id, "name": patient.name, "external_id": patient.external_id, "birth_date": patient.birth_date}),
+            documents: entries,
+        };
+        zip.start_file("manifest.json", options)
+            .map_err(|e| export_err(e.to_string()))?;
+        zip.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| export_err(e.to_string()))?)
+            .map_err(MediaError::Write)?;
+        let writer = zip.finish().map_err(|e| export_err(e.to_string()))?;
+        let file = writer.into_inner().map_err(|e| MediaError::Write(e.into_error()))?;
+        file.sync_all().map_err(MediaError::Write)?;
+        check_archive(&tmp)?;
+        fs::rename(&tmp, out).map_err(|e| MediaError::io(format!("naming {}", out.display()), e))?;
+        Ok(manifest.documents.len())
+    })();
+    let count = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = fs::remove_file(&tmp); // our own partial archive, never an original
+            return Err(e);
+        }
+    };
+    let bytes = fs::metadata(out)
+        .map_err(|e| MediaError::io(format!("reading {}", out.display()), e))?
+        .len();
+    db.write(|tx| {
+        chairside_audit::append(
+            tx,
+            actor,
+            "export",
+            "patient",
+            Some(patient_id),
+            json!({"documents": count, "bytes": bytes, "path": out.display().to_string()}),
+        )
+        .map_err(MediaError::from)
+    })?;
+    Ok(ExportSummary {
+        path: out.to_path_buf(),
+        documents: count,
+        bytes,
+    })
+}
+
+/// Reads a written archive back: every file named by the manifest is there and hashes to the
+/// recorded SHA-256.
+pub fn check_archive(path: &Path) -> Result<Manifest, MediaError> {
+    let file = File::open(path).map_err(|e| MediaError::io(format!("reopening {}", path.display()), e))?;
+    let mut zip = zip::ZipArchive::new(io::BufReader::new(file))
+        .map_err(|e| export_err(format!("the archive does not read back: {e}")))?;
+    let manifest: Manifest = {
+        let entry = zip
+            .by_name("manifest.json")
+            .map_err(|e| export_err(format!("manifest.json missing: {e}")))?;
+        serde_json::from_reader(entry).map_err(|e| export_err(format!("manifest.json unreadable: {e}")))?
+    };
+    for entry in &manifest.documents {
+        let mut f = zip
+            .by_name(&entry.file)
+            .map_err(|e| export_err(format!("{} missing from the archive: {e}", entry.file)))?;
+        let (sha, size) = crate::blobstore::sha256_of(&mut f)
+            .map_err(|e| MediaError::io(format!("reading back {}", entry.file), e))?;
+        if sha != entry.sha256 || size != entry.byte_size {
+            return Err(export_err(format!(
+                "{} reads back with SHA-256 {sha}, expected {}",
+                entry.file, entry.sha256
+            )));
+        }
+    }
+    Ok(manifest)
+}

@@ -1,0 +1,288 @@
+//! Import: one streaming read computes the SHA-256 while the bytes come in; the real type is
+//! sniffed from the content; limits are checked from the header before any pixel is decoded;
+//! the whole image is decoded once to prove it is intact; EXIF is read; then the blob is
+//! written atomically and one transaction records blob, document, history, change log,
+//! pending thumbnails and the audit event — or, on any error, nothing at all.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+use chairside_store::{Actor, Db, rusqlite};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::MediaError;
+use crate::blobstore::{BlobBackend, BlobError, LocalBlobStore};
+use crate::decode::{self, DecodeError, Limits};
+use crate::documents::{Kind, write_history};
+use crate::exif::{self, ExifInfo};
+use crate::format::{Format, Sniffed, sniff};
+use crate::thumbs::SIZES;
+
+/// Namespace of document ids: a document's id is derived from its patient and its content, so
+/// the same photo imported for the same patient on two workstations is one document.
+const DOCUMENT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6d1f_4c0e_9a57_4a55_b2a4_3c8e_1f00_d0c5);
+
+pub fn document_id_for(patient_id: &str, sha256: &str) -> String {
+    uuid::Uuid::new_v5(&DOCUMENT_NAMESPACE, format!("{patient_id}:{sha256}").as_bytes()).to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    Imported,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ImportOutcome {
+    pub status: ImportStatus,
+    pub document_id: String,
+    pub sha256: String,
+}
+
+/// What to import and on whose behalf.
+#[derive(Debug, Clone)]
+pub struct ImportRequest<'a> {
+    pub patient_id: &'a str,
+    pub path: &'a Path,
+    /// `None`: X-rays for DICOM, `document` for PDF, `other` for photos.
+    pub kind: Option<Kind>,
+    /// Where the file came from (`cli`, `drop`, `inbox:<folder>`…), kept on the document.
+    pub source: &'a str,
+}
+
+/// What was learnt about a file while validating it.
+struct Inspected {
+    format: Format,
+    width: Option<u32>,
+    height: Option<u32>,
+    exif: Option<ExifInfo>,
+}
+
+/// Reads a whole file once, hashing as it goes. Refuses empty and oversized files without
+/// reading past the limit.
+fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<std::time::SystemTime>), MediaError> {
+    let shown = path.display().to_string();
+    let unreadable = |e: io::Error| MediaError::Unreadable {
+        path: shown.clone(),
+        reason: e.to_string(),
+    };
+    let file = File::open(path).map_err(unreadable)?;
+    let meta = file.metadata().map_err(unreadable)?;
+    if !meta.is_file() {
+        return Err(MediaError::Unreadable {
+            path: shown,
+            reason: "not a regular file".into(),
+        });
+    }
+    if meta.len() > limits.max_bytes {
+        return Err(MediaError::TooLarge {
+            path: shown,
+            size: meta.len(),
+            limit: limits.max_bytes,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    let mut hasher = Sha256::new();
+    let mut reader = file.take(limits.max_bytes + 1);
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(unreadable(e)),
+        };
+        hasher.update(&buf[..n]);
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    if bytes.is_empty() {
+        return Err(MediaError::EmptyFile { path: shown });
+    }
+    if bytes.len() as u64 > limits.max_bytes {
+        return Err(MediaError::TooLarge {
+            path: shown,
+            size: bytes.len() as u64,
+            limit: limits.max_bytes,
+        });
+    }
+    Ok((bytes, hex::encode(hasher.finalize()), meta.modified().ok()))
+}
+
+fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, MediaError> {
+    let format = match sniff(&bytes[..bytes.len().min(512)]) {
+        Sniffed::Supported(f) => f,
+        Sniffed::Unsupported { what, hint } => {
+            return Err(MediaError::UnsupportedFormat {
+                path: shown.to_string(),
+                what,
+                hint,
+            });
+        }
+    };
+    let corrupt = |reason: String| MediaError::Corrupt {
+        path: shown.to_string(),
+        format: format!("{format:?}").to_uppercase(),
+        reason,
+    };
+    match format {
+        Format::Pdf => {
+            // A PDF's trailer ends with %%EOF; a cut-off download or scan lacks it.
+            let tail = &bytes[bytes.len().saturating_sub(2048)..];
+            if !tail.windows(5).any(|w| w == b"%%EOF") {
+                return Err(corrupt("it ends before the PDF end-of-file marker".into()));
+            }
+            Ok(Inspected {
+                format,
+                width: None,
+                height: None,
+                exif: None,
+            })
+        }
+        Format::Dicom => Ok(Inspected {
+            format,
+            width: None,
+            height: None,
+            exif: None,
+        }),
+        _ => {
+            let dims = decode::probe(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+            decode::validate(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+            Ok(Inspected {
+                format,
+                width: Some(dims.width),
+                height: Some(dims.height),
+                exif: exif::read(bytes, format),
+            })
+        }
+    }
+}
+
+fn decode_error(e: DecodeError, shown: &str, limits: &Limits, corrupt: &dyn Fn(String) -> MediaError) -> MediaError {
+    match e {
+        DecodeError::TooManyPixels { width, height } => MediaError::TooManyPixels {
+            path: shown.to_string(),
+            width,
+            height,
+            limit_mp: limits.max_pixels / 1_000_000,
+        },
+        DecodeError::Corrupt(reason) => corrupt(reason),
+    }
+}
+
+/// Imports one file for one patient. On error nothing is stored (no blob row, no document,
+/// no thumbnail); a blob file written just before a failed commit is unreferenced and is
+/// found by `verify`.
+pub fn import_file(
+    db: &Db,
+    blobs: &LocalBlobStore,
+    limits: &Limits,
+    actor: &Actor,
+    req: &ImportRequest<'_>,
+) -> Result<ImportOutcome, MediaError> {
+    let clinic_id: String = db
+        .read(|c| {
+            c.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [req.patient_id], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(MediaError::from)
+        })?
+        .ok_or_else(|| MediaError::PatientNotFound(req.patient_id.to_string()))?;
+    let shown = req.path.display().to_string();
+    let (bytes, sha256, modified) = read_hashed(req.path, limits)?;
+    let document_id = document_id_for(req.patient_id, &sha256);
+    let exists = |c: &rusqlite::Connection| -> Result<bool, MediaError> {
+        Ok(c.query_row(
+            "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)",
+            [&document_id],
+            |r| r.get(0),
+        )?)
+    };
+    if db.read(exists)? {
+        return Ok(ImportOutcome {
+            status: ImportStatus::Duplicate,
+            document_id,
+            sha256,
+        });
+    }
+    let info = inspect(&bytes, &shown, limits)?;
+
+    blobs.put(&sha256, &mut bytes.as_slice()).map_err(|e| match e {
+        BlobError::Io { source, .. } => MediaError::Write(source),
+        other => MediaError::Write(io::Error::other(other.to_string())),
+    })?;
+    let byte_size = bytes.len() as i64;
+    drop(bytes);
+
+    let kind = req.kind.unwrap_or(match info.format {
+        Format::Dicom => Kind::Xray,
+        Format::Pdf => Kind::Document,
+        _ => Kind::Other,
+    });
+    let orientation = info.exif.as_ref().and_then(|e| e.orientation).unwrap_or(1);
+    let now = chairside_store::now_rfc3339();
+    // The camera's own time when it has one; else the file's time (sensor software writes the
+    // file when the image is taken); else now.
+    let captured_at = info
+        .exif
+        .as_ref()
+        .and_then(|e| e.captured_at.clone())
+        .or_else(|| {
+            modified
+                .map(|m| chrono::DateTime::<chrono::Utc>::from(m).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        })
+        .unwrap_or_else(|| now.clone());
+    let original_filename = req.path.file_name().map(|n| n.to_string_lossy().into_owned());
+    let exif_json = info.exif.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
+
+    db.write(|tx| {
+        // Checked again under the write lock: another import of the same bytes may have won.
+        if exists(tx)? {
+            return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id: document_id.clone(), sha256: sha256.clone() });
+        }
+        tx.execute(
+            "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![sha256, byte_size, info.format.mime(), info.width, info.height, orientation, exif_json, now],
+        )?;
+        tx.execute(
+            "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, original_filename, captured_at, imported_at,
+                imported_by, workstation, source, status, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
+            params![document_id, clinic_id, req.patient_id, sha256, kind.as_str(), original_filename, captured_at, now,
+                actor.user, actor.workstation, req.source],
+        )?;
+        let thumb_status = if info.format.is_raster() { "pending" } else { "unsupported" };
+        for size in SIZES {
+            tx.execute(
+                "INSERT OR IGNORE INTO thumbnails (sha256, size, status, error, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![sha256, size, thumb_status, (thumb_status == "unsupported").then_some("no preview for this kind of file"), now],
+            )?;
+        }
+        let fields = [
+            ("clinic_id", json!(clinic_id)),
+            ("patient_id", json!(req.patient_id)),
+            ("sha256", json!(sha256)),
+            ("kind", json!(kind.as_str())),
+            ("original_filename", json!(original_filename)),
+            ("captured_at", json!(captured_at)),
+            ("status", json!("active")),
+        ];
+        write_history(tx, actor, &document_id, 1, "import", &json!({"kind": kind.as_str(), "source": req.source}))?;
+        chairside_store::record_change(tx, actor, "document", &document_id, &fields)?;
+        chairside_audit::append(
+            tx,
+            actor,
+            "import",
+            "document",
+            Some(&document_id),
+            json!({"sha256": sha256, "patient_id": req.patient_id, "source": req.source, "original_filename": original_filename}),
+        )?;
+        Ok(ImportOutcome { status: ImportStatus::Imported, document_id: document_id.clone(), sha256: sha256.clone() })
+    })
+}

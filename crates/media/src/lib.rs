@@ -1,0 +1,222 @@
+//! Media: documents and their originals. Owns the blob store, import, thumbnails,
+//! attachments (with the owner registry and link-time validator), archive/restore, export
+//! and verify. Knows nothing of the modules that attach documents to their records: they
+//! plug in through [`OwnerSpec`]s registered at the composition root.
+
+pub mod attachments;
+pub mod blobstore;
+pub mod decode;
+pub mod documents;
+mod error;
+pub mod exif;
+pub mod export;
+mod format;
+pub mod import;
+pub mod thumbs;
+pub mod verify;
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chairside_store::{Actor, Db};
+use serde::Serialize;
+
+pub use attachments::{Attachment, OwnerRegistry, OwnerSpec};
+pub use blobstore::{BlobBackend, LocalBlobStore};
+pub use decode::Limits;
+pub use documents::{Document, DocumentPatch, HistoryEntry, Kind, Status, StatusFilter, Transition};
+pub use error::MediaError;
+pub use exif::ExifInfo;
+pub use export::ExportSummary;
+pub use format::{Format, Sniffed, sniff};
+pub use import::{ImportOutcome, ImportRequest, ImportStatus};
+pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer};
+pub use verify::{VerifyOptions, VerifyReport};
+
+/// The folders media keeps its files in.
+#[derive(Debug, Clone)]
+pub struct MediaPaths {
+    pub blobs: PathBuf,
+    pub thumbs: PathBuf,
+    pub quarantine: PathBuf,
+}
+
+/// A document with everything known about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DocumentDetails {
+    #[serde(flatten)]
+    pub document: Document,
+    pub exif: Option<serde_json::Value>,
+    pub links: Vec<Attachment>,
+    pub history: Vec<HistoryEntry>,
+}
+
+pub struct Media {
+    db: Arc<Db>,
+    blobs: Arc<LocalBlobStore>,
+    thumbs: Arc<ThumbStore>,
+    thumbnailer: Arc<Thumbnailer>,
+    quarantine: PathBuf,
+    owners: OwnerRegistry,
+    limits: Limits,
+}
+
+impl Media {
+    pub fn new(db: Arc<Db>, paths: MediaPaths, owners: OwnerRegistry, limits: Limits) -> Self {
+        let blobs = Arc::new(LocalBlobStore::new(paths.blobs));
+        let thumbs = Arc::new(ThumbStore::new(paths.thumbs));
+        let thumbnailer = Arc::new(Thumbnailer::new(
+            Arc::clone(&db),
+            Arc::clone(&blobs),
+            Arc::clone(&thumbs),
+            limits,
+        ));
+        Media {
+            db,
+            blobs,
+            thumbs,
+            thumbnailer,
+            quarantine: paths.quarantine,
+            owners,
+            limits,
+        }
+    }
+
+    pub fn thumbnailer(&self) -> Arc<Thumbnailer> {
+        Arc::clone(&self.thumbnailer)
+    }
+
+    pub fn blobs(&self) -> &LocalBlobStore {
+        &self.blobs
+    }
+
+    pub fn owners(&self) -> &OwnerRegistry {
+        &self.owners
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn import(&self, actor: &Actor, req: &ImportRequest<'_>) -> Result<ImportOutcome, MediaError> {
+        import::import_file(&self.db, &self.blobs, &self.limits, actor, req)
+    }
+
+    pub fn list(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<Document>, MediaError> {
+        self.db.read(|c| {
+            if chairside_patients::get(c, patient_id).is_err() {
+                return Err(MediaError::PatientNotFound(patient_id.to_string()));
+            }
+            documents::list(c, &self.thumbs, patient_id, filter)
+        })
+    }
+
+    pub fn get(&self, id: &str) -> Result<Document, MediaError> {
+        self.db.read(|c| documents::get(c, &self.thumbs, id))
+    }
+
+    pub fn show(&self, id: &str) -> Result<DocumentDetails, MediaError> {
+        self.db.read(|c| {
+            let document = documents::get(c, &self.thumbs, id)?;
+            let exif: Option<String> = c.query_row(
+                "SELECT exif_json FROM blobs WHERE sha256 = ?1",
+                [&document.sha256],
+                |r| r.get(0),
+            )?;
+            Ok(DocumentDetails {
+                exif: exif.and_then(|e| serde_json::from_str(&e).ok()),
+                links: attachments::list(c, id)?,
+                history: documents::history(c, id)?,
+                document,
+            })
+        })
+    }
+
+    pub fn update(&self, actor: &Actor, id: &str, patch: &DocumentPatch) -> Result<Transition, MediaError> {
+        self.db.write(|tx| documents::update(tx, actor, id, patch))
+    }
+
+    pub fn archive(&self, actor: &Actor, id: &str, reason: Option<&str>) -> Result<Transition, MediaError> {
+        self.db.write(|tx| documents::archive(tx, actor, id, reason))
+    }
+
+    pub fn restore(&self, actor: &Actor, id: &str) -> Result<Transition, MediaError> {
+        self.db.write(|tx| documents::restore(tx, actor, id))
+    }
+
+    pub fn link(
+        &self,
+        actor: &Actor,
+        document_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+        role: Option<&str>,
+    ) -> Result<Attachment, MediaError> {
+        self.db
+            .write(|tx| attachments::link(tx, actor, &self.owners, document_id, owner_type, owner_id, role))
+    }
+
+    pub fn unlink(
+        &self,
+        actor: &Actor,
+        document_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+    ) -> Result<Attachment, MediaError> {
+        self.db
+            .write(|tx| attachments::unlink(tx, actor, document_id, owner_type, owner_id))
+    }
+
+    pub fn links_for_owner(&self, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, MediaError> {
+        self.db.read(|c| attachments::list_for_owner(c, owner_type, owner_id))
+    }
+
+    /// The original's bytes for viewing, hash-checked, with an audit event ("view").
+    pub fn read_original(&self, actor: &Actor, id: &str) -> Result<(Document, Vec<u8>), MediaError> {
+        let doc = self.get(id)?;
+        let mut bytes = Vec::with_capacity(doc.byte_size as usize);
+        self.blobs
+            .open(&doc.sha256)
+            .map_err(|_| MediaError::BlobMissing {
+                sha256: doc.sha256.clone(),
+            })?
+            .read_to_end(&mut bytes)
+            .map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
+        let actual = blobstore::sha256_of(&mut bytes.as_slice())
+            .map_err(|e| MediaError::io("hashing", e))?
+            .0;
+        if actual != doc.sha256 {
+            return Err(MediaError::BlobCorrupt {
+                sha256: doc.sha256.clone(),
+                actual,
+            });
+        }
+        self.db.write(|tx| {
+            chairside_audit::append(tx, actor, "view", "document", Some(id), serde_json::json!({}))
+                .map_err(MediaError::from)
+        })?;
+        Ok((doc, bytes))
+    }
+
+    pub fn export_patient(
+        &self,
+        actor: &Actor,
+        patient_id: &str,
+        out: &std::path::Path,
+    ) -> Result<ExportSummary, MediaError> {
+        export::export_patient(&self.db, &self.blobs, &self.thumbs, actor, patient_id, out)
+    }
+
+    pub fn verify(&self, actor: &Actor, options: VerifyOptions) -> Result<VerifyReport, MediaError> {
+        verify::verify(
+            &self.db,
+            &self.blobs,
+            &self.thumbs,
+            &self.thumbnailer,
+            &self.quarantine,
+            actor,
+            options,
+        )
+    }
+}

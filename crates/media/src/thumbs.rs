@@ -1,0 +1,497 @@
+//! Thumbnails: three sizes by longest edge, made from one reduced-scale decode, EXIF
+//! orientation applied, never upscaled, JPEG. Content-addressed files under
+//! `thumbs/<size>/ab/<sha256>.jpg`, each tracked in the `thumbnails` table with a status; a
+//! pool of background workers makes them, smallest written first so the grid fills at once.
+
+use std::collections::{HashSet, VecDeque};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use chairside_store::{Db, rusqlite};
+use fast_image_resize as fr;
+use image::{DynamicImage, RgbImage};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::blobstore::{BlobBackend, LocalBlobStore};
+use crate::decode::{self, DecodeError, JpegError, Limits};
+use crate::{Format, MediaError};
+
+/// Longest-edge sizes, smallest first: grid, preview, viewer/compare.
+pub const SIZES: [u32; 3] = [256, 1024, 2048];
+const FORMAT: &str = "jpg";
+const QUALITY: i32 = 82;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ThumbnailRef {
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    /// Absolute path of the file.
+    pub path: PathBuf,
+}
+
+/// Where thumbnail files live.
+pub struct ThumbStore {
+    root: PathBuf,
+}
+
+impl ThumbStore {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ThumbStore { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn path(&self, sha256: &str, size: u32, format: &str) -> PathBuf {
+        let shard = sha256.get(0..2).unwrap_or("00");
+        self.root
+            .join(size.to_string())
+            .join(shard)
+            .join(format!("{sha256}.{format}"))
+    }
+
+    /// The ready thumbnails of a blob, smallest first.
+    pub fn ready_for(&self, conn: &Connection, sha256: &str) -> Result<Vec<ThumbnailRef>, MediaError> {
+        let mut stmt = conn.prepare_cached(
+            "SELECT size, width, height, format FROM thumbnails WHERE sha256 = ?1 AND status = 'ready' ORDER BY size",
+        )?;
+        let rows = stmt.query_map([sha256], |r| {
+            let size: u32 = r.get(0)?;
+            let format: String = r.get(3)?;
+            Ok(ThumbnailRef {
+                size,
+                width: r.get(1)?,
+                height: r.get(2)?,
+                path: self.path(sha256, size, &format),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+/// One encoded thumbnail.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    pub jpeg: Vec<u8>,
+}
+
+/// Fits `(w, h)` into a square of `size`, never enlarging.
+pub fn fit(w: u32, h: u32, size: u32) -> (u32, u32) {
+    let long = w.max(h);
+    if long <= size {
+        return (w, h);
+    }
+    let scale = size as f64 / long as f64;
+    let f = |v: u32| ((v as f64 * scale).round() as u32).max(1);
+    if w >= h { (size, f(h)) } else { (f(w), size) }
+}
+
+/// Decodes `bytes` once, at the smallest scale that still covers the largest size, and makes
+/// every size by resizing step by step (2048 → 1024 → 256). Returned smallest first.
+pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
+    let dims = decode::probe(bytes, format, limits)?;
+    let largest = SIZES[SIZES.len() - 1];
+    let (mut pixels, mut w, mut h) = match format {
+        Format::Jpeg => {
+            let eighths = decode::jpeg_eighths_for(dims.width.max(dims.height), largest);
+            match decode::jpeg_decode_scaled(bytes, eighths) {
+                Ok(decoded) => decoded,
+                Err(JpegError::Unsupported) => rgb8(decode::decode_full(bytes, format, limits)?),
+                Err(JpegError::Corrupt(e)) => return Err(DecodeError::Corrupt(e)),
+            }
+        }
+        _ => rgb8(decode::decode_full(bytes, format, limits)?),
+    };
+    let mut resizer = fr::Resizer::new();
+    let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
+    let mut out = Vec::with_capacity(SIZES.len());
+    for &size in SIZES.iter().rev() {
+        // Target from the original dimensions so every size has exact proportions.
+        let (tw, th) = fit(dims.width, dims.height, size);
+        if (tw, th) != (w, h) {
+            let src = fr::images::Image::from_vec_u8(w, h, pixels, fr::PixelType::U8x3)
+                .map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
+            let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
+            resizer
+                .resize(&src, &mut dst, &options)
+                .map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
+            (pixels, w, h) = (dst.into_vec(), tw, th);
+        }
+        out.push(encode(&pixels, w, h, orientation)?);
+        out.last_mut().expect("just pushed").size = size;
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// RGB8 pixels of any decoded image; transparency is laid over white (scanned documents and
+/// screenshots are drawn on white).
+fn rgb8(image: DynamicImage) -> (Vec<u8>, u32, u32) {
+    let (w, h) = (image.width(), image.height());
+    if !image.color().has_alpha() {
+        return (image.into_rgb8().into_raw(), w, h);
+    }
+    let rgba = image.into_rgba8();
+    let mut rgb = Vec::with_capacity(w as usize * h as usize * 3);
+    for p in rgba.pixels() {
+        let a = p[3] as u32;
+        for c in 0..3 {
+            rgb.push(((p[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8);
+        }
+    }
+    (rgb, w, h)
+}
+
+fn encode(pixels: &[u8], w: u32, h: u32, orientation: u16) -> Result<Rendered, DecodeError> {
+    let corrupt = |e: String| DecodeError::Corrupt(e);
+    let oriented;
+    let (pixels, w, h) = match image::metadata::Orientation::from_exif(orientation as u8) {
+        Some(o) if orientation != 1 => {
+            let buffer =
+                RgbImage::from_raw(w, h, pixels.to_vec()).ok_or_else(|| corrupt("pixel buffer size".into()))?;
+            let mut img = DynamicImage::ImageRgb8(buffer);
+            img.apply_orientation(o);
+            let (w, h) = (img.width(), img.height());
+            oriented = img.into_rgb8().into_raw();
+            (oriented.as_slice(), w, h)
+        }
+        _ => (pixels, w, h),
+    };
+    let mut compressor = turbojpeg::Compressor::new().map_err(|e| corrupt(e.to_string()))?;
+    compressor.set_quality(QUALITY).map_err(|e| corrupt(e.to_string()))?;
+    compressor
+        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
+        .map_err(|e| corrupt(e.to_string()))?;
+    let image = turbojpeg::Image {
+        pixels,
+        width: w as usize,
+        pitch: 3 * w as usize,
+        height: h as usize,
+        format: turbojpeg::PixelFormat::RGB,
+    };
+    let jpeg = compressor.compress_to_vec(image).map_err(|e| corrupt(e.to_string()))?;
+    Ok(Rendered {
+        size: 0,
+        width: w,
+        height: h,
+        jpeg,
+    })
+}
+
+/// What the workers report as they go.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum ThumbnailEvent {
+    Ready { sha256: String, size: u32 },
+    Failed { sha256: String, error: String },
+}
+
+pub type ThumbnailListener = Arc<dyn Fn(&ThumbnailEvent) + Send + Sync>;
+
+/// Makes a blob's thumbnails and records them.
+pub struct Thumbnailer {
+    db: Arc<Db>,
+    blobs: Arc<LocalBlobStore>,
+    store: Arc<ThumbStore>,
+    limits: Limits,
+}
+
+impl Thumbnailer {
+    pub fn new(db: Arc<Db>, blobs: Arc<LocalBlobStore>, store: Arc<ThumbStore>, limits: Limits) -> Self {
+        Thumbnailer {
+            db,
+            blobs,
+            store,
+            limits,
+        }
+    }
+
+    /// Makes (or remakes) every size of a blob's thumbnails.
+    pub fn make(&self, sha256: &str, on_event: &dyn Fn(&ThumbnailEvent)) -> Result<(), MediaError> {
+        let (mime, orientation): (String, u16) = self
+            .db
+            .read(|c| {
+                c.query_row("SELECT mime, orientation FROM blobs WHERE sha256 = ?1", [sha256], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+                .optional()
+                .map_err(MediaError::from)
+            })?
+            .ok_or_else(|| MediaError::BlobMissing {
+                sha256: sha256.to_string(),
+            })?;
+        let format = Format::from_mime(&mime);
+        let Some(format) = format.filter(|f| f.is_raster()) else {
+            return self.set_status(sha256, "unsupported", Some("no preview for this kind of file"));
+        };
+        let bytes = match self.read_checked(sha256) {
+            Ok(b) => b,
+            Err(e) => {
+                self.set_status(sha256, "failed", Some(&e.to_string()))?;
+                on_event(&ThumbnailEvent::Failed {
+                    sha256: sha256.to_string(),
+                    error: e.to_string(),
+                });
+                return Err(e);
+            }
+        };
+        let rendered = match render(&bytes, format, orientation, &self.limits) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = match e {
+                    DecodeError::Corrupt(m) => m,
+                    DecodeError::TooManyPixels { width, height } => {
+                        format!("{width} × {height} is over the pixel limit")
+                    }
+                };
+                self.set_status(sha256, "failed", Some(&msg))?;
+                on_event(&ThumbnailEvent::Failed {
+                    sha256: sha256.to_string(),
+                    error: msg,
+                });
+                return Ok(());
+            }
+        };
+        drop(bytes);
+        for r in rendered {
+            let path = self.store.path(sha256, r.size, FORMAT);
+            write_atomic(&path, &r.jpeg)
+                .map_err(|e| MediaError::io(format!("writing thumbnail {}", path.display()), e))?;
+            self.db.write(|tx| {
+                tx.execute(
+                    "INSERT INTO thumbnails (sha256, size, width, height, format, status, error, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'ready', NULL, ?6)
+                     ON CONFLICT (sha256, size) DO UPDATE SET width = excluded.width, height = excluded.height,
+                        format = excluded.format, status = 'ready', error = NULL, updated_at = excluded.updated_at",
+                    params![
+                        sha256,
+                        r.size,
+                        r.width,
+                        r.height,
+                        FORMAT,
+                        chairside_store::now_rfc3339()
+                    ],
+                )
+                .map_err(MediaError::from)
+            })?;
+            on_event(&ThumbnailEvent::Ready {
+                sha256: sha256.to_string(),
+                size: r.size,
+            });
+        }
+        Ok(())
+    }
+
+    /// The bytes of an original, checked against its address on the way in.
+    fn read_checked(&self, sha256: &str) -> Result<Vec<u8>, MediaError> {
+        let mut bytes = Vec::new();
+        self.blobs
+            .open(sha256)
+            .map_err(|_| MediaError::BlobMissing {
+                sha256: sha256.to_string(),
+            })?
+            .read_to_end(&mut bytes)
+            .map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
+        let actual = crate::blobstore::sha256_of(&mut bytes.as_slice())
+            .map_err(|e| MediaError::io("hashing", e))?
+            .0;
+        if actual != sha256 {
+            return Err(MediaError::BlobCorrupt {
+                sha256: sha256.to_string(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    fn set_status(&self, sha256: &str, status: &str, error: Option<&str>) -> Result<(), MediaError> {
+        self.db.write(|tx| {
+            for size in SIZES {
+                tx.execute(
+                    "INSERT INTO thumbnails (sha256, size, status, error, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (sha256, size) DO UPDATE SET status = excluded.status, error = excluded.error,
+                        updated_at = excluded.updated_at",
+                    params![sha256, size, status, error, chairside_store::now_rfc3339()],
+                )?;
+            }
+            Ok::<_, MediaError>(())
+        })
+    }
+
+    /// A thumbnail of `size`, remade on the spot if its file or row is missing.
+    pub fn ensure(&self, sha256: &str, size: u32) -> Result<Option<ThumbnailRef>, MediaError> {
+        let find = || -> Result<Option<ThumbnailRef>, MediaError> {
+            let refs = self.db.read(|c| self.store.ready_for(c, sha256))?;
+            Ok(refs.into_iter().find(|t| t.size == size && t.path.is_file()))
+        };
+        if let Some(t) = find()? {
+            return Ok(Some(t));
+        }
+        self.make(sha256, &|_| {})?;
+        find()
+    }
+
+    /// Blobs whose thumbnails are not all made yet (pending after a crash, or new).
+    pub fn pending(&self) -> Result<Vec<String>, MediaError> {
+        self.db.read(|c| {
+            let mut stmt = c.prepare("SELECT DISTINCT sha256 FROM thumbnails WHERE status = 'pending'")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+}
+
+/// Writes a derived file via a temp file and rename, so a reader never sees half a thumbnail.
+pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().expect("a thumbnail path has a parent");
+    fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
+    fs::write(&tmp, data)?;
+    fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = fs::remove_file(&tmp);
+    })
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<String>,
+    queued: HashSet<String>,
+    busy: usize,
+    stop: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    idle: Condvar,
+    thumbnailer: Arc<Thumbnailer>,
+    listener: Option<ThumbnailListener>,
+}
+
+/// A pool of threads making thumbnails in the background, first come first served.
+pub struct ThumbnailWorkers {
+    shared: Arc<Shared>,
+    handles: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl ThumbnailWorkers {
+    pub fn start(thumbnailer: Arc<Thumbnailer>, threads: usize, listener: Option<ThumbnailListener>) -> Self {
+        let shared = Arc::new(Shared {
+            queue: Mutex::default(),
+            work: Condvar::new(),
+            idle: Condvar::new(),
+            thumbnailer,
+            listener,
+        });
+        let handles = (0..threads.max(1))
+            .map(|i| {
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name(format!("thumbnails-{i}"))
+                    .spawn(move || worker(&shared))
+                    .expect("spawning a thumbnail worker")
+            })
+            .collect();
+        ThumbnailWorkers {
+            shared,
+            handles: Mutex::new(handles),
+        }
+    }
+
+    /// Queues a blob (no-op if it is already queued).
+    pub fn enqueue(&self, sha256: &str) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.queued.insert(sha256.to_string()) {
+            q.jobs.push_back(sha256.to_string());
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Blobs queued or being worked on.
+    pub fn in_progress(&self) -> usize {
+        let q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.jobs.len() + q.busy
+    }
+
+    /// Blocks until every queued job is done.
+    pub fn wait_idle(&self) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        while !(q.jobs.is_empty() && q.busy == 0) {
+            q = self.shared.idle.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Stops the workers after their current job; queued jobs stay pending in the table and
+    /// are picked up at the next start.
+    pub fn shutdown(&self) {
+        {
+            let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            q.stop = true;
+            self.shared.work.notify_all();
+        }
+        let handles = std::mem::take(&mut *self.handles.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for ThumbnailWorkers {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn worker(shared: &Shared) {
+    loop {
+        let sha = {
+            let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+            loop {
+                if q.stop {
+                    return;
+                }
+                if let Some(sha) = q.jobs.pop_front() {
+                    q.queued.remove(&sha);
+                    q.busy += 1;
+                    break sha;
+                }
+                q = shared.work.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let notify = |e: &ThumbnailEvent| {
+            if let Some(l) = &shared.listener {
+                l(e);
+            }
+        };
+        // A failure is recorded in the table (status 'failed') and reported as an event; the
+        // worker carries on with the next job.
+        let _ = shared.thumbnailer.make(&sha, &notify);
+        let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        q.busy -= 1;
+        if q.jobs.is_empty() && q.busy == 0 {
+            shared.idle.notify_all();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_never_upscales_and_keeps_proportions() {
+        assert_eq!(fit(6000, 4000, 256), (256, 171));
+        assert_eq!(fit(4000, 6000, 1024), (683, 1024));
+        assert_eq!(fit(10, 10, 256), (10, 10), "a small image keeps its size");
+        assert_eq!(fit(5000, 1, 256), (256, 1), "never zero");
+    }
+}
