@@ -54,9 +54,14 @@ impl Format {
         }
     }
 
-    /// Formats we decode into pixels (and so validate fully and thumbnail).
+    /// Formats decoded by the `image` crate (validated fully at import).
     pub fn is_raster(self) -> bool {
         !matches!(self, Format::Dicom | Format::Pdf)
+    }
+
+    /// Formats we can draw a thumbnail of.
+    pub fn has_preview(self) -> bool {
+        self != Format::Pdf
     }
 
     pub(crate) fn image_format(self) -> Option<image::ImageFormat> {
@@ -103,13 +108,13 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         "application/pdf" => Format::Pdf,
         "image/heif" | "image/heic" | "image/avif" => {
             return Sniffed::Unsupported {
-                what: format!("a {} image", kind.extension().to_uppercase()),
+                what: format!("this {} image", kind.extension().to_uppercase()),
                 hint: "this build cannot decode HEIC/AVIF yet; export it from the phone or camera as JPEG".into(),
             };
         }
         other => {
             return Sniffed::Unsupported {
-                what: format!("a {other} file"),
+                what: format!("this {other} file"),
                 hint: "only photos, X-rays and scanned documents can be imported".into(),
             };
         }

@@ -61,6 +61,8 @@ struct Inspected {
     width: Option<u32>,
     height: Option<u32>,
     exif: Option<ExifInfo>,
+    /// From EXIF or DICOM, when the file says.
+    captured_at: Option<String>,
 }
 
 /// Reads a whole file once, hashing as it goes. Refuses empty and oversized files without
@@ -141,22 +143,30 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
                 width: None,
                 height: None,
                 exif: None,
+                captured_at: None,
             })
         }
-        Format::Dicom => Ok(Inspected {
-            format,
-            width: None,
-            height: None,
-            exif: None,
-        }),
+        Format::Dicom => {
+            let info = crate::dicom::inspect(bytes, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+            Ok(Inspected {
+                format,
+                width: info.width,
+                height: info.height,
+                exif: None,
+                captured_at: info.captured_at,
+            })
+        }
         _ => {
             let dims = decode::probe(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             decode::validate(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+            let exif = exif::read(bytes, format);
+            let captured_at = exif.as_ref().and_then(|e| e.captured_at.clone());
             Ok(Inspected {
                 format,
                 width: Some(dims.width),
                 height: Some(dims.height),
-                exif: exif::read(bytes, format),
+                exif,
+                captured_at,
             })
         }
     }
@@ -229,9 +239,8 @@ pub fn import_file(
     // The camera's own time when it has one; else the file's time (sensor software writes the
     // file when the image is taken); else now.
     let captured_at = info
-        .exif
-        .as_ref()
-        .and_then(|e| e.captured_at.clone())
+        .captured_at
+        .clone()
         .or_else(|| {
             modified
                 .map(|m| chrono::DateTime::<chrono::Utc>::from(m).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -257,7 +266,7 @@ pub fn import_file(
             params![document_id, clinic_id, req.patient_id, sha256, kind.as_str(), original_filename, captured_at, now,
                 actor.user, actor.workstation, req.source],
         )?;
-        let thumb_status = if info.format.is_raster() { "pending" } else { "unsupported" };
+        let thumb_status = if info.format.has_preview() { "pending" } else { "unsupported" };
         for size in SIZES {
             tx.execute(
                 "INSERT OR IGNORE INTO thumbnails (sha256, size, status, error, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -6,6 +6,7 @@
 pub mod attachments;
 pub mod blobstore;
 pub mod decode;
+pub mod dicom;
 pub mod documents;
 mod error;
 pub mod exif;

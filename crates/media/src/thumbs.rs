@@ -98,9 +98,13 @@ pub fn fit(w: u32, h: u32, size: u32) -> (u32, u32) {
 /// Decodes `bytes` once, at the smallest scale that still covers the largest size, and makes
 /// every size by resizing step by step (2048 → 1024 → 256). Returned smallest first.
 pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
+    if format == Format::Dicom {
+        let (pixels, w, h) = rgb8(crate::dicom::render_first_frame(bytes)?);
+        return render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1);
+    }
     let dims = decode::probe(bytes, format, limits)?;
     let largest = SIZES[SIZES.len() - 1];
-    let (mut pixels, mut w, mut h) = match format {
+    let (pixels, w, h) = match format {
         Format::Jpeg => {
             let eighths = decode::jpeg_eighths_for(dims.width.max(dims.height), largest);
             match decode::jpeg_decode_scaled(bytes, eighths) {
@@ -111,6 +115,18 @@ pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -
         }
         _ => rgb8(decode::decode_full(bytes, format, limits)?),
     };
+    render_from(pixels, w, h, dims, orientation)
+}
+
+/// Makes every size from decoded RGB8 pixels (`w`×`h`, possibly already reduced from the
+/// original's `dims`).
+fn render_from(
+    mut pixels: Vec<u8>,
+    mut w: u32,
+    mut h: u32,
+    dims: decode::Dimensions,
+    orientation: u16,
+) -> Result<Vec<Rendered>, DecodeError> {
     let mut resizer = fr::Resizer::new();
     let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
     let mut out = Vec::with_capacity(SIZES.len());
@@ -230,7 +246,7 @@ impl Thumbnailer {
                 sha256: sha256.to_string(),
             })?;
         let format = Format::from_mime(&mime);
-        let Some(format) = format.filter(|f| f.is_raster()) else {
+        let Some(format) = format.filter(|f| f.has_preview()) else {
             return self.set_status(sha256, "unsupported", Some("no preview for this kind of file"));
         };
         let bytes = match self.read_checked(sha256) {
