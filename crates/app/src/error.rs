@@ -83,10 +83,7 @@ impl AppError {
     }
 
     pub fn to_payload(&self) -> ErrorPayload {
-        ErrorPayload {
-            code: self.code().to_string(),
-            message: self.to_string(),
-        }
+        ErrorPayload { code: self.code().to_string(), message: self.to_string() }
     }
 }
 

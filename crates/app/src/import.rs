@@ -20,6 +20,10 @@ pub struct FileResult {
     pub document_id: Option<String>,
     pub sha256: Option<String>,
     pub error: Option<ErrorPayload>,
+    /// For a rejection: whether the file itself was at fault (damaged, unsupported…), as
+    /// opposed to the library (disk full, read-only folder).
+    #[serde(skip)]
+    pub input_fault: bool,
 }
 
 /// Reported after each file.
@@ -41,6 +45,7 @@ fn expand(paths: &[PathBuf], out: &mut Vec<PathBuf>, problems: &mut Vec<FileResu
                     dir,
                     "unreadable_file",
                     format!("{}: cannot list the folder: {e}", dir.display()),
+                    true,
                 ));
                 return;
             }
@@ -67,16 +72,14 @@ fn expand(paths: &[PathBuf], out: &mut Vec<PathBuf>, problems: &mut Vec<FileResu
     }
 }
 
-fn rejected(path: &Path, code: &str, message: String) -> FileResult {
+fn rejected(path: &Path, code: &str, message: String, input_fault: bool) -> FileResult {
     FileResult {
         path: path.display().to_string(),
         status: "rejected".into(),
         document_id: None,
         sha256: None,
-        error: Some(ErrorPayload {
-            code: code.into(),
-            message,
-        }),
+        error: Some(ErrorPayload { code: code.into(), message }),
+        input_fault,
     }
 }
 
@@ -92,8 +95,7 @@ impl Library {
         source: &str,
         on_progress: &(dyn Fn(ImportProgress<'_>) + Sync),
     ) -> Result<Vec<FileResult>, AppError> {
-        self.patient(patient_id)
-            .map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))?;
+        self.patient(patient_id).map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))?;
         let mut files = Vec::new();
         let mut problems = Vec::new();
         expand(paths, &mut files, &mut problems);
@@ -102,22 +104,14 @@ impl Library {
         let report = Mutex::new(());
         let progress = |r: &FileResult| {
             let _serialised = report.lock().unwrap_or_else(|p| p.into_inner());
-            on_progress(ImportProgress {
-                done: done.fetch_add(1, Ordering::SeqCst) + 1,
-                total,
-                result: r,
-            });
+            on_progress(ImportProgress { done: done.fetch_add(1, Ordering::SeqCst) + 1, total, result: r });
         };
         for p in &problems {
             progress(p);
         }
         let results: Vec<Mutex<Option<FileResult>>> = files.iter().map(|_| Mutex::new(None)).collect();
         let next = AtomicUsize::new(0);
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .min(files.len())
-            .max(1);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).min(files.len()).max(1);
         std::thread::scope(|s| {
             for _ in 0..threads {
                 s.spawn(|| {
@@ -132,21 +126,12 @@ impl Library {
             }
         });
         let mut out = problems;
-        out.extend(
-            results
-                .into_iter()
-                .filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())),
-        );
+        out.extend(results.into_iter().filter_map(|m| m.into_inner().unwrap_or_else(|p| p.into_inner())));
         Ok(out)
     }
 
     fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
-        let req = ImportRequest {
-            patient_id,
-            path,
-            kind,
-            source,
-        };
+        let req = ImportRequest { patient_id, path, kind, source };
         match self.media.import(&self.actor, &req) {
             Ok(outcome) => {
                 if outcome.status == ImportStatus::Imported {
@@ -161,6 +146,7 @@ impl Library {
                     document_id: Some(outcome.document_id),
                     sha256: Some(outcome.sha256),
                     error: None,
+                    input_fault: false,
                 }
             }
             Err(e) => {
@@ -177,7 +163,7 @@ impl Library {
                         json!({"path": path.display().to_string(), "code": e.code(), "message": e.to_string()}),
                     )
                 });
-                rejected(path, e.code(), e.to_string())
+                rejected(path, e.code(), e.to_string(), e.is_invalid_input())
             }
         }
     }

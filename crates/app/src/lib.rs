@@ -78,10 +78,7 @@ fn current_user() -> String {
 /// records means one line here, and nothing in media.
 fn owner_registry() -> Result<OwnerRegistry, AppError> {
     let mut registry = OwnerRegistry::new();
-    registry.register(OwnerSpec {
-        owner_type: "patient".into(),
-        resolver: Box::new(PatientOwner),
-    })?;
+    registry.register(OwnerSpec { owner_type: "patient".into(), resolver: Box::new(PatientOwner) })?;
     registry.register(OwnerSpec {
         owner_type: chairside_clinical_notes::OWNER_TYPE.into(),
         resolver: Box::new(NoteOwner),
@@ -96,16 +93,10 @@ fn owner_registry() -> Result<OwnerRegistry, AppError> {
 impl Library {
     pub fn open(options: LibraryOptions) -> Result<Library, AppError> {
         let dir = options.data_dir;
-        let paths = MediaPaths {
-            blobs: dir.join("blobs"),
-            thumbs: dir.join("thumbs"),
-            quarantine: dir.join("quarantine"),
-        };
+        let paths =
+            MediaPaths { blobs: dir.join("blobs"), thumbs: dir.join("thumbs"), quarantine: dir.join("quarantine") };
         for d in [&dir, &paths.blobs, &paths.thumbs, &paths.quarantine, &dir.join("inbox")] {
-            std::fs::create_dir_all(d).map_err(|source| AppError::DataDir {
-                path: d.clone(),
-                source,
-            })?;
+            std::fs::create_dir_all(d).map_err(|source| AppError::DataDir { path: d.clone(), source })?;
         }
         let db = Arc::new(Db::open(&dir.join("library.sqlite3"))?);
         let user = options.user.unwrap_or_else(current_user);
@@ -118,10 +109,7 @@ impl Library {
                     ws
                 }
             };
-            let actor = Actor {
-                user: user.clone(),
-                workstation: ws.clone(),
-            };
+            let actor = Actor { user: user.clone(), workstation: ws.clone() };
             let clinic = match chairside_store::get_setting(tx, "default_clinic_id")? {
                 Some(c) => c,
                 None => {
@@ -141,14 +129,7 @@ impl Library {
         for sha in media.thumbnailer().pending()? {
             workers.enqueue(&sha);
         }
-        Ok(Library {
-            data_dir: dir,
-            db,
-            media,
-            actor: Actor { user, workstation },
-            clinic_id,
-            workers,
-        })
+        Ok(Library { data_dir: dir, db, media, actor: Actor { user, workstation }, clinic_id, workers })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -179,15 +160,11 @@ impl Library {
     }
 
     pub fn add_patient_to(&self, clinic_id: &str, new: &NewPatient) -> Result<Patient, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_patients::add(tx, &self.actor, clinic_id, new))?)
+        Ok(self.db.write(|tx| chairside_patients::add(tx, &self.actor, clinic_id, new))?)
     }
 
     pub fn update_patient(&self, id: &str, changes: &NewPatient) -> Result<Patient, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_patients::update(tx, &self.actor, id, changes))?)
+        Ok(self.db.write(|tx| chairside_patients::update(tx, &self.actor, id, changes))?)
     }
 
     pub fn patient(&self, id: &str) -> Result<Patient, AppError> {
@@ -199,9 +176,7 @@ impl Library {
     }
 
     pub fn add_clinic(&self, name: &str) -> Result<chairside_patients::Clinic, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_patients::create_clinic(tx, &self.actor, name))?)
+        Ok(self.db.write(|tx| chairside_patients::create_clinic(tx, &self.actor, name))?)
     }
 
     // --- documents ---
@@ -265,43 +240,31 @@ impl Library {
     // --- clinical notes ---
 
     pub fn add_note(&self, patient_id: &str, text: &str) -> Result<Note, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_clinical_notes::create(tx, &self.actor, patient_id, text))?)
+        Ok(self.db.write(|tx| chairside_clinical_notes::create(tx, &self.actor, patient_id, text))?)
     }
 
     pub fn edit_note(&self, id: &str, text: &str) -> Result<Note, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_clinical_notes::edit(tx, &self.actor, id, text))?)
+        Ok(self.db.write(|tx| chairside_clinical_notes::edit(tx, &self.actor, id, text))?)
     }
 
     pub fn list_notes(&self, patient_id: &str) -> Result<Vec<Note>, AppError> {
         self.patient(patient_id)?;
-        Ok(self
-            .db
-            .read(|c| chairside_clinical_notes::list_for_patient(c, patient_id))?)
+        Ok(self.db.read(|c| chairside_clinical_notes::list_for_patient(c, patient_id))?)
     }
 
     // --- treatment plans ---
 
     pub fn add_plan(&self, patient_id: &str, title: &str) -> Result<Plan, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_treatment_plan::create_plan(tx, &self.actor, patient_id, title))?)
+        Ok(self.db.write(|tx| chairside_treatment_plan::create_plan(tx, &self.actor, patient_id, title))?)
     }
 
     pub fn add_plan_item(&self, plan_id: &str, title: &str) -> Result<PlanItem, AppError> {
-        Ok(self
-            .db
-            .write(|tx| chairside_treatment_plan::add_item(tx, &self.actor, plan_id, title))?)
+        Ok(self.db.write(|tx| chairside_treatment_plan::add_item(tx, &self.actor, plan_id, title))?)
     }
 
     pub fn list_plans(&self, patient_id: &str) -> Result<Vec<Plan>, AppError> {
         self.patient(patient_id)?;
-        Ok(self
-            .db
-            .read(|c| chairside_treatment_plan::list_for_patient(c, patient_id))?)
+        Ok(self.db.read(|c| chairside_treatment_plan::list_for_patient(c, patient_id))?)
     }
 
     // --- export, integrity, audit ---

@@ -47,17 +47,8 @@ fn event_hash(
     detail_json: &str,
 ) -> String {
     // A JSON array is an unambiguous encoding of the fields (no separator injection).
-    let canonical = serde_json::json!([
-        prev_hash,
-        seq,
-        at,
-        actor,
-        workstation,
-        action,
-        entity_type,
-        entity_id,
-        detail_json
-    ]);
+    let canonical =
+        serde_json::json!([prev_hash, seq, at, actor, workstation, action, entity_type, entity_id, detail_json]);
     hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
@@ -72,11 +63,7 @@ pub fn append(
     detail: serde_json::Value,
 ) -> Result<i64, StoreError> {
     let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (seq, prev_hash) = match last {
         Some((seq, hash)) => (seq + 1, hash),
@@ -84,17 +71,8 @@ pub fn append(
     };
     let at = chairside_store::now_rfc3339();
     let detail_json = detail.to_string();
-    let hash = event_hash(
-        &prev_hash,
-        seq,
-        &at,
-        &actor.user,
-        &actor.workstation,
-        action,
-        entity_type,
-        entity_id,
-        &detail_json,
-    );
+    let hash =
+        event_hash(&prev_hash, seq, &at, &actor.user, &actor.workstation, action, entity_type, entity_id, &detail_json);
     tx.execute(
         "INSERT INTO audit_events (seq, at, actor, workstation, action, entity_type, entity_id, detail_json, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
@@ -155,11 +133,7 @@ pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
     while let Some(row) = rows.next()? {
         let (e, detail_json) = row_to_event(row)?;
         let problem = if e.seq != expected_seq {
-            Some(format!(
-                "event {} follows event {}: events are missing",
-                e.seq,
-                expected_seq - 1
-            ))
+            Some(format!("event {} follows event {}: events are missing", e.seq, expected_seq - 1))
         } else if e.prev_hash != expected_prev {
             Some(format!("event {} does not link to the event before it", e.seq))
         } else if e.hash
@@ -191,12 +165,7 @@ pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
         expected_seq = e.seq + 1;
         expected_prev = e.hash;
     }
-    Ok(ChainReport {
-        ok: true,
-        events_checked: checked,
-        first_bad_seq: None,
-        problem: None,
-    })
+    Ok(ChainReport { ok: true, events_checked: checked, first_bad_seq: None, problem: None })
 }
 
 #[cfg(test)]
@@ -205,10 +174,7 @@ mod tests {
     use chairside_store::Db;
 
     fn actor() -> Actor {
-        Actor {
-            user: "dr.who".into(),
-            workstation: "ws-1".into(),
-        }
+        Actor { user: "dr.who".into(), workstation: "ws-1".into() }
     }
 
     #[test]
@@ -217,14 +183,7 @@ mod tests {
         let db = Db::open(&dir.path().join("lib.sqlite3")).expect("open");
         for i in 0..5 {
             db.write(|tx| {
-                append(
-                    tx,
-                    &actor(),
-                    "import",
-                    "document",
-                    Some(&format!("d{i}")),
-                    serde_json::json!({"i": i}),
-                )
+                append(tx, &actor(), "import", "document", Some(&format!("d{i}")), serde_json::json!({"i": i}))
             })
             .expect("append");
         }
@@ -236,8 +195,7 @@ mod tests {
         // The table refuses updates; an attacker with raw file access drops the trigger first.
         let conn = db.conn().expect("conn");
         assert!(
-            conn.execute("UPDATE audit_events SET actor = 'x' WHERE seq = 2", [])
-                .is_err(),
+            conn.execute("UPDATE audit_events SET actor = 'x' WHERE seq = 2", []).is_err(),
             "the audit log must refuse UPDATE"
         );
         assert!(

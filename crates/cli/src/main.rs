@@ -15,11 +15,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 #[derive(Parser)]
-#[command(
-    name = "chairside",
-    version,
-    about = "Chairside: clinical photos and X-rays, kept safe on this workstation"
-)]
+#[command(name = "chairside", version, about = "Chairside: clinical photos and X-rays, kept safe on this workstation")]
 struct Cli {
     /// The library folder (default: the OS's data folder for Chairside).
     #[arg(long, global = true, env = chairside_app::DATA_DIR_ENV, value_name = "DIR")]
@@ -208,11 +204,7 @@ struct Output {
 
 impl Output {
     fn ok(value: impl Serialize, text: impl Into<String>) -> Result<Output, AppError> {
-        Ok(Output {
-            json: serde_json::to_value(value).unwrap_or(Value::Null),
-            text: text.into(),
-            exit: 0,
-        })
+        Ok(Output { json: serde_json::to_value(value).unwrap_or(Value::Null), text: text.into(), exit: 0 })
     }
 }
 
@@ -255,11 +247,7 @@ fn main() -> ExitCode {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
             let _ = if json_mode {
-                writeln!(
-                    stdout,
-                    "{}",
-                    serde_json::to_string_pretty(&out.json).unwrap_or_default()
-                )
+                writeln!(stdout, "{}", serde_json::to_string_pretty(&out.json).unwrap_or_default())
             } else if out.text.is_empty() {
                 Ok(())
             } else {
@@ -278,10 +266,7 @@ fn main() -> ExitCode {
 }
 
 fn first_line(s: &str) -> &str {
-    s.lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(s)
-        .trim_start_matches("error: ")
+    s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim_start_matches("error: ")
 }
 
 fn open(data_dir: Option<PathBuf>) -> Result<Library, AppError> {
@@ -299,33 +284,13 @@ fn parse_kind(kind: Option<&str>) -> Result<Option<Kind>, AppError> {
 fn run(cli: Cli) -> Result<Output, AppError> {
     let lib = open(cli.data_dir)?;
     match cli.command {
-        Command::Patient(PatientCmd::Add {
-            name,
-            external_id,
-            birth_date,
-        }) => {
-            let p = lib.add_patient(&NewPatient {
-                name,
-                external_id,
-                birth_date,
-            })?;
+        Command::Patient(PatientCmd::Add { name, external_id, birth_date }) => {
+            let p = lib.add_patient(&NewPatient { name, external_id, birth_date })?;
             let text = format!("{}\t{}", p.id, p.name);
             Output::ok(p, text)
         }
-        Command::Patient(PatientCmd::Edit {
-            id,
-            name,
-            external_id,
-            birth_date,
-        }) => {
-            let p = lib.update_patient(
-                &id,
-                &NewPatient {
-                    name: name.unwrap_or_default(),
-                    external_id,
-                    birth_date,
-                },
-            )?;
+        Command::Patient(PatientCmd::Edit { id, name, external_id, birth_date }) => {
+            let p = lib.update_patient(&id, &NewPatient { name: name.unwrap_or_default(), external_id, birth_date })?;
             let text = format!("{}\t{}", p.id, p.name);
             Output::ok(p, text)
         }
@@ -362,12 +327,13 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             lib.wait_for_thumbnails();
             let rejected = results.iter().filter(|r| r.status == "rejected").count();
             let imported = results.iter().filter(|r| r.status == "imported").count();
-            let text = format!(
-                "{imported} imported, {} duplicate, {rejected} rejected",
-                results.len() - imported - rejected
-            );
+            let text =
+                format!("{imported} imported, {} duplicate, {rejected} rejected", results.len() - imported - rejected);
             let mut out = Output::ok(json!({"results": results}), text)?;
-            if rejected > 0 {
+            // 2 when only the files were at fault; 1 when the library failed (disk full…).
+            if results.iter().any(|r| r.status == "rejected" && !r.input_fault) {
+                out.exit = 1;
+            } else if rejected > 0 {
                 out.exit = 2;
             }
             Ok(out)
@@ -398,19 +364,9 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             let text = serde_json::to_string_pretty(&d).unwrap_or_default();
             Output::ok(d, text)
         }
-        Command::Edit {
-            document,
-            kind,
-            notes,
-            teeth,
-            captured_at,
-        } => {
-            let patch = chairside_media::DocumentPatch {
-                kind: parse_kind(kind.as_deref())?,
-                notes,
-                teeth,
-                captured_at,
-            };
+        Command::Edit { document, kind, notes, teeth, captured_at } => {
+            let patch =
+                chairside_media::DocumentPatch { kind: parse_kind(kind.as_deref())?, notes, teeth, captured_at };
             let t = lib.update_document(&document, &patch)?;
             Output::ok(
                 json!({"id": document, "changed": t == chairside_media::Transition::Changed}),
@@ -461,21 +417,12 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             }
             Output::ok(plans, text)
         }
-        Command::Link {
-            document,
-            owner_type,
-            owner_id,
-            role,
-        } => {
+        Command::Link { document, owner_type, owner_id, role } => {
             let a = lib.link(&document, &owner_type, &owner_id, role.as_deref())?;
             let text = format!("linked {} to {} {}", a.document_id, a.owner_type, a.owner_id);
             Output::ok(a, text)
         }
-        Command::Unlink {
-            document,
-            owner_type,
-            owner_id,
-        } => {
+        Command::Unlink { document, owner_type, owner_id } => {
             let a = lib.unlink(&document, &owner_type, &owner_id)?;
             let text = format!("unlinked {} from {} {}", a.document_id, a.owner_type, a.owner_id);
             Output::ok(a, text)
@@ -505,11 +452,9 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             for o in &r.orphans {
                 match &o.quarantined_to {
                     Some(q) => text.push_str(&format!("\norphan: {} → {}", o.path.display(), q.display())),
-                    None => text.push_str(&format!(
-                        "\norphan: {} ({})",
-                        o.path.display(),
-                        o.note.as_deref().unwrap_or("")
-                    )),
+                    None => {
+                        text.push_str(&format!("\norphan: {} ({})", o.path.display(), o.note.as_deref().unwrap_or("")))
+                    }
                 }
             }
             let exit = if r.ok { 0 } else { 1 };
@@ -553,10 +498,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             };
             let mut out = Output::ok(&r, text)?;
             if !r.ok {
-                eprintln!(
-                    "chairside: the audit chain is broken: {}",
-                    r.problem.as_deref().unwrap_or("")
-                );
+                eprintln!("chairside: the audit chain is broken: {}", r.problem.as_deref().unwrap_or(""));
                 out.json["error"] = json!(ErrorPayload {
                     code: "audit_chain_broken".into(),
                     message: r.problem.clone().unwrap_or_default()
@@ -583,10 +525,7 @@ fn transition(
     let mut text = String::new();
     for id in ids {
         let changed = apply(id)? == chairside_media::Transition::Changed;
-        text.push_str(&format!(
-            "{id}\t{target}{}\n",
-            if changed { "" } else { " (unchanged)" }
-        ));
+        text.push_str(&format!("{id}\t{target}{}\n", if changed { "" } else { " (unchanged)" }));
         results.push(json!({"id": id, "status": target, "changed": changed}));
     }
     Output::ok(json!({"results": results}), text)

@@ -9,36 +9,20 @@ use serde_json::Value;
 use support::{Lib, fixture, sha256_file};
 
 fn ids(v: &Value) -> Vec<String> {
-    v.as_array()
-        .expect("array")
-        .iter()
-        .map(|d| d["id"].as_str().expect("id").to_string())
-        .collect()
+    v.as_array().expect("array").iter().map(|d| d["id"].as_str().expect("id").to_string()).collect()
 }
 
 #[test]
 fn patients_are_added_listed_and_searched_by_name_or_chart_number() {
     let lib = Lib::new();
-    let ada = lib.ok(&[
-        "patient",
-        "add",
-        "--name",
-        "Ada Lovelace",
-        "--external-id",
-        "C-1001",
-        "--birth-date",
-        "1990-12-10",
-    ]);
+    let ada =
+        lib.ok(&["patient", "add", "--name", "Ada Lovelace", "--external-id", "C-1001", "--birth-date", "1990-12-10"]);
     assert!(ada["id"].is_string(), "patient add returns an id: {ada}");
     lib.ok(&["patient", "add", "--name", "Grace Hopper", "--external-id", "C-2002"]);
     let all = lib.ok(&["patient", "list"]);
     assert_eq!(all.as_array().map(Vec::len), Some(2));
     let by_name = lib.ok(&["patient", "list", "--query", "lovel"]);
-    assert_eq!(
-        ids(&by_name),
-        vec![ada["id"].as_str().expect("id").to_string()],
-        "search by part of the name"
-    );
+    assert_eq!(ids(&by_name), vec![ada["id"].as_str().expect("id").to_string()], "search by part of the name");
     let by_chart = lib.ok(&["patient", "list", "--query", "2002"]);
     assert_eq!(by_chart[0]["name"], "Grace Hopper", "search by chart number");
     assert_eq!(by_chart[0]["external_id"], "C-2002");
@@ -49,10 +33,7 @@ fn patients_are_added_listed_and_searched_by_name_or_chart_number() {
     let bad_date = lib.json(&["patient", "add", "--name", "X", "--birth-date", "10/12/1990"]);
     assert_eq!(bad_date.code, 2);
     assert!(
-        bad_date.json["error"]["message"]
-            .as_str()
-            .expect("msg")
-            .contains("YYYY-MM-DD"),
+        bad_date.json["error"]["message"].as_str().expect("msg").contains("YYYY-MM-DD"),
         "the message says the expected format"
     );
 }
@@ -84,11 +65,7 @@ fn import_lists_documents_with_displayed_sizes_and_all_thumbnails() {
     let list = lib.ok(&["list", "--patient", &p]);
     let docs = list.as_array().expect("array");
     assert_eq!(docs.len(), files.len());
-    let by_name = |n: &str| {
-        docs.iter()
-            .find(|d| d["original_filename"] == n)
-            .unwrap_or_else(|| panic!("{n} listed"))
-    };
+    let by_name = |n: &str| docs.iter().find(|d| d["original_filename"] == n).unwrap_or_else(|| panic!("{n} listed"));
     // Orientation 6 turns the picture a quarter: 308 × 231 stored, 231 × 308 shown.
     let jpg = by_name("orient_6.jpg");
     assert_eq!(
@@ -98,28 +75,15 @@ fn import_lists_documents_with_displayed_sizes_and_all_thumbnails() {
     );
     let tif = by_name("orient_6_g4.tif");
     assert_eq!((tif["width"].as_u64(), tif["height"].as_u64()), (Some(590), Some(88)));
-    assert_eq!(
-        by_name("dcm_ct_small.dcm")["kind"],
-        "xray",
-        "DICOM defaults to an X-ray"
-    );
+    assert_eq!(by_name("dcm_ct_small.dcm")["kind"], "xray", "DICOM defaults to an X-ray");
     assert_eq!(by_name("dcm_ct_small.dcm")["mime"], "application/dicom");
     for d in docs {
         let thumbs = d["thumbnails"].as_array().expect("thumbnails");
         let sizes: Vec<u64> = thumbs.iter().filter_map(|t| t["size"].as_u64()).collect();
-        assert_eq!(
-            sizes,
-            vec![256, 1024, 2048],
-            "three sizes for {}",
-            d["original_filename"]
-        );
+        assert_eq!(sizes, vec![256, 1024, 2048], "three sizes for {}", d["original_filename"]);
         for t in thumbs {
             let path = std::path::Path::new(t["path"].as_str().expect("path"));
-            assert!(
-                path.is_absolute() && path.is_file(),
-                "thumbnail path is absolute and exists: {}",
-                path.display()
-            );
+            assert!(path.is_absolute() && path.is_file(), "thumbnail path is absolute and exists: {}", path.display());
             let (w, h) = (t["width"].as_u64().expect("w"), t["height"].as_u64().expect("h"));
             assert!(w.max(h) <= t["size"].as_u64().expect("size"), "fits its size");
             assert!(
@@ -138,12 +102,7 @@ fn import_lists_documents_with_displayed_sizes_and_all_thumbnails() {
         }
     }
     // The EXIF date of a phone photo becomes the captured time.
-    assert_eq!(
-        by_name("jpg_oneplus_progressive_gps.jpg")["captured_at"]
-            .as_str()
-            .map(|s| &s[0..4]),
-        Some("2019")
-    );
+    assert_eq!(by_name("jpg_oneplus_progressive_gps.jpg")["captured_at"].as_str().map(|s| &s[0..4]), Some("2019"));
     // The originals are stored byte-exact.
     for path in &paths {
         let sha = sha256_file(path);
@@ -171,14 +130,8 @@ fn same_bytes_for_the_same_patient_are_a_duplicate_and_stored_once() {
         "the existing document is returned"
     );
     let other = lib.import(&b, &[&f]);
-    assert_eq!(
-        other.json["results"][0]["status"], "imported",
-        "another patient gets a document of their own"
-    );
-    assert_ne!(
-        other.json["results"][0]["document_id"],
-        first.json["results"][0]["document_id"]
-    );
+    assert_eq!(other.json["results"][0]["status"], "imported", "another patient gets a document of their own");
+    assert_ne!(other.json["results"][0]["document_id"], first.json["results"][0]["document_id"]);
     assert_eq!(lib.files_under("blobs").len(), 1, "the bytes are stored once");
     assert_eq!(lib.ok(&["list", "--patient", &a]).as_array().map(Vec::len), Some(1));
 }
@@ -209,10 +162,7 @@ fn archive_and_restore_are_idempotent_and_keep_history() {
     let archived = lib.ok(&["archive", &doc, "--reason", "duplicate shot"]);
     assert_eq!(archived["results"][0]["changed"], true);
     let again = lib.ok(&["archive", &doc, "--reason", "again"]);
-    assert_eq!(
-        again["results"][0]["changed"], false,
-        "archiving an archived document changes nothing"
-    );
+    assert_eq!(again["results"][0]["changed"], false, "archiving an archived document changes nothing");
     assert_eq!(
         lib.ok(&["list", "--patient", &p]).as_array().map(Vec::len),
         Some(1),
@@ -220,55 +170,31 @@ fn archive_and_restore_are_idempotent_and_keep_history() {
     );
     let archived_list = lib.ok(&["list", "--patient", &p, "--status", "archived"]);
     assert_eq!(ids(&archived_list), vec![doc.clone()]);
-    assert_eq!(
-        lib.ok(&["list", "--patient", &p, "--status", "all"])
-            .as_array()
-            .map(Vec::len),
-        Some(2)
-    );
+    assert_eq!(lib.ok(&["list", "--patient", &p, "--status", "all"]).as_array().map(Vec::len), Some(2));
     let shown = lib.ok(&["show", &doc]);
     assert_eq!(shown["status"], "archived");
     assert_eq!(shown["archive_reason"], "duplicate shot");
     assert_eq!(shown["archived_by"], "dr.test");
-    let actions: Vec<&str> = shown["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .filter_map(|h| h["action"].as_str())
-        .collect();
-    assert_eq!(
-        actions,
-        vec!["import", "archive"],
-        "no second history row for a repeated archive"
-    );
+    let actions: Vec<&str> =
+        shown["history"].as_array().expect("history").iter().filter_map(|h| h["action"].as_str()).collect();
+    assert_eq!(actions, vec!["import", "archive"], "no second history row for a repeated archive");
 
     lib.ok(&["restore", &doc]);
     let restored = lib.ok(&["show", &doc]);
     assert_eq!(restored["status"], "active");
-    let actions: Vec<&str> = restored["history"]
-        .as_array()
-        .expect("history")
-        .iter()
-        .filter_map(|h| h["action"].as_str())
-        .collect();
+    let actions: Vec<&str> =
+        restored["history"].as_array().expect("history").iter().filter_map(|h| h["action"].as_str()).collect();
     assert_eq!(actions, vec!["import", "archive", "restore"]);
     assert_eq!(
         restored["history"][2]["changes"]["archive_reason"][0], "duplicate shot",
         "the reason survives in history"
     );
-    assert!(
-        lib.files_under("blobs").len() == 2,
-        "archiving never touches an original"
-    );
+    assert!(lib.files_under("blobs").len() == 2, "archiving never touches an original");
 
     let bad = lib.json(&["archive", &doc, "no-such-document"]);
     assert_eq!(bad.code, 2);
     assert_eq!(bad.json["error"]["code"], "document_not_found");
-    assert_eq!(
-        lib.ok(&["show", &doc])["status"],
-        "active",
-        "one unknown id in a batch changes nothing"
-    );
+    assert_eq!(lib.ok(&["show", &doc])["status"], "active", "one unknown id in a batch changes nothing");
 }
 
 #[test]
@@ -291,43 +217,16 @@ fn notes_plans_and_links() {
     let item_id = item["id"].as_str().expect("item id").to_string();
 
     lib.ok(&["link", &doc, "--owner-type", "clinical_note", "--owner-id", &note_id]);
-    let linked = lib.ok(&[
-        "link",
-        &doc,
-        "--owner-type",
-        "plan_item",
-        "--owner-id",
-        &item_id,
-        "--role",
-        "before",
-    ]);
+    let linked = lib.ok(&["link", &doc, "--owner-type", "plan_item", "--owner-id", &item_id, "--role", "before"]);
     assert_eq!(linked["role"], "before");
     lib.ok(&["link", &doc, "--owner-type", "patient", "--owner-id", &p]);
-    let bad_role = lib.json(&[
-        "link",
-        &doc,
-        "--owner-type",
-        "plan_item",
-        "--owner-id",
-        &item_id,
-        "--role",
-        "sideways",
-    ]);
+    let bad_role = lib.json(&["link", &doc, "--owner-type", "plan_item", "--owner-id", &item_id, "--role", "sideways"]);
     assert_eq!(bad_role.code, 2);
-    assert!(
-        bad_role.json["error"]["message"]
-            .as_str()
-            .expect("m")
-            .contains("before, after, xray, reference")
-    );
+    assert!(bad_role.json["error"]["message"].as_str().expect("m").contains("before, after, xray, reference"));
 
     let shown = lib.ok(&["show", &doc]);
-    let owners: HashSet<&str> = shown["links"]
-        .as_array()
-        .expect("links")
-        .iter()
-        .filter_map(|l| l["owner_type"].as_str())
-        .collect();
+    let owners: HashSet<&str> =
+        shown["links"].as_array().expect("links").iter().filter_map(|l| l["owner_type"].as_str()).collect();
     assert_eq!(owners, HashSet::from(["clinical_note", "plan_item", "patient"]));
 
     lib.ok(&["unlink", &doc, "--owner-type", "clinical_note", "--owner-id", &note_id]);
@@ -348,24 +247,14 @@ fn notes_plans_and_links() {
 fn export_writes_originals_and_a_manifest_whose_hashes_hold() {
     let lib = Lib::new();
     let p = lib.patient("Ada");
-    let files = [
-        fixture("orient_1.jpg"),
-        fixture("png_chelsea_pentax.png"),
-        fixture("dcm_ct_small.dcm"),
-    ];
+    let files = [fixture("orient_1.jpg"), fixture("png_chelsea_pentax.png"), fixture("dcm_ct_small.dcm")];
     let run = lib.import(&p, &files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
     let archived = run.json["results"][1]["document_id"].as_str().expect("id").to_string();
     lib.ok(&["archive", &archived]);
     let out = lib.path().join("export.zip");
     let summary = lib.ok(&["export", "--patient", &p, "--out", out.to_str().expect("utf8")]);
-    assert_eq!(
-        summary["documents"], 3,
-        "archived documents are exported too, at full quality"
-    );
-    assert_eq!(
-        summary["bytes"].as_u64(),
-        Some(std::fs::metadata(&out).expect("zip").len())
-    );
+    assert_eq!(summary["documents"], 3, "archived documents are exported too, at full quality");
+    assert_eq!(summary["bytes"].as_u64(), Some(std::fs::metadata(&out).expect("zip").len()));
     assert_eq!(summary["path"], out.to_str().expect("utf8"));
 
     let mut zip = zip::ZipArchive::new(std::fs::File::open(&out).expect("open")).expect("a valid zip");
@@ -375,10 +264,7 @@ fn export_writes_originals_and_a_manifest_whose_hashes_hold() {
     let originals: HashSet<String> = files.iter().map(|f| sha256_file(f)).collect();
     for e in entries {
         let mut bytes = Vec::new();
-        zip.by_name(e["file"].as_str().expect("file"))
-            .expect("entry")
-            .read_to_end(&mut bytes)
-            .expect("read");
+        zip.by_name(e["file"].as_str().expect("file")).expect("entry").read_to_end(&mut bytes).expect("read");
         let sha = {
             use sha2::Digest;
             hex::encode(sha2::Sha256::digest(&bytes))
@@ -403,14 +289,7 @@ fn export_writes_originals_and_a_manifest_whose_hashes_hold() {
 fn verify_finds_corrupt_missing_and_stray_files_and_remakes_thumbnails() {
     let lib = Lib::new();
     let p = lib.patient("Ada");
-    let run = lib.import(
-        &p,
-        &[
-            &fixture("orient_1.jpg"),
-            &fixture("orient_6.jpg"),
-            &fixture("png_chelsea_pentax.png"),
-        ],
-    );
+    let run = lib.import(&p, &[&fixture("orient_1.jpg"), &fixture("orient_6.jpg"), &fixture("png_chelsea_pentax.png")]);
     let clean = lib.ok(&["verify"]);
     assert_eq!(clean["blobs_checked"], 3);
     assert_eq!(clean["ok"], true);
@@ -431,17 +310,9 @@ fn verify_finds_corrupt_missing_and_stray_files_and_remakes_thumbnails() {
     std::fs::create_dir_all(stray.parent().expect("parent")).expect("mkdir");
     std::fs::write(&stray, b"who put this here").expect("stray");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&stray)
-        .expect("open")
-        .set_modified(old)
-        .expect("age the stray file");
-    let thumb = lib
-        .files_under("thumbs")
-        .into_iter()
-        .find(|t| t.to_string_lossy().contains(&sha(2)))
-        .expect("a thumbnail");
+    std::fs::File::options().write(true).open(&stray).expect("open").set_modified(old).expect("age the stray file");
+    let thumb =
+        lib.files_under("thumbs").into_iter().find(|t| t.to_string_lossy().contains(&sha(2))).expect("a thumbnail");
     std::fs::remove_file(&thumb).expect("lose thumbnail");
 
     let r = lib.json(&["verify"]);
@@ -451,15 +322,8 @@ fn verify_finds_corrupt_missing_and_stray_files_and_remakes_thumbnails() {
     assert_eq!(r.json["missing"][0]["sha256"], sha(1).as_str());
     assert_eq!(r.json["orphans"][0]["path"], stray.to_str().expect("utf8"));
     let moved = std::path::PathBuf::from(r.json["orphans"][0]["quarantined_to"].as_str().expect("moved"));
-    assert!(
-        moved.starts_with(lib.path().join("quarantine")),
-        "orphans go to quarantine/"
-    );
-    assert_eq!(
-        std::fs::read(&moved).expect("kept"),
-        b"who put this here",
-        "an orphan is moved, never deleted"
-    );
+    assert!(moved.starts_with(lib.path().join("quarantine")), "orphans go to quarantine/");
+    assert_eq!(std::fs::read(&moved).expect("kept"), b"who put this here", "an orphan is moved, never deleted");
     assert!(!stray.exists());
     assert!(thumb.is_file(), "a missing thumbnail is remade");
     assert!(r.json["thumbnails_remade"].as_u64() >= Some(1));
@@ -474,20 +338,9 @@ fn audit_lists_every_change_and_its_chain_verifies() {
     lib.ok(&["archive", &doc]);
     lib.ok(&["restore", &doc]);
     let events = lib.ok(&["audit", "list", "--entity", &doc]);
-    let actions: Vec<&str> = events
-        .as_array()
-        .expect("events")
-        .iter()
-        .filter_map(|e| e["action"].as_str())
-        .collect();
+    let actions: Vec<&str> = events.as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, vec!["import", "archive", "restore"]);
-    assert!(
-        events
-            .as_array()
-            .expect("events")
-            .iter()
-            .all(|e| e["actor"] == "dr.test" && e["workstation"].is_string())
-    );
+    assert!(events.as_array().expect("events").iter().all(|e| e["actor"] == "dr.test" && e["workstation"].is_string()));
     let ok = lib.ok(&["audit", "verify"]);
     assert_eq!(ok["ok"], true);
 
@@ -510,11 +363,7 @@ fn json_errors_carry_a_code_and_exit_codes_follow_the_contract() {
     let unknown = lib.json(&["show", "no-such-doc"]);
     assert_eq!(unknown.code, 2);
     assert_eq!(unknown.json["error"]["code"], "document_not_found");
-    assert!(
-        unknown.stderr.contains("no document with id no-such-doc"),
-        "errors also go to stderr: {}",
-        unknown.stderr
-    );
+    assert!(unknown.stderr.contains("no document with id no-such-doc"), "errors also go to stderr: {}", unknown.stderr);
     let usage = lib.json(&["list"]);
     assert_eq!(usage.code, 2, "a usage error is invalid input");
     assert_eq!(usage.json["error"]["code"], "invalid_arguments");

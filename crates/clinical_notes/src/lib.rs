@@ -46,9 +46,7 @@ fn clean_text(text: &str) -> Result<&str, NoteError> {
 pub fn create(tx: &Connection, actor: &Actor, patient_id: &str, text: &str) -> Result<Note, NoteError> {
     let text = clean_text(text)?;
     let clinic_id: String = tx
-        .query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0))
         .optional()?
         .ok_or_else(|| NoteError::PatientNotFound(patient_id.to_string()))?;
     let now = chairside_store::now_rfc3339();
@@ -64,15 +62,7 @@ pub fn create(tx: &Connection, actor: &Actor, patient_id: &str, text: &str) -> R
     tx.execute(
         "INSERT INTO clinical_notes (id, clinic_id, patient_id, text, created_at, created_by, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            note.id,
-            clinic_id,
-            note.patient_id,
-            note.text,
-            note.created_at,
-            note.created_by,
-            note.updated_at
-        ],
+        params![note.id, clinic_id, note.patient_id, note.text, note.created_at, note.created_by, note.updated_at],
     )?;
     chairside_store::record_change(
         tx,
@@ -106,14 +96,7 @@ pub fn edit(tx: &Connection, actor: &Actor, id: &str, text: &str) -> Result<Note
         params![id, note.text, note.updated_at, note.version],
     )?;
     chairside_store::record_change(tx, actor, "clinical_note", id, &[("text", json!(note.text))])?;
-    chairside_audit::append(
-        tx,
-        actor,
-        "note_edit",
-        "clinical_note",
-        Some(id),
-        json!({"version": note.version}),
-    )?;
+    chairside_audit::append(tx, actor, "note_edit", "clinical_note", Some(id), json!({"version": note.version}))?;
     Ok(note)
 }
 
@@ -149,16 +132,9 @@ pub struct NoteOwner;
 
 impl OwnerResolver for NoteOwner {
     fn resolve(&self, conn: &Connection, owner_id: &str) -> rusqlite::Result<Option<OwnerScope>> {
-        conn.query_row(
-            "SELECT clinic_id, patient_id FROM clinical_notes WHERE id = ?1",
-            [owner_id],
-            |r| {
-                Ok(OwnerScope {
-                    clinic_id: r.get(0)?,
-                    patient_id: r.get(1)?,
-                })
-            },
-        )
+        conn.query_row("SELECT clinic_id, patient_id FROM clinical_notes WHERE id = ?1", [owner_id], |r| {
+            Ok(OwnerScope { clinic_id: r.get(0)?, patient_id: r.get(1)? })
+        })
         .optional()
     }
 }

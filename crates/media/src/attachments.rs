@@ -38,10 +38,7 @@ impl OwnerRegistry {
     pub fn register(&mut self, spec: OwnerSpec) -> Result<(), MediaError> {
         check_owner_type(&spec.owner_type)?;
         if self.specs.contains_key(&spec.owner_type) {
-            return Err(MediaError::Link(format!(
-                "owner type {:?} is registered twice",
-                spec.owner_type
-            )));
+            return Err(MediaError::Link(format!("owner type {:?} is registered twice", spec.owner_type)));
         }
         self.specs.insert(spec.owner_type.clone(), spec);
         Ok(())
@@ -99,11 +96,9 @@ pub fn link(
 ) -> Result<Attachment, MediaError> {
     let spec = registry.get(owner_type)?;
     let (clinic_id, patient_id): (String, String) = tx
-        .query_row(
-            "SELECT clinic_id, patient_id FROM documents WHERE id = ?1",
-            [document_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .query_row("SELECT clinic_id, patient_id FROM documents WHERE id = ?1", [document_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()?
         .ok_or_else(|| MediaError::DocumentNotFound(document_id.to_string()))?;
     let scope = spec
@@ -123,17 +118,12 @@ pub fn link(
     let role = role.map(str::trim).filter(|r| !r.is_empty());
     if let Some(r) = role {
         if r.chars().count() > MAX_ROLE_LEN {
-            return Err(MediaError::Link(format!(
-                "role must be at most {MAX_ROLE_LEN} characters"
-            )));
+            return Err(MediaError::Link(format!("role must be at most {MAX_ROLE_LEN} characters")));
         }
         if let Some(allowed) = spec.resolver.roles()
             && !allowed.contains(&r)
         {
-            return Err(MediaError::Link(format!(
-                "role {r:?} is not one of {} for {owner_type}",
-                allowed.join(", ")
-            )));
+            return Err(MediaError::Link(format!("role {r:?} is not one of {} for {owner_type}", allowed.join(", "))));
         }
     }
     if let Some(existing) = find_live(tx, document_id, owner_type, owner_id)? {
@@ -266,9 +256,8 @@ pub fn unlink_all_for_owner(
 
 /// Live links of a document.
 pub fn list(conn: &Connection, document_id: &str) -> Result<Vec<Attachment>, MediaError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE document_id = ?1 AND unlinked_at IS NULL ORDER BY created_at"
-    ))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("{SELECT} WHERE document_id = ?1 AND unlinked_at IS NULL ORDER BY created_at"))?;
     let rows = stmt.query_map([document_id], row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

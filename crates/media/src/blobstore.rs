@@ -29,10 +29,7 @@ pub enum BlobError {
 
 impl BlobError {
     fn io(context: impl Into<String>, source: io::Error) -> Self {
-        BlobError::Io {
-            context: context.into(),
-            source,
-        }
+        BlobError::Io { context: context.into(), source }
     }
 }
 
@@ -103,22 +100,14 @@ impl BlobBackend for LocalBlobStore {
                     Err(e) => return Err(BlobError::io("reading the data to store", e)),
                 };
                 hasher.update(&buf[..n]);
-                file.write_all(&buf[..n])
-                    .map_err(|e| BlobError::io(format!("writing {}", tmp.display()), e))?;
+                file.write_all(&buf[..n]).map_err(|e| BlobError::io(format!("writing {}", tmp.display()), e))?;
             }
             let actual = hex::encode(hasher.finalize());
             if actual != sha256 {
-                return Err(BlobError::HashMismatch {
-                    expected: sha256.to_string(),
-                    actual,
-                });
+                return Err(BlobError::HashMismatch { expected: sha256.to_string(), actual });
             }
-            file.sync_all()
-                .map_err(|e| BlobError::io(format!("flushing {}", tmp.display()), e))?;
-            let mut perms = file
-                .metadata()
-                .map_err(|e| BlobError::io("reading permissions", e))?
-                .permissions();
+            file.sync_all().map_err(|e| BlobError::io(format!("flushing {}", tmp.display()), e))?;
+            let mut perms = file.metadata().map_err(|e| BlobError::io("reading permissions", e))?.permissions();
             perms.set_readonly(true);
             let _ = fs::set_permissions(&tmp, perms);
             // hard_link refuses to replace an existing file, so a concurrent writer of the same
@@ -185,26 +174,15 @@ mod tests {
         let data = b"an original".to_vec();
         let (sha, _) = sha256_of(&mut data.as_slice()).expect("hash");
         assert_eq!(store.put(&sha, &mut data.as_slice()).expect("put"), PutOutcome::Created);
-        assert_eq!(
-            store.put(&sha, &mut data.as_slice()).expect("put again"),
-            PutOutcome::AlreadyPresent
-        );
+        assert_eq!(store.put(&sha, &mut data.as_slice()).expect("put again"), PutOutcome::AlreadyPresent);
         let wrong = "0".repeat(64);
-        assert!(matches!(
-            store.put(&wrong, &mut data.as_slice()),
-            Err(BlobError::HashMismatch { .. })
-        ));
-        assert!(
-            !store.contains(&wrong).expect("contains"),
-            "a mismatching put stores nothing"
-        );
+        assert!(matches!(store.put(&wrong, &mut data.as_slice()), Err(BlobError::HashMismatch { .. })));
+        assert!(!store.contains(&wrong).expect("contains"), "a mismatching put stores nothing");
         let mut back = Vec::new();
         store.open(&sha).expect("open").read_to_end(&mut back).expect("read");
         assert_eq!(back, data);
-        let leftovers: Vec<_> = walk(dir.path())
-            .into_iter()
-            .filter(|p| p.to_string_lossy().contains(TEMP_PREFIX))
-            .collect();
+        let leftovers: Vec<_> =
+            walk(dir.path()).into_iter().filter(|p| p.to_string_lossy().contains(TEMP_PREFIX)).collect();
         assert!(leftovers.is_empty(), "temp files must not survive a put: {leftovers:?}");
         assert!(
             matches!(store.path_of("../../etc/passwd"), Err(BlobError::BadAddress(_))),

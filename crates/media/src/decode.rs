@@ -59,17 +59,12 @@ pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     reader.limits(image_limits(limits));
-    let (width, height) = reader
-        .into_dimensions()
-        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let (width, height) = reader.into_dimensions().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     if width == 0 || height == 0 {
         return Err(DecodeError::Corrupt("the image has no pixels".into()));
     }
     if width as u64 * height as u64 > limits.max_pixels {
-        return Err(DecodeError::TooManyPixels {
-            width: width as u64,
-            height: height as u64,
-        });
+        return Err(DecodeError::TooManyPixels { width: width as u64, height: height as u64 });
     }
     Ok(Dimensions { width, height })
 }
@@ -99,9 +94,7 @@ pub fn decode_full(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dyna
     reader.limits(image_limits(limits));
     let image = reader.decode().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     if format == Format::Jpeg && !jpeg_has_end_marker(bytes) {
-        return Err(DecodeError::Corrupt(
-            "the JPEG data ends before its end-of-image marker".into(),
-        ));
+        return Err(DecodeError::Corrupt("the JPEG data ends before its end-of-image marker".into()));
     }
     Ok(image)
 }
@@ -127,15 +120,11 @@ pub(crate) const EIGHTHS_SMALLEST: usize = 1;
 pub(crate) fn jpeg_decode_scaled(bytes: &[u8], eighths: usize) -> Result<(Vec<u8>, u32, u32), JpegError> {
     let mut d = turbojpeg::Decompressor::new().map_err(|e| JpegError::Corrupt(e.to_string()))?;
     let header = d.read_header(bytes).map_err(|e| JpegError::Corrupt(e.to_string()))?;
-    if matches!(
-        header.colorspace,
-        turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK
-    ) {
+    if matches!(header.colorspace, turbojpeg::Colorspace::CMYK | turbojpeg::Colorspace::YCCK) {
         return Err(JpegError::Unsupported);
     }
     let scale = turbojpeg::ScalingFactor::new(eighths.clamp(1, 8), 8);
-    d.set_scaling_factor(scale)
-        .map_err(|e| JpegError::Corrupt(e.to_string()))?;
+    d.set_scaling_factor(scale).map_err(|e| JpegError::Corrupt(e.to_string()))?;
     let scaled = header.scaled(scale);
     let mut image = turbojpeg::Image {
         pixels: vec![0u8; 3 * scaled.width * scaled.height],
@@ -161,9 +150,7 @@ pub(crate) fn jpeg_decode_scaled(bytes: &[u8], eighths: usize) -> Result<(Vec<u8
 /// The smallest JPEG scale, in eighths, that still leaves the long edge at least `target`
 /// pixels, so a thumbnail is never made from fewer pixels than it shows.
 pub(crate) fn jpeg_eighths_for(long_edge: u32, target: u32) -> usize {
-    (1..=8)
-        .find(|&m| (long_edge as usize * m).div_ceil(8) >= target as usize)
-        .unwrap_or(8)
+    (1..=8).find(|&m| (long_edge as usize * m).div_ceil(8) >= target as usize).unwrap_or(8)
 }
 
 #[cfg(test)]
@@ -172,17 +159,9 @@ mod tests {
 
     #[test]
     fn jpeg_scale_never_goes_below_the_target() {
-        assert_eq!(
-            jpeg_eighths_for(6000, 2048),
-            3,
-            "6000·3/8 = 2250 ≥ 2048, 6000·2/8 = 1500 < 2048"
-        );
+        assert_eq!(jpeg_eighths_for(6000, 2048), 3, "6000·3/8 = 2250 ≥ 2048, 6000·2/8 = 1500 < 2048");
         assert_eq!(jpeg_eighths_for(4000, 2048), 5);
         assert_eq!(jpeg_eighths_for(6000, 256), 1);
-        assert_eq!(
-            jpeg_eighths_for(100, 2048),
-            8,
-            "a small image is decoded whole, never upscaled"
-        );
+        assert_eq!(jpeg_eighths_for(100, 2048), 8, "a small image is decoded whole, never upscaled");
     }
 }

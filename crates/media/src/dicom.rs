@@ -30,14 +30,7 @@ fn parse(bytes: &[u8]) -> Result<DefaultDicomObject, DecodeError> {
 }
 
 fn text(obj: &DefaultDicomObject, name: &str) -> Option<String> {
-    let v = obj
-        .element_by_name(name)
-        .ok()?
-        .to_str()
-        .ok()?
-        .trim()
-        .trim_end_matches('\0')
-        .to_string();
+    let v = obj.element_by_name(name).ok()?.to_str().ok()?.trim().trim_end_matches('\0').to_string();
     (!v.is_empty()).then_some(v)
 }
 
@@ -54,11 +47,7 @@ fn date_time(date: &str, time: Option<&str>) -> Option<String> {
         })
         .unwrap_or_default();
     let local = Local.from_local_datetime(&NaiveDateTime::new(d, t)).earliest()?;
-    Some(
-        local
-            .with_timezone(&Utc)
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    )
+    Some(local.with_timezone(&Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
 }
 
 /// Parses every element of the file and checks its size against the limits.
@@ -69,31 +58,18 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<DicomInfo, DecodeError> 
     if let (Some(w), Some(h)) = (width, height)
         && w as u64 * h as u64 > limits.max_pixels
     {
-        return Err(DecodeError::TooManyPixels {
-            width: w as u64,
-            height: h as u64,
-        });
+        return Err(DecodeError::TooManyPixels { width: w as u64, height: h as u64 });
     }
     let captured_at = text(&obj, "AcquisitionDateTime")
         .and_then(|dt| date_time(&dt, dt.get(8..)))
         .or_else(|| text(&obj, "ContentDate").and_then(|d| date_time(&d, text(&obj, "ContentTime").as_deref())))
         .or_else(|| text(&obj, "StudyDate").and_then(|d| date_time(&d, text(&obj, "StudyTime").as_deref())));
-    Ok(DicomInfo {
-        width,
-        height,
-        frames,
-        modality: text(&obj, "Modality"),
-        captured_at,
-    })
+    Ok(DicomInfo { width, height, frames, modality: text(&obj, "Modality"), captured_at })
 }
 
 /// The first frame as an image, windowed as the file says.
 pub fn render_first_frame(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
     let obj = parse(bytes)?;
-    let decoded = obj
-        .decode_pixel_data_frame(0)
-        .map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))?;
-    decoded
-        .to_dynamic_image(0)
-        .map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))
+    let decoded = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))?;
+    decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))
 }

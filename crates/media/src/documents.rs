@@ -25,13 +25,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Intraoral,
-        Kind::Extraoral,
-        Kind::Xray,
-        Kind::Document,
-        Kind::Other,
-    ];
+    pub const ALL: [Kind; 5] = [Kind::Intraoral, Kind::Extraoral, Kind::Xray, Kind::Document, Kind::Other];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,10 +41,7 @@ impl Kind {
 impl FromStr for Kind {
     type Err = MediaError;
     fn from_str(s: &str) -> Result<Kind, MediaError> {
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| MediaError::BadKind(s.to_string()))
+        Kind::ALL.into_iter().find(|k| k.as_str() == s).ok_or_else(|| MediaError::BadKind(s.to_string()))
     }
 }
 
@@ -157,11 +148,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
         patient_id: r.get(2)?,
         sha256: r.get(3)?,
         kind: Kind::from_str(&kind).unwrap_or(Kind::Other),
-        status: if status == "archived" {
-            Status::Archived
-        } else {
-            Status::Active
-        },
+        status: if status == "archived" { Status::Archived } else { Status::Active },
         mime: r.get(6)?,
         byte_size: r.get(7)?,
         width,
@@ -205,9 +192,7 @@ pub fn list(
         "{SELECT} WHERE d.patient_id = ?1 AND (?2 IS NULL OR d.status = ?2)
          ORDER BY d.captured_at DESC, d.id"
     ))?;
-    let mut docs: Vec<Document> = stmt
-        .query_map(params![patient_id, filter.sql()], row)?
-        .collect::<Result<_, _>>()?;
+    let mut docs: Vec<Document> = stmt.query_map(params![patient_id, filter.sql()], row)?.collect::<Result<_, _>>()?;
     let mut by_sha: HashMap<String, Vec<ThumbnailRef>> = HashMap::with_capacity(docs.len());
     let mut stmt = conn.prepare_cached(
         "SELECT t.sha256, t.size, t.width, t.height, t.format FROM documents d
@@ -220,12 +205,7 @@ pub fn list(
         let sha: String = r.get(0)?;
         let size: u32 = r.get(1)?;
         let format: String = r.get(4)?;
-        let t = ThumbnailRef {
-            size,
-            width: r.get(2)?,
-            height: r.get(3)?,
-            path: thumbs.path(&sha, size, &format),
-        };
+        let t = ThumbnailRef { size, width: r.get(2)?, height: r.get(3)?, path: thumbs.path(&sha, size, &format) };
         by_sha.entry(sha).or_default().push(t);
     }
     for d in &mut docs {
@@ -393,11 +373,9 @@ pub struct DocumentPatch {
 /// Edits a document's metadata (never its original).
 pub fn update(tx: &Connection, actor: &Actor, id: &str, patch: &DocumentPatch) -> Result<Transition, MediaError> {
     let (kind, notes, teeth, captured_at, version): (String, Option<String>, Option<String>, Option<String>, i64) = tx
-        .query_row(
-            "SELECT kind, notes, teeth, captured_at, version FROM documents WHERE id = ?1",
-            [id],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-        )
+        .query_row("SELECT kind, notes, teeth, captured_at, version FROM documents WHERE id = ?1", [id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
         .optional()?
         .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))?;
     let blank_is_none = |s: &String| Some(s.trim().to_string()).filter(|s| !s.is_empty());
@@ -448,13 +426,6 @@ pub fn update(tx: &Connection, actor: &Actor, id: &str, patch: &DocumentPatch) -
     write_history(tx, actor, id, version, "update", &changes)?;
     chairside_store::record_change(tx, actor, "document", id, &fields)?;
     let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
-    chairside_audit::append(
-        tx,
-        actor,
-        "document_update",
-        "document",
-        Some(id),
-        json!({"fields": names}),
-    )?;
+    chairside_audit::append(tx, actor, "document_update", "document", Some(id), json!({"fields": names}))?;
     Ok(Transition::Changed)
 }

@@ -16,20 +16,11 @@ pub enum MediaError {
     #[error(
         "{path}: the image claims {width} × {height} pixels, more than the {limit_mp} megapixel limit (a decompression bomb or an unusual file): nothing was stored"
     )]
-    TooManyPixels {
-        path: String,
-        width: u64,
-        height: u64,
-        limit_mp: u64,
-    },
+    TooManyPixels { path: String, width: u64, height: u64, limit_mp: u64 },
     #[error(
         "{path}: the {format} file is damaged or incomplete ({reason}): copy it again from the camera or sensor software"
     )]
-    Corrupt {
-        path: String,
-        format: String,
-        reason: String,
-    },
+    Corrupt { path: String, format: String, reason: String },
 
     // --- lookups ---
     #[error("no document with id {0}: check the id with `chairside list --patient …`")]
@@ -47,11 +38,7 @@ pub enum MediaError {
     #[error("link refused: {0}")]
     Link(String),
     #[error("no live link from document {document_id} to {owner_type} {owner_id}")]
-    LinkNotFound {
-        document_id: String,
-        owner_type: String,
-        owner_id: String,
-    },
+    LinkNotFound { document_id: String, owner_type: String, owner_id: String },
 
     // --- storage ---
     #[error("the original of blob {sha256} is missing from the library: run `chairside verify`")]
@@ -97,6 +84,9 @@ impl MediaError {
             MediaError::LinkNotFound { .. } => "link_not_found",
             MediaError::BlobMissing { .. } => "blob_missing",
             MediaError::BlobCorrupt { .. } => "blob_corrupt",
+            MediaError::Write(e) if e.kind() == std::io::ErrorKind::StorageFull => "disk_full",
+            MediaError::Write(e) if e.kind() == std::io::ErrorKind::ReadOnlyFilesystem => "read_only",
+            MediaError::Write(e) if e.kind() == std::io::ErrorKind::PermissionDenied => "read_only",
             MediaError::Write(_) => "write_failed",
             MediaError::Io { .. } => "io_error",
             MediaError::Export(_) => "export_failed",
@@ -128,9 +118,6 @@ impl MediaError {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        MediaError::Io {
-            context: context.into(),
-            source,
-        }
+        MediaError::Io { context: context.into(), source }
     }
 }

@@ -85,12 +85,7 @@ fn ascii(exif: &Exif, tag: Tag) -> Option<String> {
     let field = exif.get_field(tag, In::PRIMARY)?;
     match &field.value {
         Value::Ascii(parts) => {
-            let s = parts.first().map(|p| {
-                String::from_utf8_lossy(p)
-                    .trim_matches(char::from(0))
-                    .trim()
-                    .to_string()
-            })?;
+            let s = parts.first().map(|p| String::from_utf8_lossy(p).trim_matches(char::from(0)).trim().to_string())?;
             (!s.is_empty()).then_some(s)
         }
         _ => None,
@@ -107,11 +102,7 @@ fn ascii_bytes(exif: &Exif, tag: Tag) -> Option<Vec<u8>> {
 fn captured_at(exif: &Exif) -> Option<String> {
     let (raw, subsec, offset) = [
         (Tag::DateTimeOriginal, Tag::SubSecTimeOriginal, Tag::OffsetTimeOriginal),
-        (
-            Tag::DateTimeDigitized,
-            Tag::SubSecTimeDigitized,
-            Tag::OffsetTimeDigitized,
-        ),
+        (Tag::DateTimeDigitized, Tag::SubSecTimeDigitized, Tag::OffsetTimeDigitized),
         (Tag::DateTime, Tag::SubSecTime, Tag::OffsetTime),
     ]
     .into_iter()
@@ -130,10 +121,9 @@ fn captured_at(exif: &Exif) -> Option<String> {
         dt.nanosecond.unwrap_or(0),
     )?;
     let utc = match dt.offset {
-        Some(minutes) => FixedOffset::east_opt(i32::from(minutes) * 60)?
-            .from_local_datetime(&naive)
-            .single()?
-            .with_timezone(&Utc),
+        Some(minutes) => {
+            FixedOffset::east_opt(i32::from(minutes) * 60)?.from_local_datetime(&naive).single()?.with_timezone(&Utc)
+        }
         None => Local.from_local_datetime(&naive).earliest()?.with_timezone(&Utc),
     };
     Some(utc.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
@@ -145,10 +135,7 @@ fn extract(exif: &Exif) -> ExifInfo {
         .and_then(|f| f.value.get_uint(0))
         .and_then(|o| u16::try_from(o).ok())
         .filter(|o| (1..=8).contains(o));
-    let display = |tag| {
-        exif.get_field(tag, In::PRIMARY)
-            .map(|f| f.display_value().with_unit(exif).to_string())
-    };
+    let display = |tag| exif.get_field(tag, In::PRIMARY).map(|f| f.display_value().with_unit(exif).to_string());
     ExifInfo {
         captured_at: captured_at(exif),
         make: ascii(exif, Tag::Make),
@@ -158,9 +145,7 @@ fn extract(exif: &Exif) -> ExifInfo {
         orientation,
         exposure_time: display(Tag::ExposureTime),
         f_number: display(Tag::FNumber),
-        iso: exif
-            .get_field(Tag::PhotographicSensitivity, In::PRIMARY)
-            .and_then(|f| f.value.get_uint(0)),
+        iso: exif.get_field(Tag::PhotographicSensitivity, In::PRIMARY).and_then(|f| f.value.get_uint(0)),
         has_gps: exif.get_field(Tag::GPSLatitude, In::PRIMARY).is_some(),
     }
 }
@@ -178,11 +163,7 @@ mod tests {
             chunk.extend_from_slice(&payload);
             let mut file = b"RIFF\0\0\0\0WEBPVP8X\x0a\0\0\0\0\0\0\0\0\0\0\0\0\0".to_vec();
             file.extend_from_slice(&chunk);
-            assert_eq!(
-                webp_exif_chunk(&file),
-                Some(tiff.clone()),
-                "the TIFF header must start the EXIF data"
-            );
+            assert_eq!(webp_exif_chunk(&file), Some(tiff.clone()), "the TIFF header must start the EXIF data");
         }
         assert_eq!(
             webp_exif_chunk(b"RIFF\xff\xff\xff\xffWEBPEXIF\xff\xff\xff\x7f"),

@@ -64,25 +64,17 @@ pub fn export_patient(
         chairside_patients::get(c, patient_id).map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))
     })?;
     if out.exists() {
-        return Err(export_err(format!(
-            "{} already exists: choose another file name",
-            out.display()
-        )));
+        return Err(export_err(format!("{} already exists: choose another file name", out.display())));
     }
     let (docs, links) = db.read(|c| {
         let docs = documents::list(c, thumbs, patient_id, StatusFilter::All)?;
-        let links = docs
-            .iter()
-            .map(|d| attachments::list(c, &d.id))
-            .collect::<Result<Vec<Vec<Attachment>>, _>>()?;
+        let links = docs.iter().map(|d| attachments::list(c, &d.id)).collect::<Result<Vec<Vec<Attachment>>, _>>()?;
         Ok::<_, MediaError>((docs, links))
     })?;
 
     let tmp = out.with_file_name(format!(
         ".{}.part-{}",
-        out.file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         uuid::Uuid::new_v4()
     ));
     let result = (|| {
@@ -109,23 +101,15 @@ pub fn export_patient(
         let mut entries = Vec::with_capacity(docs.len());
         for (doc, links) in docs.iter().zip(links) {
             let ext = Format::from_mime(&doc.mime).map(Format::extension).unwrap_or("bin");
-            let date = doc
-                .captured_at
-                .as_deref()
-                .and_then(|c| c.get(0..10))
-                .unwrap_or("undated");
+            let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
             let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
-            zip.start_file(name.as_str(), options)
-                .map_err(|e| export_err(e.to_string()))?;
-            let mut reader = blobs.open(&doc.sha256).map_err(|_| MediaError::BlobMissing {
-                sha256: doc.sha256.clone(),
-            })?;
+            zip.start_file(name.as_str(), options).map_err(|e| export_err(e.to_string()))?;
+            let mut reader =
+                blobs.open(&doc.sha256).map_err(|_| MediaError::BlobMissing { sha256: doc.sha256.clone() })?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 1024 * 1024];
             loop {
-                let n = reader
-                    .read(&mut buf)
-                    .map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
+                let n = reader.read(&mut buf).map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
                 if n == 0 {
                     break;
                 }
@@ -134,10 +118,7 @@ pub fn export_patient(
             }
             let actual = hex::encode(hasher.finalize());
             if actual != doc.sha256 {
-                return Err(MediaError::BlobCorrupt {
-                    sha256: doc.sha256.clone(),
-                    actual,
-                });
+                return Err(MediaError::BlobCorrupt { sha256: doc.sha256.clone(), actual });
             }
             entries.push(ManifestEntry {
                 document_id: doc.id.clone(),
@@ -162,8 +143,7 @@ pub fn export_patient(
             patient: json!({"id": patient.id, "name": patient.name, "external_id": patient.external_id, "birth_date": patient.birth_date}),
             documents: entries,
         };
-        zip.start_file("manifest.json", options)
-            .map_err(|e| export_err(e.to_string()))?;
+        zip.start_file("manifest.json", options).map_err(|e| export_err(e.to_string()))?;
         zip.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| export_err(e.to_string()))?)
             .map_err(MediaError::Write)?;
         let writer = zip.finish().map_err(|e| export_err(e.to_string()))?;
@@ -180,9 +160,7 @@ pub fn export_patient(
             return Err(e);
         }
     };
-    let bytes = fs::metadata(out)
-        .map_err(|e| MediaError::io(format!("reading {}", out.display()), e))?
-        .len();
+    let bytes = fs::metadata(out).map_err(|e| MediaError::io(format!("reading {}", out.display()), e))?.len();
     db.write(|tx| {
         chairside_audit::append(
             tx,
@@ -194,11 +172,7 @@ pub fn export_patient(
         )
         .map_err(MediaError::from)
     })?;
-    Ok(ExportSummary {
-        path: out.to_path_buf(),
-        documents: count,
-        bytes,
-    })
+    Ok(ExportSummary { path: out.to_path_buf(), documents: count, bytes })
 }
 
 /// Reads a written archive back: every file named by the manifest is there and hashes to the
@@ -208,9 +182,7 @@ pub fn check_archive(path: &Path) -> Result<Manifest, MediaError> {
     let mut zip = zip::ZipArchive::new(io::BufReader::new(file))
         .map_err(|e| export_err(format!("the archive does not read back: {e}")))?;
     let manifest: Manifest = {
-        let entry = zip
-            .by_name("manifest.json")
-            .map_err(|e| export_err(format!("manifest.json missing: {e}")))?;
+        let entry = zip.by_name("manifest.json").map_err(|e| export_err(format!("manifest.json missing: {e}")))?;
         serde_json::from_reader(entry).map_err(|e| export_err(format!("manifest.json unreadable: {e}")))?
     };
     for entry in &manifest.documents {
@@ -220,10 +192,7 @@ pub fn check_archive(path: &Path) -> Result<Manifest, MediaError> {
         let (sha, size) = crate::blobstore::sha256_of(&mut f)
             .map_err(|e| MediaError::io(format!("reading back {}", entry.file), e))?;
         if sha != entry.sha256 || size != entry.byte_size {
-            return Err(export_err(format!(
-                "{} reads back with SHA-256 {sha}, expected {}",
-                entry.file, entry.sha256
-            )));
+            return Err(export_err(format!("{} reads back with SHA-256 {sha}, expected {}", entry.file, entry.sha256)));
         }
     }
     Ok(manifest)

@@ -28,17 +28,9 @@ impl Format {
     }
 
     pub fn from_mime(mime: &str) -> Option<Format> {
-        [
-            Format::Jpeg,
-            Format::Png,
-            Format::Tiff,
-            Format::Webp,
-            Format::Bmp,
-            Format::Dicom,
-            Format::Pdf,
-        ]
-        .into_iter()
-        .find(|f| f.mime() == mime)
+        [Format::Jpeg, Format::Png, Format::Tiff, Format::Webp, Format::Bmp, Format::Dicom, Format::Pdf]
+            .into_iter()
+            .find(|f| f.mime() == mime)
     }
 
     /// File extension used when exporting.

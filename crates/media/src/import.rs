@@ -69,24 +69,14 @@ struct Inspected {
 /// reading past the limit.
 fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<std::time::SystemTime>), MediaError> {
     let shown = path.display().to_string();
-    let unreadable = |e: io::Error| MediaError::Unreadable {
-        path: shown.clone(),
-        reason: e.to_string(),
-    };
+    let unreadable = |e: io::Error| MediaError::Unreadable { path: shown.clone(), reason: e.to_string() };
     let file = File::open(path).map_err(unreadable)?;
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(MediaError::Unreadable {
-            path: shown,
-            reason: "not a regular file".into(),
-        });
+        return Err(MediaError::Unreadable { path: shown, reason: "not a regular file".into() });
     }
     if meta.len() > limits.max_bytes {
-        return Err(MediaError::TooLarge {
-            path: shown,
-            size: meta.len(),
-            limit: limits.max_bytes,
-        });
+        return Err(MediaError::TooLarge { path: shown, size: meta.len(), limit: limits.max_bytes });
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     let mut hasher = Sha256::new();
@@ -106,11 +96,7 @@ fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<
         return Err(MediaError::EmptyFile { path: shown });
     }
     if bytes.len() as u64 > limits.max_bytes {
-        return Err(MediaError::TooLarge {
-            path: shown,
-            size: bytes.len() as u64,
-            limit: limits.max_bytes,
-        });
+        return Err(MediaError::TooLarge { path: shown, size: bytes.len() as u64, limit: limits.max_bytes });
     }
     Ok((bytes, hex::encode(hasher.finalize()), meta.modified().ok()))
 }
@@ -119,11 +105,7 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
     let format = match sniff(&bytes[..bytes.len().min(512)]) {
         Sniffed::Supported(f) => f,
         Sniffed::Unsupported { what, hint } => {
-            return Err(MediaError::UnsupportedFormat {
-                path: shown.to_string(),
-                what,
-                hint,
-            });
+            return Err(MediaError::UnsupportedFormat { path: shown.to_string(), what, hint });
         }
     };
     let corrupt = |reason: String| MediaError::Corrupt {
@@ -138,36 +120,18 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
             if !tail.windows(5).any(|w| w == b"%%EOF") {
                 return Err(corrupt("it ends before the PDF end-of-file marker".into()));
             }
-            Ok(Inspected {
-                format,
-                width: None,
-                height: None,
-                exif: None,
-                captured_at: None,
-            })
+            Ok(Inspected { format, width: None, height: None, exif: None, captured_at: None })
         }
         Format::Dicom => {
             let info = crate::dicom::inspect(bytes, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
-            Ok(Inspected {
-                format,
-                width: info.width,
-                height: info.height,
-                exif: None,
-                captured_at: info.captured_at,
-            })
+            Ok(Inspected { format, width: info.width, height: info.height, exif: None, captured_at: info.captured_at })
         }
         _ => {
             let dims = decode::probe(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             decode::validate(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             let exif = exif::read(bytes, format);
             let captured_at = exif.as_ref().and_then(|e| e.captured_at.clone());
-            Ok(Inspected {
-                format,
-                width: Some(dims.width),
-                height: Some(dims.height),
-                exif,
-                captured_at,
-            })
+            Ok(Inspected { format, width: Some(dims.width), height: Some(dims.height), exif, captured_at })
         }
     }
 }
@@ -196,29 +160,19 @@ pub fn import_file(
 ) -> Result<ImportOutcome, MediaError> {
     let clinic_id: String = db
         .read(|c| {
-            c.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [req.patient_id], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(MediaError::from)
+            c.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [req.patient_id], |r| r.get(0))
+                .optional()
+                .map_err(MediaError::from)
         })?
         .ok_or_else(|| MediaError::PatientNotFound(req.patient_id.to_string()))?;
     let shown = req.path.display().to_string();
     let (bytes, sha256, modified) = read_hashed(req.path, limits)?;
     let document_id = document_id_for(req.patient_id, &sha256);
     let exists = |c: &rusqlite::Connection| -> Result<bool, MediaError> {
-        Ok(c.query_row(
-            "SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)",
-            [&document_id],
-            |r| r.get(0),
-        )?)
+        Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)", [&document_id], |r| r.get(0))?)
     };
     if db.read(exists)? {
-        return Ok(ImportOutcome {
-            status: ImportStatus::Duplicate,
-            document_id,
-            sha256,
-        });
+        return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id, sha256 });
     }
     let info = inspect(&bytes, &shown, limits)?;
 

@@ -67,21 +67,8 @@ impl Media {
     pub fn new(db: Arc<Db>, paths: MediaPaths, owners: OwnerRegistry, limits: Limits) -> Self {
         let blobs = Arc::new(LocalBlobStore::new(paths.blobs));
         let thumbs = Arc::new(ThumbStore::new(paths.thumbs));
-        let thumbnailer = Arc::new(Thumbnailer::new(
-            Arc::clone(&db),
-            Arc::clone(&blobs),
-            Arc::clone(&thumbs),
-            limits,
-        ));
-        Media {
-            db,
-            blobs,
-            thumbs,
-            thumbnailer,
-            quarantine: paths.quarantine,
-            owners,
-            limits,
-        }
+        let thumbnailer = Arc::new(Thumbnailer::new(Arc::clone(&db), Arc::clone(&blobs), Arc::clone(&thumbs), limits));
+        Media { db, blobs, thumbs, thumbnailer, quarantine: paths.quarantine, owners, limits }
     }
 
     pub fn thumbnailer(&self) -> Arc<Thumbnailer> {
@@ -120,11 +107,8 @@ impl Media {
     pub fn show(&self, id: &str) -> Result<DocumentDetails, MediaError> {
         self.db.read(|c| {
             let document = documents::get(c, &self.thumbs, id)?;
-            let exif: Option<String> = c.query_row(
-                "SELECT exif_json FROM blobs WHERE sha256 = ?1",
-                [&document.sha256],
-                |r| r.get(0),
-            )?;
+            let exif: Option<String> =
+                c.query_row("SELECT exif_json FROM blobs WHERE sha256 = ?1", [&document.sha256], |r| r.get(0))?;
             Ok(DocumentDetails {
                 exif: exif.and_then(|e| serde_json::from_str(&e).ok()),
                 links: attachments::list(c, id)?,
@@ -154,8 +138,7 @@ impl Media {
         owner_id: &str,
         role: Option<&str>,
     ) -> Result<Attachment, MediaError> {
-        self.db
-            .write(|tx| attachments::link(tx, actor, &self.owners, document_id, owner_type, owner_id, role))
+        self.db.write(|tx| attachments::link(tx, actor, &self.owners, document_id, owner_type, owner_id, role))
     }
 
     pub fn unlink(
@@ -165,8 +148,7 @@ impl Media {
         owner_type: &str,
         owner_id: &str,
     ) -> Result<Attachment, MediaError> {
-        self.db
-            .write(|tx| attachments::unlink(tx, actor, document_id, owner_type, owner_id))
+        self.db.write(|tx| attachments::unlink(tx, actor, document_id, owner_type, owner_id))
     }
 
     pub fn links_for_owner(&self, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, MediaError> {
@@ -179,19 +161,12 @@ impl Media {
         let mut bytes = Vec::with_capacity(doc.byte_size as usize);
         self.blobs
             .open(&doc.sha256)
-            .map_err(|_| MediaError::BlobMissing {
-                sha256: doc.sha256.clone(),
-            })?
+            .map_err(|_| MediaError::BlobMissing { sha256: doc.sha256.clone() })?
             .read_to_end(&mut bytes)
             .map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
-        let actual = blobstore::sha256_of(&mut bytes.as_slice())
-            .map_err(|e| MediaError::io("hashing", e))?
-            .0;
+        let actual = blobstore::sha256_of(&mut bytes.as_slice()).map_err(|e| MediaError::io("hashing", e))?.0;
         if actual != doc.sha256 {
-            return Err(MediaError::BlobCorrupt {
-                sha256: doc.sha256.clone(),
-                actual,
-            });
+            return Err(MediaError::BlobCorrupt { sha256: doc.sha256.clone(), actual });
         }
         self.db.write(|tx| {
             chairside_audit::append(tx, actor, "view", "document", Some(id), serde_json::json!({}))
@@ -210,14 +185,6 @@ impl Media {
     }
 
     pub fn verify(&self, actor: &Actor, options: VerifyOptions) -> Result<VerifyReport, MediaError> {
-        verify::verify(
-            &self.db,
-            &self.blobs,
-            &self.thumbs,
-            &self.thumbnailer,
-            &self.quarantine,
-            actor,
-            options,
-        )
+        verify::verify(&self.db, &self.blobs, &self.thumbs, &self.thumbnailer, &self.quarantine, actor, options)
     }
 }

@@ -50,10 +50,7 @@ impl ThumbStore {
 
     pub fn path(&self, sha256: &str, size: u32, format: &str) -> PathBuf {
         let shard = sha256.get(0..2).unwrap_or("00");
-        self.root
-            .join(size.to_string())
-            .join(shard)
-            .join(format!("{sha256}.{format}"))
+        self.root.join(size.to_string()).join(shard).join(format!("{sha256}.{format}"))
     }
 
     /// The ready thumbnails of a blob, smallest first.
@@ -64,12 +61,7 @@ impl ThumbStore {
         let rows = stmt.query_map([sha256], |r| {
             let size: u32 = r.get(0)?;
             let format: String = r.get(3)?;
-            Ok(ThumbnailRef {
-                size,
-                width: r.get(1)?,
-                height: r.get(2)?,
-                path: self.path(sha256, size, &format),
-            })
+            Ok(ThumbnailRef { size, width: r.get(1)?, height: r.get(2)?, path: self.path(sha256, size, &format) })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
@@ -137,9 +129,7 @@ fn render_from(
             let src = fr::images::Image::from_vec_u8(w, h, pixels, fr::PixelType::U8x3)
                 .map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
             let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
-            resizer
-                .resize(&src, &mut dst, &options)
-                .map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
+            resizer.resize(&src, &mut dst, &options).map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
             (pixels, w, h) = (dst.into_vec(), tw, th);
         }
         out.push(encode(&pixels, w, h, orientation)?);
@@ -184,9 +174,7 @@ fn encode(pixels: &[u8], w: u32, h: u32, orientation: u16) -> Result<Rendered, D
     };
     let mut compressor = turbojpeg::Compressor::new().map_err(|e| corrupt(e.to_string()))?;
     compressor.set_quality(QUALITY).map_err(|e| corrupt(e.to_string()))?;
-    compressor
-        .set_subsamp(turbojpeg::Subsamp::Sub2x2)
-        .map_err(|e| corrupt(e.to_string()))?;
+    compressor.set_subsamp(turbojpeg::Subsamp::Sub2x2).map_err(|e| corrupt(e.to_string()))?;
     let image = turbojpeg::Image {
         pixels,
         width: w as usize,
@@ -195,12 +183,7 @@ fn encode(pixels: &[u8], w: u32, h: u32, orientation: u16) -> Result<Rendered, D
         format: turbojpeg::PixelFormat::RGB,
     };
     let jpeg = compressor.compress_to_vec(image).map_err(|e| corrupt(e.to_string()))?;
-    Ok(Rendered {
-        size: 0,
-        width: w,
-        height: h,
-        jpeg,
-    })
+    Ok(Rendered { size: 0, width: w, height: h, jpeg })
 }
 
 /// What the workers report as they go.
@@ -223,12 +206,7 @@ pub struct Thumbnailer {
 
 impl Thumbnailer {
     pub fn new(db: Arc<Db>, blobs: Arc<LocalBlobStore>, store: Arc<ThumbStore>, limits: Limits) -> Self {
-        Thumbnailer {
-            db,
-            blobs,
-            store,
-            limits,
-        }
+        Thumbnailer { db, blobs, store, limits }
     }
 
     /// Makes (or remakes) every size of a blob's thumbnails.
@@ -242,9 +220,7 @@ impl Thumbnailer {
                 .optional()
                 .map_err(MediaError::from)
             })?
-            .ok_or_else(|| MediaError::BlobMissing {
-                sha256: sha256.to_string(),
-            })?;
+            .ok_or_else(|| MediaError::BlobMissing { sha256: sha256.to_string() })?;
         let format = Format::from_mime(&mime);
         let Some(format) = format.filter(|f| f.has_preview()) else {
             return self.set_status(sha256, "unsupported", Some("no preview for this kind of file"));
@@ -253,10 +229,7 @@ impl Thumbnailer {
             Ok(b) => b,
             Err(e) => {
                 self.set_status(sha256, "failed", Some(&e.to_string()))?;
-                on_event(&ThumbnailEvent::Failed {
-                    sha256: sha256.to_string(),
-                    error: e.to_string(),
-                });
+                on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: e.to_string() });
                 return Err(e);
             }
         };
@@ -270,10 +243,7 @@ impl Thumbnailer {
                     }
                 };
                 self.set_status(sha256, "failed", Some(&msg))?;
-                on_event(&ThumbnailEvent::Failed {
-                    sha256: sha256.to_string(),
-                    error: msg,
-                });
+                on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: msg });
                 return Ok(());
             }
         };
@@ -288,21 +258,11 @@ impl Thumbnailer {
                      VALUES (?1, ?2, ?3, ?4, ?5, 'ready', NULL, ?6)
                      ON CONFLICT (sha256, size) DO UPDATE SET width = excluded.width, height = excluded.height,
                         format = excluded.format, status = 'ready', error = NULL, updated_at = excluded.updated_at",
-                    params![
-                        sha256,
-                        r.size,
-                        r.width,
-                        r.height,
-                        FORMAT,
-                        chairside_store::now_rfc3339()
-                    ],
+                    params![sha256, r.size, r.width, r.height, FORMAT, chairside_store::now_rfc3339()],
                 )
                 .map_err(MediaError::from)
             })?;
-            on_event(&ThumbnailEvent::Ready {
-                sha256: sha256.to_string(),
-                size: r.size,
-            });
+            on_event(&ThumbnailEvent::Ready { sha256: sha256.to_string(), size: r.size });
         }
         Ok(())
     }
@@ -312,19 +272,12 @@ impl Thumbnailer {
         let mut bytes = Vec::new();
         self.blobs
             .open(sha256)
-            .map_err(|_| MediaError::BlobMissing {
-                sha256: sha256.to_string(),
-            })?
+            .map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?
             .read_to_end(&mut bytes)
             .map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
-        let actual = crate::blobstore::sha256_of(&mut bytes.as_slice())
-            .map_err(|e| MediaError::io("hashing", e))?
-            .0;
+        let actual = crate::blobstore::sha256_of(&mut bytes.as_slice()).map_err(|e| MediaError::io("hashing", e))?.0;
         if actual != sha256 {
-            return Err(MediaError::BlobCorrupt {
-                sha256: sha256.to_string(),
-                actual,
-            });
+            return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
         }
         Ok(bytes)
     }
@@ -417,10 +370,7 @@ impl ThumbnailWorkers {
                     .expect("spawning a thumbnail worker")
             })
             .collect();
-        ThumbnailWorkers {
-            shared,
-            handles: Mutex::new(handles),
-        }
+        ThumbnailWorkers { shared, handles: Mutex::new(handles) }
     }
 
     /// Queues a blob (no-op if it is already queued).

@@ -56,9 +56,7 @@ pub struct VerifyOptions {
 
 impl Default for VerifyOptions {
     fn default() -> Self {
-        VerifyOptions {
-            orphan_grace: Duration::from_secs(120),
-        }
+        VerifyOptions { orphan_grace: Duration::from_secs(120) }
     }
 }
 
@@ -89,16 +87,11 @@ pub fn verify(
     };
     let mut good = Vec::new();
     for (sha, _) in &rows {
-        let path = blobs
-            .path_of(sha)
-            .map_err(|e| MediaError::io(e.to_string(), std::io::Error::other("bad address")))?;
+        let path =
+            blobs.path_of(sha).map_err(|e| MediaError::io(e.to_string(), std::io::Error::other("bad address")))?;
         report.blobs_checked += 1;
         match fs::File::open(&path) {
-            Err(_) => report.missing.push(BlobProblem {
-                sha256: sha.clone(),
-                path,
-                actual_sha256: None,
-            }),
+            Err(_) => report.missing.push(BlobProblem { sha256: sha.clone(), path, actual_sha256: None }),
             Ok(mut f) => {
                 let (actual, n) =
                     sha256_of(&mut f).map_err(|e| MediaError::io(format!("reading {}", path.display()), e))?;
@@ -106,11 +99,7 @@ pub fn verify(
                 if &actual == sha {
                     good.push(sha.clone());
                 } else {
-                    report.corrupt.push(BlobProblem {
-                        sha256: sha.clone(),
-                        path,
-                        actual_sha256: Some(actual),
-                    });
+                    report.corrupt.push(BlobProblem { sha256: sha.clone(), path, actual_sha256: Some(actual) });
                 }
             }
         }
@@ -130,12 +119,7 @@ pub fn verify(
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
     })?;
-    let bad: HashSet<&String> = report
-        .missing
-        .iter()
-        .chain(&report.corrupt)
-        .map(|p| &p.sha256)
-        .collect();
+    let bad: HashSet<&String> = report.missing.iter().chain(&report.corrupt).map(|p| &p.sha256).collect();
     let mut to_remake: Vec<String> = Vec::new();
     for (sha, size, status, format) in &thumb_rows {
         report.thumbnails_checked += 1;
@@ -156,10 +140,7 @@ pub fn verify(
     let mut files = Vec::new();
     walk(blobs.root(), &mut files);
     for path in files {
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let in_place = is_sha256_hex(&name) && blobs.path_of(&name).map(|p| p == path).unwrap_or(false);
         if in_place && known.contains(name.as_str()) {
             continue;
@@ -178,18 +159,10 @@ pub fn verify(
         }
         let rel = path.strip_prefix(blobs.root()).unwrap_or(&path).to_path_buf();
         let dest = quarantine.join(&stamp).join("blobs").join(rel);
-        let moved = dest
-            .parent()
-            .map(fs::create_dir_all)
-            .transpose()
-            .and_then(|_| fs::rename(&path, &dest))
-            .map(|_| dest);
+        let moved =
+            dest.parent().map(fs::create_dir_all).transpose().and_then(|_| fs::rename(&path, &dest)).map(|_| dest);
         match moved {
-            Ok(dest) => report.orphans.push(Orphan {
-                path,
-                quarantined_to: Some(dest),
-                note: None,
-            }),
+            Ok(dest) => report.orphans.push(Orphan { path, quarantined_to: Some(dest), note: None }),
             Err(e) => report.orphans.push(Orphan {
                 path,
                 quarantined_to: None,

@@ -60,36 +60,20 @@ pub fn create_clinic(tx: &Connection, actor: &Actor, name: &str) -> Result<Clini
     if name.is_empty() {
         return Err(PatientError::EmptyName);
     }
-    let clinic = Clinic {
-        id: chairside_store::new_id(),
-        name: name.to_string(),
-        created_at: chairside_store::now_rfc3339(),
-    };
+    let clinic =
+        Clinic { id: chairside_store::new_id(), name: name.to_string(), created_at: chairside_store::now_rfc3339() };
     tx.execute(
         "INSERT INTO clinics (id, name, created_at) VALUES (?1, ?2, ?3)",
         params![clinic.id, clinic.name, clinic.created_at],
     )?;
     chairside_store::record_change(tx, actor, "clinic", &clinic.id, &[("name", json!(clinic.name))])?;
-    chairside_audit::append(
-        tx,
-        actor,
-        "clinic_create",
-        "clinic",
-        Some(&clinic.id),
-        json!({"name": clinic.name}),
-    )?;
+    chairside_audit::append(tx, actor, "clinic_create", "clinic", Some(&clinic.id), json!({"name": clinic.name}))?;
     Ok(clinic)
 }
 
 pub fn list_clinics(conn: &Connection) -> Result<Vec<Clinic>, PatientError> {
     let mut stmt = conn.prepare("SELECT id, name, created_at FROM clinics ORDER BY created_at")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Clinic {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            created_at: r.get(2)?,
-        })
-    })?;
+    let rows = stmt.query_map([], |r| Ok(Clinic { id: r.get(0)?, name: r.get(1)?, created_at: r.get(2)? }))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -114,11 +98,8 @@ pub fn add(tx: &Connection, actor: &Actor, clinic_id: &str, new: &NewPatient) ->
     let external_id = clean(new.external_id.as_deref());
     let birth_date = clean(new.birth_date.as_deref());
     check_birth_date(&birth_date)?;
-    let clinic_exists: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM clinics WHERE id = ?1)",
-        [clinic_id],
-        |r| r.get(0),
-    )?;
+    let clinic_exists: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM clinics WHERE id = ?1)", [clinic_id], |r| r.get(0))?;
     if !clinic_exists {
         return Err(PatientError::ClinicNotFound(clinic_id.to_string()));
     }
@@ -140,15 +121,7 @@ pub fn add(tx: &Connection, actor: &Actor, clinic_id: &str, new: &NewPatient) ->
     tx.execute(
         "INSERT INTO patients (id, clinic_id, external_id, name, birth_date, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            p.id,
-            p.clinic_id,
-            p.external_id,
-            p.name,
-            p.birth_date,
-            p.created_at,
-            p.updated_at
-        ],
+        params![p.id, p.clinic_id, p.external_id, p.name, p.birth_date, p.created_at, p.updated_at],
     )?;
     chairside_store::record_change(
         tx,
@@ -208,14 +181,7 @@ pub fn update(tx: &Connection, actor: &Actor, id: &str, changes: &NewPatient) ->
     )?;
     let names: Vec<&str> = fields.iter().map(|(f, _)| *f).collect();
     chairside_store::record_change(tx, actor, "patient", &p.id, &fields)?;
-    chairside_audit::append(
-        tx,
-        actor,
-        "patient_update",
-        "patient",
-        Some(&p.id),
-        json!({"fields": names}),
-    )?;
+    chairside_audit::append(tx, actor, "patient_update", "patient", Some(&p.id), json!({"fields": names}))?;
     Ok(p)
 }
 
@@ -245,11 +211,7 @@ pub fn find_by_external_id(
     external_id: &str,
 ) -> Result<Option<Patient>, PatientError> {
     Ok(conn
-        .query_row(
-            &format!("{SELECT} WHERE clinic_id = ?1 AND external_id = ?2"),
-            [clinic_id, external_id],
-            row,
-        )
+        .query_row(&format!("{SELECT} WHERE clinic_id = ?1 AND external_id = ?2"), [clinic_id, external_id], row)
         .optional()?)
 }
 
@@ -273,10 +235,7 @@ pub struct PatientOwner;
 impl OwnerResolver for PatientOwner {
     fn resolve(&self, conn: &Connection, owner_id: &str) -> rusqlite::Result<Option<OwnerScope>> {
         conn.query_row("SELECT clinic_id, id FROM patients WHERE id = ?1", [owner_id], |r| {
-            Ok(OwnerScope {
-                clinic_id: r.get(0)?,
-                patient_id: r.get(1)?,
-            })
+            Ok(OwnerScope { clinic_id: r.get(0)?, patient_id: r.get(1)? })
         })
         .optional()
     }

@@ -19,11 +19,7 @@ impl Hlc {
     /// even if the wall clock does.
     pub fn tick(last: Hlc, now_ms: i64) -> Hlc {
         let physical = now_ms << Self::LOGICAL_BITS;
-        if physical > last.0 {
-            Hlc(physical)
-        } else {
-            Hlc(last.0 + 1)
-        }
+        if physical > last.0 { Hlc(physical) } else { Hlc(last.0 + 1) }
     }
 
     pub fn physical_ms(self) -> i64 {
@@ -107,15 +103,8 @@ mod tests {
         let b = Hlc::tick(a, 1_000);
         let c = Hlc::tick(b, 900);
         let d = Hlc::tick(c, 2_000);
-        assert!(
-            a < b && b < c && c < d,
-            "each tick must be strictly greater: {a:?} {b:?} {c:?} {d:?}"
-        );
-        assert_eq!(
-            c.physical_ms(),
-            1_000,
-            "a clock going back keeps the last physical time"
-        );
+        assert!(a < b && b < c && c < d, "each tick must be strictly greater: {a:?} {b:?} {c:?} {d:?}");
+        assert_eq!(c.physical_ms(), 1_000, "a clock going back keeps the last physical time");
         assert_eq!(d.physical_ms(), 2_000);
     }
 }

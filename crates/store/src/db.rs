@@ -54,10 +54,7 @@ impl Drop for PooledConn<'_> {
 impl Db {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
-        let db = Db {
-            path: path.to_path_buf(),
-            idle: Mutex::new(Vec::new()),
-        };
+        let db = Db { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
         let mut conn = db.connect()?;
         crate::migrate::migrate(&mut conn, path)?;
         db.idle.lock().map_err(|_| StoreError::Busy)?.push(conn);
@@ -73,10 +70,8 @@ impl Db {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
             | OpenFlags::SQLITE_OPEN_URI;
-        let conn = Connection::open_with_flags(&self.path, flags).map_err(|source| StoreError::Open {
-            path: self.path.clone(),
-            source,
-        })?;
+        let conn = Connection::open_with_flags(&self.path, flags)
+            .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
         conn.busy_timeout(Duration::from_secs(10))?;
         // Pragmas are per connection, so every connection gets them.
         conn.execute_batch(
@@ -95,10 +90,7 @@ impl Db {
             Some(c) => c,
             None => self.connect()?,
         };
-        Ok(PooledConn {
-            db: self,
-            conn: Some(conn),
-        })
+        Ok(PooledConn { db: self, conn: Some(conn) })
     }
 
     /// Runs `f` with a connection for reading.
@@ -111,9 +103,7 @@ impl Db {
     /// nothing does (an error from `f` rolls back).
     pub fn write<T, E: From<StoreError>>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T, E>) -> Result<T, E> {
         let mut conn = self.conn()?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let value = f(&tx)?;
         tx.commit().map_err(StoreError::from)?;
         Ok(value)

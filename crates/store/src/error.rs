@@ -14,11 +14,7 @@ pub enum StoreError {
     #[error(
         "upgrading the library to schema {version} ({name}) failed: {source}. The library was left at the previous version"
     )]
-    Migration {
-        version: u32,
-        name: String,
-        source: rusqlite::Error,
-    },
+    Migration { version: u32, name: String, source: rusqlite::Error },
     #[error("the disk holding the library is full: free some space and try again (nothing was saved)")]
     DiskFull,
     #[error("the library folder is read-only: check its permissions or choose another data folder (nothing was saved)")]

@@ -37,9 +37,7 @@ pub fn new_id() -> String {
 /// Reads a setting, `None` when unset.
 pub fn get_setting(conn: &rusqlite::Connection, key: &str) -> Result<Option<String>, StoreError> {
     use rusqlite::OptionalExtension;
-    Ok(conn
-        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0))
-        .optional()?)
+    Ok(conn.query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
 }
 
 /// Writes a setting (insert or replace).

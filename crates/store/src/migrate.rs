@@ -34,21 +34,11 @@ pub(crate) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
     let current: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let known = schema_version();
     if current > known {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found: current,
-            known,
-        });
+        return Err(StoreError::TooNew { path: path.to_path_buf(), found: current, known });
     }
     for (version, name, sql) in ordered().into_iter().filter(|(v, _, _)| *v > current) {
-        let wrap = |source| StoreError::Migration {
-            version,
-            name: name.to_string(),
-            source,
-        };
-        let tx = conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(wrap)?;
+        let wrap = |source| StoreError::Migration { version, name: name.to_string(), source };
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(wrap)?;
         tx.execute_batch(sql).map_err(wrap)?;
         tx.pragma_update(None, "user_version", version).map_err(wrap)?;
         tx.commit().map_err(wrap)?;
@@ -64,15 +54,8 @@ mod tests {
     fn migrations_are_numbered_without_gaps() {
         let versions: Vec<u32> = ordered().iter().map(|(v, _, _)| *v).collect();
         let expected: Vec<u32> = (1..=versions.len() as u32).collect();
-        assert_eq!(
-            versions, expected,
-            "migrations/ must be numbered 0001, 0002, … with no gap"
-        );
-        assert_eq!(
-            MIGRATIONS.files().count(),
-            versions.len(),
-            "every file in migrations/ must be NNNN_name.sql"
-        );
+        assert_eq!(versions, expected, "migrations/ must be numbered 0001, 0002, … with no gap");
+        assert_eq!(MIGRATIONS.files().count(), versions.len(), "every file in migrations/ must be NNNN_name.sql");
     }
 
     #[test]
@@ -82,8 +65,7 @@ mod tests {
         crate::Db::open(&path).expect("create");
         crate::Db::open(&path).expect("reopen");
         let conn = Connection::open(&path).expect("raw open");
-        conn.pragma_update(None, "user_version", schema_version() + 1)
-            .expect("bump");
+        conn.pragma_update(None, "user_version", schema_version() + 1).expect("bump");
         drop(conn);
         match crate::Db::open(&path) {
             Err(StoreError::TooNew { .. }) => {}
@@ -100,16 +82,11 @@ mod tests {
         let (v, _, sql) = ordered()[0];
         conn.execute_batch(sql).expect("v1 schema");
         conn.pragma_update(None, "user_version", v).expect("version");
-        conn.execute("INSERT INTO settings (key, value) VALUES ('kept', 'yes')", [])
-            .expect("data");
+        conn.execute("INSERT INTO settings (key, value) VALUES ('kept', 'yes')", []).expect("data");
         crate::migrate::migrate(&mut conn, &path).expect("upgrade");
         drop(conn);
         let db = crate::Db::open(&path).expect("open upgraded");
         let kept = db.read(|c| crate::get_setting(c, "kept")).expect("read");
-        assert_eq!(
-            kept.as_deref(),
-            Some("yes"),
-            "data written by an older build survives the upgrade"
-        );
+        assert_eq!(kept.as_deref(), Some("yes"), "data written by an older build survives the upgrade");
     }
 }

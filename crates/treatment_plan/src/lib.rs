@@ -53,19 +53,13 @@ pub struct Plan {
 
 fn clean_title(title: &str) -> Result<&str, PlanError> {
     let t = title.trim();
-    if t.is_empty() {
-        Err(PlanError::EmptyTitle)
-    } else {
-        Ok(t)
-    }
+    if t.is_empty() { Err(PlanError::EmptyTitle) } else { Ok(t) }
 }
 
 pub fn create_plan(tx: &Connection, actor: &Actor, patient_id: &str, title: &str) -> Result<Plan, PlanError> {
     let title = clean_title(title)?;
     let clinic_id: String = tx
-        .query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| {
-            r.get(0)
-        })
+        .query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0))
         .optional()?
         .ok_or_else(|| PlanError::PatientNotFound(patient_id.to_string()))?;
     let plan = Plan {
@@ -80,26 +74,14 @@ pub fn create_plan(tx: &Connection, actor: &Actor, patient_id: &str, title: &str
     tx.execute(
         "INSERT INTO treatment_plans (id, clinic_id, patient_id, title, status, created_at, created_by)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            plan.id,
-            clinic_id,
-            plan.patient_id,
-            plan.title,
-            plan.status,
-            plan.created_at,
-            plan.created_by
-        ],
+        params![plan.id, clinic_id, plan.patient_id, plan.title, plan.status, plan.created_at, plan.created_by],
     )?;
     chairside_store::record_change(
         tx,
         actor,
         "treatment_plan",
         &plan.id,
-        &[
-            ("patient_id", json!(patient_id)),
-            ("title", json!(plan.title)),
-            ("status", json!(plan.status)),
-        ],
+        &[("patient_id", json!(patient_id)), ("title", json!(plan.title)), ("status", json!(plan.status))],
     )?;
     chairside_audit::append(
         tx,
@@ -114,19 +96,15 @@ pub fn create_plan(tx: &Connection, actor: &Actor, patient_id: &str, title: &str
 
 pub fn add_item(tx: &Connection, actor: &Actor, plan_id: &str, title: &str) -> Result<PlanItem, PlanError> {
     let title = clean_title(title)?;
-    let exists: bool = tx.query_row(
-        "SELECT EXISTS (SELECT 1 FROM treatment_plans WHERE id = ?1)",
-        [plan_id],
-        |r| r.get(0),
-    )?;
+    let exists: bool =
+        tx.query_row("SELECT EXISTS (SELECT 1 FROM treatment_plans WHERE id = ?1)", [plan_id], |r| r.get(0))?;
     if !exists {
         return Err(PlanError::PlanNotFound(plan_id.to_string()));
     }
-    let position: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(position), 0) + 1 FROM plan_items WHERE plan_id = ?1",
-        [plan_id],
-        |r| r.get(0),
-    )?;
+    let position: i64 =
+        tx.query_row("SELECT COALESCE(MAX(position), 0) + 1 FROM plan_items WHERE plan_id = ?1", [plan_id], |r| {
+            r.get(0)
+        })?;
     let item = PlanItem {
         id: chairside_store::new_id(),
         plan_id: plan_id.to_string(),
@@ -151,14 +129,7 @@ pub fn add_item(tx: &Connection, actor: &Actor, plan_id: &str, title: &str) -> R
             ("status", json!(item.status)),
         ],
     )?;
-    chairside_audit::append(
-        tx,
-        actor,
-        "plan_item_create",
-        "plan_item",
-        Some(&item.id),
-        json!({"plan_id": plan_id}),
-    )?;
+    chairside_audit::append(tx, actor, "plan_item_create", "plan_item", Some(&item.id), json!({"plan_id": plan_id}))?;
     Ok(item)
 }
 

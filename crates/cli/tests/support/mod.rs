@@ -7,9 +7,7 @@ use std::process::{Command, Output};
 use serde_json::Value;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/fixtures")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures").join(name)
 }
 
 pub fn bin() -> &'static str {
@@ -31,9 +29,7 @@ pub struct Lib {
 
 impl Lib {
     pub fn new() -> Lib {
-        Lib {
-            dir: tempfile::tempdir().expect("tempdir"),
-        }
+        Lib { dir: tempfile::tempdir().expect("tempdir") }
     }
 
     pub fn path(&self) -> &Path {
@@ -42,10 +38,7 @@ impl Lib {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
-        c.arg("--data-dir")
-            .arg(self.dir.path())
-            .env("CHAIRSIDE_USER", "dr.test")
-            .env_remove("CHAIRSIDE_DATA_DIR");
+        c.arg("--data-dir").arg(self.dir.path()).env("CHAIRSIDE_USER", "dr.test").env_remove("CHAIRSIDE_DATA_DIR");
         c
     }
 
@@ -70,10 +63,7 @@ impl Lib {
     }
 
     pub fn patient(&self, name: &str) -> String {
-        self.ok(&["patient", "add", "--name", name])["id"]
-            .as_str()
-            .expect("id")
-            .to_string()
+        self.ok(&["patient", "add", "--name", name])["id"].as_str().expect("id").to_string()
     }
 
     pub fn import(&self, patient: &str, paths: &[&Path]) -> Run {
@@ -105,12 +95,7 @@ pub fn parse(out: Output) -> Run {
     let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
         panic!("--json stdout must be exactly one JSON document ({e}):\n{stdout}\nstderr: {stderr}")
     });
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        json,
-        stdout,
-        stderr,
-    }
+    Run { code: out.status.code().unwrap_or(-1), json, stdout, stderr }
 }
 
 pub fn sha256_file(path: &Path) -> String {
@@ -135,11 +120,7 @@ pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
     // A zlib stream holding one stored empty block.
-    chunk(
-        &mut png,
-        b"IDAT",
-        &[0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01],
-    );
+    chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01]);
     chunk(&mut png, b"IEND", &[]);
     png
 }
@@ -149,11 +130,7 @@ fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         crc ^= b as u32;
         for _ in 0..8 {
-            crc = if crc & 1 != 0 {
-                (crc >> 1) ^ 0xedb8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -162,15 +139,9 @@ fn crc32(data: &[u8]) -> u32 {
 /// A small, valid JPEG whose pixels depend on `seed`, so each seed is a different original.
 pub fn jpeg(seed: u32, w: u32, h: u32) -> Vec<u8> {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
-        image::Rgb([
-            (x * 7 + seed * 13) as u8,
-            (y * 5 + seed * 29) as u8,
-            ((x + y) * 3 + seed * 101) as u8,
-        ])
+        image::Rgb([(x * 7 + seed * 13) as u8, (y * 5 + seed * 29) as u8, ((x + y) * 3 + seed * 101) as u8])
     });
     let mut out = std::io::Cursor::new(Vec::new());
-    image::DynamicImage::ImageRgb8(img)
-        .write_to(&mut out, image::ImageFormat::Jpeg)
-        .expect("encode jpeg");
+    image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).expect("encode jpeg");
     out.into_inner()
 }
