@@ -133,9 +133,9 @@ impl Library {
     fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
         let req = ImportRequest { patient_id, path, kind, source };
         match self.media.import(&self.actor, &req) {
-            Ok(outcome) => {
+            Ok(mut outcome) => {
                 if outcome.status == ImportStatus::Imported {
-                    self.workers.enqueue(&outcome.sha256);
+                    self.workers.enqueue_prepared(&outcome.sha256, outcome.thumbnails.take());
                 }
                 FileResult {
                     path: path.display().to_string(),

@@ -12,8 +12,8 @@ use chairside_audit::{AuditEvent, ChainReport};
 use chairside_clinical_notes::{Note, NoteOwner};
 use chairside_media::thumbs::{ThumbnailListener, ThumbnailWorkers};
 use chairside_media::{
-    Attachment, Document, DocumentDetails, DocumentPatch, ExportSummary, Limits, Media, MediaPaths, OwnerRegistry,
-    OwnerSpec, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
+    Attachment, DocumentDetails, DocumentPatch, DocumentSummary, ExportSummary, Limits, Media, MediaPaths,
+    OwnerRegistry, OwnerSpec, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
 };
 use chairside_patients::{NewPatient, Patient, PatientOwner};
 use chairside_store::{Actor, Db};
@@ -181,7 +181,7 @@ impl Library {
 
     // --- documents ---
 
-    pub fn list_documents(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<Document>, AppError> {
+    pub fn list_documents(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<DocumentSummary>, AppError> {
         Ok(self.media.list(patient_id, filter)?)
     }
 

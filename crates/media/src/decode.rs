@@ -1,5 +1,5 @@
-//! Reading pixels: header probing against the limits, full validation of a file on import,
-//! and reduced-scale decoding for thumbnails (JPEG DCT scaling through libjpeg-turbo).
+//! Reading pixels: header probing against the limits, and decoding — at reduced scale for
+//! JPEG (DCT scaling through libjpeg-turbo). Import validates a file by decoding all of it.
 
 use std::io::Cursor;
 
@@ -69,23 +69,9 @@ pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions
     Ok(Dimensions { width, height })
 }
 
-/// Decodes every byte of the image data, so a truncated or damaged file is caught at import
-/// rather than when someone opens it years later. Call after [`probe`] accepted the size.
-pub fn validate(bytes: &[u8], format: Format, limits: &Limits) -> Result<(), DecodeError> {
-    match format {
-        // The `image` crate accepts some truncated JPEGs silently (it pads missing data with
-        // grey); libjpeg-turbo reports "premature end of data" as a warning that TurboJPEG
-        // turns into an error. Decoding at 1/8 scale still runs the whole entropy decoder.
-        Format::Jpeg => match jpeg_decode_scaled(bytes, EIGHTHS_SMALLEST) {
-            Ok(_) => Ok(()),
-            Err(JpegError::Unsupported) => decode_full(bytes, format, limits).map(|_| ()),
-            Err(JpegError::Corrupt(e)) => Err(DecodeError::Corrupt(e)),
-        },
-        _ => decode_full(bytes, format, limits).map(|_| ()),
-    }
-}
-
 /// Decodes the whole image with the `image` crate (every format but the JPEG fast path).
+/// The `image` crate accepts some truncated JPEGs silently (it pads missing data with grey),
+/// so a JPEG decoded here must also end with its end-of-image marker.
 pub fn decode_full(bytes: &[u8], format: Format, limits: &Limits) -> Result<DynamicImage, DecodeError> {
     let Some(image_format) = format.image_format() else {
         return Err(DecodeError::Corrupt("not a raster image".into()));
@@ -111,9 +97,6 @@ pub(crate) enum JpegError {
     Unsupported,
     Corrupt(String),
 }
-
-/// The smallest libjpeg-turbo scale, 1/8.
-pub(crate) const EIGHTHS_SMALLEST: usize = 1;
 
 /// Decodes a JPEG to RGB8 at `eighths`/8 of its size (libjpeg-turbo scales in the DCT, so a
 /// smaller scale does less work). Returns (pixels, width, height).

@@ -3,7 +3,6 @@
 //! change bumps `version`, writes one `document_history` row, the change log and the audit
 //! log, in the caller's transaction.
 
-use std::collections::HashMap;
 use std::str::FromStr;
 
 use chairside_store::{Actor, rusqlite};
@@ -130,23 +129,29 @@ pub struct HistoryEntry {
     pub changes: Value,
 }
 
-const SELECT: &str = "SELECT d.id, d.clinic_id, d.patient_id, d.sha256, d.kind, d.status, b.mime, b.byte_size,
-        b.width, b.height, b.orientation, d.captured_at, d.imported_at, d.imported_by, d.workstation, d.source,
-        d.original_filename, d.archived_at, d.archived_by, d.archive_reason, d.teeth, d.notes, d.version
-    FROM documents d JOIN blobs b ON b.sha256 = d.sha256";
+const SELECT: &str = "SELECT id, clinic_id, patient_id, sha256, kind, status, mime, byte_size, width, height,
+        orientation, captured_at, imported_at, imported_by, workstation, source, original_filename, archived_at,
+        archived_by, archive_reason, teeth, notes, version, thumbs_ready
+    FROM documents";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
+fn row(r: &rusqlite::Row<'_>, thumbs: &ThumbStore) -> rusqlite::Result<Document> {
     let kind: String = r.get(4)?;
     let status: String = r.get(5)?;
     let orientation: u16 = r.get(10)?;
     let (w, h): (Option<u32>, Option<u32>) = (r.get(8)?, r.get(9)?);
     // Orientations 5–8 turn the picture a quarter: width and height swap on screen.
     let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
+    let sha256: String = r.get(3)?;
+    let ready: u32 = r.get(23)?;
+    let thumbnails = match (width, height) {
+        (Some(w), Some(h)) => thumbs.derived_refs(&sha256, w, h, ready),
+        _ => Vec::new(),
+    };
     Ok(Document {
         id: r.get(0)?,
         clinic_id: r.get(1)?,
         patient_id: r.get(2)?,
-        sha256: r.get(3)?,
+        sha256,
         kind: Kind::from_str(&kind).unwrap_or(Kind::Other),
         status: if status == "archived" { Status::Archived } else { Status::Active },
         mime: r.get(6)?,
@@ -166,54 +171,88 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Document> {
         teeth: r.get(20)?,
         notes: r.get(21)?,
         version: r.get(22)?,
-        thumbnails: Vec::new(),
+        thumbnails,
     })
 }
 
 /// One document with its ready thumbnails.
 pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document, MediaError> {
-    let mut doc = conn
-        .query_row(&format!("{SELECT} WHERE d.id = ?1"), [id], row)
+    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], |r| row(r, thumbs))
         .optional()?
-        .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))?;
-    doc.thumbnails = thumbs.ready_for(conn, &doc.sha256)?;
-    Ok(doc)
+        .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))
 }
 
-/// A patient's documents, newest capture first, with their ready thumbnails. Two indexed
-/// queries whatever the count: the gallery of a patient with thousands of photos opens at once.
+/// A document as a gallery lists it: what the grid, filters and sort need. Everything else
+/// is in [`Document`] (see [`get`]).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DocumentSummary {
+    pub id: String,
+    pub sha256: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub mime: String,
+    pub byte_size: u64,
+    /// As displayed, after EXIF orientation.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub orientation: u16,
+    pub captured_at: Option<String>,
+    pub original_filename: Option<String>,
+    pub teeth: Option<String>,
+    pub version: i64,
+    pub thumbnails: Vec<ThumbnailRef>,
+}
+
+fn kind_of(v: rusqlite::types::ValueRef<'_>) -> Kind {
+    v.as_str().ok().and_then(|k| Kind::from_str(k).ok()).unwrap_or(Kind::Other)
+}
+
+fn status_of(v: rusqlite::types::ValueRef<'_>) -> Status {
+    if v.as_str().ok() == Some("archived") { Status::Archived } else { Status::Active }
+}
+
+/// A patient's documents, newest capture first, with their ready thumbnails. Read from the
+/// covering index `documents_gallery` alone: a patient with thousands of photos opens at once.
 pub fn list(
     conn: &Connection,
     thumbs: &ThumbStore,
     patient_id: &str,
     filter: StatusFilter,
-) -> Result<Vec<Document>, MediaError> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE d.patient_id = ?1 AND (?2 IS NULL OR d.status = ?2)
-         ORDER BY d.captured_at DESC, d.id"
-    ))?;
-    let mut docs: Vec<Document> = stmt.query_map(params![patient_id, filter.sql()], row)?.collect::<Result<_, _>>()?;
-    let mut by_sha: HashMap<String, Vec<ThumbnailRef>> = HashMap::with_capacity(docs.len());
+) -> Result<Vec<DocumentSummary>, MediaError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT t.sha256, t.size, t.width, t.height, t.format FROM documents d
-         JOIN thumbnails t ON t.sha256 = d.sha256
-         WHERE d.patient_id = ?1 AND (?2 IS NULL OR d.status = ?2) AND t.status = 'ready'
-         ORDER BY t.size",
+        "SELECT id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at,
+            original_filename, teeth, version, thumbs_ready
+         FROM documents INDEXED BY documents_gallery
+         WHERE patient_id = ?1 AND (?2 IS NULL OR status = ?2)
+         ORDER BY captured_at DESC",
     )?;
-    let mut rows = stmt.query(params![patient_id, filter.sql()])?;
-    while let Some(r) = rows.next()? {
-        let sha: String = r.get(0)?;
-        let size: u32 = r.get(1)?;
-        let format: String = r.get(4)?;
-        let t = ThumbnailRef { size, width: r.get(2)?, height: r.get(3)?, path: thumbs.path(&sha, size, &format) };
-        by_sha.entry(sha).or_default().push(t);
-    }
-    for d in &mut docs {
-        if let Some(t) = by_sha.get(&d.sha256) {
-            d.thumbnails = t.clone();
-        }
-    }
-    Ok(docs)
+    let rows = stmt.query_map(params![patient_id, filter.sql()], |r| {
+        let orientation: u16 = r.get(8)?;
+        let (w, h): (Option<u32>, Option<u32>) = (r.get(6)?, r.get(7)?);
+        let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
+        let sha256: String = r.get(1)?;
+        let thumbnails = match (width, height) {
+            (Some(w), Some(h)) => thumbs.derived_refs(&sha256, w, h, r.get(13)?),
+            _ => Vec::new(),
+        };
+        Ok(DocumentSummary {
+            id: r.get(0)?,
+            sha256,
+            kind: kind_of(r.get_ref(2)?),
+            status: status_of(r.get_ref(3)?),
+            mime: r.get(4)?,
+            byte_size: r.get(5)?,
+            width,
+            height,
+            orientation,
+            captured_at: r.get(9)?,
+            original_filename: r.get(10)?,
+            teeth: r.get(11)?,
+            version: r.get(12)?,
+            thumbnails,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 pub fn history(conn: &Connection, id: &str) -> Result<Vec<HistoryEntry>, MediaError> {

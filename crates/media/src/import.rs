@@ -20,7 +20,7 @@ use crate::decode::{self, DecodeError, Limits};
 use crate::documents::{Kind, write_history};
 use crate::exif::{self, ExifInfo};
 use crate::format::{Format, Sniffed, sniff};
-use crate::thumbs::SIZES;
+use crate::thumbs::{self, Rendered, SIZES};
 
 /// Namespace of document ids: a document's id is derived from its patient and its content, so
 /// the same photo imported for the same patient on two workstations is one document.
@@ -37,11 +37,15 @@ pub enum ImportStatus {
     Duplicate,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ImportOutcome {
     pub status: ImportStatus,
     pub document_id: String,
     pub sha256: String,
+    /// The thumbnails rendered while validating the file (one decode serves both), for the
+    /// thumbnail workers to store; `None` for duplicates and files without a preview.
+    #[serde(skip)]
+    pub thumbnails: Option<Vec<Rendered>>,
 }
 
 /// What to import and on whose behalf.
@@ -63,6 +67,7 @@ struct Inspected {
     exif: Option<ExifInfo>,
     /// From EXIF or DICOM, when the file says.
     captured_at: Option<String>,
+    thumbnails: Option<Vec<Rendered>>,
 }
 
 /// Reads a whole file once, hashing as it goes. Refuses empty and oversized files without
@@ -120,18 +125,39 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
             if !tail.windows(5).any(|w| w == b"%%EOF") {
                 return Err(corrupt("it ends before the PDF end-of-file marker".into()));
             }
-            Ok(Inspected { format, width: None, height: None, exif: None, captured_at: None })
+            Ok(Inspected { format, width: None, height: None, exif: None, captured_at: None, thumbnails: None })
         }
         Format::Dicom => {
             let info = crate::dicom::inspect(bytes, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
-            Ok(Inspected { format, width: info.width, height: info.height, exif: None, captured_at: info.captured_at })
+            // A valid DICOM whose pixel encoding we can't draw is still stored ("no preview").
+            let thumbnails = thumbs::render(bytes, format, 1, limits).ok();
+            Ok(Inspected {
+                format,
+                width: info.width,
+                height: info.height,
+                exif: None,
+                captured_at: info.captured_at,
+                thumbnails,
+            })
         }
         _ => {
             let dims = decode::probe(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
-            decode::validate(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             let exif = exif::read(bytes, format);
+            let orientation = exif.as_ref().and_then(|e| e.orientation).unwrap_or(1);
+            // Rendering the thumbnails decodes every byte of the image data (libjpeg-turbo
+            // runs the whole entropy decoder even at a reduced scale), so it is also the proof
+            // that the file is intact: one decode instead of two.
+            let rendered = thumbs::render(bytes, format, orientation, limits)
+                .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             let captured_at = exif.as_ref().and_then(|e| e.captured_at.clone());
-            Ok(Inspected { format, width: Some(dims.width), height: Some(dims.height), exif, captured_at })
+            Ok(Inspected {
+                format,
+                width: Some(dims.width),
+                height: Some(dims.height),
+                exif,
+                captured_at,
+                thumbnails: Some(rendered),
+            })
         }
     }
 }
@@ -172,7 +198,7 @@ pub fn import_file(
         Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)", [&document_id], |r| r.get(0))?)
     };
     if db.read(exists)? {
-        return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id, sha256 });
+        return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id, sha256, thumbnails: None });
     }
     let info = inspect(&bytes, &shown, limits)?;
 
@@ -206,7 +232,12 @@ pub fn import_file(
     db.write(|tx| {
         // Checked again under the write lock: another import of the same bytes may have won.
         if exists(tx)? {
-            return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id: document_id.clone(), sha256: sha256.clone() });
+            return Ok(ImportOutcome {
+                status: ImportStatus::Duplicate,
+                document_id: document_id.clone(),
+                sha256: sha256.clone(),
+                thumbnails: None,
+            });
         }
         tx.execute(
             "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, created_at)
@@ -214,11 +245,30 @@ pub fn import_file(
             params![sha256, byte_size, info.format.mime(), info.width, info.height, orientation, exif_json, now],
         )?;
         tx.execute(
-            "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, original_filename, captured_at, imported_at,
-                imported_by, workstation, source, status, version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
-            params![document_id, clinic_id, req.patient_id, sha256, kind.as_str(), original_filename, captured_at, now,
-                actor.user, actor.workstation, req.source],
+            "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, mime, byte_size, width, height, orientation,
+                thumbs_ready, original_filename, captured_at, imported_at, imported_by, workstation, source, status, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?13, ?14, ?15, ?16,
+                (SELECT COALESCE(SUM(CASE size WHEN 256 THEN 1 WHEN 1024 THEN 2 WHEN 2048 THEN 4 END), 0)
+                 FROM thumbnails WHERE sha256 = ?4 AND status = 'ready'),
+                ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
+            params![
+                document_id,
+                clinic_id,
+                req.patient_id,
+                sha256,
+                kind.as_str(),
+                original_filename,
+                captured_at,
+                now,
+                actor.user,
+                actor.workstation,
+                req.source,
+                info.format.mime(),
+                byte_size,
+                info.width,
+                info.height,
+                orientation
+            ],
         )?;
         let thumb_status = if info.format.has_preview() { "pending" } else { "unsupported" };
         for size in SIZES {
@@ -246,6 +296,17 @@ pub fn import_file(
             Some(&document_id),
             json!({"sha256": sha256, "patient_id": req.patient_id, "source": req.source, "original_filename": original_filename}),
         )?;
-        Ok(ImportOutcome { status: ImportStatus::Imported, document_id: document_id.clone(), sha256: sha256.clone() })
+        Ok(ImportOutcome {
+            status: ImportStatus::Imported,
+            document_id: document_id.clone(),
+            sha256: sha256.clone(),
+            thumbnails: None,
+        })
+    })
+    .map(|mut outcome: ImportOutcome| {
+        if outcome.status == ImportStatus::Imported {
+            outcome.thumbnails = info.thumbnails;
+        }
+        outcome
     })
 }

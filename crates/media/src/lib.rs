@@ -26,7 +26,7 @@ use serde::Serialize;
 pub use attachments::{Attachment, OwnerRegistry, OwnerSpec};
 pub use blobstore::{BlobBackend, LocalBlobStore};
 pub use decode::Limits;
-pub use documents::{Document, DocumentPatch, HistoryEntry, Kind, Status, StatusFilter, Transition};
+pub use documents::{Document, DocumentPatch, DocumentSummary, HistoryEntry, Kind, Status, StatusFilter, Transition};
 pub use error::MediaError;
 pub use exif::ExifInfo;
 pub use export::ExportSummary;
@@ -91,7 +91,7 @@ impl Media {
         import::import_file(&self.db, &self.blobs, &self.limits, actor, req)
     }
 
-    pub fn list(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<Document>, MediaError> {
+    pub fn list(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<DocumentSummary>, MediaError> {
         self.db.read(|c| {
             if chairside_patients::get(c, patient_id).is_err() {
                 return Err(MediaError::PatientNotFound(patient_id.to_string()));

@@ -37,11 +37,20 @@ pub struct ThumbnailRef {
 /// Where thumbnail files live.
 pub struct ThumbStore {
     root: PathBuf,
+    /// `root` as text, to build thousands of paths with one allocation each.
+    root_text: String,
+}
+
+/// The bit of a size in `documents.thumbs_ready`.
+pub(crate) fn ready_bit(size: u32) -> u32 {
+    SIZES.iter().position(|&s| s == size).map(|i| 1 << i).unwrap_or(0)
 }
 
 impl ThumbStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ThumbStore { root: root.into() }
+        let root = root.into();
+        let root_text = root.to_string_lossy().trim_end_matches('/').to_string();
+        ThumbStore { root, root_text }
     }
 
     pub fn root(&self) -> &Path {
@@ -51,6 +60,31 @@ impl ThumbStore {
     pub fn path(&self, sha256: &str, size: u32, format: &str) -> PathBuf {
         let shard = sha256.get(0..2).unwrap_or("00");
         self.root.join(size.to_string()).join(shard).join(format!("{sha256}.{format}"))
+    }
+
+    /// The thumbnails whose bits are set in `ready`, for an image displayed `width` × `height`:
+    /// their size and path follow from the content address, so no lookup is needed.
+    pub fn derived_refs(&self, sha256: &str, width: u32, height: u32, ready: u32) -> Vec<ThumbnailRef> {
+        let shard = sha256.get(0..2).unwrap_or("00");
+        let mut refs = Vec::with_capacity(ready.count_ones() as usize);
+        for &size in &SIZES {
+            if ready & ready_bit(size) == 0 {
+                continue;
+            }
+            let (w, h) = fit(width, height, size);
+            // Built by hand: listing thousands of documents makes thousands of these.
+            let size_text = match size {
+                256 => "256",
+                1024 => "1024",
+                _ => "2048",
+            };
+            let mut path = String::with_capacity(self.root_text.len() + sha256.len() + 16);
+            for part in [self.root_text.as_str(), "/", size_text, "/", shard, "/", sha256, ".", FORMAT] {
+                path.push_str(part);
+            }
+            refs.push(ThumbnailRef { size, width: w, height: h, path: PathBuf::from(path) });
+        }
+        refs
     }
 
     /// The ready thumbnails of a blob, smallest first.
@@ -120,7 +154,6 @@ fn render_from(
     orientation: u16,
 ) -> Result<Vec<Rendered>, DecodeError> {
     let mut resizer = fr::Resizer::new();
-    let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(fr::FilterType::Lanczos3));
     let mut out = Vec::with_capacity(SIZES.len());
     for &size in SIZES.iter().rev() {
         // Target from the original dimensions so every size has exact proportions.
@@ -129,6 +162,10 @@ fn render_from(
             let src = fr::images::Image::from_vec_u8(w, h, pixels, fr::PixelType::U8x3)
                 .map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
             let mut dst = fr::images::Image::new(tw, th, fr::PixelType::U8x3);
+            // A gentle step (the DCT-scaled decode is only slightly larger than 2048) needs no
+            // wide filter; a real reduction gets Catmull-Rom, sharp without Lanczos' cost.
+            let filter = if tw * 3 >= w * 2 { fr::FilterType::Bilinear } else { fr::FilterType::CatmullRom };
+            let options = fr::ResizeOptions::new().resize_alg(fr::ResizeAlg::Convolution(filter));
             resizer.resize(&src, &mut dst, &options).map_err(|e| DecodeError::Corrupt(format!("resize: {e}")))?;
             (pixels, w, h) = (dst.into_vec(), tw, th);
         }
@@ -248,6 +285,16 @@ impl Thumbnailer {
             }
         };
         drop(bytes);
+        self.store(sha256, rendered, on_event)
+    }
+
+    /// Writes rendered thumbnails (smallest first) and marks each ready as it lands.
+    pub fn store(
+        &self,
+        sha256: &str,
+        rendered: Vec<Rendered>,
+        on_event: &dyn Fn(&ThumbnailEvent),
+    ) -> Result<(), MediaError> {
         for r in rendered {
             let path = self.store.path(sha256, r.size, FORMAT);
             write_atomic(&path, &r.jpeg)
@@ -259,8 +306,12 @@ impl Thumbnailer {
                      ON CONFLICT (sha256, size) DO UPDATE SET width = excluded.width, height = excluded.height,
                         format = excluded.format, status = 'ready', error = NULL, updated_at = excluded.updated_at",
                     params![sha256, r.size, r.width, r.height, FORMAT, chairside_store::now_rfc3339()],
-                )
-                .map_err(MediaError::from)
+                )?;
+                tx.execute(
+                    "UPDATE documents SET thumbs_ready = thumbs_ready | ?2 WHERE sha256 = ?1",
+                    params![sha256, ready_bit(r.size)],
+                )?;
+                Ok::<_, MediaError>(())
             })?;
             on_event(&ThumbnailEvent::Ready { sha256: sha256.to_string(), size: r.size });
         }
@@ -292,6 +343,7 @@ impl Thumbnailer {
                     params![sha256, size, status, error, chairside_store::now_rfc3339()],
                 )?;
             }
+            tx.execute("UPDATE documents SET thumbs_ready = 0 WHERE sha256 = ?1", [sha256])?;
             Ok::<_, MediaError>(())
         })
     }
@@ -330,9 +382,19 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     })
 }
 
+/// A blob to make thumbnails for, with them already rendered when import had them.
+struct Job {
+    sha256: String,
+    prepared: Option<Vec<Rendered>>,
+}
+
+/// Rendered thumbnails waiting in the queue are ~0.4 MB a photo; past this many, a burst
+/// keeps only the address and the worker renders again, so memory stays bounded.
+const MAX_PREPARED_QUEUED: usize = 64;
+
 #[derive(Default)]
 struct Queue {
-    jobs: VecDeque<String>,
+    jobs: VecDeque<Job>,
     queued: HashSet<String>,
     busy: usize,
     stop: bool,
@@ -375,9 +437,16 @@ impl ThumbnailWorkers {
 
     /// Queues a blob (no-op if it is already queued).
     pub fn enqueue(&self, sha256: &str) {
+        self.enqueue_prepared(sha256, None);
+    }
+
+    /// Queues a blob whose thumbnails import already rendered: the worker only stores them.
+    pub fn enqueue_prepared(&self, sha256: &str, prepared: Option<Vec<Rendered>>) {
         let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.queued.insert(sha256.to_string()) {
-            q.jobs.push_back(sha256.to_string());
+            let prepared =
+                prepared.filter(|_| q.jobs.iter().filter(|j| j.prepared.is_some()).count() < MAX_PREPARED_QUEUED);
+            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared });
             self.shared.work.notify_one();
         }
     }
@@ -419,16 +488,16 @@ impl Drop for ThumbnailWorkers {
 
 fn worker(shared: &Shared) {
     loop {
-        let sha = {
+        let job = {
             let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
             loop {
                 if q.stop {
                     return;
                 }
-                if let Some(sha) = q.jobs.pop_front() {
-                    q.queued.remove(&sha);
+                if let Some(job) = q.jobs.pop_front() {
+                    q.queued.remove(&job.sha256);
                     q.busy += 1;
-                    break sha;
+                    break job;
                 }
                 q = shared.work.wait(q).unwrap_or_else(|p| p.into_inner());
             }
@@ -440,7 +509,10 @@ fn worker(shared: &Shared) {
         };
         // A failure is recorded in the table (status 'failed') and reported as an event; the
         // worker carries on with the next job.
-        let _ = shared.thumbnailer.make(&sha, &notify);
+        let _ = match job.prepared {
+            Some(rendered) => shared.thumbnailer.store(&job.sha256, rendered, &notify),
+            None => shared.thumbnailer.make(&job.sha256, &notify),
+        };
         let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.busy -= 1;
         if q.jobs.is_empty() && q.busy == 0 {
