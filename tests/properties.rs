@@ -65,9 +65,9 @@ proptest! {
             archived = archive;
         }
         let shown = lib.show_document(&doc).expect("show");
-        prop_assert_eq!(shown.document.status.as_str(), if archived { "archived" } else { "active" });
+        prop_assert_eq!(shown.document.summary.status.as_str(), if archived { "archived" } else { "active" });
         prop_assert_eq!(shown.history.len(), 1 + changes, "import + one row per actual change");
-        prop_assert_eq!(shown.document.version as usize, 1 + changes);
+        prop_assert_eq!(shown.document.summary.version as usize, 1 + changes);
         prop_assert!(lib.audit_verify().expect("audit").ok);
         let blobs = lib.list_documents(&p, StatusFilter::All).expect("list");
         prop_assert_eq!(blobs.len(), 1, "archiving never removes a document");

@@ -204,7 +204,7 @@ impl Library {
     /// A thumbnail of a document, made on the spot if missing.
     pub fn thumbnail(&self, document_id: &str, size: u32) -> Result<Option<ThumbnailRef>, AppError> {
         let doc = self.media.get(document_id)?;
-        Ok(self.media.thumbnailer().ensure(&doc.sha256, size)?)
+        Ok(self.media.thumbnailer().ensure(&doc.summary.sha256, size)?)
     }
 
     /// Blocks until the thumbnail workers have nothing left to do.

@@ -169,13 +169,7 @@ fn list(total: usize, per_patient: usize, keep: Option<std::path::PathBuf>) -> R
     let mut sql_times: Vec<Duration> = Vec::new();
     lib.db()
         .read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at,
-                    original_filename, teeth, version, thumbs_ready
-                 FROM documents INDEXED BY documents_gallery
-                 WHERE patient_id = ?1 AND (?2 IS NULL OR status = ?2)
-                 ORDER BY captured_at DESC",
-            )?;
+            let mut stmt = c.prepare_cached(chairside_media::documents::LIST_SQL)?;
             for _ in 0..50 {
                 let t = Instant::now();
                 let mut rows = stmt.query(params![patients[0], Option::<&str>::None])?;

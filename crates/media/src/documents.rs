@@ -90,33 +90,22 @@ impl StatusFilter {
     }
 }
 
+/// A document with everything recorded about it: the gallery's [`DocumentSummary`] plus who
+/// imported it, from where, and its archive state.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Document {
-    pub id: String,
+    #[serde(flatten)]
+    pub summary: DocumentSummary,
     pub clinic_id: String,
     pub patient_id: String,
-    pub sha256: String,
-    pub kind: Kind,
-    pub status: Status,
-    pub mime: String,
-    pub byte_size: u64,
-    /// As displayed, after EXIF orientation.
-    pub width: Option<u32>,
-    pub height: Option<u32>,
-    pub orientation: u16,
-    pub captured_at: Option<String>,
     pub imported_at: String,
     pub imported_by: String,
     pub workstation: String,
     pub source: String,
-    pub original_filename: Option<String>,
     pub archived_at: Option<String>,
     pub archived_by: Option<String>,
     pub archive_reason: Option<String>,
-    pub teeth: Option<String>,
     pub notes: Option<String>,
-    pub version: i64,
-    pub thumbnails: Vec<ThumbnailRef>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -129,57 +118,34 @@ pub struct HistoryEntry {
     pub changes: Value,
 }
 
-const SELECT: &str = "SELECT id, clinic_id, patient_id, sha256, kind, status, mime, byte_size, width, height,
-        orientation, captured_at, imported_at, imported_by, workstation, source, original_filename, archived_at,
-        archived_by, archive_reason, teeth, notes, version, thumbs_ready
-    FROM documents";
-
-fn row(r: &rusqlite::Row<'_>, thumbs: &ThumbStore) -> rusqlite::Result<Document> {
-    let kind: String = r.get(4)?;
-    let status: String = r.get(5)?;
-    let orientation: u16 = r.get(10)?;
-    let (w, h): (Option<u32>, Option<u32>) = (r.get(8)?, r.get(9)?);
-    // Orientations 5–8 turn the picture a quarter: width and height swap on screen.
-    let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
-    let sha256: String = r.get(3)?;
-    let ready: u32 = r.get(23)?;
-    let thumbnails = match (width, height) {
-        (Some(w), Some(h)) => thumbs.derived_refs(&sha256, w, h, ready),
-        _ => Vec::new(),
-    };
-    Ok(Document {
-        id: r.get(0)?,
-        clinic_id: r.get(1)?,
-        patient_id: r.get(2)?,
-        sha256,
-        kind: Kind::from_str(&kind).unwrap_or(Kind::Other),
-        status: if status == "archived" { Status::Archived } else { Status::Active },
-        mime: r.get(6)?,
-        byte_size: r.get(7)?,
-        width,
-        height,
-        orientation,
-        captured_at: r.get(11)?,
-        imported_at: r.get(12)?,
-        imported_by: r.get(13)?,
-        workstation: r.get(14)?,
-        source: r.get(15)?,
-        original_filename: r.get(16)?,
-        archived_at: r.get(17)?,
-        archived_by: r.get(18)?,
-        archive_reason: r.get(19)?,
-        teeth: r.get(20)?,
-        notes: r.get(21)?,
-        version: r.get(22)?,
-        thumbnails,
-    })
-}
-
 /// One document with its ready thumbnails.
 pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document, MediaError> {
-    conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], |r| row(r, thumbs))
-        .optional()?
-        .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))
+    conn.query_row(
+        &format!(
+            "SELECT {SUMMARY_COLUMNS}, clinic_id, patient_id, imported_at, imported_by, workstation, source,
+                archived_at, archived_by, archive_reason, notes
+             FROM documents WHERE id = ?1"
+        ),
+        [id],
+        |r| {
+            let n = SUMMARY_COLUMN_COUNT;
+            Ok(Document {
+                summary: summary_row(r, thumbs)?,
+                clinic_id: r.get(n)?,
+                patient_id: r.get(n + 1)?,
+                imported_at: r.get(n + 2)?,
+                imported_by: r.get(n + 3)?,
+                workstation: r.get(n + 4)?,
+                source: r.get(n + 5)?,
+                archived_at: r.get(n + 6)?,
+                archived_by: r.get(n + 7)?,
+                archive_reason: r.get(n + 8)?,
+                notes: r.get(n + 9)?,
+            })
+        },
+    )
+    .optional()?
+    .ok_or_else(|| MediaError::DocumentNotFound(id.to_string()))
 }
 
 /// A document as a gallery lists it: what the grid, filters and sort need. Everything else
@@ -211,47 +177,57 @@ fn status_of(v: rusqlite::types::ValueRef<'_>) -> Status {
     if v.as_str().ok() == Some("archived") { Status::Archived } else { Status::Active }
 }
 
-/// A patient's documents, newest capture first, with their ready thumbnails. Read from the
-/// covering index `documents_gallery` alone: a patient with thousands of photos opens at once.
+const SUMMARY_COLUMNS: &str = "id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at,
+    original_filename, teeth, version, thumbs_ready";
+const SUMMARY_COLUMN_COUNT: usize = 14;
+
+/// The gallery listing. Read from the covering index `documents_gallery` alone, in capture
+/// order, so a patient with thousands of photos opens at once. `?1` patient, `?2` status or
+/// NULL for all. Public so the benchmark measures this very statement.
+pub const LIST_SQL: &str = "SELECT id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at,
+        original_filename, teeth, version, thumbs_ready
+    FROM documents INDEXED BY documents_gallery
+    WHERE patient_id = ?1 AND (?2 IS NULL OR status = ?2)
+    ORDER BY captured_at DESC";
+
+/// Decodes the first [`SUMMARY_COLUMN_COUNT`] columns, in [`SUMMARY_COLUMNS`] order.
+fn summary_row(r: &rusqlite::Row<'_>, thumbs: &ThumbStore) -> rusqlite::Result<DocumentSummary> {
+    let orientation: u16 = r.get(8)?;
+    let (w, h): (Option<u32>, Option<u32>) = (r.get(6)?, r.get(7)?);
+    // Orientations 5–8 turn the picture a quarter: width and height swap on screen.
+    let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
+    let sha256: String = r.get(1)?;
+    let thumbnails = match (width, height) {
+        (Some(w), Some(h)) => thumbs.derived_refs(&sha256, w, h, r.get(13)?),
+        _ => Vec::new(),
+    };
+    Ok(DocumentSummary {
+        id: r.get(0)?,
+        sha256,
+        kind: kind_of(r.get_ref(2)?),
+        status: status_of(r.get_ref(3)?),
+        mime: r.get(4)?,
+        byte_size: r.get(5)?,
+        width,
+        height,
+        orientation,
+        captured_at: r.get(9)?,
+        original_filename: r.get(10)?,
+        teeth: r.get(11)?,
+        version: r.get(12)?,
+        thumbnails,
+    })
+}
+
+/// A patient's documents, newest capture first, with their ready thumbnails.
 pub fn list(
     conn: &Connection,
     thumbs: &ThumbStore,
     patient_id: &str,
     filter: StatusFilter,
 ) -> Result<Vec<DocumentSummary>, MediaError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at,
-            original_filename, teeth, version, thumbs_ready
-         FROM documents INDEXED BY documents_gallery
-         WHERE patient_id = ?1 AND (?2 IS NULL OR status = ?2)
-         ORDER BY captured_at DESC",
-    )?;
-    let rows = stmt.query_map(params![patient_id, filter.sql()], |r| {
-        let orientation: u16 = r.get(8)?;
-        let (w, h): (Option<u32>, Option<u32>) = (r.get(6)?, r.get(7)?);
-        let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
-        let sha256: String = r.get(1)?;
-        let thumbnails = match (width, height) {
-            (Some(w), Some(h)) => thumbs.derived_refs(&sha256, w, h, r.get(13)?),
-            _ => Vec::new(),
-        };
-        Ok(DocumentSummary {
-            id: r.get(0)?,
-            sha256,
-            kind: kind_of(r.get_ref(2)?),
-            status: status_of(r.get_ref(3)?),
-            mime: r.get(4)?,
-            byte_size: r.get(5)?,
-            width,
-            height,
-            orientation,
-            captured_at: r.get(9)?,
-            original_filename: r.get(10)?,
-            teeth: r.get(11)?,
-            version: r.get(12)?,
-            thumbnails,
-        })
-    })?;
+    let mut stmt = conn.prepare_cached(LIST_SQL)?;
+    let rows = stmt.query_map(params![patient_id, filter.sql()], |r| summary_row(r, thumbs))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

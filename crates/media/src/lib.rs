@@ -108,7 +108,7 @@ impl Media {
         self.db.read(|c| {
             let document = documents::get(c, &self.thumbs, id)?;
             let exif: Option<String> =
-                c.query_row("SELECT exif_json FROM blobs WHERE sha256 = ?1", [&document.sha256], |r| r.get(0))?;
+                c.query_row("SELECT exif_json FROM blobs WHERE sha256 = ?1", [&document.summary.sha256], |r| r.get(0))?;
             Ok(DocumentDetails {
                 exif: exif.and_then(|e| serde_json::from_str(&e).ok()),
                 links: attachments::list(c, id)?,
@@ -158,15 +158,15 @@ impl Media {
     /// The original's bytes for viewing, hash-checked, with an audit event ("view").
     pub fn read_original(&self, actor: &Actor, id: &str) -> Result<(Document, Vec<u8>), MediaError> {
         let doc = self.get(id)?;
-        let mut bytes = Vec::with_capacity(doc.byte_size as usize);
+        let mut bytes = Vec::with_capacity(doc.summary.byte_size as usize);
         self.blobs
-            .open(&doc.sha256)
-            .map_err(|_| MediaError::BlobMissing { sha256: doc.sha256.clone() })?
+            .open(&doc.summary.sha256)
+            .map_err(|_| MediaError::BlobMissing { sha256: doc.summary.sha256.clone() })?
             .read_to_end(&mut bytes)
-            .map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
+            .map_err(|e| MediaError::io(format!("reading blob {}", doc.summary.sha256), e))?;
         let actual = blobstore::sha256_of(&mut bytes.as_slice()).map_err(|e| MediaError::io("hashing", e))?.0;
-        if actual != doc.sha256 {
-            return Err(MediaError::BlobCorrupt { sha256: doc.sha256.clone(), actual });
+        if actual != doc.summary.sha256 {
+            return Err(MediaError::BlobCorrupt { sha256: doc.summary.sha256.clone(), actual });
         }
         self.db.write(|tx| {
             chairside_audit::append(tx, actor, "view", "document", Some(id), serde_json::json!({}))

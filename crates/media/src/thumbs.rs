@@ -22,6 +22,8 @@ use crate::{Format, MediaError};
 
 /// Longest-edge sizes, smallest first: grid, preview, viewer/compare.
 pub const SIZES: [u32; 3] = [256, 1024, 2048];
+/// `SIZES` as the folder names under `thumbs/`.
+const SIZE_DIRS: [&str; 3] = ["256", "1024", "2048"];
 const FORMAT: &str = "jpg";
 const QUALITY: i32 = 82;
 
@@ -67,19 +69,14 @@ impl ThumbStore {
     pub fn derived_refs(&self, sha256: &str, width: u32, height: u32, ready: u32) -> Vec<ThumbnailRef> {
         let shard = sha256.get(0..2).unwrap_or("00");
         let mut refs = Vec::with_capacity(ready.count_ones() as usize);
-        for &size in &SIZES {
+        for (&size, dir) in SIZES.iter().zip(SIZE_DIRS) {
             if ready & ready_bit(size) == 0 {
                 continue;
             }
             let (w, h) = fit(width, height, size);
             // Built by hand: listing thousands of documents makes thousands of these.
-            let size_text = match size {
-                256 => "256",
-                1024 => "1024",
-                _ => "2048",
-            };
             let mut path = String::with_capacity(self.root_text.len() + sha256.len() + 16);
-            for part in [self.root_text.as_str(), "/", size_text, "/", shard, "/", sha256, ".", FORMAT] {
+            for part in [self.root_text.as_str(), "/", dir, "/", shard, "/", sha256, ".", FORMAT] {
                 path.push_str(part);
             }
             refs.push(ThumbnailRef { size, width: w, height: h, path: PathBuf::from(path) });
@@ -524,6 +521,19 @@ fn worker(shared: &Shared) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_paths_are_where_thumbnails_are_written() {
+        let store = ThumbStore::new("/lib/thumbs/");
+        let sha = "ab".repeat(32);
+        let refs = store.derived_refs(&sha, 4000, 3000, 0b101);
+        let sizes: Vec<u32> = refs.iter().map(|r| r.size).collect();
+        assert_eq!(sizes, vec![256, 2048], "only the sizes whose bits are set");
+        for r in &refs {
+            assert_eq!(r.path, store.path(&sha, r.size, FORMAT), "a listed path is the written path");
+        }
+        assert_eq!((refs[1].width, refs[1].height), (2048, 1536));
+    }
 
     #[test]
     fn fit_never_upscales_and_keeps_proportions() {

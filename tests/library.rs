@@ -1,0 +1,120 @@
+//! The app API end to end: limits, thumbnails on demand and as events, viewing originals,
+//! PDFs and WebP EXIF.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use chairside_app::{Library, LibraryOptions};
+use chairside_media::{Limits, ThumbnailEvent};
+use chairside_patients::NewPatient;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+fn open_with(options: impl FnOnce(&mut LibraryOptions)) -> (tempfile::TempDir, Library, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut o = LibraryOptions::new(dir.path());
+    options(&mut o);
+    let lib = Library::open(o).expect("open");
+    let p = lib.add_patient(&NewPatient { name: "Ada".into(), ..Default::default() }).expect("patient").id;
+    (dir, lib, p)
+}
+
+#[test]
+fn byte_and_pixel_limits_are_configurable_and_refuse_before_storing() {
+    let (_d, lib, p) = open_with(|o| o.limits = Limits { max_bytes: 20_000, max_pixels: 30_000, ..Limits::default() });
+    let r = lib.import_paths(&p, &[fixture("orient_1.jpg")], None, "test", &|_| {}).expect("import");
+    assert_eq!(r[0].error.as_ref().map(|e| e.code.as_str()), Some("file_too_large"), "56 KB is over a 20 KB limit");
+    let r = lib.import_paths(&p, &[fixture("orient_6.webp")], None, "test", &|_| {}).expect("import");
+    assert_eq!(r[0].status, "imported", "128 × 128 is under 30,000 pixels");
+    let r = lib.import_paths(&p, &[fixture("broken_invalid_exif.jpg")], None, "test", &|_| {}).expect("import");
+    assert_eq!(
+        r[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("too_many_pixels"),
+        "200 × 200 (40,000 pixels) is over"
+    );
+}
+
+#[test]
+fn thumbnails_arrive_as_events_smallest_first_and_are_remade_on_demand() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let (_d, lib, p) = open_with(move |o| {
+        o.on_thumbnail = Some(Arc::new(move |e: &ThumbnailEvent| sink.lock().expect("lock").push(e.clone())))
+    });
+    let r = lib.import_paths(&p, &[fixture("png_chelsea_pentax.png")], None, "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    let sha = r[0].sha256.clone().expect("sha");
+    let sizes: Vec<u32> = events
+        .lock()
+        .expect("lock")
+        .iter()
+        .filter_map(|e| match e {
+            ThumbnailEvent::Ready { sha256, size } if *sha256 == sha => Some(*size),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, vec![256, 1024, 2048], "the grid size is ready first");
+
+    let doc = r[0].document_id.clone().expect("doc");
+    let t = lib.thumbnail(&doc, 1024).expect("thumbnail").expect("exists");
+    std::fs::remove_file(&t.path).expect("lose it");
+    let again = lib.thumbnail(&doc, 1024).expect("thumbnail").expect("remade");
+    assert!(again.path.is_file(), "a missing thumbnail is remade on demand");
+    assert_eq!((again.width, again.height), (451, 300), "never upscaled: the 451 × 300 photo stays its size");
+}
+
+#[test]
+fn viewing_an_original_is_hash_checked_and_audited() {
+    let (dir, lib, p) = open_with(|_| {});
+    let r = lib.import_paths(&p, &[fixture("orient_1.jpg")], None, "test", &|_| {}).expect("import");
+    let doc = r[0].document_id.clone().expect("doc");
+    let (_, bytes) = lib.media().read_original(lib.actor(), &doc).expect("view");
+    assert_eq!(bytes, std::fs::read(fixture("orient_1.jpg")).expect("fixture"), "the original, byte-exact");
+    let views = lib.audit_list(Some(&doc), 100).expect("audit").into_iter().filter(|e| e.action == "view").count();
+    assert_eq!(views, 1, "a view of a full image is audited");
+
+    let sha = r[0].sha256.clone().expect("sha");
+    let blob = dir.path().join("blobs").join(&sha[0..2]).join(&sha[2..4]).join(&sha);
+    let mut perms = std::fs::metadata(&blob).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&blob, perms).expect("chmod");
+    let mut rotten = std::fs::read(&blob).expect("read");
+    rotten[500] ^= 0x80;
+    std::fs::write(&blob, rotten).expect("rot");
+    let err = lib.media().read_original(lib.actor(), &doc).expect_err("a damaged original is never shown as if intact");
+    assert_eq!(err.code(), "blob_corrupt");
+}
+
+#[test]
+fn pdfs_are_stored_without_preview_and_truncated_ones_refused() {
+    let (dir, lib, p) = open_with(|_| {});
+    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    let good = dir.path().join("consent form.pdf");
+    std::fs::write(&good, pdf).expect("write");
+    let cut = dir.path().join("cut.pdf");
+    std::fs::write(&cut, &pdf[..60]).expect("write");
+    let r = lib.import_paths(&p, &[good, cut], None, "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    assert_eq!(r[0].status, "imported");
+    assert_eq!(r[1].error.as_ref().map(|e| e.code.as_str()), Some("corrupt_file"), "a cut-off PDF is refused");
+    let shown = lib.show_document(r[0].document_id.as_deref().expect("doc")).expect("show");
+    assert_eq!(shown.document.summary.kind.as_str(), "document", "a PDF defaults to kind document");
+    assert_eq!(shown.document.summary.mime, "application/pdf");
+    assert!(shown.document.summary.thumbnails.is_empty(), "no preview for a PDF");
+}
+
+#[test]
+fn exif_inside_webp_and_tiff_is_read() {
+    let (_d, lib, p) = open_with(|_| {});
+    let r = lib
+        .import_paths(&p, &[fixture("orient_6.webp"), fixture("orient_6_g4.tif")], None, "test", &|_| {})
+        .expect("import");
+    for result in &r {
+        let shown = lib.show_document(result.document_id.as_deref().expect("doc")).expect("show");
+        assert_eq!(shown.document.summary.orientation, 6, "{}: orientation from EXIF", result.path);
+        assert_eq!(shown.exif.as_ref().and_then(|e| e["orientation"].as_u64()), Some(6));
+    }
+}
