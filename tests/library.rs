@@ -118,3 +118,37 @@ fn exif_inside_webp_and_tiff_is_read() {
         assert_eq!(shown.exif.as_ref().and_then(|e| e["orientation"].as_u64()), Some(6));
     }
 }
+
+#[test]
+fn the_database_refuses_to_delete_records_the_clinic_must_keep() {
+    let (dir, lib, p) = open_with(|_| {});
+    let r = lib.import_paths(&p, &[fixture("orient_1.jpg")], None, "test", &|_| {}).expect("import");
+    let doc = r[0].document_id.clone().expect("doc");
+    lib.link(&doc, "patient", &p, None).expect("link");
+    let conn = chairside_store::rusqlite::Connection::open(dir.path().join("library.sqlite3")).expect("open");
+    for table in ["documents", "blobs", "document_history", "media_attachments", "audit_events", "change_log"] {
+        let err = conn.execute(&format!("DELETE FROM {table}"), []).expect_err(table);
+        assert!(err.to_string().contains("never") || err.to_string().contains("append-only"), "{table}: {err}");
+    }
+    assert!(conn.execute("UPDATE blobs SET sha256 = ?1", ["0".repeat(64)]).is_err(), "a content address never changes");
+}
+
+#[test]
+fn every_replicated_change_is_in_the_change_log_in_clock_order() {
+    let (_d, lib, p) = open_with(|_| {});
+    let r = lib.import_paths(&p, &[fixture("orient_1.jpg")], None, "test", &|_| {}).expect("import");
+    let doc = r[0].document_id.clone().expect("doc");
+    let note = lib.add_note(&p, "Before photo").expect("note");
+    lib.link(&doc, "clinical_note", &note.id, None).expect("link");
+    lib.archive(&doc, Some("blurred")).expect("archive");
+    let changes = lib.db().read(|c| chairside_store::changes_since(c, 0, 1000)).expect("changes");
+    let touched: std::collections::BTreeSet<&str> = changes.iter().map(|c| c.entity_type.as_str()).collect();
+    for entity in ["clinic", "patient", "document", "clinical_note", "attachment"] {
+        assert!(touched.contains(entity), "{entity} changes are in the change log");
+    }
+    assert!(changes.windows(2).all(|w| w[0].hlc <= w[1].hlc), "the clock never goes backwards");
+    assert!(changes.iter().all(|c| c.workstation == lib.actor().workstation), "stamped with this workstation");
+    let status: Vec<_> =
+        changes.iter().filter(|c| c.entity_id == doc && c.field == "status").map(|c| c.value.clone()).collect();
+    assert_eq!(status, vec![serde_json::json!("active"), serde_json::json!("archived")], "archive is a status change");
+}
