@@ -14,6 +14,10 @@ use chairside_patients::NewPatient;
 use chairside_store::rusqlite::params;
 use sha2::{Digest, Sha256};
 
+// The same allocator as the shipped binaries.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result =

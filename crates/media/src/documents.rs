@@ -10,8 +10,9 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::Format;
 use crate::MediaError;
-use crate::thumbs::{ThumbStore, ThumbnailRef};
+use crate::thumbs::{ThumbStore, Thumbnails};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -156,7 +157,7 @@ pub struct DocumentSummary {
     pub sha256: String,
     pub kind: Kind,
     pub status: Status,
-    pub mime: String,
+    pub mime: &'static str,
     pub byte_size: u64,
     /// As displayed, after EXIF orientation.
     pub width: Option<u32>,
@@ -166,7 +167,7 @@ pub struct DocumentSummary {
     pub original_filename: Option<String>,
     pub teeth: Option<String>,
     pub version: i64,
-    pub thumbnails: Vec<ThumbnailRef>,
+    pub thumbnails: Thumbnails,
 }
 
 fn kind_of(v: rusqlite::types::ValueRef<'_>) -> Kind {
@@ -198,15 +199,22 @@ fn summary_row(r: &rusqlite::Row<'_>, thumbs: &ThumbStore) -> rusqlite::Result<D
     let (width, height) = if (5..=8).contains(&orientation) { (h, w) } else { (w, h) };
     let sha256: String = r.get(1)?;
     let thumbnails = match (width, height) {
-        (Some(w), Some(h)) => thumbs.derived_refs(&sha256, w, h, r.get(13)?),
-        _ => Vec::new(),
+        (Some(w), Some(h)) => thumbs.derived(&sha256, w, h, r.get(13)?),
+        _ => thumbs.derived(&sha256, 0, 0, 0),
     };
     Ok(DocumentSummary {
         id: r.get(0)?,
         sha256,
         kind: kind_of(r.get_ref(2)?),
         status: status_of(r.get_ref(3)?),
-        mime: r.get(4)?,
+        // Every stored mime comes from `Format::mime`, so it maps back to a static string.
+        mime: r
+            .get_ref(4)?
+            .as_str()
+            .ok()
+            .and_then(Format::from_mime)
+            .map(Format::mime)
+            .unwrap_or("application/octet-stream"),
         byte_size: r.get(5)?,
         width,
         height,

@@ -100,7 +100,7 @@ pub fn export_patient(
             .large_file(true);
         let mut entries = Vec::with_capacity(docs.len());
         for (doc, links) in docs.iter().zip(links) {
-            let ext = Format::from_mime(&doc.mime).map(Format::extension).unwrap_or("bin");
+            let ext = Format::from_mime(doc.mime).map(Format::extension).unwrap_or("bin");
             let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
             let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
             zip.start_file(name.as_str(), options).map_err(|e| export_err(e.to_string()))?;
@@ -127,7 +127,7 @@ pub fn export_patient(
                 status: doc.status.as_str().to_string(),
                 captured_at: doc.captured_at.clone(),
                 original_filename: doc.original_filename.clone(),
-                mime: doc.mime.clone(),
+                mime: doc.mime.to_string(),
                 byte_size: doc.byte_size,
                 sha256: doc.sha256.clone(),
                 links: links

@@ -32,7 +32,7 @@ pub use exif::ExifInfo;
 pub use export::ExportSummary;
 pub use format::{Format, Sniffed, sniff};
 pub use import::{ImportOutcome, ImportRequest, ImportStatus};
-pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer};
+pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
 pub use verify::{VerifyOptions, VerifyReport};
 
 /// The folders media keeps its files in.

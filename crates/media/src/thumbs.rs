@@ -39,8 +39,49 @@ pub struct ThumbnailRef {
 /// Where thumbnail files live.
 pub struct ThumbStore {
     root: PathBuf,
-    /// `root` as text, to build thousands of paths with one allocation each.
-    root_text: String,
+    /// `root` as text, shared by every [`Thumbnails`] of a listing.
+    root_text: Arc<str>,
+}
+
+/// The ready thumbnails of one document. A listing holds thousands of these, so it is a few
+/// words (the root is shared, paths are built when needed); it serialises as
+/// `[{"size","width","height","path"}, …]`, smallest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thumbnails {
+    root: Arc<str>,
+    sha256: Arc<str>,
+    /// The original as displayed (after orientation).
+    width: u32,
+    height: u32,
+    /// Bit per ready size, see [`ready_bit`].
+    ready: u32,
+}
+
+impl Thumbnails {
+    /// The ready thumbnails with their sizes and paths, smallest first.
+    pub fn refs(&self) -> Vec<ThumbnailRef> {
+        let shard = self.sha256.get(0..2).unwrap_or("00");
+        SIZES
+            .iter()
+            .zip(SIZE_DIRS)
+            .filter(|(size, _)| self.ready & ready_bit(**size) != 0)
+            .map(|(&size, dir)| {
+                let (width, height) = fit(self.width, self.height, size);
+                let path = PathBuf::from(format!("{}/{dir}/{shard}/{}.{FORMAT}", self.root, self.sha256));
+                ThumbnailRef { size, width, height, path }
+            })
+            .collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ready == 0
+    }
+}
+
+impl Serialize for Thumbnails {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.refs().serialize(serializer)
+    }
 }
 
 /// The bit of a size in `documents.thumbs_ready`.
@@ -51,7 +92,7 @@ pub(crate) fn ready_bit(size: u32) -> u32 {
 impl ThumbStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         let root = root.into();
-        let root_text = root.to_string_lossy().trim_end_matches('/').to_string();
+        let root_text = Arc::from(root.to_string_lossy().trim_end_matches('/'));
         ThumbStore { root, root_text }
     }
 
@@ -65,23 +106,9 @@ impl ThumbStore {
     }
 
     /// The thumbnails whose bits are set in `ready`, for an image displayed `width` × `height`:
-    /// their size and path follow from the content address, so no lookup is needed.
-    pub fn derived_refs(&self, sha256: &str, width: u32, height: u32, ready: u32) -> Vec<ThumbnailRef> {
-        let shard = sha256.get(0..2).unwrap_or("00");
-        let mut refs = Vec::with_capacity(ready.count_ones() as usize);
-        for (&size, dir) in SIZES.iter().zip(SIZE_DIRS) {
-            if ready & ready_bit(size) == 0 {
-                continue;
-            }
-            let (w, h) = fit(width, height, size);
-            // Built by hand: listing thousands of documents makes thousands of these.
-            let mut path = String::with_capacity(self.root_text.len() + sha256.len() + 16);
-            for part in [self.root_text.as_str(), "/", dir, "/", shard, "/", sha256, ".", FORMAT] {
-                path.push_str(part);
-            }
-            refs.push(ThumbnailRef { size, width: w, height: h, path: PathBuf::from(path) });
-        }
-        refs
+    /// their sizes and paths follow from the content address, so no lookup is needed.
+    pub fn derived(&self, sha256: &str, width: u32, height: u32, ready: u32) -> Thumbnails {
+        Thumbnails { root: Arc::clone(&self.root_text), sha256: Arc::from(sha256), width, height, ready }
     }
 
     /// The ready thumbnails of a blob, smallest first.
@@ -526,13 +553,15 @@ mod tests {
     fn derived_paths_are_where_thumbnails_are_written() {
         let store = ThumbStore::new("/lib/thumbs/");
         let sha = "ab".repeat(32);
-        let refs = store.derived_refs(&sha, 4000, 3000, 0b101);
+        let refs = store.derived(&sha, 4000, 3000, 0b101).refs();
         let sizes: Vec<u32> = refs.iter().map(|r| r.size).collect();
         assert_eq!(sizes, vec![256, 2048], "only the sizes whose bits are set");
         for r in &refs {
             assert_eq!(r.path, store.path(&sha, r.size, FORMAT), "a listed path is the written path");
         }
         assert_eq!((refs[1].width, refs[1].height), (2048, 1536));
+        let json = serde_json::to_value(store.derived(&sha, 4000, 3000, 0b101)).expect("json");
+        assert_eq!(json[0]["path"], store.path(&sha, 256, FORMAT).to_str().expect("utf8"), "serialised as the refs");
     }
 
     #[test]
