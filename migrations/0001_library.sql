@@ -123,6 +123,8 @@ CREATE TABLE thumbnails (
     updated_at  TEXT NOT NULL,
     PRIMARY KEY (sha256, size)
 );
+-- What the workers resume at start-up, found without scanning every thumbnail.
+CREATE INDEX thumbnails_pending ON thumbnails (sha256) WHERE status = 'pending';
 
 -- Polymorphic links owned by media. `owner_type` is free text (length checked in code, no CHECK
 -- so a module can come or go without a media migration); no foreign key on `owner_id`.

@@ -100,26 +100,36 @@ impl Library {
         }
         let db = Arc::new(Db::open(&dir.join("library.sqlite3"))?);
         let user = options.user.unwrap_or_else(current_user);
-        let (workstation, clinic_id) = db.write(|tx| {
-            let ws = match chairside_store::get_setting(tx, "workstation_id")? {
-                Some(ws) => ws,
-                None => {
-                    let ws = chairside_store::new_id();
-                    chairside_store::set_setting(tx, "workstation_id", &ws)?;
-                    ws
-                }
-            };
-            let actor = Actor { user: user.clone(), workstation: ws.clone() };
-            let clinic = match chairside_store::get_setting(tx, "default_clinic_id")? {
-                Some(c) => c,
-                None => {
-                    let c = chairside_patients::create_clinic(tx, &actor, "My clinic")?;
-                    chairside_store::set_setting(tx, "default_clinic_id", &c.id)?;
-                    c.id
-                }
-            };
-            Ok::<_, AppError>((ws, clinic))
-        })?;
+        // Read first: only the very first open of a library writes (and fsyncs) here.
+        let settings = |c: &chairside_store::rusqlite::Connection| -> Result<_, AppError> {
+            Ok((
+                chairside_store::get_setting(c, "workstation_id")?,
+                chairside_store::get_setting(c, "default_clinic_id")?,
+            ))
+        };
+        let (workstation, clinic_id) = match db.read(settings)? {
+            (Some(ws), Some(clinic)) => (ws, clinic),
+            _ => db.write(|tx| {
+                let ws = match chairside_store::get_setting(tx, "workstation_id")? {
+                    Some(ws) => ws,
+                    None => {
+                        let ws = chairside_store::new_id();
+                        chairside_store::set_setting(tx, "workstation_id", &ws)?;
+                        ws
+                    }
+                };
+                let actor = Actor { user: user.clone(), workstation: ws.clone() };
+                let clinic = match chairside_store::get_setting(tx, "default_clinic_id")? {
+                    Some(c) => c,
+                    None => {
+                        let c = chairside_patients::create_clinic(tx, &actor, "My clinic")?;
+                        chairside_store::set_setting(tx, "default_clinic_id", &c.id)?;
+                        c.id
+                    }
+                };
+                Ok::<_, AppError>((ws, clinic))
+            })?,
+        };
         let media = Media::new(Arc::clone(&db), paths, owner_registry()?, options.limits);
         let threads = options
             .thumbnail_threads
@@ -173,10 +183,6 @@ impl Library {
 
     pub fn list_patients(&self, query: Option<&str>) -> Result<Vec<Patient>, AppError> {
         Ok(self.db.read(|c| chairside_patients::list(c, query))?)
-    }
-
-    pub fn add_clinic(&self, name: &str) -> Result<chairside_patients::Clinic, AppError> {
-        Ok(self.db.write(|tx| chairside_patients::create_clinic(tx, &self.actor, name))?)
     }
 
     // --- documents ---

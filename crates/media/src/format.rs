@@ -46,11 +46,6 @@ impl Format {
         }
     }
 
-    /// Formats decoded by the `image` crate (validated fully at import).
-    pub fn is_raster(self) -> bool {
-        !matches!(self, Format::Dicom | Format::Pdf)
-    }
-
     /// Formats we can draw a thumbnail of.
     pub fn has_preview(self) -> bool {
         self != Format::Pdf

@@ -75,18 +75,6 @@ impl Media {
         Arc::clone(&self.thumbnailer)
     }
 
-    pub fn blobs(&self) -> &LocalBlobStore {
-        &self.blobs
-    }
-
-    pub fn owners(&self) -> &OwnerRegistry {
-        &self.owners
-    }
-
-    pub fn limits(&self) -> &Limits {
-        &self.limits
-    }
-
     pub fn import(&self, actor: &Actor, req: &ImportRequest<'_>) -> Result<ImportOutcome, MediaError> {
         import::import_file(&self.db, &self.blobs, &self.limits, actor, req)
     }

@@ -388,7 +388,9 @@ impl Thumbnailer {
     /// Blobs whose thumbnails are not all made yet (pending after a crash, or new).
     pub fn pending(&self) -> Result<Vec<String>, MediaError> {
         self.db.read(|c| {
-            let mut stmt = c.prepare("SELECT DISTINCT sha256 FROM thumbnails WHERE status = 'pending'")?;
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT sha256 FROM thumbnails INDEXED BY thumbnails_pending WHERE status = 'pending'",
+            )?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
