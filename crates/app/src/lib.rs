@@ -67,11 +67,32 @@ pub struct Library {
     workers: ThumbnailWorkers,
 }
 
+/// Who is at the keyboard: `CHAIRSIDE_USER`, else the login name, else (services, sandboxes
+/// without a login environment) the account of the process's uid, so the audit trail never
+/// records an anonymous change where the OS knows better.
 fn current_user() -> String {
-    ["CHAIRSIDE_USER", "USER", "USERNAME"]
+    ["CHAIRSIDE_USER", "USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .or_else(account_of_this_process)
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+#[cfg(unix)]
+fn account_of_this_process() -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = std::fs::metadata("/proc/self").ok()?.uid().to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)? == uid).then(|| name.to_string())
+    })
+}
+
+#[cfg(not(unix))]
+fn account_of_this_process() -> Option<String> {
+    None
 }
 
 /// The attachment owner types this build knows. Adding a module that owns attachable

@@ -321,12 +321,12 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 // One line per file on stderr as soon as it is committed: a script (or a
                 // person) sees progress, and every "imported" line is a durable promise.
                 let r = p.result;
-                let detail = match (&r.document_id, &r.error) {
-                    (_, Some(e)) => e.message.clone(),
-                    (Some(id), None) => id.clone(),
-                    _ => String::new(),
-                };
-                eprintln!("[{}/{}] {} {} {}", p.done, p.total, r.status, r.path, detail);
+                match (&r.document_id, &r.error) {
+                    // The message of a rejection names the file already.
+                    (_, Some(e)) => eprintln!("[{}/{}] rejected {}", p.done, p.total, e.message),
+                    (Some(id), None) => eprintln!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
+                    (None, None) => eprintln!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
+                }
             })?;
             lib.wait_for_thumbnails();
             let rejected = results.iter().filter(|r| r.status == "rejected").count();
