@@ -22,8 +22,6 @@ use crate::{Format, MediaError};
 
 /// Longest-edge sizes, smallest first: grid, preview, viewer/compare.
 pub const SIZES: [u32; 3] = [256, 1024, 2048];
-/// `SIZES` as the folder names under `thumbs/`.
-const SIZE_DIRS: [&str; 3] = ["256", "1024", "2048"];
 const FORMAT: &str = "jpg";
 const QUALITY: i32 = 82;
 
@@ -60,15 +58,12 @@ pub struct Thumbnails {
 impl Thumbnails {
     /// The ready thumbnails with their sizes and paths, smallest first.
     pub fn refs(&self) -> Vec<ThumbnailRef> {
-        let shard = self.sha256.get(0..2).unwrap_or("00");
         SIZES
             .iter()
-            .zip(SIZE_DIRS)
-            .filter(|(size, _)| self.ready & ready_bit(**size) != 0)
-            .map(|(&size, dir)| {
+            .filter(|&&size| self.ready & ready_bit(size) != 0)
+            .map(|&size| {
                 let (width, height) = fit(self.width, self.height, size);
-                let path = PathBuf::from(format!("{}/{dir}/{shard}/{}.{FORMAT}", self.root, self.sha256));
-                ThumbnailRef { size, width, height, path }
+                ThumbnailRef { size, width, height, path: thumbnail_path(&self.root, &self.sha256, size, FORMAT) }
             })
             .collect()
     }
@@ -82,6 +77,12 @@ impl Serialize for Thumbnails {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         self.refs().serialize(serializer)
     }
+}
+
+/// The one place the layout `thumbs/<size>/ab/<sha256>.<format>` is spelled out.
+fn thumbnail_path(root: &str, sha256: &str, size: u32, format: &str) -> PathBuf {
+    let shard = sha256.get(0..2).unwrap_or("00");
+    PathBuf::from(format!("{root}/{size}/{shard}/{sha256}.{format}"))
 }
 
 /// The bit of a size in `documents.thumbs_ready`.
@@ -101,8 +102,7 @@ impl ThumbStore {
     }
 
     pub fn path(&self, sha256: &str, size: u32, format: &str) -> PathBuf {
-        let shard = sha256.get(0..2).unwrap_or("00");
-        self.root.join(size.to_string()).join(shard).join(format!("{sha256}.{format}"))
+        thumbnail_path(&self.root_text, sha256, size, format)
     }
 
     /// The thumbnails whose bits are set in `ready`, for an image displayed `width` × `height`:

@@ -69,9 +69,9 @@ pub fn verify(
     actor: &Actor,
     options: VerifyOptions,
 ) -> Result<VerifyReport, MediaError> {
-    let rows: Vec<(String, u64)> = db.read(|c| {
-        let mut stmt = c.prepare("SELECT sha256, byte_size FROM blobs ORDER BY sha256")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let rows: Vec<String> = db.read(|c| {
+        let mut stmt = c.prepare("SELECT sha256 FROM blobs ORDER BY sha256")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
         Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
     })?;
     let mut report = VerifyReport {
@@ -86,7 +86,7 @@ pub fn verify(
         thumbnails_failed: vec![],
     };
     let mut good = Vec::new();
-    for (sha, _) in &rows {
+    for sha in &rows {
         report.blobs_checked += 1;
         // A row whose address is not hex can name no file: report it rather than stop.
         let Ok(path) = blobs.path_of(sha) else {
@@ -138,7 +138,7 @@ pub fn verify(
         }
     }
 
-    let known: HashSet<&str> = rows.iter().map(|(s, _)| s.as_str()).collect();
+    let known: HashSet<&str> = rows.iter().map(String::as_str).collect();
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let mut files = Vec::new();
     walk(blobs.root(), &mut files);
