@@ -88,6 +88,7 @@ impl AppError {
 }
 
 /// The serialisable form of an error: a stable code and a message for people.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ErrorPayload {
     pub code: String,

@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::{AppError, ErrorPayload, Library};
 
 /// The outcome for one file, in the shape of the CLI contract.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FileResult {
     pub path: String,

@@ -12,7 +12,7 @@ use chairside_audit::{AuditEvent, ChainReport};
 use chairside_clinical_notes::{Note, NoteOwner};
 use chairside_media::thumbs::{ThumbnailListener, ThumbnailWorkers};
 use chairside_media::{
-    Attachment, DocumentDetails, DocumentPatch, DocumentSummary, ExportSummary, Limits, Media, MediaPaths,
+    Attachment, Document, DocumentDetails, DocumentPatch, DocumentSummary, ExportSummary, Limits, Media, MediaPaths,
     OwnerRegistry, OwnerSpec, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
 };
 use chairside_patients::{NewPatient, Patient, PatientOwner};
@@ -20,6 +20,11 @@ use chairside_store::{Actor, Db};
 use chairside_treatment_plan::{Plan, PlanItem, PlanItemOwner};
 
 pub use chairside_media::{ImportStatus, Kind};
+// The domain crates, for shells that name their types (the desktop's TypeScript bindings).
+pub use {
+    chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_media as media,
+    chairside_patients as patients, chairside_treatment_plan as treatment_plan,
+};
 pub use error::{AppError, ErrorPayload};
 pub use import::{FileResult, ImportProgress};
 
@@ -226,6 +231,16 @@ impl Library {
 
     pub fn restore(&self, id: &str) -> Result<Transition, AppError> {
         Ok(self.media.restore(&self.actor, id)?)
+    }
+
+    /// Documents in the library, archived ones included.
+    pub fn document_count(&self) -> Result<u64, AppError> {
+        Ok(self.media.count()?)
+    }
+
+    /// A document's original for display: its hash checked and the view audited.
+    pub fn view_original(&self, id: &str) -> Result<(Document, Vec<u8>), AppError> {
+        Ok(self.media.read_original(&self.actor, id)?)
     }
 
     /// A thumbnail of a document, made on the spot if missing.

@@ -4,6 +4,9 @@
 //!   `/usr/bin/time` beside `vipsthumbnail`; see scripts/bench.sh).
 //! - `sha MIB`: SHA-256 throughput, in memory and streaming from a file.
 //! - `list DOCS PER_PATIENT`: `list` of one patient in a library of DOCS documents.
+//! - `gallery DOCS DIR`: a library in DIR with one patient of DOCS real photos (small
+//!   generated JPEGs, imported as a user would, capture dates spread over a year), for the
+//!   desktop app's gallery figures (scripts/bench-app.sh).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -29,8 +32,14 @@ fn main() {
                 args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5_000),
                 args.get(3).map(std::path::PathBuf::from),
             ),
-            _ => Err("usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR]"
-                .to_string()),
+            Some("gallery") if args.len() == 3 => match args[1].parse() {
+                Ok(n) => gallery(n, Path::new(&args[2])),
+                Err(_) => Err(format!("not a number of documents: {}", args[1])),
+            },
+            _ => Err(
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR"
+                    .to_string(),
+            ),
         };
     if let Err(e) = result {
         eprintln!("chairside-bench: {e}");
@@ -200,5 +209,41 @@ fn list(total: usize, per_patient: usize, keep: Option<std::path::PathBuf>) -> R
         "  of which SQLite (same query, rows visited, nothing built): median {:.2} ms",
         sql_times[25].as_secs_f64() * 1000.0
     );
+    Ok(())
+}
+
+/// A library of one patient with `total` distinct photos, imported through the real pipeline.
+fn gallery(total: usize, root: &Path) -> Result<(), String> {
+    use chairside_media::DocumentPatch;
+    let lib = Library::open(LibraryOptions::new(root)).map_err(|e| e.to_string())?;
+    let patient = lib
+        .add_patient(&NewPatient { name: format!("Gallery bench ({total} photos)"), ..Default::default() })
+        .map_err(|e| e.to_string())?;
+    let src = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    let paths: Vec<std::path::PathBuf> = (0..total)
+        .map(|i| {
+            // 640 × 480, a colour and a band position unique to each photo: distinct bytes.
+            let (r, g, b) = ((i * 37 % 200) as u8 + 40, (i * 91 % 200) as u8 + 40, (i * 13 % 200) as u8 + 40);
+            let band = (i % 400) as u32;
+            let img = image::RgbImage::from_fn(640, 480, |x, y| {
+                if (band..band + 80).contains(&x) || y / 40 == (i % 12) as u32 { image::Rgb([255 - r, 255 - g, 255 - b]) } else { image::Rgb([r, g, b]) }
+            });
+            let path = src.path().join(format!("IMG_{i:05}.jpg"));
+            img.save(&path).map(|_| path).map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    eprintln!("gallery: {total} JPEGs written in {:.1} s", start.elapsed().as_secs_f64());
+    let start = Instant::now();
+    let results = lib.import_paths(&patient.id, &paths, None, "bench", &|_| {}).map_err(|e| e.to_string())?;
+    lib.wait_for_thumbnails();
+    eprintln!("gallery: imported in {:.1} s", start.elapsed().as_secs_f64());
+    for (i, r) in results.iter().enumerate() {
+        let Some(id) = &r.document_id else { return Err(format!("{} was rejected: {:?}", r.path, r.error)) };
+        let captured = format!("2025-{:02}-{:02}T{:02}:{:02}:00.000Z", 1 + (i / 420) % 12, 1 + (i / 15) % 28, 8 + i % 10, i % 60);
+        let patch = DocumentPatch { captured_at: Some(captured), ..Default::default() };
+        lib.update_document(id, &patch).map_err(|e| e.to_string())?;
+    }
+    println!("{}", patient.id);
     Ok(())
 }

@@ -27,6 +27,7 @@ impl From<rusqlite::Error> for NoteError {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Note {
     pub id: String,

@@ -69,6 +69,7 @@ fn check_owner_type(owner_type: &str) -> Result<(), MediaError> {
     Ok(())
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Attachment {
     pub id: String,

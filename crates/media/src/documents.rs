@@ -14,7 +14,8 @@ use crate::Format;
 use crate::MediaError;
 use crate::thumbs::{ThumbStore, Thumbnails};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     Intraoral,
@@ -45,6 +46,7 @@ impl FromStr for Kind {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
@@ -93,6 +95,7 @@ impl StatusFilter {
 
 /// A document with everything recorded about it: the gallery's [`DocumentSummary`] plus who
 /// imported it, from where, and its archive state.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Document {
     #[serde(flatten)]
@@ -109,6 +112,7 @@ pub struct Document {
     pub notes: Option<String>,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct HistoryEntry {
     pub version: i64,
@@ -151,6 +155,7 @@ pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document,
 
 /// A document as a gallery lists it: what the grid, filters and sort need. Everything else
 /// is in [`Document`] (see [`get`]).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DocumentSummary {
     pub id: String,
@@ -167,6 +172,7 @@ pub struct DocumentSummary {
     pub original_filename: Option<String>,
     pub teeth: Option<String>,
     pub version: i64,
+    #[cfg_attr(feature = "ts", ts(as = "Vec<crate::thumbs::ThumbnailRef>"))]
     pub thumbnails: Thumbnails,
 }
 
@@ -284,6 +290,7 @@ pub(crate) fn write_history(
 }
 
 /// Whether a state change happened or the document was already in that state.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transition {

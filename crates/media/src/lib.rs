@@ -44,6 +44,7 @@ pub struct MediaPaths {
 }
 
 /// A document with everything known about it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize)]
 pub struct DocumentDetails {
     #[serde(flatten)]
@@ -77,6 +78,11 @@ impl Media {
 
     pub fn import(&self, actor: &Actor, req: &ImportRequest<'_>) -> Result<ImportOutcome, MediaError> {
         import::import_file(&self.db, &self.blobs, &self.limits, actor, req)
+    }
+
+    /// Documents in the library, archived ones included.
+    pub fn count(&self) -> Result<u64, MediaError> {
+        Ok(self.db.read(|c| c.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)))?)
     }
 
     pub fn list(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<DocumentSummary>, MediaError> {

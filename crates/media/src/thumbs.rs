@@ -25,6 +25,7 @@ pub const SIZES: [u32; 3] = [256, 1024, 2048];
 const FORMAT: &str = "jpg";
 const QUALITY: i32 = 82;
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ThumbnailRef {
     pub size: u32,
@@ -248,6 +249,7 @@ fn encode(pixels: &[u8], w: u32, h: u32, orientation: u16) -> Result<Rendered, D
 }
 
 /// What the workers report as they go.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ThumbnailEvent {

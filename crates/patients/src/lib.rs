@@ -36,6 +36,7 @@ pub struct Clinic {
     pub created_at: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Patient {
     pub id: String,

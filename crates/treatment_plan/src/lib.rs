@@ -30,6 +30,7 @@ impl From<rusqlite::Error> for PlanError {
     }
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct PlanItem {
     pub id: String,
@@ -40,6 +41,7 @@ pub struct PlanItem {
     pub created_at: String,
 }
 
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Plan {
     pub id: String,

@@ -1,0 +1,68 @@
+//! TypeScript declarations of everything the command surface sends and receives, generated
+//! from the Rust types and committed as `ui/src/lib/bindings.ts`. A test fails when the
+//! committed file is stale; `UPDATE_BINDINGS=1 cargo test -p chairside-desktop bindings`
+//! rewrites it.
+
+use chairside_app::clinical_notes::Note;
+use chairside_app::media::{
+    Attachment, Document, DocumentDetails, DocumentSummary, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef,
+    Transition,
+};
+use chairside_app::patients::Patient;
+use chairside_app::treatment_plan::{Plan, PlanItem};
+use chairside_app::{ErrorPayload, FileResult};
+use ts_rs::{Config, TS};
+
+use crate::commands::{
+    DocumentEdit, ImportProgressEvent, LibraryStatus, ListStatus, PatientInput, StartupInfo,
+};
+
+/// Where the UI keeps the generated file, relative to this crate.
+pub const PATH: &str = "../ui/src/lib/bindings.ts";
+
+macro_rules! declarations {
+    ($cfg:expr; $($t:ty),* $(,)?) => {
+        vec![$(format!("export {}", <$t as TS>::decl($cfg))),*]
+    };
+}
+
+/// The whole file's text.
+pub fn typescript() -> String {
+    // Every integer we send fits a JS number (sizes, counts, versions).
+    let cfg = Config::new().with_large_int("number");
+    let decls = declarations!(&cfg;
+        ErrorPayload, Kind, Status, Transition, ThumbnailRef, ThumbnailEvent, DocumentSummary, Document,
+        HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
+        StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent,
+    );
+    let mut out = String::from(
+        "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\
+         // Regenerate with `UPDATE_BINDINGS=1 cargo test -p chairside-desktop bindings`.\n\n\
+         export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;\n",
+    );
+    for d in decls {
+        out.push('\n');
+        out.push_str(&d);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn bindings_are_up_to_date() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(super::PATH);
+        let fresh = super::typescript();
+        if std::env::var_os("UPDATE_BINDINGS").is_some() {
+            std::fs::write(&path, &fresh).expect("write bindings");
+            return;
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == fresh,
+            "{} is stale: a type the UI uses changed. Run `UPDATE_BINDINGS=1 cargo test -p chairside-desktop bindings` and commit the result",
+            path.display()
+        );
+    }
+}

@@ -1,0 +1,256 @@
+//! The command surface the UI calls. Each command is async and runs its library call on the
+//! blocking pool, so neither the UI thread nor the async runtime ever waits on disk or SQLite.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chairside_app::clinical_notes::Note;
+use chairside_app::media::{
+    Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, StatusFilter, Transition,
+};
+use chairside_app::patients::{NewPatient, Patient};
+use chairside_app::treatment_plan::{Plan, PlanItem};
+use chairside_app::{AppError, ErrorPayload, FileResult, Library};
+use serde::{Deserialize, Serialize};
+use tauri::{AppHandle, Emitter, Runtime, State};
+use ts_rs::TS;
+
+use crate::{EVENT_IMPORT_PROGRESS, Shared};
+
+type Reply<T> = Result<T, ErrorPayload>;
+
+/// Runs `f` on the blocking pool against the open library.
+async fn blocking<T, F>(state: &Shared, f: F) -> Reply<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Library) -> Result<T, AppError> + Send + 'static,
+{
+    let library: Arc<Library> = state.library()?;
+    tauri::async_runtime::spawn_blocking(move || f(&library).map_err(|e| e.to_payload()))
+        .await
+        .map_err(|e| ErrorPayload {
+            code: "internal".into(),
+            message: format!("the operation stopped unexpectedly ({e}); nothing was half-done, please try again"),
+        })?
+}
+
+/// What the status bar shows.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct LibraryStatus {
+    pub data_dir: String,
+    pub documents: u64,
+    pub thumbnails_in_progress: u64,
+    pub user: String,
+    pub workstation: String,
+    pub version: String,
+}
+
+/// Startup figures, returned when the UI has painted its first screen.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct StartupInfo {
+    /// From the process start to the first call of `app_ready`.
+    pub startup_ms: u64,
+}
+
+/// A patient as the add/edit form sends it.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct PatientInput {
+    pub name: String,
+    pub external_id: Option<String>,
+    pub birth_date: Option<String>,
+}
+
+impl From<PatientInput> for NewPatient {
+    fn from(p: PatientInput) -> Self {
+        NewPatient { name: p.name, external_id: p.external_id, birth_date: p.birth_date }
+    }
+}
+
+/// Which documents the gallery lists.
+#[derive(Debug, Clone, Copy, Deserialize, TS)]
+#[serde(rename_all = "lowercase")]
+pub enum ListStatus {
+    Active,
+    Archived,
+    All,
+}
+
+/// Metadata edits from the viewer; an absent field is left as it is, `""` clears a text.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct DocumentEdit {
+    pub kind: Option<Kind>,
+    pub notes: Option<String>,
+    pub teeth: Option<String>,
+    pub captured_at: Option<String>,
+}
+
+/// One file done, sent as the `import-progress` event.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ImportProgressEvent {
+    /// The id the UI gave the import, to tell concurrent imports apart.
+    pub import_id: String,
+    pub done: u64,
+    pub total: u64,
+    pub result: FileResult,
+}
+
+#[tauri::command(async)]
+pub async fn app_ready(state: State<'_, Shared>) -> Reply<StartupInfo> {
+    let ms = *state.ready_ms.get_or_init(|| state.started.elapsed().as_millis() as u64);
+    Ok(StartupInfo { startup_ms: ms })
+}
+
+#[tauri::command(async)]
+pub async fn library_status(state: State<'_, Shared>) -> Reply<LibraryStatus> {
+    blocking(&state, |lib| {
+        Ok(LibraryStatus {
+            data_dir: lib.data_dir().display().to_string(),
+            documents: lib.document_count()?,
+            thumbnails_in_progress: lib.thumbnails_in_progress() as u64,
+            user: lib.actor().user.clone(),
+            workstation: lib.actor().workstation.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+        })
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn list_patients(state: State<'_, Shared>, query: Option<String>) -> Reply<Vec<Patient>> {
+    blocking(&state, move |lib| lib.list_patients(query.as_deref().filter(|q| !q.trim().is_empty()))).await
+}
+
+#[tauri::command(async)]
+pub async fn get_patient(state: State<'_, Shared>, id: String) -> Reply<Patient> {
+    blocking(&state, move |lib| lib.patient(&id)).await
+}
+
+#[tauri::command(async)]
+pub async fn add_patient(state: State<'_, Shared>, input: PatientInput) -> Reply<Patient> {
+    blocking(&state, move |lib| lib.add_patient(&input.into())).await
+}
+
+#[tauri::command(async)]
+pub async fn update_patient(state: State<'_, Shared>, id: String, input: PatientInput) -> Reply<Patient> {
+    blocking(&state, move |lib| lib.update_patient(&id, &input.into())).await
+}
+
+#[tauri::command(async)]
+pub async fn list_documents(
+    state: State<'_, Shared>,
+    patient_id: String,
+    status: ListStatus,
+) -> Reply<Vec<DocumentSummary>> {
+    let filter = match status {
+        ListStatus::Active => StatusFilter::Active,
+        ListStatus::Archived => StatusFilter::Archived,
+        ListStatus::All => StatusFilter::All,
+    };
+    blocking(&state, move |lib| lib.list_documents(&patient_id, filter)).await
+}
+
+#[tauri::command(async)]
+pub async fn show_document(state: State<'_, Shared>, id: String) -> Reply<DocumentDetails> {
+    blocking(&state, move |lib| lib.show_document(&id)).await
+}
+
+#[tauri::command(async)]
+pub async fn update_document(state: State<'_, Shared>, id: String, edit: DocumentEdit) -> Reply<Transition> {
+    blocking(&state, move |lib| {
+        let patch = DocumentPatch { kind: edit.kind, notes: edit.notes, teeth: edit.teeth, captured_at: edit.captured_at };
+        lib.update_document(&id, &patch)
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn archive_document(state: State<'_, Shared>, id: String, reason: Option<String>) -> Reply<Transition> {
+    blocking(&state, move |lib| lib.archive(&id, reason.as_deref().filter(|r| !r.trim().is_empty()))).await
+}
+
+#[tauri::command(async)]
+pub async fn restore_document(state: State<'_, Shared>, id: String) -> Reply<Transition> {
+    blocking(&state, move |lib| lib.restore(&id)).await
+}
+
+/// Imports files and folders (dropped or picked) for a patient; each file's outcome is sent as
+/// an `import-progress` event as it lands, and all of them are returned at the end.
+#[tauri::command(async)]
+pub async fn import_files<R: Runtime>(
+    app: AppHandle<R>,
+    state: State<'_, Shared>,
+    import_id: String,
+    patient_id: String,
+    paths: Vec<String>,
+    kind: Option<Kind>,
+) -> Reply<Vec<FileResult>> {
+    blocking(&state, move |lib| {
+        let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
+        lib.import_paths(&patient_id, &paths, kind, "desktop", &|p| {
+            let event = ImportProgressEvent {
+                import_id: import_id.clone(),
+                done: p.done as u64,
+                total: p.total as u64,
+                result: p.result.clone(),
+            };
+            let _ = app.emit(EVENT_IMPORT_PROGRESS, event);
+        })
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn link_document(
+    state: State<'_, Shared>,
+    document_id: String,
+    owner_type: String,
+    owner_id: String,
+    role: Option<String>,
+) -> Reply<Attachment> {
+    blocking(&state, move |lib| lib.link(&document_id, &owner_type, &owner_id, role.as_deref())).await
+}
+
+#[tauri::command(async)]
+pub async fn unlink_document(
+    state: State<'_, Shared>,
+    document_id: String,
+    owner_type: String,
+    owner_id: String,
+) -> Reply<Attachment> {
+    blocking(&state, move |lib| lib.unlink(&document_id, &owner_type, &owner_id)).await
+}
+
+#[tauri::command(async)]
+pub async fn owner_documents(state: State<'_, Shared>, owner_type: String, owner_id: String) -> Reply<Vec<Attachment>> {
+    blocking(&state, move |lib| lib.owner_documents(&owner_type, &owner_id)).await
+}
+
+#[tauri::command(async)]
+pub async fn list_notes(state: State<'_, Shared>, patient_id: String) -> Reply<Vec<Note>> {
+    blocking(&state, move |lib| lib.list_notes(&patient_id)).await
+}
+
+#[tauri::command(async)]
+pub async fn add_note(state: State<'_, Shared>, patient_id: String, text: String) -> Reply<Note> {
+    blocking(&state, move |lib| lib.add_note(&patient_id, &text)).await
+}
+
+#[tauri::command(async)]
+pub async fn edit_note(state: State<'_, Shared>, id: String, text: String) -> Reply<Note> {
+    blocking(&state, move |lib| lib.edit_note(&id, &text)).await
+}
+
+#[tauri::command(async)]
+pub async fn list_plans(state: State<'_, Shared>, patient_id: String) -> Reply<Vec<Plan>> {
+    blocking(&state, move |lib| lib.list_plans(&patient_id)).await
+}
+
+#[tauri::command(async)]
+pub async fn add_plan(state: State<'_, Shared>, patient_id: String, title: String) -> Reply<Plan> {
+    blocking(&state, move |lib| lib.add_plan(&patient_id, &title)).await
+}
+
+#[tauri::command(async)]
+pub async fn add_plan_item(state: State<'_, Shared>, plan_id: String, title: String) -> Reply<PlanItem> {
+    blocking(&state, move |lib| lib.add_plan_item(&plan_id, &title)).await
+}

@@ -1,0 +1,130 @@
+//! The desktop shell: a Tauri window over [`chairside_app::Library`]. Everything here adapts —
+//! commands, the `media:` protocol, events — and nothing decides: the rules live in the
+//! domain crates, shared with the CLI.
+
+pub mod bindings;
+pub mod commands;
+pub mod protocol;
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use chairside_app::{ErrorPayload, Library, LibraryOptions};
+use chairside_app::media::ThumbnailEvent;
+use tauri::{Emitter, Manager, Runtime};
+
+/// Event names the UI listens to.
+pub const EVENT_THUMBNAIL: &str = "thumbnail";
+pub const EVENT_IMPORT_PROGRESS: &str = "import-progress";
+
+/// What every command reaches: the open library, or why it could not be opened (shown by
+/// the UI instead of the app vanishing).
+pub struct Shared {
+    library: Result<Arc<Library>, ErrorPayload>,
+    started: Instant,
+    ready_ms: OnceLock<u64>,
+}
+
+impl Shared {
+    pub fn new(library: Result<Arc<Library>, ErrorPayload>, started: Instant) -> Self {
+        Shared { library, started, ready_ms: OnceLock::new() }
+    }
+
+    pub fn library(&self) -> Result<Arc<Library>, ErrorPayload> {
+        self.library.clone()
+    }
+}
+
+/// The data folder: `CHAIRSIDE_DATA_DIR`, else the OS's per-user data folder.
+fn data_dir() -> Result<PathBuf, ErrorPayload> {
+    match std::env::var_os(chairside_app::DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        Some(dir) => Ok(PathBuf::from(dir)),
+        None => chairside_app::default_data_dir().map_err(|e| e.to_payload()),
+    }
+}
+
+/// Opens the library with thumbnail progress forwarded to the webview as events.
+pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) -> Result<Arc<Library>, ErrorPayload> {
+    let mut options = LibraryOptions::new(dir);
+    let emitter = app.clone();
+    options.on_thumbnail = Some(Arc::new(move |event: &ThumbnailEvent| {
+        // A closed window cannot be told; the thumbnail is on disk either way.
+        let _ = emitter.emit(EVENT_THUMBNAIL, event);
+    }));
+    Library::open(options).map(Arc::new).map_err(|e| e.to_payload())
+}
+
+/// Commands, the `media:` protocol and the library, on any runtime (the tests use the mock one).
+pub fn with_chairside<R: Runtime>(
+    builder: tauri::Builder<R>,
+    data_dir: Option<PathBuf>,
+    started: Instant,
+) -> tauri::Builder<R> {
+    builder
+        .setup(move |app| {
+            let library = match data_dir.clone().map(Ok).unwrap_or_else(self::data_dir) {
+                Ok(dir) => open_library(app.handle(), dir),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = &library {
+                eprintln!("chairside: cannot open the library: {}", e.message);
+            }
+            app.manage(Shared::new(library, started));
+            Ok(())
+        })
+        .register_asynchronous_uri_scheme_protocol(protocol::SCHEME, |ctx, request, responder| {
+            let app = ctx.app_handle().clone();
+            // Reading and hashing files is blocking work: off the webview's thread.
+            tauri::async_runtime::spawn_blocking(move || {
+                let response = match app.state::<Shared>().library() {
+                    Ok(library) => protocol::respond(&library, request.uri()),
+                    Err(e) => protocol::error_response(503, &e.message),
+                };
+                responder.respond(response);
+            });
+        })
+        .invoke_handler(tauri::generate_handler![
+            commands::app_ready,
+            commands::library_status,
+            commands::list_patients,
+            commands::get_patient,
+            commands::add_patient,
+            commands::update_patient,
+            commands::list_documents,
+            commands::show_document,
+            commands::update_document,
+            commands::archive_document,
+            commands::restore_document,
+            commands::import_files,
+            commands::link_document,
+            commands::unlink_document,
+            commands::owner_documents,
+            commands::list_notes,
+            commands::add_note,
+            commands::edit_note,
+            commands::list_plans,
+            commands::add_plan,
+            commands::add_plan_item,
+        ])
+}
+
+/// Starts the desktop app.
+pub fn run() {
+    let started = Instant::now();
+    let builder = tauri::Builder::default()
+        // First: a second launch hands over to the running window and exits.
+        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
+            if let Some(window) = app.get_webview_window("main") {
+                let _ = window.unminimize();
+                let _ = window.show();
+                let _ = window.set_focus();
+            }
+        }))
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init());
+    let app = with_chairside(builder, None, started)
+        .build(tauri::generate_context!())
+        .expect("the app's configuration is built in; failing here is a build defect");
+    app.run(|_, _| {});
+}

@@ -1,0 +1,112 @@
+//! The `media:` URI scheme: thumbnails and originals reach the webview as image URLs, never
+//! as base64 over IPC. `media://localhost/thumb/<document>/<size>` and
+//! `media://localhost/original/<document>` (on Windows `http://media.localhost/…`); the UI
+//! builds them with `convertFileSrc`, which percent-encodes the path.
+//!
+//! Every request names a document, which must exist. Thumbnails are made on the spot if
+//! missing; an original is hash-checked and its view audited each time it is served.
+
+use chairside_app::media::THUMBNAIL_SIZES;
+use chairside_app::{AppError, Library};
+use tauri::http::{Response, StatusCode, Uri, header};
+
+pub const SCHEME: &str = "media";
+
+/// What a request asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Target {
+    Thumbnail { document: String, size: u32 },
+    Original { document: String },
+}
+
+/// Parses the path of a `media:` URL; `None` for anything else.
+pub fn parse(uri: &Uri) -> Option<Target> {
+    let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8().ok()?;
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let valid_id = |id: &str| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    match parts.as_slice() {
+        ["thumb", id, size] if valid_id(id) => {
+            let size: u32 = size.parse().ok()?;
+            THUMBNAIL_SIZES.contains(&size).then(|| Target::Thumbnail { document: id.to_string(), size })
+        }
+        ["original", id] if valid_id(id) => Some(Target::Original { document: id.to_string() }),
+        _ => None,
+    }
+}
+
+pub fn error_response(status: u16, message: &str) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
+        .header(header::CONTENT_TYPE, "text/plain; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(message.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+fn status_of(e: &AppError) -> u16 {
+    match e.code() {
+        "document_not_found" => 404,
+        c if c.starts_with("blob_") => 410,
+        _ => 500,
+    }
+}
+
+fn image(mime: &str, cache: &str, bytes: Vec<u8>) -> Response<Vec<u8>> {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, mime)
+        .header(header::CACHE_CONTROL, cache)
+        .header("X-Content-Type-Options", "nosniff")
+        .body(bytes)
+        .unwrap_or_default()
+}
+
+/// Serves one request. Blocking: call it off the UI thread.
+pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
+    match parse(uri) {
+        None => error_response(400, "not a Chairside media address"),
+        Some(Target::Thumbnail { document, size }) => match library.thumbnail(&document, size) {
+            // A document id names its content for good, so its thumbnail never changes.
+            Ok(Some(thumb)) => match std::fs::read(&thumb.path) {
+                Ok(bytes) => image("image/jpeg", "private, max-age=31536000, immutable", bytes),
+                Err(e) => error_response(500, &format!("cannot read the thumbnail {}: {e}", thumb.path.display())),
+            },
+            Ok(None) => error_response(404, "this document has no preview"),
+            Err(e) => error_response(status_of(&e), &e.to_string()),
+        },
+        // Not cached: each display of a full image is a view the audit trail records.
+        Some(Target::Original { document }) => match library.view_original(&document) {
+            Ok((doc, bytes)) => image(doc.summary.mime, "no-store", bytes),
+            Err(e) => error_response(status_of(&e), &e.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uri(s: &str) -> Uri {
+        s.parse().expect("uri")
+    }
+
+    #[test]
+    fn parses_both_url_forms_and_refuses_the_rest() {
+        let id = "0191a0b2-7c3d-5e4f-8a9b-0c1d2e3f4a5b";
+        let thumb = Target::Thumbnail { document: id.into(), size: 256 };
+        assert_eq!(parse(&uri(&format!("media://localhost/thumb%2F{id}%2F256"))), Some(thumb));
+        assert_eq!(
+            parse(&uri(&format!("http://media.localhost/original/{id}"))),
+            Some(Target::Original { document: id.into() })
+        );
+        for bad in [
+            format!("media://localhost/thumb/{id}/300"),
+            format!("media://localhost/thumb/{id}"),
+            "media://localhost/original/..%2F..%2Fetc%2Fpasswd".to_string(),
+            "media://localhost/original/".to_string(),
+            format!("media://localhost/blob/{id}"),
+        ] {
+            assert_eq!(parse(&uri(&bad)), None, "{bad}");
+        }
+    }
+}

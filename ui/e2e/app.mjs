@@ -1,0 +1,291 @@
+// Real-app end-to-end tests: the actual Tauri binary under Xvfb, driven through tauri-driver
+// and WebKitWebDriver, against a temporary data folder, with real photos from
+// tests/fixtures. Screenshots land in e2e/artifacts/app/.
+//
+//   node e2e/app.mjs                 the tests
+//   node e2e/app.mjs --bench DIR     the figures, against a library made by
+//                                    `chairside-bench gallery 5000 DIR`
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile, readdir, readFile, readlink } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { tmpdir, homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { connect } from 'node:net';
+import { WebDriver } from './webdriver.mjs';
+import { harness, assert, assertEq, until } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = resolve(here, '..', '..');
+const target = process.env.CARGO_TARGET_DIR ?? join(root, 'target');
+const app = process.env.CHAIRSIDE_APP_BIN ?? join(target, 'debug', 'chairside-desktop');
+const cli = process.env.CHAIRSIDE_CLI_BIN ?? join(target, 'debug', 'chairside');
+const driverBin = process.env.TAURI_DRIVER ?? [join(root, '.tools', 'bin', 'tauri-driver'), join(homedir(), '.cargo', 'bin', 'tauri-driver')].find(existsSync);
+const fixtures = join(root, 'tests', 'fixtures');
+const artifacts = join(here, 'artifacts', 'app');
+const benchDir = process.argv[2] === '--bench' ? resolve(process.argv[3] ?? '') : null;
+const port = Number(process.env.E2E_DRIVER_PORT ?? 4444);
+
+for (const [what, path] of [['the app (cargo build -p chairside-desktop)', app], ['tauri-driver (scripts/setup.sh installs it)', driverBin]]) {
+  if (!path || !existsSync(path)) {
+    console.error(`e2e (app): missing ${what}: ${path}`);
+    process.exit(1);
+  }
+}
+
+const children = [];
+function cleanup() {
+  for (const c of children.reverse()) {
+    try {
+      process.kill(-c.pid, 'SIGTERM');
+    } catch {
+      c.kill('SIGTERM');
+    }
+  }
+}
+process.on('exit', cleanup);
+process.on('SIGINT', () => process.exit(130));
+
+async function portOpen(p) {
+  return new Promise((r) => {
+    const s = connect(p, '127.0.0.1', () => {
+      s.destroy();
+      r(true);
+    });
+    s.on('error', () => r(false));
+  });
+}
+
+// A display: the one given, else a private Xvfb.
+let display = process.env.DISPLAY;
+if (!display) {
+  display = ':' + (90 + (process.pid % 9));
+  const xvfb = spawn('Xvfb', [display, '-screen', '0', '1280x800x24', '-nolisten', 'tcp'], { stdio: 'ignore', detached: true });
+  children.push(xvfb);
+  await until(() => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), 'Xvfb started', 10000);
+}
+
+const dataDir = benchDir ?? (await mkdtemp(join(tmpdir(), 'chairside-app-e2e-')));
+await mkdir(artifacts, { recursive: true });
+const driver = spawn(driverBin, ['--port', String(port), '--native-port', String(port + 1)], {
+  env: { ...process.env, DISPLAY: display, CHAIRSIDE_DATA_DIR: dataDir, CHAIRSIDE_USER: 'e2e-clinician' },
+  stdio: ['ignore', 'ignore', 'pipe'],
+  detached: true,
+});
+children.push(driver);
+let driverLog = '';
+driver.stderr.on('data', (d) => (driverLog += d));
+await until(() => portOpen(port), `tauri-driver listening on ${port}`, 15000);
+
+const wd = new WebDriver(`http://127.0.0.1:${port}`);
+const sessionStart = Date.now();
+await wd.start({ browserName: 'wry', 'tauri:options': { application: app } });
+const startup = await until(() => wd.exec("return window.__chairsideReady ?? null"), 'the UI reported ready', 20000).catch(() => null);
+const sessionMs = Date.now() - sessionStart;
+
+// Helpers over the WebDriver client.
+const $ = (css) => wd.find(css);
+const count = async (css) => (await wd.findAll(css)).length;
+const text = (css) => wd.exec('const e = document.querySelector(arguments[0]); return e ? e.textContent : null', css);
+const clickCss = async (css) => wd.click(await $(css));
+/** Clicks the button whose text is `label` (exactly, trimmed), within `scope` (CSS). */
+const clickButton = async (label, scope = 'body') => {
+  const ok = await wd.exec(
+    `const b = [...document.querySelectorAll(arguments[0] + ' button')].find((b) => b.textContent.trim() === arguments[1] && !b.disabled);
+     if (!b) return false; b.scrollIntoView({ block: 'nearest' }); b.click(); return true;`,
+    scope,
+    label,
+  );
+  assert(ok, `a button "${label}" in ${scope}`);
+};
+const setSelect = (css, value) =>
+  wd.exec("const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', { bubbles: true }));", css, value);
+async function shot(name) {
+  const png = await wd.screenshot();
+  await writeFile(join(artifacts, `${name}.png`), Buffer.from(png, 'base64'));
+}
+const invoke = (cmd, args) =>
+  wd.execAsync('const done = arguments[arguments.length - 1]; window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1]).then((v) => done({ ok: v }), (e) => done({ err: e }));', cmd, args);
+
+/** The app's process and its WebKit helpers, with their resident memory in MB. */
+async function processes() {
+  const out = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const exe = await readlink(`/proc/${pid}/exe`);
+      if (exe === resolve(app) || /WebKit(Web|Network)Process/.test(exe)) {
+        const status = await readFile(`/proc/${pid}/status`, 'utf8');
+        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+        out.push({ pid, exe: exe.split('/').pop(), rssMb: Math.round(rss) });
+      }
+    } catch {
+      // Gone, or not ours to read.
+    }
+  }
+  return out;
+}
+
+if (benchDir) {
+  // --- the figures ---
+  const ms = (v) => `${Math.round(v)} ms`;
+  console.log(`bench: cold start to interactive window: ${startup?.startup_ms ?? '?'} ms in the app (process start to first screen), ${sessionMs} ms from the WebDriver request`);
+  await until(async () => (await count('.patient')) > 0, 'patients listed');
+  const firstRows = [];
+  for (let i = 0; i < 5; i++) {
+    // Away and back: each opening of the patient is measured anew.
+    await wd.exec("document.querySelector('.patient').click();");
+    await until(() => wd.exec('return window.__chairsideMetrics.firstRowMs ?? null'), 'first row painted', 20000);
+    firstRows.push(await wd.exec('const v = window.__chairsideMetrics.firstRowMs; window.__chairsideMetrics.firstRowMs = undefined; return v;'));
+    await wd.exec("window.__chairsideMetrics.patientOpenedAt = undefined; document.querySelector('.tabs button:nth-child(3)').click();");
+    await until(async () => (await count('.tile')) === 0, 'gallery closed');
+  }
+  await wd.exec("document.querySelector('.tabs button:nth-child(1)').click();");
+  await until(async () => (await count('.tile')) > 0, 'tiles');
+  console.log(`bench: opening a patient of 5,000 photos to the first row of thumbnails painted: ${firstRows.map(ms).join(', ')}`);
+  const scroll = await wd.execAsync(`
+    const done = arguments[arguments.length - 1];
+    (async () => {
+      const el = document.querySelector('[data-testid=gallery]');
+      window.__chairsideMetrics.maxDomNodes = 0;
+      const frames = [];
+      for (let top = 0; top <= el.scrollHeight; top += 600) {
+        const t0 = performance.now();
+        el.scrollTop = top;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        frames.push(performance.now() - t0);
+      }
+      frames.sort((a, b) => a - b);
+      done({ steps: frames.length, median: frames[frames.length >> 1], p95: frames[Math.floor(frames.length * 0.95)], maxNodes: window.__chairsideMetrics.maxDomNodes, tiles: document.querySelectorAll('.tile').length });
+    })();`);
+  console.log(`bench: scrolling 5,000 photos top to bottom in ${scroll.steps} steps of 600 px: DOM at most ${scroll.maxNodes} nodes; two frames per step median ${ms(scroll.median)}, p95 ${ms(scroll.p95)}`);
+  await wd.exec("document.querySelector('[data-testid=gallery]').scrollTop = 0;");
+  await new Promise((r) => setTimeout(r, 10000));
+  const procs = await processes();
+  const appRss = procs.filter((p) => p.exe !== 'WebKitWebProcess' && p.exe !== 'WebKitNetworkProcess').reduce((n, p) => n + p.rssMb, 0);
+  const total = procs.reduce((n, p) => n + p.rssMb, 0);
+  console.log(`bench: idle RSS after browsing: app process ${appRss} MB; with its WebKit helpers ${total} MB (${procs.map((p) => `${p.exe} ${p.rssMb}`).join(', ')})`);
+  await shot('bench-5000');
+  await wd.quit();
+  process.exit(0);
+}
+
+// --- the tests ---
+const { test, run } = harness('e2e (app)');
+const photos = ['orient_1.jpg', 'jpg_oneplus_progressive_gps.jpg', 'png_chelsea_pentax.png', 'dcm_ct_small.dcm'].map((f) => join(fixtures, f));
+let patientId = null;
+let archivedDoc = null;
+
+test('the window opens on the patient screen, quickly', async () => {
+  assert(startup, `the UI reported ready (tauri-driver said: ${driverLog.slice(-500)})`);
+  console.log(`    cold start: ${startup.startup_ms} ms from process start to the first screen; ${sessionMs} ms from the WebDriver request`);
+  await until(async () => (await text('.welcome strong')) === 'Choose a patient', 'welcome screen');
+  assert((await text('[data-testid=doc-count]')) === '0 documents', 'an empty library');
+  await shot('01-start');
+});
+
+test('a patient is created through the form', async () => {
+  await clickButton('+ New', 'aside');
+  await wd.type(await $('input[name=name]'), 'Maria Test-Patient');
+  await wd.type(await $('input[name=external_id]'), 'E2E-001');
+  await clickButton('Add patient', '[role=dialog]');
+  await until(async () => (await text('[data-testid=patient-name]')) === 'Maria Test-Patient', 'patient opened');
+  const patients = await invoke('list_patients', { query: 'E2E-001' });
+  assertEq(patients.ok?.length, 1, 'stored in the library');
+  patientId = patients.ok[0].id;
+  await shot('02-empty-gallery');
+});
+
+test('real photos are imported and their thumbnails appear in the grid', async () => {
+  // The drop and the file picker end in this command (the picker itself is a native GTK
+  // dialog WebDriver cannot reach); the grid must follow its progress events.
+  const res = await invoke('import_files', { importId: 'e2e', patientId, paths: [...photos, join(fixtures, 'broken_truncated.jpg')], kind: null });
+  assert(res.ok, `import answered: ${JSON.stringify(res.err)}`);
+  const statuses = res.ok.map((r) => r.status);
+  assertEq(statuses.filter((s) => s === 'imported').length, 4, `four imported (${statuses})`);
+  assertEq(res.ok.find((r) => r.path.endsWith('broken_truncated.jpg')).error.code, 'corrupt_image', 'the damaged JPEG refused');
+  await until(async () => (await count('.tile')) === 4, 'four tiles', 15000);
+  // Each tile's image comes through the media: protocol, decoded for real.
+  await until(
+    () => wd.exec("return [...document.querySelectorAll('.tile img')].filter((i) => i.complete && i.naturalWidth > 0).length === 4"),
+    'four thumbnails painted',
+    20000,
+  );
+  await until(async () => (await text('[data-testid=doc-count]')) === '4 documents', 'status bar count');
+  await shot('03-gallery');
+});
+
+test('the viewer shows the original with its metadata and navigates with the keyboard', async () => {
+  await clickCss('.tile');
+  await until(async () => ((await text('[aria-label="Document details"] dd.mono')) ?? '').length === 64, 'SHA-256 in the panel', 10000);
+  await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth > 0;"), 'image painted', 15000);
+  assertEq((await text('.viewer .pos')).trim(), '1 / 4', 'position');
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowRight' }));");
+  await until(async () => (await text('.viewer .pos')).trim() === '2 / 4', 'next photo');
+  await shot('04-viewer');
+});
+
+test('a photo is archived with a reason, found in Archived, and restored', async () => {
+  archivedDoc = await wd.exec("return document.querySelector('[aria-label=\"Document details\"] dd.mono').textContent");
+  await clickButton('Archive…', '.panel');
+  await wd.type(await $('input[name=reason]'), 'blurred, retaken');
+  await clickButton('Archive', '[role=dialog]');
+  await until(async () => (await count('.viewer .badge.archived')) === 1, 'archived in the viewer');
+  await clickButton('✕ Close', '.viewer');
+  await until(async () => (await count('.tile')) === 3, 'three left in the gallery');
+  await clickButton('Archived', '.tabs');
+  await until(async () => (await count('.tile')) === 1, 'one in Archived');
+  await shot('05-archived');
+  await wd.exec("document.querySelector('.tile .check').click();");
+  await clickButton('Restore', '.selection');
+  await until(async () => (await text('.empty strong')) === 'Nothing archived', 'Archived empty');
+  await clickButton('Photos', '.tabs');
+  await until(async () => (await count('.tile')) === 4, 'four again');
+});
+
+test('a photo is linked to a treatment-plan item as "before"', async () => {
+  await clickButton('Notes & plans', '.tabs');
+  await wd.type(await $('input[name=plan_title]'), 'Implant region 36');
+  await clickButton('Add plan');
+  await until(async () => (await count('input[name=item_title]')) === 1, 'plan created');
+  await wd.type(await $('input[name=item_title]'), 'Extraction 36');
+  await clickButton('Add item');
+  await until(async () => (await count('[data-item-id]')) === 1, 'item created');
+  await clickButton('Photos', '.tabs');
+  await until(async () => (await count('.tile')) === 4, 'gallery');
+  await wd.exec("document.querySelector('.tile .check').click();");
+  await clickButton('Link…', '.selection');
+  await until(async () => (await count('select[name=role]')) === 1, 'link dialog');
+  await setSelect('select[name=role]', 'before');
+  await clickButton('Link', '[role=dialog]');
+  await clickButton('Notes & plans', '.tabs');
+  await until(async () => (await count('[data-item-id] .photo img')) === 1, 'photo under the item');
+  assertEq((await text('[data-item-id] .role')).trim(), 'before', 'role shown');
+  await until(() => wd.exec("const i = document.querySelector('[data-item-id] .photo img'); return i.complete && i.naturalWidth > 0;"), 'linked thumbnail painted');
+  await shot('06-notes-plans');
+});
+
+test('the light theme renders the gallery legibly', async () => {
+  await clickButton('Photos', '.tabs');
+  await clickButton('☀ Light', 'footer');
+  await until(async () => (await wd.exec('return document.documentElement.dataset.theme')) === 'light', 'light');
+  await shot('07-light');
+  await clickButton('☾ Dark', 'footer');
+});
+
+const failed = await run({ onFailure: (title) => shot(`failed-${title.replace(/\W+/g, '-').slice(0, 50)}`) });
+await wd.quit();
+await new Promise((r) => setTimeout(r, 500));
+
+// After the app closed: the library itself agrees with what the UI showed.
+if (existsSync(cli) && patientId) {
+  const audit = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'list'], { encoding: 'utf8' }));
+  const events = (audit.events ?? audit).map((e) => e.action);
+  const ok = ['view', 'archive', 'restore', 'link'].every((a) => events.includes(a));
+  console.log(`  ${ok ? '✓' : '✗'} the audit trail records the views, the archive, the restore and the link (${[...new Set(events)].join(', ')})`);
+  const verify = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'verify'], { encoding: 'utf8' }));
+  console.log(`  ${verify.ok !== false ? '✓' : '✗'} the audit chain verifies`);
+  if (!ok || verify.ok === false) process.exitCode = 1;
+}
+await rm(dataDir, { recursive: true, force: true });
+process.exit(failed || process.exitCode ? 1 : 0);

@@ -1,0 +1,268 @@
+// Browser end-to-end tests: the built UI (e2e mode: in-memory backend behind Tauri's IPC
+// mocks) in Debian's Chromium, driven by playwright-core. Screenshots land in
+// e2e/artifacts/browser/.
+import { createServer } from 'node:http';
+import { deflateSync } from 'node:zlib';
+import { readFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join, extname, dirname } from 'node:path';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { harness, assert, assertEq, until } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const dist = join(here, '..', 'dist-e2e');
+const artifacts = join(here, 'artifacts', 'browser');
+const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+if (!existsSync(join(dist, 'index.html'))) {
+  console.error('e2e: build the UI first: npx vite build --mode e2e --outDir dist-e2e');
+  process.exit(1);
+}
+
+const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png' };
+
+// A picture per document, its colour from the id, so tiles are visibly distinct. PNG, not
+// SVG: Chromium builds a whole document per SVG image, which would make the test measure that.
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(buf) {
+  let c = 0xffffffff;
+  for (const b of buf) c = crcTable[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+function mediaPng(path) {
+  let h = 0;
+  for (const c of path) h = (h * 31 + c.charCodeAt(0)) >>> 0;
+  const [w, ht] = [160, 120];
+  const rgb = [60 + (h % 150), 60 + ((h >> 8) % 150), 60 + ((h >> 16) % 150)];
+  const raw = Buffer.alloc((w * 3 + 1) * ht);
+  for (let y = 0; y < ht; y++) {
+    for (let x = 0; x < w; x++) {
+      const inside = (x - 80) ** 2 + (y - 60) ** 2 < 1600;
+      for (let i = 0; i < 3; i++) raw[y * (w * 3 + 1) + 1 + x * 3 + i] = inside ? 255 - rgb[i] : rgb[i];
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(ht, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const sig = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([sig, chunk('IHDR', ihdr), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+}
+
+const server = createServer(async (req, res) => {
+  const url = new URL(req.url, 'http://127.0.0.1');
+  if (url.pathname.startsWith('/e2e-media/')) {
+    res.writeHead(200, { 'content-type': 'image/png', 'cache-control': 'max-age=3600' });
+    return res.end(mediaPng(decodeURIComponent(url.pathname)));
+  }
+  const file = join(dist, url.pathname === '/' ? 'index.html' : url.pathname);
+  try {
+    const body = await readFile(file);
+    res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' });
+    res.end(body);
+  } catch {
+    res.writeHead(404);
+    res.end();
+  }
+});
+await new Promise((r) => server.listen(0, '127.0.0.1', r));
+const base = `http://127.0.0.1:${server.address().port}/`;
+
+await mkdir(artifacts, { recursive: true });
+const profile = await mkdtemp(join(tmpdir(), 'chairside-e2e-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: chromiumPath,
+  headless: true,
+  viewport: { width: 1280, height: 800 },
+  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const page = context.pages()[0] ?? (await context.newPage());
+const pageErrors = [];
+page.on('pageerror', (e) => pageErrors.push(String(e)));
+page.setDefaultTimeout(5000);
+
+const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
+const tiles = () => page.locator('[data-testid=gallery] .tile');
+async function openPatient(name) {
+  await page.locator('.patient', { hasText: name }).click();
+  await until(async () => (await page.getByTestId('patient-name').textContent()) === name, `${name} opened`);
+}
+
+const { test, run } = harness('e2e (browser)');
+
+test('the patient list loads and searches by name and chart number', async () => {
+  await page.goto(base);
+  await until(async () => (await page.locator('.patient').count()) === 3, 'three patients listed');
+  await shot('01-patients');
+  await page.getByLabel('Search patients').fill('C-1002');
+  await until(async () => (await page.locator('.patient').count()) === 1, 'one match for the chart number');
+  assert((await page.locator('.patient').textContent()).includes('Bruno'), 'Bruno found by chart number');
+  await page.getByLabel('Search patients').fill('');
+  await until(async () => (await page.locator('.patient').count()) === 3, 'all patients back');
+});
+
+test('a patient is added, and a chart number in use is refused in the form', async () => {
+  await page.getByRole('button', { name: '+ New', exact: true }).click();
+  await page.locator('input[name=name]').fill('Dana Novak');
+  await page.locator('input[name=external_id]').fill('C-1001');
+  await page.getByRole('button', { name: 'Add patient' }).click();
+  await until(async () => (await page.locator('[role=dialog] .error').textContent()).includes('already used'), 'duplicate refused');
+  await page.locator('input[name=external_id]').fill('C-2001');
+  await page.getByRole('button', { name: 'Add patient' }).click();
+  await until(async () => (await page.getByTestId('patient-name').textContent()) === 'Dana Novak', 'new patient opened');
+  assert((await page.locator('.empty').textContent()).includes('No photos yet'), 'empty gallery explains what to do');
+  await shot('02-new-patient-empty-gallery');
+});
+
+test('the gallery groups by capture day, filters by kind and counts', async () => {
+  await openPatient('Ana Kovač');
+  await until(async () => (await tiles().count()) === 9, 'nine tiles');
+  assertEq(await page.locator('[data-testid=gallery] .header').count(), 3, 'one header per capture day');
+  await shot('03-gallery');
+  await page.locator('.chip', { hasText: 'X-ray' }).click();
+  await until(async () => (await tiles().count()) === 3, 'three X-rays');
+  await page.locator('.chip', { hasText: 'All' }).click();
+  await until(async () => (await tiles().count()) === 9, 'all nine again');
+});
+
+test('the viewer opens, navigates with the keyboard, zooms and shows the metadata', async () => {
+  await tiles().first().click();
+  const viewer = page.getByRole('dialog', { name: 'Viewer' });
+  await until(async () => (await viewer.locator('dd.mono').textContent()).length === 64, 'SHA-256 shown');
+  assert((await viewer.textContent()).includes('Canon EOS 80D'), 'camera shown');
+  assertEq((await viewer.locator('.pos').textContent()).trim(), '1 / 9', 'position');
+  await page.keyboard.press('ArrowRight');
+  await until(async () => (await viewer.locator('.pos').textContent()).trim() === '2 / 9', 'moved to the next photo');
+  await page.keyboard.press('+');
+  await until(async () => (await viewer.locator('.pct').textContent()).trim() === '125%', 'zoomed in');
+  await shot('04-viewer');
+  await page.keyboard.press('Escape');
+  await until(async () => (await viewer.count()) === 0, 'viewer closed');
+});
+
+test('a photo is archived with a reason, found under Archived, and restored', async () => {
+  await tiles().first().click();
+  const viewer = page.getByRole('dialog', { name: 'Viewer' });
+  await viewer.getByRole('button', { name: 'Archive…' }).click();
+  await page.locator('input[name=reason]').fill('blurred');
+  await page.getByRole('button', { name: 'Archive', exact: true }).click();
+  await until(async () => (await viewer.locator('.badge.archived').count()) === 1, 'archived badge');
+  assert((await viewer.textContent()).includes('blurred'), 'reason shown');
+  await page.keyboard.press('Escape');
+  await until(async () => (await tiles().count()) === 8, 'gone from the gallery');
+  await page.getByRole('tab', { name: 'Archived' }).click();
+  await until(async () => (await tiles().count()) === 1, 'one archived');
+  await shot('05-archived');
+  await tiles().first().click({ modifiers: ['Control'] });
+  await page.getByRole('toolbar', { name: 'Selection' }).getByRole('button', { name: 'Restore' }).click();
+  await until(async () => (await page.locator('.empty').textContent()).includes('Nothing archived'), 'archive empty');
+  await page.getByRole('tab', { name: 'Photos' }).click();
+  await until(async () => (await tiles().count()) === 9, 'back in the gallery');
+  assertEq(await page.getByText('Delete').count(), 0, 'nothing offers delete');
+});
+
+test('two photos compare side by side with synchronized zoom', async () => {
+  await tiles().nth(0).click({ modifiers: ['Control'] });
+  await tiles().nth(3).click({ modifiers: ['Control'] });
+  await page.getByRole('button', { name: 'Compare' }).click();
+  const cmp = page.getByRole('dialog', { name: 'Compare' });
+  await until(async () => (await cmp.locator('img').count()) === 2, 'two images');
+  await cmp.getByRole('button', { name: 'Zoom in' }).click();
+  const transforms = await cmp.locator('img').evaluateAll((imgs) => imgs.map((i) => i.style.transform));
+  assert(transforms[0].includes('scale(1.25)') && transforms[0] === transforms[1], `same transform: ${transforms}`);
+  assert((await cmp.textContent()).includes('Before') && (await cmp.textContent()).includes('After'), 'before/after labels');
+  await shot('06-compare');
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('Escape');
+});
+
+test('importing shows per-file outcomes, and new photos appear in the grid', async () => {
+  await page.getByRole('button', { name: 'Import files…' }).click();
+  const panel = page.getByRole('region', { name: 'Imports' });
+  await until(async () => (await panel.textContent()).includes('Done 3 / 3'), 'import finished');
+  assert((await panel.textContent()).includes('2 new · 0 duplicate · 1 rejected'), 'counts');
+  assert((await panel.textContent()).includes('Premature end of JPEG file'), 'rejection reason shown');
+  await until(async () => (await tiles().count()) === 11, 'two new tiles');
+  await shot('07-import');
+  await panel.getByRole('button', { name: 'Clear' }).click();
+});
+
+test('a plan item is created, a photo linked to it as "after", and shown under the item', async () => {
+  await page.getByRole('tab', { name: 'Notes & plans' }).click();
+  await page.locator('input[name=plan_title]').fill('Implant 36');
+  await page.getByRole('button', { name: 'Add plan' }).click();
+  await page.locator('input[name=item_title]').fill('Crown on 36');
+  await page.getByRole('button', { name: 'Add item' }).click();
+  await page.locator('textarea[name=note_text]').fill('Healing well, no inflammation.');
+  await page.getByRole('button', { name: 'Add note' }).click();
+  await until(async () => (await page.locator('[data-item-id]').count()) === 1, 'item listed');
+  await page.getByRole('tab', { name: 'Photos' }).click();
+  await until(async () => (await tiles().count()) === 11, 'gallery');
+  await tiles().nth(1).click({ modifiers: ['Control'] });
+  await page.getByRole('toolbar', { name: 'Selection' }).getByRole('button', { name: 'Link…' }).click();
+  await page.locator('select[name=role]').selectOption('after');
+  await page.getByRole('button', { name: 'Link', exact: true }).click();
+  await page.getByRole('tab', { name: 'Notes & plans' }).click();
+  await until(async () => (await page.locator('[data-item-id] .photo').count()) === 1, 'photo under the item');
+  assertEq((await page.locator('[data-item-id] .role').textContent()).trim(), 'after', 'role');
+  await shot('08-notes-plans');
+});
+
+test('5,000 photos scroll top to bottom with the DOM under 500 nodes', async () => {
+  await openPatient('Carla Many-Photos');
+  await until(async () => (await tiles().count()) > 0, 'tiles');
+  await page.evaluate(() => (globalThis.__chairsideMetrics.maxDomNodes = 0));
+  // Scrolled in the page, a frame drawn after each step: the times are the frames' own.
+  const frames = await page.getByTestId('gallery').evaluate(async (el) => {
+    const times = [];
+    for (let top = 0; top <= el.scrollHeight; top += 1200) {
+      const t0 = performance.now();
+      el.scrollTop = top;
+      await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+      times.push(performance.now() - t0);
+    }
+    return times.sort((a, b) => a - b);
+  });
+  const p = (q) => Math.round(frames[Math.min(frames.length - 1, Math.floor(frames.length * q))]);
+  console.log(`    ${frames.length} scroll steps of 1,200 px: two frames each, median ${p(0.5)} ms, p95 ${p(0.95)} ms`);
+  const max = await page.evaluate(() => globalThis.__chairsideMetrics.maxDomNodes);
+  console.log(`    DOM nodes while scrolling 5,000 photos: at most ${max}`);
+  assert(max > 0 && max < 500, `DOM stayed under 500 nodes (max ${max})`);
+  await until(async () => (await page.locator('[data-testid=gallery] .tile').last().getAttribute('aria-label')).includes('P0.JPG'), 'oldest photo reached');
+  await shot('09-5000-scrolled');
+});
+
+test('the light theme is available and remembered', async () => {
+  await page.getByRole('button', { name: 'Switch theme' }).click();
+  assertEq(await page.evaluate(() => document.documentElement.dataset.theme), 'light', 'light theme');
+  await openPatient('Ana Kovač');
+  await until(async () => (await tiles().count()) === 11, 'gallery');
+  await shot('10-light-theme');
+  await page.reload();
+  await until(async () => (await page.evaluate(() => document.documentElement.dataset.theme)) === 'light', 'remembered');
+  await page.getByRole('button', { name: 'Switch theme' }).click();
+});
+
+test('no script error happened', async () => {
+  assertEq(pageErrors.length, 0, `page errors: ${pageErrors.join('; ')}`);
+});
+
+const failed = await run({ onFailure: (title) => shot(`failed-${title.replace(/\W+/g, '-').slice(0, 60)}`) });
+await context.close();
+server.close();
+await rm(profile, { recursive: true, force: true });
+process.exit(failed ? 1 : 0);

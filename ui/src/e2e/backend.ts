@@ -1,0 +1,236 @@
+// A stand-in backend for the browser end-to-end tests only (built with `vite build --mode
+// e2e`, never into the app): Tauri's IPC mocks over an in-memory library, so the UI's flows
+// run in Chromium without the Rust side. The real-app e2e covers the real backend.
+import { mockIPC, mockWindows, mockConvertFileSrc } from '@tauri-apps/api/mocks';
+import { emit } from '@tauri-apps/api/event';
+import type {
+  Attachment,
+  DocumentDetails,
+  DocumentSummary,
+  FileResult,
+  HistoryEntry,
+  Kind,
+  Note,
+  Patient,
+  Plan,
+} from '../lib/bindings';
+
+type Doc = DocumentDetails;
+
+const now = () => new Date().toISOString();
+let counter = 0;
+const id = (prefix: string) => `${prefix}-${(++counter).toString(16).padStart(8, '0')}-0000-7000-8000-000000000000`;
+const sha = (n: number) => n.toString(16).padStart(64, '0');
+
+const patients: Patient[] = [];
+const docs = new Map<string, Doc>();
+const notes: Note[] = [];
+const plans: Plan[] = [];
+const links: Attachment[] = [];
+
+function patient(name: string, external_id: string | null, birth_date: string | null): Patient {
+  const p: Patient = { id: id('p'), clinic_id: 'clinic', name, external_id, birth_date, created_at: now(), updated_at: now() };
+  patients.push(p);
+  return p;
+}
+
+const KINDS: Kind[] = ['intraoral', 'extraoral', 'xray'];
+
+function doc(patientId: string, n: number, captured: Date, kind: Kind, filename: string): Doc {
+  const d: Doc = {
+    id: id('d'),
+    sha256: sha(n),
+    kind,
+    status: 'active',
+    mime: 'image/jpeg',
+    byte_size: 2_400_000 + n,
+    width: 4000,
+    height: 3000,
+    orientation: 1,
+    captured_at: captured.toISOString(),
+    original_filename: filename,
+    teeth: null,
+    version: 1,
+    thumbnails: [256, 1024, 2048].map((size) => ({ size, width: size, height: Math.round((size * 3) / 4), path: `/thumbs/${size}` })),
+    clinic_id: 'clinic',
+    patient_id: patientId,
+    imported_at: now(),
+    imported_by: 'e2e',
+    workstation: 'ws',
+    source: 'import',
+    archived_at: null,
+    archived_by: null,
+    archive_reason: null,
+    notes: null,
+    exif: { make: 'Canon', model: 'EOS 80D' },
+    links: [],
+    history: [{ version: 1, at: now(), actor: 'e2e', workstation: 'ws', action: 'import', changes: {} }],
+  };
+  docs.set(d.id, d);
+  return d;
+}
+
+// A patient with a few photos over three days, and one with 5,000 for the scrolling test.
+const ana = patient('Ana Kovač', 'C-1001', '1984-03-12');
+patient('Bruno Díaz', 'C-1002', '1990-07-01');
+const big = patient('Carla Many-Photos', 'C-5000', null);
+for (let i = 0; i < 9; i++) doc(ana.id, i + 1, new Date(2026, 10, 20 - Math.floor(i / 3), 10, i), KINDS[i % 3], `IMG_${1000 + i}.JPG`);
+for (let i = 0; i < 5000; i++) doc(big.id, 100 + i, new Date(2026, 0, 1 + Math.floor(i / 40), 9, i % 60), KINDS[i % 3], `P${i}.JPG`);
+
+function summary(d: Doc): DocumentSummary {
+  const { id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at, original_filename, teeth, version, thumbnails } = d;
+  return { id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at, original_filename, teeth, version, thumbnails };
+}
+
+class Refusal {
+  constructor(
+    public code: string,
+    public message: string,
+  ) {}
+}
+
+function need<T>(v: T | undefined, code: string, what: string): T {
+  if (v === undefined) throw new Refusal(code, `no ${what} with that id`);
+  return v;
+}
+
+function history(d: Doc, action: string, changes: Record<string, unknown>) {
+  d.version += 1;
+  const h: HistoryEntry = { version: d.version, at: now(), actor: 'e2e', workstation: 'ws', action, changes: changes as never };
+  d.history.push(h);
+}
+
+type Args = Record<string, unknown>;
+const handlers: Record<string, (a: Args) => unknown> = {
+  app_ready: () => ({ startup_ms: 1 }),
+  library_status: () => ({ data_dir: '/e2e/library', documents: docs.size, thumbnails_in_progress: 0, user: 'e2e', workstation: 'ws', version: '0.1.0' }),
+  list_patients: (a) => {
+    const q = String(a.query ?? '').toLowerCase();
+    return patients.filter((p) => !q || p.name.toLowerCase().includes(q) || (p.external_id ?? '').toLowerCase().includes(q));
+  },
+  get_patient: (a) => need(patients.find((p) => p.id === a.id), 'patient_not_found', 'patient'),
+  add_patient: (a) => {
+    const input = a.input as { name: string; external_id: string | null; birth_date: string | null };
+    if (input.external_id && patients.some((p) => p.external_id === input.external_id))
+      throw new Refusal('duplicate_external_id', `chart number ${input.external_id} is already used by another patient`);
+    return patient(input.name, input.external_id, input.birth_date);
+  },
+  update_patient: (a) => {
+    const p = need(patients.find((x) => x.id === a.id), 'patient_not_found', 'patient');
+    Object.assign(p, a.input, { updated_at: now() });
+    return p;
+  },
+  list_documents: (a) =>
+    [...docs.values()]
+      .filter((d) => d.patient_id === a.patientId && (a.status === 'all' || d.status === a.status))
+      .sort((x, y) => ((x.captured_at ?? '') < (y.captured_at ?? '') ? 1 : -1))
+      .map(summary),
+  show_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    return { ...d, links: links.filter((l) => l.document_id === d.id) };
+  },
+  update_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    const edit = a.edit as { kind?: Kind | null; notes?: string | null };
+    const changes: Record<string, unknown> = {};
+    if (edit.kind && edit.kind !== d.kind) changes.kind = d.kind = edit.kind;
+    if (edit.notes != null && edit.notes !== (d.notes ?? '')) changes.notes = d.notes = edit.notes;
+    if (Object.keys(changes).length === 0) return 'unchanged';
+    history(d, 'update', changes);
+    return 'changed';
+  },
+  archive_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    if (d.status === 'archived') return 'unchanged';
+    Object.assign(d, { status: 'archived', archived_at: now(), archived_by: 'e2e', archive_reason: a.reason ?? null });
+    history(d, 'archive', { reason: a.reason });
+    return 'changed';
+  },
+  restore_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    if (d.status === 'active') return 'unchanged';
+    Object.assign(d, { status: 'active', archived_at: null, archived_by: null, archive_reason: null });
+    history(d, 'restore', {});
+    return 'changed';
+  },
+  import_files: async (a) => {
+    const paths = a.paths as string[];
+    const results: FileResult[] = [];
+    for (const [i, path] of paths.entries()) {
+      let r: FileResult;
+      if (path.includes('broken')) {
+        r = { path, status: 'rejected', document_id: null, sha256: null, error: { code: 'corrupt_image', message: `${path}: the image is damaged (Premature end of JPEG file)` } };
+      } else {
+        const d = doc(String(a.patientId), 90_000 + docs.size, new Date(), 'intraoral', path.split('/').pop() ?? path);
+        r = { path, status: 'imported', document_id: d.id, sha256: d.sha256, error: null };
+      }
+      results.push(r);
+      await emit('import-progress', { import_id: a.importId, done: i + 1, total: paths.length, result: r });
+    }
+    return results;
+  },
+  link_document: (a) => {
+    const l: Attachment = {
+      id: id('l'),
+      document_id: String(a.documentId),
+      owner_type: String(a.ownerType),
+      owner_id: String(a.ownerId),
+      patient_id: need(docs.get(String(a.documentId)), 'document_not_found', 'document').patient_id,
+      role: (a.role as string | null) ?? null,
+      created_at: now(),
+      created_by: 'e2e',
+    };
+    links.push(l);
+    return l;
+  },
+  unlink_document: (a) => {
+    const i = links.findIndex((l) => l.document_id === a.documentId && l.owner_type === a.ownerType && l.owner_id === a.ownerId);
+    return links.splice(i, 1)[0];
+  },
+  owner_documents: (a) => links.filter((l) => l.owner_type === a.ownerType && l.owner_id === a.ownerId),
+  list_notes: (a) => notes.filter((n) => n.patient_id === a.patientId),
+  add_note: (a) => {
+    const n: Note = { id: id('n'), patient_id: String(a.patientId), text: String(a.text), created_at: now(), created_by: 'e2e', updated_at: now(), version: 1 };
+    notes.unshift(n);
+    return n;
+  },
+  edit_note: (a) => {
+    const n = need(notes.find((x) => x.id === a.id), 'note_not_found', 'note');
+    Object.assign(n, { text: a.text, version: n.version + 1, updated_at: now() });
+    return n;
+  },
+  list_plans: (a) => plans.filter((p) => p.patient_id === a.patientId),
+  add_plan: (a) => {
+    const p: Plan = { id: id('pl'), patient_id: String(a.patientId), title: String(a.title), status: 'active', created_at: now(), created_by: 'e2e', items: [] };
+    plans.push(p);
+    return p;
+  },
+  add_plan_item: (a) => {
+    const p = need(plans.find((x) => x.id === a.planId), 'plan_not_found', 'plan');
+    const item = { id: id('pi'), plan_id: p.id, position: p.items.length + 1, title: String(a.title), status: 'planned', created_at: now() };
+    p.items.push(item);
+    return item;
+  },
+  'plugin:dialog|open': () => ['/fake/new-photo-1.jpg', '/fake/new-photo-2.jpg', '/fake/broken.jpg'],
+};
+
+export function installMockBackend(): void {
+  mockWindows('main');
+  mockConvertFileSrc('linux');
+  mockIPC(
+    async (cmd, payload) => {
+      const h = handlers[cmd];
+      if (!h) throw { code: 'unknown_command', message: `the e2e backend has no ${cmd}` };
+      try {
+        return await h((payload ?? {}) as Args);
+      } catch (e) {
+        if (e instanceof Refusal) throw { code: e.code, message: e.message };
+        throw e;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  // Images come from the test server: an SVG per document, coloured by its id.
+  const internals = (window as unknown as { __TAURI_INTERNALS__: { convertFileSrc: (p: string, s: string) => string } }).__TAURI_INTERNALS__;
+  internals.convertFileSrc = (path: string) => `/e2e-media/${path}`;
+}

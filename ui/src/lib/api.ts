@@ -1,0 +1,107 @@
+// The one door to the backend: typed calls over Tauri's IPC, media URLs and events.
+// Components never call `invoke` themselves, so tests can stand in for the backend with
+// `mockIPC` and the command names live in one place.
+import { invoke, convertFileSrc } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
+import type {
+  Attachment,
+  DocumentDetails,
+  DocumentEdit,
+  DocumentSummary,
+  ErrorPayload,
+  FileResult,
+  ImportProgressEvent,
+  Kind,
+  LibraryStatus,
+  ListStatus,
+  Note,
+  Patient,
+  PatientInput,
+  Plan,
+  PlanItem,
+  StartupInfo,
+  ThumbnailEvent,
+  Transition,
+} from './bindings';
+
+/** A refused or failed call: a stable `code` for logic and a `message` for people. */
+export class ApiError extends Error {
+  code: string;
+  constructor(payload: ErrorPayload) {
+    super(payload.message);
+    this.code = payload.code;
+  }
+}
+
+function isPayload(e: unknown): e is ErrorPayload {
+  return typeof e === 'object' && e !== null && 'code' in e && 'message' in e;
+}
+
+async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+  try {
+    return await invoke<T>(command, args);
+  } catch (e) {
+    if (isPayload(e)) throw new ApiError(e);
+    throw new ApiError({ code: 'ipc_failed', message: `Chairside's backend did not answer (${String(e)}). Restart the app.` });
+  }
+}
+
+export const api = {
+  appReady: () => call<StartupInfo>('app_ready'),
+  libraryStatus: () => call<LibraryStatus>('library_status'),
+  listPatients: (query?: string) => call<Patient[]>('list_patients', { query: query ?? null }),
+  getPatient: (id: string) => call<Patient>('get_patient', { id }),
+  addPatient: (input: PatientInput) => call<Patient>('add_patient', { input }),
+  updatePatient: (id: string, input: PatientInput) => call<Patient>('update_patient', { id, input }),
+  listDocuments: (patientId: string, status: ListStatus) =>
+    call<DocumentSummary[]>('list_documents', { patientId, status }),
+  showDocument: (id: string) => call<DocumentDetails>('show_document', { id }),
+  updateDocument: (id: string, edit: DocumentEdit) => call<Transition>('update_document', { id, edit }),
+  archiveDocument: (id: string, reason: string | null) => call<Transition>('archive_document', { id, reason }),
+  restoreDocument: (id: string) => call<Transition>('restore_document', { id }),
+  importFiles: (importId: string, patientId: string, paths: string[], kind: Kind | null = null) =>
+    call<FileResult[]>('import_files', { importId, patientId, paths, kind }),
+  linkDocument: (documentId: string, ownerType: string, ownerId: string, role: string | null) =>
+    call<Attachment>('link_document', { documentId, ownerType, ownerId, role }),
+  unlinkDocument: (documentId: string, ownerType: string, ownerId: string) =>
+    call<Attachment>('unlink_document', { documentId, ownerType, ownerId }),
+  ownerDocuments: (ownerType: string, ownerId: string) =>
+    call<Attachment[]>('owner_documents', { ownerType, ownerId }),
+  listNotes: (patientId: string) => call<Note[]>('list_notes', { patientId }),
+  addNote: (patientId: string, text: string) => call<Note>('add_note', { patientId, text }),
+  editNote: (id: string, text: string) => call<Note>('edit_note', { id, text }),
+  listPlans: (patientId: string) => call<Plan[]>('list_plans', { patientId }),
+  addPlan: (patientId: string, title: string) => call<Plan>('add_plan', { patientId, title }),
+  addPlanItem: (planId: string, title: string) => call<PlanItem>('add_plan_item', { planId, title }),
+};
+
+export type ThumbSize = 256 | 1024 | 2048;
+
+/** The `media:` URL of a document's thumbnail (made on demand by the backend). */
+export function thumbUrl(documentId: string, size: ThumbSize = 256): string {
+  return convertFileSrc(`thumb/${documentId}/${size}`, 'media');
+}
+
+/** The `media:` URL of a document's original; each load is audited as a view. */
+export function originalUrl(documentId: string): string {
+  return convertFileSrc(`original/${documentId}`, 'media');
+}
+
+/** Formats a webview can draw itself; others are shown through their largest preview. */
+const DRAWABLE = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/bmp']);
+export function viewerUrl(doc: Pick<DocumentSummary, 'id' | 'mime' | 'thumbnails'>): string | null {
+  if (DRAWABLE.has(doc.mime)) return originalUrl(doc.id);
+  return doc.thumbnails.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;
+}
+
+export const events = {
+  onThumbnail: (f: (e: ThumbnailEvent) => void): Promise<UnlistenFn> =>
+    listen<ThumbnailEvent>('thumbnail', (e) => f(e.payload)),
+  onImportProgress: (f: (e: ImportProgressEvent) => void): Promise<UnlistenFn> =>
+    listen<ImportProgressEvent>('import-progress', (e) => f(e.payload)),
+};
+
+export function messageOf(e: unknown): string {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}

@@ -1,0 +1,72 @@
+// The whole App mounted in jsdom over a mocked backend: the patient list, opening a patient,
+// and the gallery's tiles.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { flushSync, mount, unmount } from 'svelte';
+import { clearMocks, mockConvertFileSrc, mockIPC, mockWindows } from '@tauri-apps/api/mocks';
+import App from '../src/App.svelte';
+import { docAt } from './fixtures';
+
+beforeAll(() => {
+  // jsdom has no layout: a fixed-size viewport for the virtualized grid.
+  globalThis.ResizeObserver = class {
+    constructor(private cb: ResizeObserverCallback) {}
+    observe(el: Element) {
+      Object.defineProperty(el, 'clientWidth', { value: 1000, configurable: true });
+      Object.defineProperty(el, 'clientHeight', { value: 700, configurable: true });
+      this.cb([], this as unknown as ResizeObserver);
+    }
+    unobserve() {}
+    disconnect() {}
+  };
+});
+afterEach(() => clearMocks());
+
+const until = async (f: () => boolean, what: string) => {
+  for (let i = 0; i < 100; i++) {
+    flushSync();
+    if (f()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`timed out: ${what}`);
+};
+
+describe('App', () => {
+  it('lists patients, opens one and shows its photos grouped by day', async () => {
+    mockWindows('main');
+    mockConvertFileSrc('linux');
+    const docs = Array.from({ length: 300 }, (_, i) => docAt(i, new Date(Date.UTC(2026, 5, 1 + Math.floor(i / 10))).toISOString()));
+    mockIPC(
+      (cmd) => {
+        switch (cmd) {
+          case 'library_status':
+            return { data_dir: '/lib', documents: 300, thumbnails_in_progress: 0, user: 'dr', workstation: 'w', version: '0' };
+          case 'app_ready':
+            return { startup_ms: 5 };
+          case 'list_patients':
+            return [{ id: 'p1', clinic_id: 'c', name: 'Ana Kovač', external_id: 'C-1', birth_date: null, created_at: '', updated_at: '' }];
+          case 'list_documents':
+            return docs;
+          default:
+            return null;
+        }
+      },
+      { shouldMockEvents: true },
+    );
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    const app = mount(App, { target });
+    await until(() => target.querySelector('.patient') !== null, 'patient listed');
+    expect(target.querySelector('[data-testid=doc-count]')?.textContent).toBe('300 documents');
+    (target.querySelector('.patient') as HTMLButtonElement).click();
+    await until(() => target.querySelectorAll('.tile').length > 0, 'tiles shown');
+    const tiles = target.querySelectorAll('.tile');
+    // Virtualized: a viewport's worth of the 300, not all of them.
+    expect(tiles.length).toBeGreaterThan(5);
+    expect(tiles.length).toBeLessThan(80);
+    expect(target.querySelector('.header h3')?.textContent).toContain('2026');
+    // Newest day first; within a day, the listing's order.
+    expect(target.querySelector('.tile img')?.getAttribute('src')).toBe('media://localhost/thumb%2Fdoc-290%2F256');
+    expect(target.textContent).not.toMatch(/delete/i);
+    unmount(app);
+  });
+});
