@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# Installs what building and testing Chairside needs on Debian 12 (run as root, or with sudo
-# available). Safe to run again: it installs only what is missing.
+# Installs what building, running and testing Chairside needs on Debian 12 (run as root, or
+# with sudo available). Safe to run again: it installs only what is missing.
+#   - Debian packages: the C toolchain (libjpeg-turbo is built from source: cmake + nasm),
+#     WebKitGTK 4.1 and friends for the Tauri window, Xvfb, WebKitWebDriver and Chromium for
+#     the end-to-end tests;
+#   - the UI's npm packages (ui/node_modules, from ui/package-lock.json);
+#   - tauri-driver, into .tools/bin.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-need_pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
-# libjpeg-turbo (thumbnails) is built from source by the turbojpeg crate: cmake + nasm.
-have cc || need_pkgs+=(build-essential)
-have cmake || need_pkgs+=(cmake)
-have nasm || need_pkgs+=(nasm)
-have pkg-config || need_pkgs+=(pkg-config)
-have mount || need_pkgs+=(mount)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
+pkgs=(build-essential cmake nasm pkg-config mount file
+    libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
+    xvfb xauth webkit2gtk-driver chromium)
+need_pkgs=()
+for p in "${pkgs[@]}"; do installed "$p" || need_pkgs+=("$p"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "setup: installing ${need_pkgs[*]}" >&2
     SUDO=""
@@ -24,4 +29,20 @@ fi
 if ! have cargo; then
     echo "setup: Rust (cargo) is missing. Install a current toolchain with rustup (https://rustup.rs), then run this again." >&2
     exit 1
+fi
+if ! have node || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+    echo "setup: Node.js 20.19 or newer is needed for the UI build (found: $(node --version 2>/dev/null || echo none)). Install it (e.g. from nodejs.org or NodeSource), then run this again." >&2
+    exit 1
+fi
+
+# npm packages, when missing or older than the lockfile.
+if [ ! -d ui/node_modules ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    echo "setup: installing the UI's npm packages" >&2
+    (cd ui && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# tauri-driver (WebDriver for the real app); pinned to 2.x, crates.io also serves 3.0 alphas.
+if [ ! -x .tools/bin/tauri-driver ]; then
+    echo "setup: installing tauri-driver" >&2
+    cargo install --quiet --locked --root .tools tauri-driver --version '^2'
 fi

@@ -1,14 +1,51 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace, after installing what the build needs.
-set -euo pipefail
+# Runs every test after installing what they need: the UI's unit tests (vitest), the
+# browser end-to-end tests (Chromium + playwright-core, mocked IPC), every Rust test of the
+# workspace (cargo test), then the real-app end-to-end tests (the Tauri binary under Xvfb,
+# driven by tauri-driver). Each runner ends with its own "N passed, N failed" line, and the
+# run ends with one line per runner.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+bash scripts/setup.sh || exit 1
+
+summary=()
+status=0
+record() { # name exit-code line
+    summary+=("$3")
+    [ "$2" -eq 0 ] || status=1
+}
+
+echo "== UI unit tests (vitest)"
+(cd ui && npx vitest run --reporter=default --reporter=json --outputFile=.vitest.json)
+code=$?
+line=$(cd ui && node -e 'const r=require("./.vitest.json"); console.log(`vitest: ${r.numPassedTests} passed, ${r.numFailedTests} failed`)' 2>/dev/null || echo "vitest: did not run")
+echo "$line"
+record vitest $code "$line"
+
+echo "== UI builds (app and browser-e2e)"
+(cd ui && npx vite build --logLevel warn && npx vite build --mode e2e --outDir dist-e2e --logLevel warn) || { echo "ui build failed"; exit 1; }
+
+echo "== Browser end-to-end tests (Chromium)"
 log=$(mktemp)
-set +e
+(cd ui && node e2e/browser.mjs) 2>&1 | tee "$log"
+code=${PIPESTATUS[0]}
+record browser $code "$(grep -E '^e2e \(browser\):' "$log" | tail -1 || echo 'e2e (browser): did not finish')"
+
+echo "== Rust tests (cargo test --workspace)"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-# One closing line for the whole run, summed over every test binary.
-awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+code=${PIPESTATUS[0]}
+record cargo $code "$(awk '/^test result:/ { p += $4; f += $6 } END { printf "cargo tests: %d passed, %d failed\n", p, f }' "$log")"
+
+echo "== Real-app end-to-end tests (Tauri under Xvfb, tauri-driver)"
+if cargo build --quiet -p chairside-desktop -p chairside-cli; then
+    (cd ui && node e2e/app.mjs) 2>&1 | tee "$log"
+    code=${PIPESTATUS[0]}
+    record app $code "$(grep -E '^e2e \(app\):' "$log" | tail -1 || echo 'e2e (app): did not finish')"
+else
+    record app 1 "e2e (app): the app did not build"
+fi
 rm -f "$log"
+
+echo "== Summary"
+printf '%s\n' "${summary[@]}"
 exit "$status"

@@ -203,7 +203,7 @@ test('real photos are imported and their thumbnails appear in the grid', async (
   assert(res.ok, `import answered: ${JSON.stringify(res.err)}`);
   const statuses = res.ok.map((r) => r.status);
   assertEq(statuses.filter((s) => s === 'imported').length, 4, `four imported (${statuses})`);
-  assertEq(res.ok.find((r) => r.path.endsWith('broken_truncated.jpg')).error.code, 'corrupt_image', 'the damaged JPEG refused');
+  assertEq(res.ok.find((r) => r.path.endsWith('broken_truncated.jpg')).error.code, 'corrupt_file', 'the damaged JPEG refused');
   await until(async () => (await count('.tile')) === 4, 'four tiles', 15000);
   // Each tile's image comes through the media: protocol, decoded for real.
   await until(
@@ -258,6 +258,7 @@ test('a photo is linked to a treatment-plan item as "before"', async () => {
   await until(async () => (await count('select[name=role]')) === 1, 'link dialog');
   await setSelect('select[name=role]', 'before');
   await clickButton('Link', '[role=dialog]');
+  await until(() => wd.exec("return [...document.querySelectorAll('.toast')].some((t) => t.textContent.includes('1 document linked.'))"), 'linked toast');
   await clickButton('Notes & plans', '.tabs');
   await until(async () => (await count('[data-item-id] .photo img')) === 1, 'photo under the item');
   assertEq((await text('[data-item-id] .role')).trim(), 'before', 'role shown');
@@ -269,6 +270,7 @@ test('the light theme renders the gallery legibly', async () => {
   await clickButton('Photos', '.tabs');
   await clickButton('☀ Light', 'footer');
   await until(async () => (await wd.exec('return document.documentElement.dataset.theme')) === 'light', 'light');
+  await new Promise((r) => setTimeout(r, 400)); // let colour transitions finish
   await shot('07-light');
   await clickButton('☾ Dark', 'footer');
 });

@@ -216,6 +216,7 @@ test('a plan item is created, a photo linked to it as "after", and shown under t
   await page.getByRole('toolbar', { name: 'Selection' }).getByRole('button', { name: 'Link…' }).click();
   await page.locator('select[name=role]').selectOption('after');
   await page.getByRole('button', { name: 'Link', exact: true }).click();
+  await until(async () => (await page.locator('.toast').allTextContents()).some((t) => t.includes('1 document linked.')), 'linked toast');
   await page.getByRole('tab', { name: 'Notes & plans' }).click();
   await until(async () => (await page.locator('[data-item-id] .photo').count()) === 1, 'photo under the item');
   assertEq((await page.locator('[data-item-id] .role').textContent()).trim(), 'after', 'role');

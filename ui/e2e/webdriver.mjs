@@ -1,6 +1,6 @@
 // A minimal W3C WebDriver client (what tauri-driver speaks), on Node's fetch: sessions,
 // elements, clicks, typing, scripts and screenshots. Every call has a timeout.
-const ELEMENT = 'element-6066-11e4-a52e-4f735466cecc';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 export class WebDriver {
   constructor(base) {
@@ -35,6 +35,7 @@ export class WebDriver {
 
   async find(css) {
     const v = await this.cmd('POST', '/element', { using: 'css selector', value: css });
+    if (!v?.[ELEMENT]) throw new Error(`find ${css}: unexpected answer ${JSON.stringify(v)}`);
     return v[ELEMENT];
   }
 

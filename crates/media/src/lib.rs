@@ -82,7 +82,7 @@ impl Media {
 
     /// Documents in the library, archived ones included.
     pub fn count(&self) -> Result<u64, MediaError> {
-        Ok(self.db.read(|c| c.query_row("SELECT count(*) FROM documents", [], |r| r.get(0)))?)
+        self.db.read(|c| Ok(c.query_row("SELECT count(*) FROM documents", [], |r| r.get(0))?))
     }
 
     pub fn list(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<DocumentSummary>, MediaError> {

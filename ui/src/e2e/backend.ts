@@ -159,7 +159,7 @@ const handlers: Record<string, (a: Args) => unknown> = {
     for (const [i, path] of paths.entries()) {
       let r: FileResult;
       if (path.includes('broken')) {
-        r = { path, status: 'rejected', document_id: null, sha256: null, error: { code: 'corrupt_image', message: `${path}: the image is damaged (Premature end of JPEG file)` } };
+        r = { path, status: 'rejected', document_id: null, sha256: null, error: { code: 'corrupt_file', message: `${path}: the image is damaged (Premature end of JPEG file)` } };
       } else {
         const d = doc(String(a.patientId), 90_000 + docs.size, new Date(), 'intraoral', path.split('/').pop() ?? path);
         r = { path, status: 'imported', document_id: d.id, sha256: d.sha256, error: null };

@@ -1,0 +1,76 @@
+// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.
+// Regenerate with `UPDATE_BINDINGS=1 cargo test -p chairside-desktop bindings`.
+
+export type JsonValue = number | string | boolean | Array<JsonValue> | { [key in string]?: JsonValue } | null;
+
+export type ErrorPayload = { code: string, message: string, };
+
+export type Kind = "intraoral" | "extraoral" | "xray" | "document" | "other";
+
+export type Status = "active" | "archived";
+
+export type Transition = "changed" | "unchanged";
+
+export type ThumbnailRef = { size: number, width: number, height: number, 
+/**
+ * Absolute path of the file.
+ */
+path: string, };
+
+export type ThumbnailEvent = { "event": "ready", sha256: string, size: number, } | { "event": "failed", sha256: string, error: string, };
+
+export type DocumentSummary = { id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+/**
+ * As displayed, after EXIF orientation.
+ */
+width: number | null, height: number | null, orientation: number, captured_at: string | null, original_filename: string | null, teeth: string | null, version: number, thumbnails: Array<ThumbnailRef>, };
+
+export type Document = { clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+/**
+ * As displayed, after EXIF orientation.
+ */
+width: number | null, height: number | null, orientation: number, captured_at: string | null, original_filename: string | null, teeth: string | null, version: number, thumbnails: Array<ThumbnailRef>, };
+
+export type HistoryEntry = { version: number, at: string, actor: string, workstation: string, action: string, changes: JsonValue, };
+
+export type Attachment = { id: string, document_id: string, owner_type: string, owner_id: string, patient_id: string, role: string | null, created_at: string, created_by: string, };
+
+export type DocumentDetails = { exif: JsonValue | null, links: Array<Attachment>, history: Array<HistoryEntry>, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+/**
+ * As displayed, after EXIF orientation.
+ */
+width: number | null, height: number | null, orientation: number, captured_at: string | null, original_filename: string | null, teeth: string | null, version: number, thumbnails: Array<ThumbnailRef>, };
+
+export type Patient = { id: string, clinic_id: string, name: string, external_id: string | null, birth_date: string | null, created_at: string, updated_at: string, };
+
+export type Note = { id: string, patient_id: string, text: string, created_at: string, created_by: string, updated_at: string, version: number, };
+
+export type PlanItem = { id: string, plan_id: string, position: number, title: string, status: string, created_at: string, };
+
+export type Plan = { id: string, patient_id: string, title: string, status: string, created_at: string, created_by: string, items: Array<PlanItem>, };
+
+export type FileResult = { path: string, 
+/**
+ * `imported`, `duplicate` or `rejected`.
+ */
+status: string, document_id: string | null, sha256: string | null, error: ErrorPayload | null, };
+
+export type LibraryStatus = { data_dir: string, documents: number, thumbnails_in_progress: number, user: string, workstation: string, version: string, };
+
+export type StartupInfo = { 
+/**
+ * From the process start to the first call of `app_ready`.
+ */
+startup_ms: number, };
+
+export type PatientInput = { name: string, external_id: string | null, birth_date: string | null, };
+
+export type ListStatus = "active" | "archived" | "all";
+
+export type DocumentEdit = { kind: Kind | null, notes: string | null, teeth: string | null, captured_at: string | null, };
+
+export type ImportProgressEvent = { 
+/**
+ * The id the UI gave the import, to tell concurrent imports apart.
+ */
+import_id: string, done: number, total: number, result: FileResult, };

@@ -9,6 +9,8 @@ let nextToast = 1;
 export function toast(text: string, kind: Toast['kind'] = 'info', ms = kind === 'error' ? 8000 : 3500): void {
   const id = nextToast++;
   toasts.push({ id, kind, text });
+  // A burst of actions shows its latest outcomes, not a wall of messages.
+  while (toasts.length > 3) toasts.shift();
   setTimeout(() => dismiss(id), ms);
 }
 
