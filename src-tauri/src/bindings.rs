@@ -13,9 +13,7 @@ use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{ErrorPayload, FileResult};
 use ts_rs::{Config, TS};
 
-use crate::commands::{
-    DocumentEdit, ImportProgressEvent, LibraryStatus, ListStatus, PatientInput, StartupInfo,
-};
+use crate::commands::{DocumentEdit, ImportProgressEvent, LibraryStatus, ListStatus, PatientInput, StartupInfo};
 
 /// Where the UI keeps the generated file, relative to this crate.
 pub const PATH: &str = "../ui/src/lib/bindings.ts";

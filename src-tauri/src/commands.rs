@@ -12,26 +12,30 @@ use chairside_app::patients::{NewPatient, Patient};
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{AppError, ErrorPayload, FileResult, Library};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, Emitter, Runtime, State};
+use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use ts_rs::TS;
 
 use crate::{EVENT_IMPORT_PROGRESS, Shared};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
-/// Runs `f` on the blocking pool against the open library.
-async fn blocking<T, F>(state: &Shared, f: F) -> Reply<T>
+/// Runs `f` on the blocking pool against the open library (waiting there, not here, if the
+/// library is still opening).
+async fn blocking<R, T, F>(app: AppHandle<R>, f: F) -> Reply<T>
 where
+    R: Runtime,
     T: Send + 'static,
     F: FnOnce(&Library) -> Result<T, AppError> + Send + 'static,
 {
-    let library: Arc<Library> = state.library()?;
-    tauri::async_runtime::spawn_blocking(move || f(&library).map_err(|e| e.to_payload()))
-        .await
-        .map_err(|e| ErrorPayload {
-            code: "internal".into(),
-            message: format!("the operation stopped unexpectedly ({e}); nothing was half-done, please try again"),
-        })?
+    tauri::async_runtime::spawn_blocking(move || {
+        let library: Arc<Library> = app.state::<Shared>().library()?;
+        f(&library).map_err(|e| e.to_payload())
+    })
+    .await
+    .map_err(|e| ErrorPayload {
+        code: "internal".into(),
+        message: format!("the operation stopped unexpectedly ({e}); nothing was half-done, please try again"),
+    })?
 }
 
 /// What the status bar shows.
@@ -101,8 +105,8 @@ pub async fn app_ready(state: State<'_, Shared>) -> Reply<StartupInfo> {
 }
 
 #[tauri::command(async)]
-pub async fn library_status(state: State<'_, Shared>) -> Reply<LibraryStatus> {
-    blocking(&state, |lib| {
+pub async fn library_status<R: Runtime>(app: AppHandle<R>) -> Reply<LibraryStatus> {
+    blocking(app, |lib| {
         Ok(LibraryStatus {
             data_dir: lib.data_dir().display().to_string(),
             documents: lib.document_count()?,
@@ -116,28 +120,28 @@ pub async fn library_status(state: State<'_, Shared>) -> Reply<LibraryStatus> {
 }
 
 #[tauri::command(async)]
-pub async fn list_patients(state: State<'_, Shared>, query: Option<String>) -> Reply<Vec<Patient>> {
-    blocking(&state, move |lib| lib.list_patients(query.as_deref().filter(|q| !q.trim().is_empty()))).await
+pub async fn list_patients<R: Runtime>(app: AppHandle<R>, query: Option<String>) -> Reply<Vec<Patient>> {
+    blocking(app, move |lib| lib.list_patients(query.as_deref().filter(|q| !q.trim().is_empty()))).await
 }
 
 #[tauri::command(async)]
-pub async fn get_patient(state: State<'_, Shared>, id: String) -> Reply<Patient> {
-    blocking(&state, move |lib| lib.patient(&id)).await
+pub async fn get_patient<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<Patient> {
+    blocking(app, move |lib| lib.patient(&id)).await
 }
 
 #[tauri::command(async)]
-pub async fn add_patient(state: State<'_, Shared>, input: PatientInput) -> Reply<Patient> {
-    blocking(&state, move |lib| lib.add_patient(&input.into())).await
+pub async fn add_patient<R: Runtime>(app: AppHandle<R>, input: PatientInput) -> Reply<Patient> {
+    blocking(app, move |lib| lib.add_patient(&input.into())).await
 }
 
 #[tauri::command(async)]
-pub async fn update_patient(state: State<'_, Shared>, id: String, input: PatientInput) -> Reply<Patient> {
-    blocking(&state, move |lib| lib.update_patient(&id, &input.into())).await
+pub async fn update_patient<R: Runtime>(app: AppHandle<R>, id: String, input: PatientInput) -> Reply<Patient> {
+    blocking(app, move |lib| lib.update_patient(&id, &input.into())).await
 }
 
 #[tauri::command(async)]
-pub async fn list_documents(
-    state: State<'_, Shared>,
+pub async fn list_documents<R: Runtime>(
+    app: AppHandle<R>,
     patient_id: String,
     status: ListStatus,
 ) -> Reply<Vec<DocumentSummary>> {
@@ -146,31 +150,32 @@ pub async fn list_documents(
         ListStatus::Archived => StatusFilter::Archived,
         ListStatus::All => StatusFilter::All,
     };
-    blocking(&state, move |lib| lib.list_documents(&patient_id, filter)).await
+    blocking(app, move |lib| lib.list_documents(&patient_id, filter)).await
 }
 
 #[tauri::command(async)]
-pub async fn show_document(state: State<'_, Shared>, id: String) -> Reply<DocumentDetails> {
-    blocking(&state, move |lib| lib.show_document(&id)).await
+pub async fn show_document<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<DocumentDetails> {
+    blocking(app, move |lib| lib.show_document(&id)).await
 }
 
 #[tauri::command(async)]
-pub async fn update_document(state: State<'_, Shared>, id: String, edit: DocumentEdit) -> Reply<Transition> {
-    blocking(&state, move |lib| {
-        let patch = DocumentPatch { kind: edit.kind, notes: edit.notes, teeth: edit.teeth, captured_at: edit.captured_at };
+pub async fn update_document<R: Runtime>(app: AppHandle<R>, id: String, edit: DocumentEdit) -> Reply<Transition> {
+    blocking(app, move |lib| {
+        let patch =
+            DocumentPatch { kind: edit.kind, notes: edit.notes, teeth: edit.teeth, captured_at: edit.captured_at };
         lib.update_document(&id, &patch)
     })
     .await
 }
 
 #[tauri::command(async)]
-pub async fn archive_document(state: State<'_, Shared>, id: String, reason: Option<String>) -> Reply<Transition> {
-    blocking(&state, move |lib| lib.archive(&id, reason.as_deref().filter(|r| !r.trim().is_empty()))).await
+pub async fn archive_document<R: Runtime>(app: AppHandle<R>, id: String, reason: Option<String>) -> Reply<Transition> {
+    blocking(app, move |lib| lib.archive(&id, reason.as_deref().filter(|r| !r.trim().is_empty()))).await
 }
 
 #[tauri::command(async)]
-pub async fn restore_document(state: State<'_, Shared>, id: String) -> Reply<Transition> {
-    blocking(&state, move |lib| lib.restore(&id)).await
+pub async fn restore_document<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<Transition> {
+    blocking(app, move |lib| lib.restore(&id)).await
 }
 
 /// Imports files and folders (dropped or picked) for a patient; each file's outcome is sent as
@@ -178,13 +183,13 @@ pub async fn restore_document(state: State<'_, Shared>, id: String) -> Reply<Tra
 #[tauri::command(async)]
 pub async fn import_files<R: Runtime>(
     app: AppHandle<R>,
-    state: State<'_, Shared>,
     import_id: String,
     patient_id: String,
     paths: Vec<String>,
     kind: Option<Kind>,
 ) -> Reply<Vec<FileResult>> {
-    blocking(&state, move |lib| {
+    let emitter = app.clone();
+    blocking(app, move |lib| {
         let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
         lib.import_paths(&patient_id, &paths, kind, "desktop", &|p| {
             let event = ImportProgressEvent {
@@ -193,64 +198,68 @@ pub async fn import_files<R: Runtime>(
                 total: p.total as u64,
                 result: p.result.clone(),
             };
-            let _ = app.emit(EVENT_IMPORT_PROGRESS, event);
+            let _ = emitter.emit(EVENT_IMPORT_PROGRESS, event);
         })
     })
     .await
 }
 
 #[tauri::command(async)]
-pub async fn link_document(
-    state: State<'_, Shared>,
+pub async fn link_document<R: Runtime>(
+    app: AppHandle<R>,
     document_id: String,
     owner_type: String,
     owner_id: String,
     role: Option<String>,
 ) -> Reply<Attachment> {
-    blocking(&state, move |lib| lib.link(&document_id, &owner_type, &owner_id, role.as_deref())).await
+    blocking(app, move |lib| lib.link(&document_id, &owner_type, &owner_id, role.as_deref())).await
 }
 
 #[tauri::command(async)]
-pub async fn unlink_document(
-    state: State<'_, Shared>,
+pub async fn unlink_document<R: Runtime>(
+    app: AppHandle<R>,
     document_id: String,
     owner_type: String,
     owner_id: String,
 ) -> Reply<Attachment> {
-    blocking(&state, move |lib| lib.unlink(&document_id, &owner_type, &owner_id)).await
+    blocking(app, move |lib| lib.unlink(&document_id, &owner_type, &owner_id)).await
 }
 
 #[tauri::command(async)]
-pub async fn owner_documents(state: State<'_, Shared>, owner_type: String, owner_id: String) -> Reply<Vec<Attachment>> {
-    blocking(&state, move |lib| lib.owner_documents(&owner_type, &owner_id)).await
+pub async fn owner_documents<R: Runtime>(
+    app: AppHandle<R>,
+    owner_type: String,
+    owner_id: String,
+) -> Reply<Vec<Attachment>> {
+    blocking(app, move |lib| lib.owner_documents(&owner_type, &owner_id)).await
 }
 
 #[tauri::command(async)]
-pub async fn list_notes(state: State<'_, Shared>, patient_id: String) -> Reply<Vec<Note>> {
-    blocking(&state, move |lib| lib.list_notes(&patient_id)).await
+pub async fn list_notes<R: Runtime>(app: AppHandle<R>, patient_id: String) -> Reply<Vec<Note>> {
+    blocking(app, move |lib| lib.list_notes(&patient_id)).await
 }
 
 #[tauri::command(async)]
-pub async fn add_note(state: State<'_, Shared>, patient_id: String, text: String) -> Reply<Note> {
-    blocking(&state, move |lib| lib.add_note(&patient_id, &text)).await
+pub async fn add_note<R: Runtime>(app: AppHandle<R>, patient_id: String, text: String) -> Reply<Note> {
+    blocking(app, move |lib| lib.add_note(&patient_id, &text)).await
 }
 
 #[tauri::command(async)]
-pub async fn edit_note(state: State<'_, Shared>, id: String, text: String) -> Reply<Note> {
-    blocking(&state, move |lib| lib.edit_note(&id, &text)).await
+pub async fn edit_note<R: Runtime>(app: AppHandle<R>, id: String, text: String) -> Reply<Note> {
+    blocking(app, move |lib| lib.edit_note(&id, &text)).await
 }
 
 #[tauri::command(async)]
-pub async fn list_plans(state: State<'_, Shared>, patient_id: String) -> Reply<Vec<Plan>> {
-    blocking(&state, move |lib| lib.list_plans(&patient_id)).await
+pub async fn list_plans<R: Runtime>(app: AppHandle<R>, patient_id: String) -> Reply<Vec<Plan>> {
+    blocking(app, move |lib| lib.list_plans(&patient_id)).await
 }
 
 #[tauri::command(async)]
-pub async fn add_plan(state: State<'_, Shared>, patient_id: String, title: String) -> Reply<Plan> {
-    blocking(&state, move |lib| lib.add_plan(&patient_id, &title)).await
+pub async fn add_plan<R: Runtime>(app: AppHandle<R>, patient_id: String, title: String) -> Reply<Plan> {
+    blocking(app, move |lib| lib.add_plan(&patient_id, &title)).await
 }
 
 #[tauri::command(async)]
-pub async fn add_plan_item(state: State<'_, Shared>, plan_id: String, title: String) -> Reply<PlanItem> {
-    blocking(&state, move |lib| lib.add_plan_item(&plan_id, &title)).await
+pub async fn add_plan_item<R: Runtime>(app: AppHandle<R>, plan_id: String, title: String) -> Reply<PlanItem> {
+    blocking(app, move |lib| lib.add_plan_item(&plan_id, &title)).await
 }

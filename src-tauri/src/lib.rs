@@ -3,15 +3,18 @@
 //! domain crates, shared with the CLI.
 
 pub mod bindings;
+mod command_names;
 pub mod commands;
 pub mod protocol;
 
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+pub use command_names::COMMANDS;
 
-use chairside_app::{ErrorPayload, Library, LibraryOptions};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
 use chairside_app::media::ThumbnailEvent;
+use chairside_app::{ErrorPayload, Library, LibraryOptions};
 use tauri::{Emitter, Manager, Runtime};
 
 /// Event names the UI listens to.
@@ -19,20 +22,40 @@ pub const EVENT_THUMBNAIL: &str = "thumbnail";
 pub const EVENT_IMPORT_PROGRESS: &str = "import-progress";
 
 /// What every command reaches: the open library, or why it could not be opened (shown by
-/// the UI instead of the app vanishing).
+/// the UI instead of the app vanishing). Managed before the window exists and filled by
+/// `setup`, so a request that comes first waits for the library instead of failing.
 pub struct Shared {
-    library: Result<Arc<Library>, ErrorPayload>,
+    library: Mutex<Option<Result<Arc<Library>, ErrorPayload>>>,
+    opened: Condvar,
     started: Instant,
     ready_ms: OnceLock<u64>,
 }
 
+/// How long a request waits for the library to open before saying so.
+const OPEN_WAIT: Duration = Duration::from_secs(30);
+
 impl Shared {
-    pub fn new(library: Result<Arc<Library>, ErrorPayload>, started: Instant) -> Self {
-        Shared { library, started, ready_ms: OnceLock::new() }
+    pub fn new(started: Instant) -> Self {
+        Shared { library: Mutex::new(None), opened: Condvar::new(), started, ready_ms: OnceLock::new() }
     }
 
+    pub fn set(&self, library: Result<Arc<Library>, ErrorPayload>) {
+        *self.library.lock().unwrap_or_else(|p| p.into_inner()) = Some(library);
+        self.opened.notify_all();
+    }
+
+    /// The library, waiting (blocking) while it is being opened.
     pub fn library(&self) -> Result<Arc<Library>, ErrorPayload> {
-        self.library.clone()
+        let guard = self.library.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) =
+            self.opened.wait_timeout_while(guard, OPEN_WAIT, |l| l.is_none()).unwrap_or_else(|p| p.into_inner());
+        guard.clone().unwrap_or_else(|| {
+            Err(ErrorPayload {
+                code: "library_not_ready".into(),
+                message: "the library is still opening after 30 s; check the disk it is on, then restart Chairside"
+                    .into(),
+            })
+        })
     }
 }
 
@@ -44,15 +67,20 @@ fn data_dir() -> Result<PathBuf, ErrorPayload> {
     }
 }
 
-/// Opens the library with thumbnail progress forwarded to the webview as events.
-pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) -> Result<Arc<Library>, ErrorPayload> {
+/// Opens the library in `dir` with thumbnail progress forwarded to the webview as events, and
+/// hands it to the commands.
+pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
     let mut options = LibraryOptions::new(dir);
     let emitter = app.clone();
     options.on_thumbnail = Some(Arc::new(move |event: &ThumbnailEvent| {
         // A closed window cannot be told; the thumbnail is on disk either way.
         let _ = emitter.emit(EVENT_THUMBNAIL, event);
     }));
-    Library::open(options).map(Arc::new).map_err(|e| e.to_payload())
+    let library = Library::open(options).map(Arc::new).map_err(|e| e.to_payload());
+    if let Err(e) = &library {
+        eprintln!("chairside: cannot open the library: {}", e.message);
+    }
+    app.state::<Shared>().set(library);
 }
 
 /// Commands, the `media:` protocol and the library, on any runtime (the tests use the mock one).
@@ -62,15 +90,12 @@ pub fn with_chairside<R: Runtime>(
     started: Instant,
 ) -> tauri::Builder<R> {
     builder
+        .manage(Shared::new(started))
         .setup(move |app| {
-            let library = match data_dir.clone().map(Ok).unwrap_or_else(self::data_dir) {
+            match data_dir.clone().map(Ok).unwrap_or_else(self::data_dir) {
                 Ok(dir) => open_library(app.handle(), dir),
-                Err(e) => Err(e),
-            };
-            if let Err(e) = &library {
-                eprintln!("chairside: cannot open the library: {}", e.message);
+                Err(e) => app.state::<Shared>().set(Err(e)),
             }
-            app.manage(Shared::new(library, started));
             Ok(())
         })
         .register_asynchronous_uri_scheme_protocol(protocol::SCHEME, |ctx, request, responder| {

@@ -23,7 +23,8 @@ pub enum Target {
 pub fn parse(uri: &Uri) -> Option<Target> {
     let path = percent_encoding::percent_decode_str(uri.path()).decode_utf8().ok()?;
     let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
-    let valid_id = |id: &str| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    let valid_id =
+        |id: &str| !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
     match parts.as_slice() {
         ["thumb", id, size] if valid_id(id) => {
             let size: u32 = size.parse().ok()?;

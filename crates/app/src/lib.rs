@@ -21,12 +21,12 @@ use chairside_treatment_plan::{Plan, PlanItem, PlanItemOwner};
 
 pub use chairside_media::{ImportStatus, Kind};
 // The domain crates, for shells that name their types (the desktop's TypeScript bindings).
+pub use error::{AppError, ErrorPayload};
+pub use import::{FileResult, ImportProgress};
 pub use {
     chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_media as media,
     chairside_patients as patients, chairside_treatment_plan as treatment_plan,
 };
-pub use error::{AppError, ErrorPayload};
-pub use import::{FileResult, ImportProgress};
 
 /// Environment variable naming the data folder.
 pub const DATA_DIR_ENV: &str = "CHAIRSIDE_DATA_DIR";

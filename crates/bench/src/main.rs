@@ -227,7 +227,11 @@ fn gallery(total: usize, root: &Path) -> Result<(), String> {
             let (r, g, b) = ((i * 37 % 200) as u8 + 40, (i * 91 % 200) as u8 + 40, (i * 13 % 200) as u8 + 40);
             let band = (i % 400) as u32;
             let img = image::RgbImage::from_fn(640, 480, |x, y| {
-                if (band..band + 80).contains(&x) || y / 40 == (i % 12) as u32 { image::Rgb([255 - r, 255 - g, 255 - b]) } else { image::Rgb([r, g, b]) }
+                if (band..band + 80).contains(&x) || y / 40 == (i % 12) as u32 {
+                    image::Rgb([255 - r, 255 - g, 255 - b])
+                } else {
+                    image::Rgb([r, g, b])
+                }
             });
             let path = src.path().join(format!("IMG_{i:05}.jpg"));
             img.save(&path).map(|_| path).map_err(|e| e.to_string())
@@ -240,7 +244,8 @@ fn gallery(total: usize, root: &Path) -> Result<(), String> {
     eprintln!("gallery: imported in {:.1} s", start.elapsed().as_secs_f64());
     for (i, r) in results.iter().enumerate() {
         let Some(id) = &r.document_id else { return Err(format!("{} was rejected: {:?}", r.path, r.error)) };
-        let captured = format!("2025-{:02}-{:02}T{:02}:{:02}:00.000Z", 1 + (i / 420) % 12, 1 + (i / 15) % 28, 8 + i % 10, i % 60);
+        let captured =
+            format!("2025-{:02}-{:02}T{:02}:{:02}:00.000Z", 1 + (i / 420) % 12, 1 + (i / 15) % 28, 8 + i % 10, i % 60);
         let patch = DocumentPatch { captured_at: Some(captured), ..Default::default() };
         lib.update_document(id, &patch).map_err(|e| e.to_string())?;
     }

@@ -1,0 +1,182 @@
+//! The shell as the webview meets it, with no display: the real context (capabilities, ACL,
+//! config) on Tauri's mock runtime, commands called through IPC, and the `media:` protocol
+//! answering for a real library with real photos.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use tauri::{Manager, WebviewWindow, WebviewWindowBuilder};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures").join(name)
+}
+
+struct Shell {
+    _app: tauri::App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    _dir: tempfile::TempDir,
+}
+
+fn shell() -> Shell {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let app = chairside_desktop::with_chairside(mock_builder(), Some(dir.path().to_path_buf()), Instant::now())
+        .build(tauri::generate_context!())
+        .expect("app builds with the real configuration");
+    // `setup` runs when an event loop starts, which the mock runtime has not: open the
+    // library the way it does.
+    chairside_desktop::open_library(app.handle(), dir.path().to_path_buf());
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("main window");
+    Shell { _app: app, window, _dir: dir }
+}
+
+impl Shell {
+    fn call(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let request = InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        };
+        get_ipc_response(&self.window, request).map(|b| b.deserialize::<Value>().expect("json answer"))
+    }
+
+    fn ok(&self, cmd: &str, args: Value) -> Value {
+        self.call(cmd, args.clone()).unwrap_or_else(|e| panic!("{cmd} {args} failed: {e}"))
+    }
+
+    fn library(&self) -> std::sync::Arc<chairside_app::Library> {
+        self.window.state::<chairside_desktop::Shared>().library().expect("library open")
+    }
+}
+
+#[test]
+fn a_clinicians_session_through_ipc() {
+    let s = shell();
+    let patient =
+        s.ok("add_patient", json!({"input": {"name": "Ana Kovač", "external_id": "C-1", "birth_date": null}}));
+    let pid = patient["id"].as_str().expect("id");
+    assert_eq!(s.ok("list_patients", json!({"query": "C-1"}))[0]["name"], "Ana Kovač");
+
+    let files = [fixture("orient_1.jpg"), fixture("png_chelsea_pentax.png"), fixture("broken_truncated.jpg")];
+    let results = s.ok("import_files", json!({"importId": "t", "patientId": pid, "paths": files, "kind": "intraoral"}));
+    let statuses: Vec<&str> =
+        results.as_array().expect("array").iter().map(|r| r["status"].as_str().unwrap_or("")).collect();
+    assert_eq!(statuses, ["imported", "imported", "rejected"]);
+    assert_eq!(results[2]["error"]["code"], "corrupt_file");
+
+    let docs = s.ok("list_documents", json!({"patientId": pid, "status": "active"}));
+    assert_eq!(docs.as_array().map(Vec::len), Some(2));
+    let doc = docs[0]["id"].as_str().expect("doc id").to_string();
+    assert_eq!(docs[0]["kind"], "intraoral");
+
+    assert_eq!(
+        s.ok("update_document", json!({"id": doc, "edit": {"kind": "extraoral", "notes": "left side"}})),
+        "changed"
+    );
+    assert_eq!(s.ok("archive_document", json!({"id": doc, "reason": "blurred"})), "changed");
+    assert_eq!(s.ok("list_documents", json!({"patientId": pid, "status": "archived"}))[0]["id"], doc.as_str());
+    assert_eq!(s.ok("restore_document", json!({"id": doc})), "changed");
+    let details = s.ok("show_document", json!({"id": doc}));
+    let actions: Vec<&str> =
+        details["history"].as_array().expect("history").iter().map(|h| h["action"].as_str().unwrap_or("")).collect();
+    assert!(actions.contains(&"archive") && actions.contains(&"restore"), "{actions:?}");
+    assert_eq!(details["notes"], "left side");
+
+    let plan = s.ok("add_plan", json!({"patientId": pid, "title": "Implant 36"}));
+    let item = s.ok("add_plan_item", json!({"planId": plan["id"], "title": "Crown"}));
+    s.ok("link_document", json!({"documentId": doc, "ownerType": "plan_item", "ownerId": item["id"], "role": "after"}));
+    let linked = s.ok("owner_documents", json!({"ownerType": "plan_item", "ownerId": item["id"]}));
+    assert_eq!(linked[0]["role"], "after");
+    let note = s.ok("add_note", json!({"patientId": pid, "text": "Healing well"}));
+    assert_eq!(s.ok("edit_note", json!({"id": note["id"], "text": "Healing very well"}))["version"], 2);
+
+    let status = s.ok("library_status", json!({}));
+    assert_eq!(status["documents"], 2);
+}
+
+#[test]
+fn refusals_reach_the_ui_as_a_code_and_a_message() {
+    let s = shell();
+    let e = s.call("get_patient", json!({"id": "nobody"})).expect_err("unknown patient");
+    assert_eq!(e["code"], "patient_not_found");
+    assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    let e = s
+        .call("add_patient", json!({"input": {"name": "  ", "external_id": null, "birth_date": null}}))
+        .expect_err("empty");
+    assert_eq!(e["code"], "invalid_input");
+    let e = s.call("link_document", json!({"documentId": "x", "ownerType": "invoice", "ownerId": "y", "role": null}));
+    assert!(e.is_err(), "an unregistered owner type is refused");
+}
+
+#[test]
+fn the_handler_the_manifest_and_the_capability_agree() {
+    let s = shell();
+    for cmd in chairside_desktop::COMMANDS {
+        // Empty arguments: every command exists and is allowed, so it fails on its arguments
+        // (or succeeds), never as unknown or forbidden.
+        if let Err(e) = s.call(cmd, json!({})) {
+            let text = e.to_string();
+            assert!(!text.contains("not found") && !text.contains("not allowed"), "{cmd}: {text}");
+        }
+    }
+    let capability: Value =
+        serde_json::from_str(include_str!("../capabilities/main.json")).expect("capability is JSON");
+    let granted: Vec<String> = capability["permissions"]
+        .as_array()
+        .expect("permissions")
+        .iter()
+        .filter_map(|p| p.as_str()?.strip_prefix("allow-").map(|c| c.replace('-', "_")))
+        .collect();
+    let mut expected: Vec<String> = chairside_desktop::COMMANDS.iter().map(|c| c.to_string()).collect();
+    expected.sort();
+    let mut granted_sorted = granted.clone();
+    granted_sorted.sort();
+    assert_eq!(granted_sorted, expected, "capabilities/main.json grants exactly the app's commands");
+}
+
+#[test]
+fn what_the_capability_does_not_grant_is_refused() {
+    let s = shell();
+    for cmd in ["plugin:dialog|save", "plugin:dialog|message", "plugin:event|emit", "plugin:window|close"] {
+        let e = s.call(cmd, json!({})).expect_err(cmd);
+        assert!(e.to_string().contains("not allowed"), "{cmd}: {e}");
+    }
+}
+
+#[test]
+fn the_media_protocol_serves_thumbnails_and_audited_originals() {
+    let s = shell();
+    let patient = s.ok("add_patient", json!({"input": {"name": "Ben", "external_id": null, "birth_date": null}}));
+    let results = s.ok(
+        "import_files",
+        json!({"importId": "t", "patientId": patient["id"], "paths": [fixture("orient_6.jpg")], "kind": null}),
+    );
+    let doc = results[0]["document_id"].as_str().expect("imported").to_string();
+    let lib = s.library();
+    let get = |url: String| chairside_desktop::protocol::respond(&lib, &url.parse().expect("uri"));
+
+    let thumb = get(format!("media://localhost/thumb%2F{doc}%2F256"));
+    assert_eq!(thumb.status(), 200);
+    assert_eq!(thumb.headers()["content-type"], "image/jpeg");
+    assert_eq!(&thumb.body()[..3], &[0xFF, 0xD8, 0xFF], "a JPEG");
+
+    let views_before = lib.audit_list(Some(&doc), 1000).expect("audit").iter().filter(|e| e.action == "view").count();
+    let original = get(format!("media://localhost/original%2F{doc}"));
+    assert_eq!(original.status(), 200);
+    assert_eq!(original.body().as_slice(), std::fs::read(fixture("orient_6.jpg")).expect("fixture").as_slice());
+    assert_eq!(original.headers()["cache-control"], "no-store");
+    let views_after = lib.audit_list(Some(&doc), 1000).expect("audit").iter().filter(|e| e.action == "view").count();
+    assert_eq!(views_after, views_before + 1, "each original served is an audited view");
+
+    assert_eq!(get("media://localhost/thumb%2Fno-such-document%2F256".into()).status(), 404);
+    assert_eq!(get("media://localhost/original%2Fno-such-document".into()).status(), 404);
+    assert_eq!(get(format!("media://localhost/thumb%2F{doc}%2F333")).status(), 400);
+    assert_eq!(get("media://localhost/..%2F..%2Flibrary.sqlite3".into()).status(), 400);
+}
