@@ -22,6 +22,11 @@ line=$(cd ui && node -e 'const r=require("./.vitest.json"); console.log(`vitest:
 echo "$line"
 record vitest $code "$line"
 
+echo "== UI type check (svelte-check)"
+(cd ui && npx svelte-check --tsconfig ./tsconfig.json --output human --fail-on-warnings) 2>&1 | tail -3
+code=${PIPESTATUS[0]}
+record svelte-check $code "svelte-check: $([ "$code" -eq 0 ] && echo 'no errors or warnings' || echo 'FAILED')"
+
 echo "== UI builds (app and browser-e2e)"
 (cd ui && npx vite build --logLevel warn && npx vite build --mode e2e --outDir dist-e2e --logLevel warn) || { echo "ui build failed"; exit 1; }
 

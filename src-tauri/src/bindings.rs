@@ -5,15 +5,16 @@
 
 use chairside_app::clinical_notes::Note;
 use chairside_app::media::{
-    Attachment, Document, DocumentDetails, DocumentSummary, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef,
-    Transition,
+    Attachment, Document, DocumentDetails, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef, Transition,
 };
 use chairside_app::patients::Patient;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{ErrorPayload, FileResult};
 use ts_rs::{Config, TS};
 
-use crate::commands::{DocumentEdit, ImportProgressEvent, LibraryStatus, ListStatus, PatientInput, StartupInfo};
+use crate::commands::{
+    DocumentEdit, GalleryItem, ImportProgressEvent, LibraryStatus, ListStatus, PatientInput, StartupInfo,
+};
 
 /// Where the UI keeps the generated file, relative to this crate.
 pub const PATH: &str = "../ui/src/lib/bindings.ts";
@@ -29,7 +30,7 @@ pub fn typescript() -> String {
     // Every integer we send fits a JS number (sizes, counts, versions).
     let cfg = Config::new().with_large_int("number");
     let decls = declarations!(&cfg;
-        ErrorPayload, Kind, Status, Transition, ThumbnailRef, ThumbnailEvent, DocumentSummary, Document,
+        ErrorPayload, Kind, Status, Transition, ThumbnailRef, ThumbnailEvent, GalleryItem, Document,
         HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent,
     );

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chairside_app::clinical_notes::Note;
 use chairside_app::media::{
-    Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, StatusFilter, Transition,
+    Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
 };
 use chairside_app::patients::{NewPatient, Patient};
 use chairside_app::treatment_plan::{Plan, PlanItem};
@@ -139,18 +139,71 @@ pub async fn update_patient<R: Runtime>(app: AppHandle<R>, id: String, input: Pa
     blocking(app, move |lib| lib.update_patient(&id, &input.into())).await
 }
 
+/// A document as the gallery lists it: its summary, with only the sizes of its ready
+/// thumbnails. The webview asks for thumbnails by document id through `media:`, never by
+/// path, and the paths were half the bytes of a 5,000-photo listing.
+#[derive(Debug, Serialize, TS)]
+pub struct GalleryItem {
+    pub id: String,
+    pub sha256: String,
+    pub kind: Kind,
+    pub status: Status,
+    pub mime: String,
+    pub byte_size: u64,
+    /// As displayed, after EXIF orientation.
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub captured_at: Option<String>,
+    pub original_filename: Option<String>,
+    pub teeth: Option<String>,
+    pub version: i64,
+    /// Sizes of the thumbnails ready, smallest first; empty while they are being made, and for
+    /// files without a preview (PDF).
+    pub previews: Vec<u32>,
+}
+
+impl From<DocumentSummary> for GalleryItem {
+    fn from(d: DocumentSummary) -> Self {
+        GalleryItem {
+            previews: d.thumbnails.sizes(),
+            id: d.id,
+            sha256: d.sha256,
+            kind: d.kind,
+            status: d.status,
+            mime: d.mime.to_string(),
+            byte_size: d.byte_size,
+            width: d.width,
+            height: d.height,
+            captured_at: d.captured_at,
+            original_filename: d.original_filename,
+            teeth: d.teeth,
+            version: d.version,
+        }
+    }
+}
+
+/// A patient's documents, newest first; with `limit`, only that many (the gallery asks for a
+/// screenful first, so a long history paints before all of it has crossed IPC).
 #[tauri::command(async)]
 pub async fn list_documents<R: Runtime>(
     app: AppHandle<R>,
     patient_id: String,
     status: ListStatus,
-) -> Reply<Vec<DocumentSummary>> {
+    limit: Option<u32>,
+) -> Reply<Vec<GalleryItem>> {
     let filter = match status {
         ListStatus::Active => StatusFilter::Active,
         ListStatus::Archived => StatusFilter::Archived,
         ListStatus::All => StatusFilter::All,
     };
-    blocking(app, move |lib| lib.list_documents(&patient_id, filter)).await
+    blocking(app, move |lib| {
+        let docs = match limit {
+            Some(n) => lib.list_newest_documents(&patient_id, filter, n as usize)?,
+            None => lib.list_documents(&patient_id, filter)?,
+        };
+        Ok(docs.into_iter().map(GalleryItem::from).collect())
+    })
+    .await
 }
 
 #[tauri::command(async)]

@@ -29,14 +29,25 @@ pub struct Shared {
     opened: Condvar,
     started: Instant,
     ready_ms: OnceLock<u64>,
+    /// How many `media:` requests are served at once.
+    media_permits: Arc<tokio::sync::Semaphore>,
 }
+
+/// Enough to keep both cores of a modest workstation busy reading thumbnails.
+const MEDIA_CONCURRENCY: usize = 4;
 
 /// How long a request waits for the library to open before saying so.
 const OPEN_WAIT: Duration = Duration::from_secs(30);
 
 impl Shared {
     pub fn new(started: Instant) -> Self {
-        Shared { library: Mutex::new(None), opened: Condvar::new(), started, ready_ms: OnceLock::new() }
+        Shared {
+            library: Mutex::new(None),
+            opened: Condvar::new(),
+            started,
+            ready_ms: OnceLock::new(),
+            media_permits: Arc::new(tokio::sync::Semaphore::new(MEDIA_CONCURRENCY)),
+        }
     }
 
     pub fn set(&self, library: Result<Arc<Library>, ErrorPayload>) {
@@ -100,12 +111,19 @@ pub fn with_chairside<R: Runtime>(
         })
         .register_asynchronous_uri_scheme_protocol(protocol::SCHEME, |ctx, request, responder| {
             let app = ctx.app_handle().clone();
-            // Reading and hashing files is blocking work: off the webview's thread.
-            tauri::async_runtime::spawn_blocking(move || {
-                let response = match app.state::<Shared>().library() {
+            tauri::async_runtime::spawn(async move {
+                // A few at a time, first come first served: one scroll through thousands of
+                // photos asks for hundreds of thumbnails at once, and each request holds a
+                // database connection while it is served.
+                let permits = app.state::<Shared>().media_permits.clone();
+                let _permit = permits.acquire_owned().await;
+                // Reading and hashing files is blocking work: off the webview's thread.
+                let response = tauri::async_runtime::spawn_blocking(move || match app.state::<Shared>().library() {
                     Ok(library) => protocol::respond(&library, request.uri()),
                     Err(e) => protocol::error_response(503, &e.message),
-                };
+                })
+                .await
+                .unwrap_or_else(|e| protocol::error_response(500, &format!("serving the image failed: {e}")));
                 responder.respond(response);
             });
         })

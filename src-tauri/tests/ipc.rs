@@ -75,6 +75,20 @@ fn a_clinicians_session_through_ipc() {
     assert_eq!(docs.as_array().map(Vec::len), Some(2));
     let doc = docs[0]["id"].as_str().expect("doc id").to_string();
     assert_eq!(docs[0]["kind"], "intraoral");
+    // Thumbnails are stored in the background; the webview learns their sizes, never paths.
+    assert!(docs[0].get("thumbnails").is_none(), "{}", docs[0]);
+    let mut previews = json!(null);
+    for _ in 0..200 {
+        previews = s.ok("list_documents", json!({"patientId": pid, "status": "active"}))[0]["previews"].clone();
+        if previews == json!([256, 1024, 2048]) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(previews, json!([256, 1024, 2048]));
+    let first = s.ok("list_documents", json!({"patientId": pid, "status": "active", "limit": 1}));
+    assert_eq!(first.as_array().map(Vec::len), Some(1));
+    assert_eq!(first[0]["id"], docs[0]["id"], "the first page is the head of the full list");
 
     assert_eq!(
         s.ok("update_document", json!({"id": doc, "edit": {"kind": "extraoral", "notes": "left side"}})),

@@ -79,7 +79,12 @@ await until(() => portOpen(port), `tauri-driver listening on ${port}`, 15000);
 
 const wd = new WebDriver(`http://127.0.0.1:${port}`);
 const sessionStart = Date.now();
-await wd.start({ browserName: 'wry', 'tauri:options': { application: app } });
+try {
+  await wd.start({ browserName: 'wry', 'tauri:options': { application: app } });
+} catch (e) {
+  console.error(`app e2e: could not start a WebDriver session on ${app}: ${e.message}\n${driverLog}`);
+  throw e;
+}
 const startup = await until(() => wd.exec("return window.__chairsideReady ?? null"), 'the UI reported ready', 20000).catch(() => null);
 const sessionMs = Date.now() - sessionStart;
 
@@ -116,8 +121,8 @@ async function processes() {
       const exe = await readlink(`/proc/${pid}/exe`);
       if (exe === resolve(app) || /WebKit(Web|Network)Process/.test(exe)) {
         const status = await readFile(`/proc/${pid}/status`, 'utf8');
-        const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-        out.push({ pid, exe: exe.split('/').pop(), rssMb: Math.round(rss) });
+        const kb = (field) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+        out.push({ pid, exe: exe.split('/').pop(), rssMb: Math.round(kb('VmRSS') / 1024), anonMb: Math.round(kb('RssAnon') / 1024), fileMb: Math.round(kb('RssFile') / 1024), shmemMb: Math.round(kb('RssShmem') / 1024) });
       }
     } catch {
       // Gone, or not ours to read.
@@ -131,40 +136,69 @@ if (benchDir) {
   const ms = (v) => `${Math.round(v)} ms`;
   console.log(`bench: cold start to interactive window: ${startup?.startup_ms ?? '?'} ms in the app (process start to first screen), ${sessionMs} ms from the WebDriver request`);
   await until(async () => (await count('.patient')) > 0, 'patients listed');
+  const atStart = await processes();
   const firstRows = [];
+  const lists = [];
   for (let i = 0; i < 5; i++) {
-    // Away and back: each opening of the patient is measured anew.
-    await wd.exec("document.querySelector('.patient').click();");
-    await until(() => wd.exec('return window.__chairsideMetrics.firstRowMs ?? null'), 'first row painted', 20000);
-    firstRows.push(await wd.exec('const v = window.__chairsideMetrics.firstRowMs; window.__chairsideMetrics.firstRowMs = undefined; return v;'));
+    // First the patient is opened from the list; then, away to another tab and back to
+    // Photos: the gallery is built anew each time (fresh list, fresh tiles), clock at the click.
+    if (i === 0) await wd.exec("document.querySelector('.patient').click();");
+    else await wd.exec("window.__chairsideMetrics.patientOpenedAt = performance.now(); document.querySelector('.tabs button:nth-child(1)').click();");
+    await until(() => wd.exec('return window.__chairsideMetrics.firstRowMs ?? null'), 'first row painted', 20000).catch(async (e) => {
+      await shot('bench-failure');
+      const state = await wd.exec("return { tiles: document.querySelectorAll('.tile').length, imgs: [...document.querySelectorAll('.tile img')].slice(0, 8).map((i) => [i.src, i.complete, i.naturalWidth]) }");
+      throw new Error(`${e.message}; gallery: ${JSON.stringify(state)}`);
+    });
+    firstRows.push(await wd.exec('const m = window.__chairsideMetrics; const v = m.firstRowMs; m.firstRowMs = undefined; return v;'));
+    lists.push(await wd.exec('return window.__chairsideMetrics.listMs'));
+    if (i === 4) break;
     await wd.exec("window.__chairsideMetrics.patientOpenedAt = undefined; document.querySelector('.tabs button:nth-child(3)').click();");
     await until(async () => (await count('.tile')) === 0, 'gallery closed');
   }
-  await wd.exec("document.querySelector('.tabs button:nth-child(1)').click();");
-  await until(async () => (await count('.tile')) > 0, 'tiles');
-  console.log(`bench: opening a patient of 5,000 photos to the first row of thumbnails painted: ${firstRows.map(ms).join(', ')}`);
-  const scroll = await wd.execAsync(`
-    const done = arguments[arguments.length - 1];
-    (async () => {
-      const el = document.querySelector('[data-testid=gallery]');
-      window.__chairsideMetrics.maxDomNodes = 0;
-      const frames = [];
-      for (let top = 0; top <= el.scrollHeight; top += 600) {
-        const t0 = performance.now();
-        el.scrollTop = top;
-        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-        frames.push(performance.now() - t0);
-      }
-      frames.sort((a, b) => a - b);
-      done({ steps: frames.length, median: frames[frames.length >> 1], p95: frames[Math.floor(frames.length * 0.95)], maxNodes: window.__chairsideMetrics.maxDomNodes, tiles: document.querySelectorAll('.tile').length });
-    })();`);
+  console.log(`bench: a patient of 5,000 photos, from the click to the first row of thumbnails painted: opening the patient ${ms(firstRows[0])}; back to its Photos tab ${firstRows.slice(1).map(ms).join(', ')} (of which listing the 5,000 over IPC: ${lists.map(ms).join(', ')})`);
+  // In chunks of 20 steps: each script stays far inside WebDriver's 30 s script timeout.
+  await wd.exec('window.__chairsideMetrics.maxDomNodes = 0;');
+  const height = await wd.exec("return document.querySelector('[data-testid=gallery]').scrollHeight");
+  const frames = [];
+  for (let from = 0; from <= height; from += 20 * 600) {
+    frames.push(
+      ...(await wd.execAsync(
+        `const done = arguments[arguments.length - 1];
+        (async () => {
+          const el = document.querySelector('[data-testid=gallery]');
+          const out = [];
+          for (let top = arguments[0]; top <= Math.min(arguments[1], el.scrollHeight); top += 600) {
+            const t0 = performance.now();
+            el.scrollTop = top;
+            await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+            out.push(performance.now() - t0);
+          }
+          done(out);
+        })();`,
+        from,
+        from + 19 * 600,
+      )),
+    );
+  }
+  frames.sort((a, b) => a - b);
+  const scroll = {
+    steps: frames.length,
+    median: frames[frames.length >> 1],
+    p95: frames[Math.floor(frames.length * 0.95)],
+    maxNodes: await wd.exec('return window.__chairsideMetrics.maxDomNodes'),
+  };
   console.log(`bench: scrolling 5,000 photos top to bottom in ${scroll.steps} steps of 600 px: DOM at most ${scroll.maxNodes} nodes; two frames per step median ${ms(scroll.median)}, p95 ${ms(scroll.p95)}`);
   await wd.exec("document.querySelector('[data-testid=gallery]').scrollTop = 0;");
   await new Promise((r) => setTimeout(r, 10000));
   const procs = await processes();
-  const appRss = procs.filter((p) => p.exe !== 'WebKitWebProcess' && p.exe !== 'WebKitNetworkProcess').reduce((n, p) => n + p.rssMb, 0);
-  const total = procs.reduce((n, p) => n + p.rssMb, 0);
-  console.log(`bench: idle RSS after browsing: app process ${appRss} MB; with its WebKit helpers ${total} MB (${procs.map((p) => `${p.exe} ${p.rssMb}`).join(', ')})`);
+  const mine = (list) => list.find((p) => p.exe !== 'WebKitWebProcess' && p.exe !== 'WebKitNetworkProcess');
+  const [start, idle] = [mine(atStart), mine(procs)];
+  const helpers = procs.filter((p) => p !== idle);
+  console.log(
+    `bench: idle RSS of the app process: ${start?.rssMb} MB at start, ${idle?.rssMb} MB after browsing ` +
+      `(private ${idle?.anonMb} MB, mapped libraries ${idle?.fileMb} MB, shared with WebKit ${idle?.shmemMb} MB); ` +
+      `WebKit helpers ${helpers.map((p) => `${p.exe} ${p.rssMb} MB (private ${p.anonMb} MB)`).join(', ')}`,
+  );
   await shot('bench-5000');
   await wd.quit();
   process.exit(0);

@@ -18,7 +18,7 @@ describe('api', () => {
     await api.archiveDocument('d1', 'blurred');
     await api.linkDocument('d1', 'plan_item', 'i1', 'after');
     expect(calls).toEqual([
-      ['list_documents', { patientId: 'p1', status: 'archived' }],
+      ['list_documents', { patientId: 'p1', status: 'archived', limit: null }],
       ['archive_document', { id: 'd1', reason: 'blurred' }],
       ['link_document', { documentId: 'd1', ownerType: 'plan_item', ownerId: 'i1', role: 'after' }],
     ]);

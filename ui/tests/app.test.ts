@@ -35,8 +35,10 @@ describe('App', () => {
     mockWindows('main');
     mockConvertFileSrc('linux');
     const docs = Array.from({ length: 300 }, (_, i) => docAt(i, new Date(Date.UTC(2026, 5, 1 + Math.floor(i / 10))).toISOString()));
+    docs.reverse(); // the backend lists newest first
+    const limits: unknown[] = [];
     mockIPC(
-      (cmd) => {
+      (cmd, args) => {
         switch (cmd) {
           case 'library_status':
             return { data_dir: '/lib', documents: 300, thumbnails_in_progress: 0, user: 'dr', workstation: 'w', version: '0' };
@@ -44,8 +46,11 @@ describe('App', () => {
             return { startup_ms: 5 };
           case 'list_patients':
             return [{ id: 'p1', clinic_id: 'c', name: 'Ana Kovač', external_id: 'C-1', birth_date: null, created_at: '', updated_at: '' }];
-          case 'list_documents':
-            return docs;
+          case 'list_documents': {
+            const limit = (args as { limit: number | null }).limit;
+            limits.push(limit);
+            return limit === null ? docs : docs.slice(0, limit);
+          }
           default:
             return null;
         }
@@ -65,8 +70,12 @@ describe('App', () => {
     expect(tiles.length).toBeLessThan(80);
     expect(target.querySelector('.header h3')?.textContent).toContain('2026');
     // Newest day first; within a day, the listing's order.
-    expect(target.querySelector('.tile img')?.getAttribute('src')).toBe('media://localhost/thumb%2Fdoc-290%2F256');
+    expect(target.querySelector('.tile img')?.getAttribute('src')).toBe('media://localhost/thumb%2Fdoc-299%2F256');
     expect(target.textContent).not.toMatch(/delete/i);
+    // A screenful first, then the whole list, whose count is shown once it is complete.
+    await until(() => limits.length === 2, 'the whole list asked for');
+    expect(limits).toEqual([120, null]);
+    await until(() => target.querySelector('.chip .count')?.textContent === '300', 'the count of all 300');
     unmount(app);
   });
 });

@@ -1,6 +1,6 @@
-import type { DocumentSummary, Kind } from '../src/lib/bindings';
+import type { GalleryItem, Kind } from '../src/lib/bindings';
 
-export function docAt(n: number, captured: string | null, kind: Kind = 'intraoral'): DocumentSummary {
+export function docAt(n: number, captured: string | null, kind: Kind = 'intraoral'): GalleryItem {
   return {
     id: `doc-${n}`,
     sha256: n.toString(16).padStart(64, '0'),
@@ -10,11 +10,10 @@ export function docAt(n: number, captured: string | null, kind: Kind = 'intraora
     byte_size: 1000,
     width: 4000,
     height: 3000,
-    orientation: 1,
     captured_at: captured,
     original_filename: `IMG_${n}.JPG`,
     teeth: null,
     version: 1,
-    thumbnails: [],
+    previews: [],
   };
 }

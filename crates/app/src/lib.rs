@@ -217,6 +217,16 @@ impl Library {
         Ok(self.media.list(patient_id, filter)?)
     }
 
+    /// The newest `limit` documents, in [`Library::list_documents`]'s order.
+    pub fn list_newest_documents(
+        &self,
+        patient_id: &str,
+        filter: StatusFilter,
+        limit: usize,
+    ) -> Result<Vec<DocumentSummary>, AppError> {
+        Ok(self.media.list_newest(patient_id, filter, Some(limit))?)
+    }
+
     pub fn show_document(&self, id: &str) -> Result<DocumentDetails, AppError> {
         Ok(self.media.show(id)?)
     }

@@ -185,7 +185,7 @@ fn list(total: usize, per_patient: usize, keep: Option<std::path::PathBuf>) -> R
             let mut stmt = c.prepare_cached(chairside_media::documents::LIST_SQL)?;
             for _ in 0..50 {
                 let t = Instant::now();
-                let mut rows = stmt.query(params![patients[0], Option::<&str>::None])?;
+                let mut rows = stmt.query(params![patients[0], Option::<&str>::None, -1])?;
                 let mut bytes = 0;
                 while let Some(r) = rows.next()? {
                     for i in 0..14 {
@@ -223,11 +223,15 @@ fn gallery(total: usize, root: &Path) -> Result<(), String> {
     let start = Instant::now();
     let paths: Vec<std::path::PathBuf> = (0..total)
         .map(|i| {
-            // 640 × 480, a colour and a band position unique to each photo: distinct bytes.
+            // 640 × 480 in varied colours, with the photo's number written in binary as a row
+            // of 32-px squares along the bottom: every photo's bytes differ (no duplicates).
             let (r, g, b) = ((i * 37 % 200) as u8 + 40, (i * 91 % 200) as u8 + 40, (i * 13 % 200) as u8 + 40);
             let band = (i % 400) as u32;
             let img = image::RgbImage::from_fn(640, 480, |x, y| {
-                if (band..band + 80).contains(&x) || y / 40 == (i % 12) as u32 {
+                if y >= 448 {
+                    let bit = (i >> (x / 32)) & 1;
+                    image::Rgb(if bit == 1 { [250, 250, 250] } else { [10, 10, 10] })
+                } else if (band..band + 80).contains(&x) || y / 40 == (i % 11) as u32 {
                     image::Rgb([255 - r, 255 - g, 255 - b])
                 } else {
                     image::Rgb([r, g, b])
@@ -242,6 +246,10 @@ fn gallery(total: usize, root: &Path) -> Result<(), String> {
     let results = lib.import_paths(&patient.id, &paths, None, "bench", &|_| {}).map_err(|e| e.to_string())?;
     lib.wait_for_thumbnails();
     eprintln!("gallery: imported in {:.1} s", start.elapsed().as_secs_f64());
+    let distinct = results.iter().filter(|r| r.status == "imported").count();
+    if distinct != total {
+        return Err(format!("only {distinct} of the {total} generated photos were new documents"));
+    }
     for (i, r) in results.iter().enumerate() {
         let Some(id) = &r.document_id else { return Err(format!("{} was rejected: {:?}", r.path, r.error)) };
         let captured =

@@ -195,7 +195,8 @@ pub const LIST_SQL: &str = "SELECT id, sha256, kind, status, mime, byte_size, wi
         original_filename, teeth, version, thumbs_ready
     FROM documents INDEXED BY documents_gallery
     WHERE patient_id = ?1 AND (?2 IS NULL OR status = ?2)
-    ORDER BY captured_at DESC";
+    ORDER BY captured_at DESC
+    LIMIT ?3";
 
 /// Decodes the first [`SUMMARY_COLUMN_COUNT`] columns, in [`SUMMARY_COLUMNS`] order.
 fn summary_row(r: &rusqlite::Row<'_>, thumbs: &ThumbStore) -> rusqlite::Result<DocumentSummary> {
@@ -233,15 +234,19 @@ fn summary_row(r: &rusqlite::Row<'_>, thumbs: &ThumbStore) -> rusqlite::Result<D
     })
 }
 
-/// A patient's documents, newest capture first, with their ready thumbnails.
+/// A patient's documents, newest capture first (undated last), with their ready thumbnails;
+/// only the first `limit` of them when one is given.
 pub fn list(
     conn: &Connection,
     thumbs: &ThumbStore,
     patient_id: &str,
     filter: StatusFilter,
+    limit: Option<usize>,
 ) -> Result<Vec<DocumentSummary>, MediaError> {
     let mut stmt = conn.prepare_cached(LIST_SQL)?;
-    let rows = stmt.query_map(params![patient_id, filter.sql()], |r| summary_row(r, thumbs))?;
+    // SQLite reads a negative LIMIT as none.
+    let limit = limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let rows = stmt.query_map(params![patient_id, filter.sql(), limit], |r| summary_row(r, thumbs))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

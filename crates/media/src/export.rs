@@ -67,7 +67,7 @@ pub fn export_patient(
         return Err(export_err(format!("{} already exists: choose another file name", out.display())));
     }
     let (docs, links) = db.read(|c| {
-        let docs = documents::list(c, thumbs, patient_id, StatusFilter::All)?;
+        let docs = documents::list(c, thumbs, patient_id, StatusFilter::All, None)?;
         let links = docs.iter().map(|d| attachments::list(c, &d.id)).collect::<Result<Vec<Vec<Attachment>>, _>>()?;
         Ok::<_, MediaError>((docs, links))
     })?;

@@ -86,11 +86,22 @@ impl Media {
     }
 
     pub fn list(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<DocumentSummary>, MediaError> {
+        self.list_newest(patient_id, filter, None)
+    }
+
+    /// The first `limit` documents of [`Media::list`]'s order (all when `None`): what a
+    /// gallery shows first, before the rest of a long list has arrived.
+    pub fn list_newest(
+        &self,
+        patient_id: &str,
+        filter: StatusFilter,
+        limit: Option<usize>,
+    ) -> Result<Vec<DocumentSummary>, MediaError> {
         self.db.read(|c| {
             if chairside_patients::get(c, patient_id).is_err() {
                 return Err(MediaError::PatientNotFound(patient_id.to_string()));
             }
-            documents::list(c, &self.thumbs, patient_id, filter)
+            documents::list(c, &self.thumbs, patient_id, filter, limit)
         })
     }
 

@@ -72,6 +72,11 @@ impl Thumbnails {
     pub fn is_empty(&self) -> bool {
         self.ready == 0
     }
+
+    /// The sizes that are ready, smallest first.
+    pub fn sizes(&self) -> Vec<u32> {
+        SIZES.iter().copied().filter(|&size| self.ready & ready_bit(size) != 0).collect()
+    }
 }
 
 impl Serialize for Thumbnails {

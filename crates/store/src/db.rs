@@ -73,14 +73,14 @@ impl Db {
         let conn = Connection::open_with_flags(&self.path, flags)
             .map_err(|source| StoreError::Open { path: self.path.clone(), source })?;
         conn.busy_timeout(Duration::from_secs(10))?;
-        // Pragmas are per connection, so every connection gets them.
+        // Pragmas are per connection, so every connection gets them. No mmap: each connection
+        // would map the whole file again, and a desktop app's memory is counted by those maps.
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
              PRAGMA foreign_keys = ON;
              PRAGMA temp_store = MEMORY;
-             PRAGMA cache_size = -32768;
-             PRAGMA mmap_size = 268435456;",
+             PRAGMA cache_size = -32768;",
         )?;
         Ok(conn)
     }

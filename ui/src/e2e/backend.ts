@@ -6,7 +6,7 @@ import { emit } from '@tauri-apps/api/event';
 import type {
   Attachment,
   DocumentDetails,
-  DocumentSummary,
+  GalleryItem,
   FileResult,
   HistoryEntry,
   Kind,
@@ -77,9 +77,9 @@ const big = patient('Carla Many-Photos', 'C-5000', null);
 for (let i = 0; i < 9; i++) doc(ana.id, i + 1, new Date(2026, 10, 20 - Math.floor(i / 3), 10, i), KINDS[i % 3], `IMG_${1000 + i}.JPG`);
 for (let i = 0; i < 5000; i++) doc(big.id, 100 + i, new Date(2026, 0, 1 + Math.floor(i / 40), 9, i % 60), KINDS[i % 3], `P${i}.JPG`);
 
-function summary(d: Doc): DocumentSummary {
-  const { id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at, original_filename, teeth, version, thumbnails } = d;
-  return { id, sha256, kind, status, mime, byte_size, width, height, orientation, captured_at, original_filename, teeth, version, thumbnails };
+function summary(d: Doc): GalleryItem {
+  const { id, sha256, kind, status, mime, byte_size, width, height, captured_at, original_filename, teeth, version, thumbnails } = d;
+  return { id, sha256, kind, status, mime, byte_size, width, height, captured_at, original_filename, teeth, version, previews: thumbnails.map((t) => t.size) };
 }
 
 class Refusal {
@@ -124,6 +124,7 @@ const handlers: Record<string, (a: Args) => unknown> = {
     [...docs.values()]
       .filter((d) => d.patient_id === a.patientId && (a.status === 'all' || d.status === a.status))
       .sort((x, y) => ((x.captured_at ?? '') < (y.captured_at ?? '') ? 1 : -1))
+      .slice(0, typeof a.limit === 'number' ? a.limit : undefined)
       .map(summary),
   show_document: (a) => {
     const d = need(docs.get(String(a.id)), 'document_not_found', 'document');

@@ -7,7 +7,7 @@ import type {
   Attachment,
   DocumentDetails,
   DocumentEdit,
-  DocumentSummary,
+  GalleryItem,
   ErrorPayload,
   FileResult,
   ImportProgressEvent,
@@ -53,8 +53,9 @@ export const api = {
   getPatient: (id: string) => call<Patient>('get_patient', { id }),
   addPatient: (input: PatientInput) => call<Patient>('add_patient', { input }),
   updatePatient: (id: string, input: PatientInput) => call<Patient>('update_patient', { id, input }),
-  listDocuments: (patientId: string, status: ListStatus) =>
-    call<DocumentSummary[]>('list_documents', { patientId, status }),
+  /** Newest first; with `limit`, only that many. */
+  listDocuments: (patientId: string, status: ListStatus, limit?: number) =>
+    call<GalleryItem[]>('list_documents', { patientId, status, limit: limit ?? null }),
   showDocument: (id: string) => call<DocumentDetails>('show_document', { id }),
   updateDocument: (id: string, edit: DocumentEdit) => call<Transition>('update_document', { id, edit }),
   archiveDocument: (id: string, reason: string | null) => call<Transition>('archive_document', { id, reason }),
@@ -89,9 +90,9 @@ export function originalUrl(documentId: string): string {
 
 /** Formats a webview can draw itself; others are shown through their largest preview. */
 const DRAWABLE = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/bmp']);
-export function viewerUrl(doc: Pick<DocumentSummary, 'id' | 'mime' | 'thumbnails'>): string | null {
+export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>): string | null {
   if (DRAWABLE.has(doc.mime)) return originalUrl(doc.id);
-  return doc.thumbnails.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;
+  return doc.previews.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;
 }
 
 export const events = {

@@ -19,11 +19,16 @@ path: string, };
 
 export type ThumbnailEvent = { "event": "ready", sha256: string, size: number, } | { "event": "failed", sha256: string, error: string, };
 
-export type DocumentSummary = { id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+export type GalleryItem = { id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
  * As displayed, after EXIF orientation.
  */
-width: number | null, height: number | null, orientation: number, captured_at: string | null, original_filename: string | null, teeth: string | null, version: number, thumbnails: Array<ThumbnailRef>, };
+width: number | null, height: number | null, captured_at: string | null, original_filename: string | null, teeth: string | null, version: number, 
+/**
+ * Sizes of the thumbnails ready, smallest first; empty while they are being made, and for
+ * files without a preview (PDF).
+ */
+previews: Array<number>, };
 
 export type Document = { clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**

@@ -1,6 +1,6 @@
 // The gallery's pure logic: filtering, sorting, grouping by capture day and laying out
 // fixed-height rows for the virtualized grid. No DOM here, so it is tested directly.
-import type { DocumentSummary, Kind } from './bindings';
+import type { GalleryItem, Kind } from './bindings';
 
 export type SortOrder = 'newest' | 'oldest' | 'kind';
 export type KindFilter = Kind | 'all';
@@ -18,7 +18,7 @@ export function kindLabel(kind: Kind): string {
 }
 
 /** The capture day of a document (local calendar day), or '' when unknown. */
-export function dayOf(doc: DocumentSummary): string {
+export function dayOf(doc: GalleryItem): string {
   if (!doc.captured_at) return '';
   const d = new Date(doc.captured_at);
   if (Number.isNaN(d.getTime())) return doc.captured_at.slice(0, 10);
@@ -27,16 +27,16 @@ export function dayOf(doc: DocumentSummary): string {
   return `${d.getFullYear()}-${m}-${day}`;
 }
 
-export function filterAndSort(docs: DocumentSummary[], kind: KindFilter, order: SortOrder): DocumentSummary[] {
+export function filterAndSort(docs: GalleryItem[], kind: KindFilter, order: SortOrder): GalleryItem[] {
   const out = kind === 'all' ? docs.slice() : docs.filter((d) => d.kind === kind);
-  const time = (d: DocumentSummary) => d.captured_at ?? '';
+  const time = (d: GalleryItem) => d.captured_at ?? '';
   if (order === 'newest') out.sort((a, b) => (time(a) < time(b) ? 1 : time(a) > time(b) ? -1 : 0));
   else if (order === 'oldest') out.sort((a, b) => (time(a) < time(b) ? -1 : time(a) > time(b) ? 1 : 0));
   else out.sort((a, b) => a.kind.localeCompare(b.kind) || (time(a) < time(b) ? 1 : time(a) > time(b) ? -1 : 0));
   return out;
 }
 
-export function countByKind(docs: DocumentSummary[]): Record<KindFilter, number> {
+export function countByKind(docs: GalleryItem[]): Record<KindFilter, number> {
   const counts: Record<KindFilter, number> = { all: docs.length, intraoral: 0, extraoral: 0, xray: 0, document: 0, other: 0 };
   for (const d of docs) counts[d.kind] += 1;
   return counts;
@@ -47,11 +47,11 @@ export interface Group {
   day: string;
   /** The kind, when the gallery is sorted by kind. */
   label: string;
-  docs: DocumentSummary[];
+  docs: GalleryItem[];
 }
 
 /** Consecutive documents of the same day (or kind, when sorted by kind) form a group. */
-export function groupDocs(docs: DocumentSummary[], order: SortOrder): Group[] {
+export function groupDocs(docs: GalleryItem[], order: SortOrder): Group[] {
   const groups: Group[] = [];
   let lastKey: string | null = null;
   for (const doc of docs) {
@@ -70,16 +70,20 @@ export function groupDocs(docs: DocumentSummary[], order: SortOrder): Group[] {
   return groups;
 }
 
+// One formatter for every header: building an Intl formatter per call costs more than the
+// formatting, and a long gallery has hundreds of capture days.
+const DAY_LABEL = new Intl.DateTimeFormat('en-GB', { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric' });
+
 export function dayLabel(day: string): string {
   if (!day) return 'Capture date unknown';
   const [y, m, d] = day.split('-').map(Number);
   const date = new Date(y, m - 1, d);
-  return date.toLocaleDateString('en-GB', { weekday: 'short', day: 'numeric', month: 'long', year: 'numeric' });
+  return DAY_LABEL.format(date);
 }
 
 export type Row =
   | { type: 'header'; key: string; label: string; count: number; top: number; height: number }
-  | { type: 'tiles'; key: string; docs: DocumentSummary[]; top: number; height: number };
+  | { type: 'tiles'; key: string; docs: GalleryItem[]; top: number; height: number };
 
 export interface Layout {
   rows: Row[];
@@ -126,7 +130,7 @@ export function visibleRows(rows: Row[], scrollTop: number, viewport: number, ov
 }
 
 /** Shift-click selection: the documents between the anchor and the target, inclusive. */
-export function rangeBetween(docs: DocumentSummary[], anchor: string, target: string): string[] {
+export function rangeBetween(docs: GalleryItem[], anchor: string, target: string): string[] {
   const a = docs.findIndex((d) => d.id === anchor);
   const b = docs.findIndex((d) => d.id === target);
   if (a < 0 || b < 0) return [target];

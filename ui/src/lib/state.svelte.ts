@@ -72,5 +72,5 @@ export function applyTheme(theme: Theme): void {
 }
 
 /** Benchmark marks read by the end-to-end runs (time to first painted row). */
-export const metrics: { patientOpenedAt?: number; firstRowMs?: number; maxDomNodes?: number } = {};
+export const metrics: { patientOpenedAt?: number; firstRowMs?: number; listMs?: number; maxDomNodes?: number } = {};
 (globalThis as unknown as { __chairsideMetrics: typeof metrics }).__chairsideMetrics = metrics;
