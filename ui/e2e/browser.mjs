@@ -120,7 +120,7 @@ test('a patient is added, and a chart number in use is refused in the form', asy
   await page.locator('input[name=name]').fill('Dana Novak');
   await page.locator('input[name=external_id]').fill('C-1001');
   await page.getByRole('button', { name: 'Add patient' }).click();
-  await until(async () => (await page.locator('[role=dialog] .error').textContent()).includes('already used'), 'duplicate refused');
+  await until(async () => (await page.locator('[role=dialog] .form-error').textContent()).includes('already used'), 'duplicate refused');
   await page.locator('input[name=external_id]').fill('C-2001');
   await page.getByRole('button', { name: 'Add patient' }).click();
   await until(async () => (await page.getByTestId('patient-name').textContent()) === 'Dana Novak', 'new patient opened');
