@@ -27,6 +27,13 @@ pub enum AppError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Teeth(#[from] chairside_teeth::ToothError),
+    /// Input refused before anything changed; the message says what to give instead.
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("the inbox could not start: {0}")]
+    Inbox(String),
 }
 
 impl From<chairside_store::rusqlite::Error> for AppError {
@@ -67,6 +74,9 @@ impl AppError {
             AppError::Plan(PlanError::EmptyTitle) => "invalid_input",
             AppError::Plan(PlanError::Store(e)) => store_code(e),
             AppError::Store(e) => store_code(e),
+            AppError::Teeth(_) => "invalid_teeth",
+            AppError::InvalidInput(_) => "invalid_input",
+            AppError::Inbox(_) => "inbox_unavailable",
         }
     }
 
@@ -78,6 +88,7 @@ impl AppError {
             | AppError::Note(NoteError::Store(_))
             | AppError::Plan(PlanError::Store(_)) => false,
             AppError::Patient(_) | AppError::Note(_) | AppError::Plan(_) => true,
+            AppError::Teeth(_) | AppError::InvalidInput(_) => true,
             _ => false,
         }
     }

@@ -2,8 +2,10 @@
 //! the attachment owner types, starts the thumbnail workers, and exposes each capability as a
 //! method that runs on the calling thread (shells keep it off their UI thread).
 
+mod capture;
 mod error;
 mod import;
+mod tooth_numbers;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -21,11 +23,14 @@ use chairside_treatment_plan::{Plan, PlanItem, PlanItemOwner};
 
 pub use chairside_media::{ImportStatus, Kind};
 // The domain crates, for shells that name their types (the desktop's TypeScript bindings).
+pub use capture::{AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions};
 pub use error::{AppError, ErrorPayload};
 pub use import::{FileResult, ImportProgress};
+pub use tooth_numbers::{ToothLabel, shows_tooth};
 pub use {
-    chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_media as media,
-    chairside_patients as patients, chairside_treatment_plan as treatment_plan,
+    chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_inbox as inbox,
+    chairside_media as media, chairside_patients as patients, chairside_teeth as teeth,
+    chairside_treatment_plan as treatment_plan,
 };
 
 /// Environment variable naming the data folder.
@@ -231,8 +236,9 @@ impl Library {
         Ok(self.media.show(id)?)
     }
 
+    /// Changes a document's kind, notes, teeth (in the clinic's notation) or captured time.
     pub fn update_document(&self, id: &str, patch: &DocumentPatch) -> Result<Transition, AppError> {
-        Ok(self.media.update(&self.actor, id, patch)?)
+        self.update_document_in(id, patch, None)
     }
 
     pub fn archive(&self, id: &str, reason: Option<&str>) -> Result<Transition, AppError> {

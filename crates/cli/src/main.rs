@@ -7,7 +7,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::str::FromStr;
 
-use chairside_app::{AppError, ErrorPayload, Kind, Library, LibraryOptions};
+use std::sync::Arc;
+
+use chairside_app::teeth::{Notation, Tooth};
+use chairside_app::{
+    AfterImport, AppError, ErrorPayload, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions,
+    Kind, Library, LibraryOptions, inbox,
+};
 use chairside_media::{StatusFilter, VerifyOptions};
 use chairside_patients::NewPatient;
 use clap::{Parser, Subcommand};
@@ -49,6 +55,12 @@ enum Command {
         /// active, archived or all.
         #[arg(long, default_value = "active")]
         status: String,
+        /// Only documents tagged with this tooth (in --notation, else the clinic's notation).
+        #[arg(long)]
+        tooth: Option<String>,
+        /// fdi, universal or palmer (default: the clinic's, see `teeth notation`).
+        #[arg(long)]
+        notation: Option<String>,
     },
     /// One document with its EXIF, links and history.
     Show { document: String },
@@ -59,8 +71,12 @@ enum Command {
         kind: Option<String>,
         #[arg(long)]
         notes: Option<String>,
+        /// Teeth, e.g. "16, 26" (FDI), "3 14" (Universal), "UR6 UL6" (Palmer); "" clears.
         #[arg(long)]
         teeth: Option<String>,
+        /// The notation --teeth is written in: fdi, universal or palmer (default: the clinic's).
+        #[arg(long)]
+        notation: Option<String>,
         /// RFC 3339, e.g. 2026-03-01T10:30:00Z.
         #[arg(long)]
         captured_at: Option<String>,
@@ -114,6 +130,90 @@ enum Command {
     /// The audit trail.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// Watch inbox folders and import each finished file into the active patient (or
+    /// --patient); runs until Ctrl-C. With --json, one JSON object per line per batch.
+    Watch {
+        /// Watch this folder instead of the configured ones (repeatable).
+        #[arg(long = "folder", value_name = "DIR")]
+        folders: Vec<PathBuf>,
+        /// Import into this patient instead of the active one.
+        #[arg(long)]
+        patient: Option<String>,
+        /// Kind for the files of --folder (default: from the file type).
+        #[arg(long, requires = "folders")]
+        kind: Option<String>,
+        /// Leave files of --folder in place instead of moving them to imported/.
+        #[arg(long, requires = "folders")]
+        leave: bool,
+        /// Take in what is ready now, then exit (one JSON document with --json).
+        #[arg(long)]
+        once: bool,
+    },
+    /// The practice-management bridge: make the patient with this chart number the active one
+    /// (created if new); a running desktop app switches to them.
+    Open {
+        #[arg(long)]
+        external_id: String,
+        #[arg(long)]
+        name: String,
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        birth_date: Option<String>,
+    },
+    /// The active patient of this workstation: show it, --set ID or --clear.
+    Active {
+        #[arg(long, conflicts_with = "clear")]
+        set: Option<String>,
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Watched inbox folders of this workstation and the files waiting in them.
+    #[command(subcommand)]
+    Inbox(InboxCmd),
+    /// Tooth numbering: the clinic's notation, and conversions.
+    #[command(subcommand)]
+    Teeth(TeethCmd),
+}
+
+#[derive(Subcommand)]
+enum InboxCmd {
+    /// The watched folders (the default inbox when none is configured).
+    Folders,
+    /// Watch a folder (or change its settings).
+    Add {
+        dir: PathBuf,
+        /// Kind given to its files, e.g. xray for a sensor's folder.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Leave imported files in place instead of moving them to imported/.
+        #[arg(long)]
+        leave: bool,
+    },
+    /// Stop watching a folder (its files are left alone).
+    Remove { dir: PathBuf },
+    /// Files waiting for a patient (no active patient when they came) and files that failed.
+    Files,
+    /// Import waiting or failed files into a patient.
+    Assign {
+        #[arg(long)]
+        patient: String,
+        #[arg(required = true)]
+        files: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeethCmd {
+    /// Show the clinic's notation, or set it (fdi, universal or palmer).
+    Notation { set: Option<String> },
+    /// Write teeth in another notation, e.g. `teeth convert "UR6 UL6" --from palmer --to fdi`.
+    Convert {
+        teeth: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -200,11 +300,18 @@ struct Output {
     json: Value,
     text: String,
     exit: u8,
+    /// Already printed as it happened (`watch`): nothing more at the end.
+    streamed: bool,
 }
 
 impl Output {
     fn ok(value: impl Serialize, text: impl Into<String>) -> Result<Output, AppError> {
-        Ok(Output { json: serde_json::to_value(value).unwrap_or(Value::Null), text: text.into(), exit: 0 })
+        Ok(Output {
+            json: serde_json::to_value(value).unwrap_or(Value::Null),
+            text: text.into(),
+            exit: 0,
+            streamed: false,
+        })
     }
 }
 
@@ -250,7 +357,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(out) => {
             let mut stdout = std::io::stdout().lock();
-            let _ = if json_mode {
+            let _ = if out.streamed {
+                Ok(())
+            } else if json_mode {
                 writeln!(stdout, "{}", serde_json::to_string_pretty(&out.json).unwrap_or_default())
             } else if out.text.is_empty() {
                 Ok(())
@@ -285,8 +394,13 @@ fn parse_kind(kind: Option<&str>) -> Result<Option<Kind>, AppError> {
     kind.map(|k| Kind::from_str(k).map_err(AppError::from)).transpose()
 }
 
+fn parse_notation(n: Option<&str>) -> Result<Option<Notation>, AppError> {
+    n.map(|n| Notation::from_str(n).map_err(AppError::from)).transpose()
+}
+
 fn run(cli: Cli) -> Result<Output, AppError> {
-    let lib = open(cli.data_dir)?;
+    let json_mode = cli.json;
+    let lib = Arc::new(open(cli.data_dir)?);
     match cli.command {
         Command::Patient(PatientCmd::Add { name, external_id, birth_date }) => {
             let p = lib.add_patient(&NewPatient { name, external_id, birth_date })?;
@@ -342,9 +456,17 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             }
             Ok(out)
         }
-        Command::List { patient, status } => {
+        Command::List { patient, status, tooth, notation } => {
             let filter = StatusFilter::from_str(&status)?;
-            let docs = lib.list_documents(&patient, filter)?;
+            let mut docs = lib.list_documents(&patient, filter)?;
+            if let Some(t) = tooth {
+                let notation = match parse_notation(notation.as_deref())? {
+                    Some(n) => n,
+                    None => lib.tooth_notation()?,
+                };
+                let tooth = Tooth::parse(&t, notation)?;
+                docs.retain(|d| chairside_app::shows_tooth(d, tooth));
+            }
             let text = docs
                 .iter()
                 .map(|d| {
@@ -368,10 +490,10 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             let text = serde_json::to_string_pretty(&d).unwrap_or_default();
             Output::ok(d, text)
         }
-        Command::Edit { document, kind, notes, teeth, captured_at } => {
+        Command::Edit { document, kind, notes, teeth, notation, captured_at } => {
             let patch =
                 chairside_media::DocumentPatch { kind: parse_kind(kind.as_deref())?, notes, teeth, captured_at };
-            let t = lib.update_document(&document, &patch)?;
+            let t = lib.update_document_in(&document, &patch, parse_notation(notation.as_deref())?)?;
             Output::ok(
                 json!({"id": document, "changed": t == chairside_media::Transition::Changed}),
                 format!("{document}\t{t:?}"),
@@ -511,7 +633,187 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             }
             Ok(out)
         }
+        Command::Watch { folders, patient, kind, leave, once } => {
+            watch(lib, folders, patient, parse_kind(kind.as_deref())?, leave, once, json_mode)
+        }
+        Command::Open { external_id, name, birth_date } => {
+            let (p, created) = lib.open_external(&external_id, &name, birth_date.as_deref())?;
+            let text = format!("{}\t{}\t{}", p.id, p.name, if created { "created, active" } else { "active" });
+            Output::ok(json!({"patient": p, "created": created, "active": true}), text)
+        }
+        Command::Active { set, clear } => {
+            let p = if clear {
+                lib.set_active_patient(None)?
+            } else if let Some(id) = set {
+                lib.set_active_patient(Some(&id))?
+            } else {
+                lib.active_patient()?
+            };
+            let text = match &p {
+                Some(p) => format!("{}\t{}", p.id, p.name),
+                None => "no active patient".into(),
+            };
+            Output::ok(json!({"patient": p}), text)
+        }
+        Command::Inbox(InboxCmd::Folders) => {
+            let folders = lib.inbox_folders()?;
+            let text = folders
+                .iter()
+                .map(|f| {
+                    let kind = f.kind.map(|k| k.as_str()).unwrap_or("-");
+                    let after = if f.after_import == AfterImport::Move { "move" } else { "leave" };
+                    format!("{}\t{kind}\t{after}", f.path)
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(folders, text)
+        }
+        Command::Inbox(InboxCmd::Add { dir, kind, leave }) => {
+            let folder = InboxFolder {
+                path: absolute(&dir)?.display().to_string(),
+                kind: parse_kind(kind.as_deref())?,
+                after_import: if leave { AfterImport::Leave } else { AfterImport::Move },
+            };
+            lib.set_inbox_folder(&folder)?;
+            let text = format!("watching {}", folder.path);
+            Output::ok(folder, text)
+        }
+        Command::Inbox(InboxCmd::Remove { dir }) => {
+            let path = absolute(&dir)?.display().to_string();
+            lib.remove_inbox_folder(&path)?;
+            Output::ok(json!({"path": path, "removed": true}), format!("no longer watching {path}"))
+        }
+        Command::Inbox(InboxCmd::Files) => {
+            let files = lib.inbox_open_files()?;
+            let text = files
+                .iter()
+                .map(|f| match &f.error {
+                    Some(e) => format!("{}\t{}\t{}", f.status, f.path, e.message),
+                    None => format!("{}\t{}", f.status, f.path),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(files, text)
+        }
+        Command::Inbox(InboxCmd::Assign { patient, files }) => {
+            let files = lib.assign_inbox_files(&patient, &files)?;
+            lib.wait_for_thumbnails();
+            inbox_output(files)
+        }
+        Command::Teeth(TeethCmd::Notation { set }) => {
+            if let Some(n) = set {
+                lib.set_tooth_notation(Notation::from_str(&n)?)?;
+            }
+            let n = lib.tooth_notation()?;
+            Output::ok(json!({"notation": n}), n.as_str())
+        }
+        Command::Teeth(TeethCmd::Convert { teeth, from, to }) => {
+            let to = Notation::from_str(&to)?;
+            let set = lib.parse_teeth(&teeth, parse_notation(from.as_deref())?)?;
+            let written = set.format(to, ", ");
+            let fdi: Vec<u8> = set.as_slice().iter().map(|t| t.fdi()).collect();
+            Output::ok(json!({"fdi": fdi, "notation": to, "teeth": written}), written)
+        }
     }
+}
+
+fn absolute(p: &std::path::Path) -> Result<PathBuf, AppError> {
+    std::path::absolute(p).map_err(|e| AppError::InvalidInput(format!("{}: {e}", p.display())))
+}
+
+/// The outcome of taking in inbox files: exit 2 when some file was rejected.
+fn inbox_output(files: Vec<InboxFile>) -> Result<Output, AppError> {
+    let count = |s: &str| files.iter().filter(|f| f.status == s).count();
+    let text = format!(
+        "{} imported, {} duplicate, {} rejected, {} waiting for a patient",
+        count("imported"),
+        count("duplicate"),
+        count("rejected"),
+        count("waiting")
+    );
+    let rejected = count("rejected");
+    let mut out = Output::ok(json!({"files": files}), text)?;
+    if rejected > 0 {
+        out.exit = 2;
+    }
+    Ok(out)
+}
+
+/// One line on stderr per file as it is taken in (and, with --json, one JSON object per
+/// batch on stdout): the watch runs for hours and its log is read as it grows.
+fn print_notice(notice: &InboxNotice, json_mode: bool) {
+    if json_mode {
+        println!("{}", serde_json::to_string(notice).unwrap_or_default());
+    }
+    match notice {
+        InboxNotice::Files { files } => {
+            for f in files {
+                match (&f.error, &f.document_id) {
+                    (Some(e), _) => eprintln!("rejected {} ({})", f.path, e.message),
+                    (None, Some(id)) => eprintln!("{} {} {id}", f.status, f.path),
+                    (None, None) => eprintln!("{} {} (no active patient: waiting in the tray)", f.status, f.path),
+                }
+            }
+        }
+        InboxNotice::FolderUnavailable { folder, reason } => eprintln!("folder unavailable: {folder}: {reason}"),
+        InboxNotice::FolderAvailable { folder } => eprintln!("folder available again: {folder}"),
+        InboxNotice::Failed { error } => eprintln!("import failed: {}", error.message),
+    }
+}
+
+fn watch(
+    lib: Arc<Library>,
+    dirs: Vec<PathBuf>,
+    patient: Option<String>,
+    kind: Option<Kind>,
+    leave: bool,
+    once: bool,
+    json_mode: bool,
+) -> Result<Output, AppError> {
+    if let Some(p) = &patient {
+        lib.patient(p)?;
+    }
+    let folders = if dirs.is_empty() {
+        None
+    } else {
+        let after_import = if leave { AfterImport::Leave } else { AfterImport::Move };
+        Some(
+            dirs.iter()
+                .map(|d| Ok(InboxFolder { path: absolute(d)?.display().to_string(), kind, after_import }))
+                .collect::<Result<Vec<_>, AppError>>()?,
+        )
+    };
+    if once {
+        let folders = match folders {
+            Some(f) => f,
+            None => lib.inbox_folders()?,
+        };
+        let watched: Vec<inbox::Folder> =
+            folders.iter().map(|f| inbox::Folder::new(&f.path).skipping(IMPORTED_SUBFOLDER)).collect();
+        let ready = inbox::ready_now(&watched, inbox::Options::default());
+        let files = lib.take_in(&ready, &folders, patient.as_deref())?;
+        lib.wait_for_thumbnails();
+        return inbox_output(files);
+    }
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+    ctrlc::set_handler(move || {
+        let _ = stop_tx.send(());
+    })
+    .map_err(|e| AppError::Inbox(format!("cannot catch Ctrl-C: {e}")))?;
+    let watched = match &folders {
+        Some(f) => f.clone(),
+        None => lib.inbox_folders()?,
+    };
+    let options = InboxOptions { folders, patient, timing: inbox::Options::default() };
+    let running = Inbox::start(Arc::clone(&lib), options, move |n| print_notice(&n, json_mode))?;
+    let names: Vec<&str> = watched.iter().map(|f| f.path.as_str()).collect();
+    eprintln!("watching {} (Ctrl-C to stop)", names.join(", "));
+    let _ = stop_rx.recv();
+    running.stop();
+    lib.wait_for_thumbnails();
+    let mut out = Output::ok(Value::Null, "")?;
+    out.streamed = true;
+    Ok(out)
 }
 
 /// Archive/restore of several documents: all ids are checked first, so one unknown id

@@ -1,0 +1,562 @@
+//! Capture at the chair: whose chair it is (the active patient), the practice-management
+//! bridge that sets it, and the watched inbox folders whose finished files land in that
+//! patient's record — or wait in the Unassigned tray when nobody is in the chair.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chairside_inbox::{Folder, InboxWatcher, ReadyFile};
+use chairside_media::Kind;
+use chairside_patients::{NewPatient, Patient};
+use chairside_store::rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::{AppError, ErrorPayload, FileResult, Library};
+
+const ACTIVE_PATIENT: &str = "active_patient_id";
+/// Where files go once imported, inside each watched folder (never reported again).
+pub const IMPORTED_SUBFOLDER: &str = "imported";
+
+/// What happens to a file of a watched folder once it is in the library.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AfterImport {
+    /// Moved to the folder's `imported/` subfolder (the default): the inbox shows what is left.
+    Move,
+    /// Left where it is (software that keeps its own files); remembered so it is imported once.
+    Leave,
+}
+
+impl AfterImport {
+    fn as_str(self) -> &'static str {
+        match self {
+            AfterImport::Move => "move",
+            AfterImport::Leave => "leave",
+        }
+    }
+}
+
+impl FromStr for AfterImport {
+    type Err = AppError;
+    fn from_str(s: &str) -> Result<Self, AppError> {
+        match s {
+            "move" => Ok(AfterImport::Move),
+            "leave" => Ok(AfterImport::Leave),
+            _ => Err(AppError::InvalidInput(format!("after-import must be move or leave, not “{s}”"))),
+        }
+    }
+}
+
+/// One watched folder of this workstation.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboxFolder {
+    pub path: String,
+    /// The kind given to its files (an X-ray sensor's folder → `xray`); none: from the file.
+    pub kind: Option<Kind>,
+    pub after_import: AfterImport,
+}
+
+/// What became of one file found in a watched folder.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InboxFile {
+    pub path: String,
+    pub folder: String,
+    /// `waiting` (no active patient: in the Unassigned tray), `imported`, `duplicate` or
+    /// `rejected` (the file stays where it is; `error` says why).
+    pub status: String,
+    pub patient_id: Option<String>,
+    pub document_id: Option<String>,
+    pub error: Option<ErrorPayload>,
+    pub moved_to: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub byte_size: u64,
+    pub updated_at: String,
+}
+
+/// What the running inbox tells its shell.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum InboxNotice {
+    /// Files were taken in (each with its status: imported, duplicate, rejected or waiting).
+    Files {
+        files: Vec<InboxFile>,
+    },
+    FolderUnavailable {
+        folder: String,
+        reason: String,
+    },
+    FolderAvailable {
+        folder: String,
+    },
+    /// Importing a batch failed as a whole (the library, not the files); they stay put.
+    Failed {
+        error: ErrorPayload,
+    },
+}
+
+fn modified_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Where `path` (inside `root`) goes once imported: `root/imported/<same relative path>`, with
+/// ` (2)`, ` (3)`… before the extension when that name is taken. Never overwrites.
+fn imported_destination(root: &Path, path: &Path) -> PathBuf {
+    let rel = path.strip_prefix(root).unwrap_or(path.file_name().map(Path::new).unwrap_or(path));
+    let target = root.join(IMPORTED_SUBFOLDER).join(rel);
+    if !target.exists() {
+        return target;
+    }
+    let stem = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let ext = target.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
+    (2..).map(|n| target.with_file_name(format!("{stem} ({n}){ext}"))).find(|p| !p.exists()).unwrap_or(target)
+}
+
+/// Moves a file without ever replacing another (hard link then unlink on the same disk).
+fn move_aside(from: &Path, to: &Path) -> std::io::Result<()> {
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::hard_link(from, to) {
+        Ok(()) => std::fs::remove_file(from),
+        // File systems without hard links (FAT on a stick): a rename, after the exists check.
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => std::fs::rename(from, to),
+        Err(e) => Err(e),
+    }
+}
+
+impl Library {
+    // --- the active patient ---
+
+    /// The patient whose chair this workstation is at, if one was chosen.
+    pub fn active_patient(&self) -> Result<Option<Patient>, AppError> {
+        let id = self.db.read(|c| chairside_store::get_setting(c, ACTIVE_PATIENT))?;
+        match id.as_deref().filter(|s| !s.is_empty()) {
+            Some(id) => Ok(self.patient(id).ok()),
+            None => Ok(None),
+        }
+    }
+
+    /// Chooses (or, with `None`, clears) the active patient; recorded in the audit trail.
+    pub fn set_active_patient(&self, id: Option<&str>) -> Result<Option<Patient>, AppError> {
+        let patient = id.map(|id| self.patient(id)).transpose()?;
+        self.db.write(|tx| {
+            let old = chairside_store::get_setting(tx, ACTIVE_PATIENT)?.filter(|s| !s.is_empty());
+            let new = patient.as_ref().map(|p| p.id.clone());
+            if old != new {
+                chairside_store::set_setting(tx, ACTIVE_PATIENT, new.as_deref().unwrap_or(""))?;
+                chairside_audit::append(
+                    tx,
+                    &self.actor,
+                    "active_patient_set",
+                    "patient",
+                    new.as_deref(),
+                    json!({"previous": old}),
+                )?;
+            }
+            Ok::<_, AppError>(())
+        })?;
+        Ok(patient)
+    }
+
+    /// The practice-management bridge: the patient with this chart number (created when the
+    /// number is new) becomes the active patient. An existing patient is not renamed — the
+    /// names may differ in spelling, and a chart is never silently rewritten. Returns the
+    /// patient and whether it was created.
+    pub fn open_external(
+        &self,
+        external_id: &str,
+        name: &str,
+        birth_date: Option<&str>,
+    ) -> Result<(Patient, bool), AppError> {
+        let external_id = external_id.trim();
+        if external_id.is_empty() {
+            return Err(AppError::InvalidInput("the chart number (--external-id) is empty".into()));
+        }
+        let found = self.db.read(|c| chairside_patients::find_by_external_id(c, &self.clinic_id, external_id))?;
+        let (patient, created) = match found {
+            Some(p) => (p, false),
+            None => {
+                let new = NewPatient {
+                    name: name.to_string(),
+                    external_id: Some(external_id.to_string()),
+                    birth_date: birth_date.map(str::to_string),
+                };
+                (self.add_patient(&new)?, true)
+            }
+        };
+        self.set_active_patient(Some(&patient.id))?;
+        Ok((patient, created))
+    }
+
+    // --- watched folders ---
+
+    /// The default inbox, `<data dir>/inbox`, watched when no folder is configured.
+    pub fn default_inbox(&self) -> PathBuf {
+        self.data_dir.join("inbox")
+    }
+
+    /// This workstation's watched folders (the default inbox when none is configured).
+    pub fn inbox_folders(&self) -> Result<Vec<InboxFolder>, AppError> {
+        let rows = self.db.read(|c| {
+            let mut st = c.prepare("SELECT path, kind, after_import FROM inbox_folders ORDER BY path")?;
+            let rows = st
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, AppError>(rows)
+        })?;
+        if rows.is_empty() {
+            return Ok(vec![InboxFolder {
+                path: self.default_inbox().display().to_string(),
+                kind: None,
+                after_import: AfterImport::Move,
+            }]);
+        }
+        rows.into_iter()
+            .map(|(path, kind, after)| {
+                Ok(InboxFolder {
+                    path,
+                    kind: kind.map(|k| Kind::from_str(&k)).transpose().map_err(AppError::from)?,
+                    after_import: AfterImport::from_str(&after)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Adds a watched folder (or changes its settings). The folder need not exist now — a
+    /// USB stick may be plugged in later — but it must be an absolute path.
+    pub fn set_inbox_folder(&self, folder: &InboxFolder) -> Result<(), AppError> {
+        let path = Path::new(&folder.path);
+        if !path.is_absolute() {
+            return Err(AppError::InvalidInput(format!(
+                "the inbox folder must be given as a full path, not “{}”",
+                folder.path
+            )));
+        }
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO inbox_folders (path, kind, after_import, added_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (path) DO UPDATE SET kind = excluded.kind, after_import = excluded.after_import",
+                params![
+                    folder.path,
+                    folder.kind.map(|k| k.as_str()),
+                    folder.after_import.as_str(),
+                    chairside_store::now_rfc3339()
+                ],
+            )?;
+            chairside_audit::append(
+                tx,
+                &self.actor,
+                "inbox_folder_set",
+                "workstation",
+                Some(&self.actor.workstation),
+                json!({"path": folder.path, "kind": folder.kind.map(|k| k.as_str()), "after_import": folder.after_import.as_str()}),
+            )?;
+            Ok::<_, AppError>(())
+        })
+    }
+
+    /// Stops watching a folder (its files are left alone).
+    pub fn remove_inbox_folder(&self, path: &str) -> Result<(), AppError> {
+        self.db.write(|tx| {
+            if tx.execute("DELETE FROM inbox_folders WHERE path = ?1", [path])? == 0 {
+                return Err(AppError::InvalidInput(format!("{path} is not a watched folder")));
+            }
+            chairside_audit::append(
+                tx,
+                &self.actor,
+                "inbox_folder_removed",
+                "workstation",
+                Some(&self.actor.workstation),
+                json!({"path": path}),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Files waiting for a patient (the Unassigned tray) and files that failed, newest first.
+    /// Entries whose file has since gone (moved away by hand) are left out.
+    pub fn inbox_open_files(&self) -> Result<Vec<InboxFile>, AppError> {
+        let files = self.db.read(|c| {
+            let mut st = c.prepare(
+                "SELECT path, folder, status, patient_id, document_id, error_code, error_message, moved_to,
+                        byte_size, updated_at
+                 FROM inbox_files WHERE status IN ('waiting', 'rejected') ORDER BY updated_at DESC, path",
+            )?;
+            let rows = st.query_map([], inbox_file_row)?.collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, AppError>(rows)
+        })?;
+        Ok(files.into_iter().filter(|f| Path::new(&f.path).is_file()).collect())
+    }
+
+    /// Takes in files a watched folder reported ready: into `patient` (else the active
+    /// patient), each with its folder's kind; moved aside or left per folder; recorded so a
+    /// file left in place is never imported twice. With no patient, they wait (the tray).
+    pub fn take_in(
+        &self,
+        files: &[ReadyFile],
+        folders: &[InboxFolder],
+        patient: Option<&str>,
+    ) -> Result<Vec<InboxFile>, AppError> {
+        let folders: HashMap<&str, &InboxFolder> = folders.iter().map(|f| (f.path.as_str(), f)).collect();
+        let mut fresh = Vec::new();
+        for f in files {
+            let path = f.path.display().to_string();
+            let known: Option<(String, i64, i64)> = self.db.read(|c| {
+                c.query_row("SELECT status, byte_size, modified_ms FROM inbox_files WHERE path = ?1", [&path], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()
+                .map_err(AppError::from)
+            })?;
+            // Already in the library as it is now (a file left in place, seen again at start).
+            let done = known.is_some_and(|(status, size, ms)| {
+                (status == "imported" || status == "duplicate")
+                    && size == f.size as i64
+                    && ms == modified_ms(f.modified)
+            });
+            if !done {
+                fresh.push(f);
+            }
+        }
+        let patient_id = match patient {
+            Some(p) => Some(self.patient(p)?.id),
+            None => self.active_patient()?.map(|p| p.id),
+        };
+        let Some(patient_id) = patient_id else {
+            let mut out = Vec::new();
+            for f in fresh {
+                out.push(self.record_inbox_file(f, "waiting", None, None, None)?);
+            }
+            return Ok(out);
+        };
+        let mut by_kind: HashMap<Option<Kind>, Vec<&ReadyFile>> = HashMap::new();
+        for f in fresh {
+            let kind = folders.get(f.folder.display().to_string().as_str()).and_then(|c| c.kind);
+            by_kind.entry(kind).or_default().push(f);
+        }
+        let mut out = Vec::new();
+        for (kind, group) in by_kind {
+            let paths: Vec<PathBuf> = group.iter().map(|f| f.path.clone()).collect();
+            let results = self.import_paths(&patient_id, &paths, kind, "inbox", &|_| {})?;
+            let by_path: HashMap<&str, &FileResult> = results.iter().map(|r| (r.path.as_str(), r)).collect();
+            for f in group {
+                let Some(r) = by_path.get(f.path.display().to_string().as_str()) else { continue };
+                let after = folders
+                    .get(f.folder.display().to_string().as_str())
+                    .map(|c| c.after_import)
+                    .unwrap_or(AfterImport::Move);
+                let mut moved_to = None;
+                if r.status != "rejected" && after == AfterImport::Move {
+                    let dest = imported_destination(&f.folder, &f.path);
+                    match move_aside(&f.path, &dest) {
+                        Ok(()) => moved_to = Some(dest.display().to_string()),
+                        // Imported safely; only the tidy-up failed. Recorded, so it is not
+                        // imported again while it sits there.
+                        Err(e) => {
+                            let _ = self.db.write(|tx| {
+                                chairside_audit::append(
+                                    tx,
+                                    &self.actor,
+                                    "inbox_move_failed",
+                                    "document",
+                                    r.document_id.as_deref(),
+                                    json!({"path": r.path, "to": dest.display().to_string(), "error": e.to_string()}),
+                                )
+                            });
+                        }
+                    }
+                }
+                out.push(self.record_inbox_file(f, &r.status, Some(&patient_id), Some(r), moved_to)?);
+            }
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    /// Files from the Unassigned tray (or failed ones, to retry) dropped onto a patient.
+    pub fn assign_inbox_files(&self, patient_id: &str, paths: &[String]) -> Result<Vec<InboxFile>, AppError> {
+        self.patient(patient_id)?;
+        let mut ready = Vec::new();
+        for p in paths {
+            let folder: Option<String> = self.db.read(|c| {
+                c.query_row("SELECT folder FROM inbox_files WHERE path = ?1", [p], |r| r.get(0))
+                    .optional()
+                    .map_err(AppError::from)
+            })?;
+            let Some(folder) = folder else {
+                return Err(AppError::InvalidInput(format!("{p} is not a file of a watched folder")));
+            };
+            let meta = std::fs::metadata(p).map_err(|e| {
+                AppError::InvalidInput(format!("{p} cannot be read ({e}); it may have been moved or deleted"))
+            })?;
+            ready.push(ReadyFile {
+                folder: PathBuf::from(folder),
+                path: PathBuf::from(p),
+                size: meta.len(),
+                modified: meta.modified().unwrap_or(UNIX_EPOCH),
+            });
+        }
+        self.take_in(&ready, &self.inbox_folders()?, Some(patient_id))
+    }
+
+    fn record_inbox_file(
+        &self,
+        f: &ReadyFile,
+        status: &str,
+        patient_id: Option<&str>,
+        result: Option<&FileResult>,
+        moved_to: Option<String>,
+    ) -> Result<InboxFile, AppError> {
+        let file = InboxFile {
+            path: f.path.display().to_string(),
+            folder: f.folder.display().to_string(),
+            status: status.to_string(),
+            patient_id: patient_id.map(str::to_string),
+            document_id: result.and_then(|r| r.document_id.clone()),
+            error: result.and_then(|r| r.error.clone()),
+            moved_to,
+            byte_size: f.size,
+            updated_at: chairside_store::now_rfc3339(),
+        };
+        self.db.write(|tx| {
+            tx.execute(
+                "INSERT INTO inbox_files (path, folder, byte_size, modified_ms, status, patient_id, document_id,
+                     error_code, error_message, moved_to, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (path) DO UPDATE SET folder = excluded.folder, byte_size = excluded.byte_size,
+                     modified_ms = excluded.modified_ms, status = excluded.status, patient_id = excluded.patient_id,
+                     document_id = excluded.document_id, error_code = excluded.error_code,
+                     error_message = excluded.error_message, moved_to = excluded.moved_to,
+                     updated_at = excluded.updated_at",
+                params![
+                    file.path,
+                    file.folder,
+                    f.size as i64,
+                    modified_ms(f.modified),
+                    file.status,
+                    file.patient_id,
+                    file.document_id,
+                    file.error.as_ref().map(|e| e.code.clone()),
+                    file.error.as_ref().map(|e| e.message.clone()),
+                    file.moved_to,
+                    file.updated_at
+                ],
+            )?;
+            Ok::<_, AppError>(())
+        })?;
+        Ok(file)
+    }
+}
+
+fn inbox_file_row(r: &chairside_store::rusqlite::Row<'_>) -> chairside_store::rusqlite::Result<InboxFile> {
+    let code: Option<String> = r.get(5)?;
+    let message: Option<String> = r.get(6)?;
+    Ok(InboxFile {
+        path: r.get(0)?,
+        folder: r.get(1)?,
+        status: r.get(2)?,
+        patient_id: r.get(3)?,
+        document_id: r.get(4)?,
+        error: code.map(|code| ErrorPayload { code, message: message.unwrap_or_default() }),
+        moved_to: r.get(7)?,
+        byte_size: r.get::<_, i64>(8)?.max(0) as u64,
+        updated_at: r.get(9)?,
+    })
+}
+
+/// Options for a running inbox.
+#[derive(Debug, Clone, Default)]
+pub struct InboxOptions {
+    /// Watch these folders instead of the configured ones (`chairside watch --folder`).
+    pub folders: Option<Vec<InboxFolder>>,
+    /// Import into this patient instead of the active one (`chairside watch --patient`).
+    pub patient: Option<String>,
+    pub timing: chairside_inbox::Options,
+}
+
+/// The watched folders at work: a watcher thread finds ready files, an importer thread takes
+/// them in, `on_notice` hears about every outcome. Stops when dropped.
+pub struct Inbox {
+    watcher: Option<InboxWatcher>,
+    importer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Inbox {
+    pub fn start(
+        lib: Arc<Library>,
+        options: InboxOptions,
+        on_notice: impl Fn(InboxNotice) + Send + 'static,
+    ) -> Result<Inbox, AppError> {
+        let configured = match options.folders {
+            Some(f) => f,
+            None => lib.inbox_folders()?,
+        };
+        let folders: Vec<Folder> =
+            configured.iter().map(|f| Folder::new(&f.path).skipping(IMPORTED_SUBFOLDER)).collect();
+        let (tx, rx) = mpsc::channel::<chairside_inbox::Event>();
+        let worker_lib = Arc::clone(&lib);
+        let configured_for_worker = configured.clone();
+        let patient = options.patient;
+        let importer = std::thread::Builder::new()
+            .name("inbox-import".into())
+            .spawn(move || {
+                while let Ok(ev) = rx.recv() {
+                    let notice = match ev {
+                        chairside_inbox::Event::Ready(mut files) => {
+                            // Batches that queued up while importing go in together.
+                            while let Ok(chairside_inbox::Event::Ready(more)) = rx.try_recv() {
+                                files.extend(more);
+                            }
+                            match worker_lib.take_in(&files, &configured_for_worker, patient.as_deref()) {
+                                Ok(files) => InboxNotice::Files { files },
+                                Err(e) => InboxNotice::Failed { error: e.to_payload() },
+                            }
+                        }
+                        chairside_inbox::Event::FolderUnavailable { folder, reason } => {
+                            InboxNotice::FolderUnavailable { folder: folder.display().to_string(), reason }
+                        }
+                        chairside_inbox::Event::FolderAvailable { folder } => {
+                            InboxNotice::FolderAvailable { folder: folder.display().to_string() }
+                        }
+                    };
+                    on_notice(notice);
+                }
+            })
+            .map_err(|e| AppError::Inbox(e.to_string()))?;
+        let watcher = InboxWatcher::start(folders, options.timing, move |ev| {
+            let _ = tx.send(ev);
+        })
+        .map_err(|e| AppError::Inbox(e.to_string()))?;
+        Ok(Inbox { watcher: Some(watcher), importer: Some(importer) })
+    }
+
+    /// Stops watching and waits for the import in progress to finish.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        // Dropping the watcher closes the channel, which ends the importer after its batch.
+        if let Some(w) = self.watcher.take() {
+            w.stop();
+        }
+        if let Some(t) = self.importer.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Inbox {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
