@@ -8,12 +8,15 @@ use chairside_app::media::{
     Attachment, Document, DocumentDetails, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef, Transition,
 };
 use chairside_app::patients::Patient;
+use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
-use chairside_app::{ErrorPayload, FileResult};
+use chairside_app::{AfterImport, ErrorPayload, FileResult, InboxFile, InboxFolder, InboxNotice, ToothLabel};
 use ts_rs::{Config, TS};
 
+use crate::capture::ActivePatientEvent;
 use crate::commands::{
-    DocumentEdit, GalleryItem, ImportProgressEvent, LibraryStatus, ListStatus, PatientInput, StartupInfo,
+    DocumentEdit, GalleryItem, ImportProgressEvent, InboxFolderInput, LibraryStatus, ListStatus, PatientInput,
+    StartupInfo, ToothChart,
 };
 
 /// Where the UI keeps the generated file, relative to this crate.
@@ -32,7 +35,8 @@ pub fn typescript() -> String {
     let decls = declarations!(&cfg;
         ErrorPayload, Kind, Status, Transition, ThumbnailRef, ThumbnailEvent, GalleryItem, Document,
         HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
-        StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent,
+        StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
+        InboxFolder, InboxFolderInput, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

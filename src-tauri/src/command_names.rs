@@ -23,4 +23,13 @@ pub const COMMANDS: &[&str] = &[
     "list_plans",
     "add_plan",
     "add_plan_item",
+    "get_active_patient",
+    "set_active_patient",
+    "inbox_folders",
+    "set_inbox_folder",
+    "remove_inbox_folder",
+    "inbox_files",
+    "assign_inbox_files",
+    "tooth_chart",
+    "set_tooth_notation",
 ];

@@ -9,13 +9,14 @@ use chairside_app::media::{
     Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
 };
 use chairside_app::patients::{NewPatient, Patient};
+use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
-use chairside_app::{AppError, ErrorPayload, FileResult, Library};
+use chairside_app::{AfterImport, AppError, ErrorPayload, FileResult, InboxFile, InboxFolder, Library, ToothLabel};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use ts_rs::TS;
 
-use crate::{EVENT_IMPORT_PROGRESS, Shared};
+use crate::{EVENT_IMPORT_PROGRESS, Shared, capture};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -315,4 +316,109 @@ pub async fn add_plan<R: Runtime>(app: AppHandle<R>, patient_id: String, title: 
 #[tauri::command(async)]
 pub async fn add_plan_item<R: Runtime>(app: AppHandle<R>, plan_id: String, title: String) -> Reply<PlanItem> {
     blocking(app, move |lib| lib.add_plan_item(&plan_id, &title)).await
+}
+
+// --- capture: the active patient, watched folders, tooth numbers ---
+
+#[tauri::command(async)]
+pub async fn get_active_patient<R: Runtime>(app: AppHandle<R>) -> Reply<Option<Patient>> {
+    blocking(app, |lib| lib.active_patient()).await
+}
+
+/// Chooses whose chair this is (or, with no id, nobody's): what the inbox and the camera
+/// capture go to.
+#[tauri::command(async)]
+pub async fn set_active_patient<R: Runtime>(app: AppHandle<R>, patient_id: Option<String>) -> Reply<Option<Patient>> {
+    let state_app = app.clone();
+    blocking(app, move |lib| {
+        let p = lib.set_active_patient(patient_id.as_deref())?;
+        state_app.state::<Shared>().note_active(p.as_ref().map(|p| p.id.clone()));
+        Ok(p)
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn inbox_folders<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<InboxFolder>> {
+    blocking(app, |lib| lib.inbox_folders()).await
+}
+
+/// A watched folder as the settings form sends it.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct InboxFolderInput {
+    pub path: String,
+    pub kind: Option<Kind>,
+    pub after_import: AfterImport,
+}
+
+/// Adds or changes a watched folder; the inbox restarts on the new set.
+#[tauri::command(async)]
+pub async fn set_inbox_folder<R: Runtime>(app: AppHandle<R>, folder: InboxFolderInput) -> Reply<Vec<InboxFolder>> {
+    let restart = app.clone();
+    blocking(app, move |lib| {
+        let folder =
+            InboxFolder { path: folder.path.trim().to_string(), kind: folder.kind, after_import: folder.after_import };
+        lib.set_inbox_folder(&folder)?;
+        restart_inbox(&restart);
+        lib.inbox_folders()
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn remove_inbox_folder<R: Runtime>(app: AppHandle<R>, path: String) -> Reply<Vec<InboxFolder>> {
+    let restart = app.clone();
+    blocking(app, move |lib| {
+        lib.remove_inbox_folder(&path)?;
+        restart_inbox(&restart);
+        lib.inbox_folders()
+    })
+    .await
+}
+
+fn restart_inbox<R: Runtime>(app: &AppHandle<R>) {
+    if let Ok(lib) = app.state::<Shared>().library() {
+        capture::start_inbox(app, &lib);
+    }
+}
+
+/// The Unassigned tray and the files that failed.
+#[tauri::command(async)]
+pub async fn inbox_files<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<InboxFile>> {
+    blocking(app, |lib| lib.inbox_open_files()).await
+}
+
+/// Files from the tray dropped onto a patient.
+#[tauri::command(async)]
+pub async fn assign_inbox_files<R: Runtime>(
+    app: AppHandle<R>,
+    patient_id: String,
+    paths: Vec<String>,
+) -> Reply<Vec<InboxFile>> {
+    blocking(app, move |lib| lib.assign_inbox_files(&patient_id, &paths)).await
+}
+
+/// The clinic's tooth notation and every tooth labelled in it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct ToothChart {
+    pub notation: Notation,
+    pub teeth: Vec<ToothLabel>,
+}
+
+#[tauri::command(async)]
+pub async fn tooth_chart<R: Runtime>(app: AppHandle<R>) -> Reply<ToothChart> {
+    blocking(app, |lib| {
+        let notation = lib.tooth_notation()?;
+        Ok(ToothChart { notation, teeth: lib.tooth_chart(Some(notation))? })
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn set_tooth_notation<R: Runtime>(app: AppHandle<R>, notation: Notation) -> Reply<ToothChart> {
+    blocking(app, move |lib| {
+        lib.set_tooth_notation(notation)?;
+        Ok(ToothChart { notation, teeth: lib.tooth_chart(Some(notation))? })
+    })
+    .await
 }

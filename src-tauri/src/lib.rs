@@ -3,6 +3,7 @@
 //! domain crates, shared with the CLI.
 
 pub mod bindings;
+pub mod capture;
 mod command_names;
 pub mod commands;
 pub mod protocol;
@@ -14,7 +15,7 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chairside_app::media::ThumbnailEvent;
-use chairside_app::{ErrorPayload, Library, LibraryOptions};
+use chairside_app::{ErrorPayload, Inbox, Library, LibraryOptions};
 use tauri::{Emitter, Manager, Runtime};
 
 /// Event names the UI listens to.
@@ -31,6 +32,10 @@ pub struct Shared {
     ready_ms: OnceLock<u64>,
     /// How many `media:` requests are served at once.
     media_permits: Arc<tokio::sync::Semaphore>,
+    /// The watched inbox folders at work (restarted when their settings change).
+    inbox: Mutex<Option<Inbox>>,
+    /// The active patient the UI was last told about.
+    active: Mutex<Option<String>>,
 }
 
 /// Enough to keep both cores of a modest workstation busy reading thumbnails.
@@ -47,7 +52,17 @@ impl Shared {
             started,
             ready_ms: OnceLock::new(),
             media_permits: Arc::new(tokio::sync::Semaphore::new(MEDIA_CONCURRENCY)),
+            inbox: Mutex::new(None),
+            active: Mutex::new(None),
         }
+    }
+
+    /// Records the active patient the UI knows of; true when that is a change.
+    pub fn note_active(&self, id: Option<String>) -> bool {
+        let mut known = self.active.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = *known != id;
+        *known = id;
+        changed
     }
 
     pub fn set(&self, library: Result<Arc<Library>, ErrorPayload>) {
@@ -88,8 +103,14 @@ pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
         let _ = emitter.emit(EVENT_THUMBNAIL, event);
     }));
     let library = Library::open(options).map(Arc::new).map_err(|e| e.to_payload());
-    if let Err(e) = &library {
-        eprintln!("chairside: cannot open the library: {}", e.message);
+    match &library {
+        Ok(lib) => {
+            let active = lib.active_patient().ok().flatten().map(|p| p.id);
+            app.state::<Shared>().note_active(active);
+            capture::start_inbox(app, lib);
+            capture::follow_active_patient(app, Arc::clone(lib));
+        }
+        Err(e) => eprintln!("chairside: cannot open the library: {}", e.message),
     }
     app.state::<Shared>().set(library);
 }
@@ -106,6 +127,10 @@ pub fn with_chairside<R: Runtime>(
             match data_dir.clone().map(Ok).unwrap_or_else(self::data_dir) {
                 Ok(dir) => open_library(app.handle(), dir),
                 Err(e) => app.state::<Shared>().set(Err(e)),
+            }
+            // Launched by the practice software with a patient on the command line.
+            if let Some(request) = capture::parse_bridge(&std::env::args().collect::<Vec<_>>()) {
+                capture::handle_bridge(app.handle(), request);
             }
             Ok(())
         })
@@ -149,6 +174,15 @@ pub fn with_chairside<R: Runtime>(
             commands::list_plans,
             commands::add_plan,
             commands::add_plan_item,
+            commands::get_active_patient,
+            commands::set_active_patient,
+            commands::inbox_folders,
+            commands::set_inbox_folder,
+            commands::remove_inbox_folder,
+            commands::inbox_files,
+            commands::assign_inbox_files,
+            commands::tooth_chart,
+            commands::set_tooth_notation,
         ])
 }
 
@@ -157,11 +191,15 @@ pub fn run() {
     let started = Instant::now();
     let builder = tauri::Builder::default()
         // First: a second launch hands over to the running window and exits.
-        .plugin(tauri_plugin_single_instance::init(|app, _args, _cwd| {
-            if let Some(window) = app.get_webview_window("main") {
-                let _ = window.unminimize();
-                let _ = window.show();
-                let _ = window.set_focus();
+        // Its arguments may carry the practice software's patient.
+        .plugin(tauri_plugin_single_instance::init(|app, args, _cwd| match capture::parse_bridge(&args) {
+            Some(request) => capture::handle_bridge(app, request),
+            None => {
+                if let Some(window) = app.get_webview_window("main") {
+                    let _ = window.unminimize();
+                    let _ = window.show();
+                    let _ = window.set_focus();
+                }
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())

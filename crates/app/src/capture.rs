@@ -81,6 +81,7 @@ pub struct InboxFile {
 }
 
 /// What the running inbox tells its shell.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum InboxNotice {

@@ -79,3 +79,46 @@ export type ImportProgressEvent = {
  * The id the UI gave the import, to tell concurrent imports apart.
  */
 import_id: string, done: number, total: number, result: FileResult, };
+
+export type ActivePatientEvent = { patient: Patient | null, 
+/**
+ * The practice software asked for this patient: the window shows them.
+ */
+from_bridge: boolean, };
+
+export type AfterImport = "move" | "leave";
+
+export type InboxFolder = { path: string, 
+/**
+ * The kind given to its files (an X-ray sensor's folder → `xray`); none: from the file.
+ */
+kind: Kind | null, after_import: AfterImport, };
+
+export type InboxFolderInput = { path: string, kind: Kind | null, after_import: AfterImport, };
+
+export type InboxFile = { path: string, folder: string, 
+/**
+ * `waiting` (no active patient: in the Unassigned tray), `imported`, `duplicate` or
+ * `rejected` (the file stays where it is; `error` says why).
+ */
+status: string, patient_id: string | null, document_id: string | null, error: ErrorPayload | null, moved_to: string | null, byte_size: number, updated_at: string, };
+
+export type InboxNotice = { "event": "files", files: Array<InboxFile>, } | { "event": "folder_unavailable", folder: string, reason: string, } | { "event": "folder_available", folder: string, } | { "event": "failed", error: ErrorPayload, };
+
+export type Notation = "fdi" | "universal" | "palmer";
+
+export type ToothLabel = { 
+/**
+ * The stored FDI code.
+ */
+fdi: number, 
+/**
+ * As written in the requested notation.
+ */
+label: string, 
+/**
+ * 1 upper right, 2 upper left, 3 lower left, 4 lower right (the patient's sides).
+ */
+quadrant: number, position: number, primary: boolean, };
+
+export type ToothChart = { notation: Notation, teeth: Array<ToothLabel>, };
