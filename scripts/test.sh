@@ -43,7 +43,8 @@ record cargo $code "$(awk '/^test result:/ { p += $4; f += $6 } END { printf "ca
 
 echo "== Real-app end-to-end tests (Tauri under Xvfb, tauri-driver)"
 if cargo build --quiet -p chairside-desktop -p chairside-cli; then
-    (cd ui && node e2e/app.mjs) 2>&1 | tee "$log"
+    # A private D-Bus session: the single-instance hand-over (the bridge test) goes over it.
+    (cd ui && dbus-run-session -- node e2e/app.mjs) 2>&1 | tee "$log"
     code=${PIPESTATUS[0]}
     record app $code "$(grep -E '^e2e \(app\):' "$log" | tail -1 || echo 'e2e (app): did not finish')"
 else

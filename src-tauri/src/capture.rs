@@ -80,9 +80,14 @@ pub fn handle_bridge<R: Runtime>(app: &tauri::AppHandle<R>, request: BridgeReque
     tauri::async_runtime::spawn_blocking(move || {
         let state = app.state::<Shared>();
         let Ok(lib) = state.library() else { return };
-        match lib.open_external(&request.external_id, &request.name, request.birth_date.as_deref()) {
-            Ok((patient, _created)) => {
-                state.note_active(Some(patient.id.clone()));
+        let opened = state.with_active(|known| {
+            let (patient, _created) =
+                lib.open_external(&request.external_id, &request.name, request.birth_date.as_deref())?;
+            *known = Some(patient.id.clone());
+            Ok::<_, chairside_app::AppError>(patient)
+        });
+        match opened {
+            Ok(patient) => {
                 let _ =
                     app.emit(EVENT_ACTIVE_PATIENT, ActivePatientEvent { patient: Some(patient), from_bridge: true });
             }
@@ -121,9 +126,15 @@ pub fn follow_active_patient<R: Runtime>(app: &tauri::AppHandle<R>, lib: Arc<Lib
     let spawned = std::thread::Builder::new().name("active-patient".into()).spawn(move || {
         loop {
             std::thread::sleep(ACTIVE_POLL);
-            let Ok(patient) = lib.active_patient() else { continue };
-            let id = patient.as_ref().map(|p| p.id.clone());
-            if app.state::<Shared>().note_active(id) {
+            let changed = app.state::<Shared>().with_active(|known| {
+                let patient = lib.active_patient().ok()?;
+                let id = patient.as_ref().map(|p| p.id.clone());
+                (*known != id).then(|| {
+                    *known = id;
+                    patient
+                })
+            });
+            if let Some(patient) = changed {
                 let _ = app.emit(EVENT_ACTIVE_PATIENT, ActivePatientEvent { patient, from_bridge: true });
             }
         }

@@ -331,9 +331,11 @@ pub async fn get_active_patient<R: Runtime>(app: AppHandle<R>) -> Reply<Option<P
 pub async fn set_active_patient<R: Runtime>(app: AppHandle<R>, patient_id: Option<String>) -> Reply<Option<Patient>> {
     let state_app = app.clone();
     blocking(app, move |lib| {
-        let p = lib.set_active_patient(patient_id.as_deref())?;
-        state_app.state::<Shared>().note_active(p.as_ref().map(|p| p.id.clone()));
-        Ok(p)
+        state_app.state::<Shared>().with_active(|known| {
+            let p = lib.set_active_patient(patient_id.as_deref())?;
+            *known = p.as_ref().map(|p| p.id.clone());
+            Ok(p)
+        })
     })
     .await
 }

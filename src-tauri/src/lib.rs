@@ -57,12 +57,11 @@ impl Shared {
         }
     }
 
-    /// Records the active patient the UI knows of; true when that is a change.
-    pub fn note_active(&self, id: Option<String>) -> bool {
-        let mut known = self.active.lock().unwrap_or_else(|p| p.into_inner());
-        let changed = *known != id;
-        *known = id;
-        changed
+    /// Runs `f` with the active patient the UI was last told about, serialised with every
+    /// other change of it, so a change read back from the library is never mistaken for one
+    /// made here a moment before (or after).
+    pub fn with_active<T>(&self, f: impl FnOnce(&mut Option<String>) -> T) -> T {
+        f(&mut self.active.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     pub fn set(&self, library: Result<Arc<Library>, ErrorPayload>) {
@@ -106,7 +105,7 @@ pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
     match &library {
         Ok(lib) => {
             let active = lib.active_patient().ok().flatten().map(|p| p.id);
-            app.state::<Shared>().note_active(active);
+            app.state::<Shared>().with_active(|known| *known = active);
             capture::start_inbox(app, lib);
             capture::follow_active_patient(app, Arc::clone(lib));
         }

@@ -300,12 +300,66 @@ test('a photo is linked to a treatment-plan item as "before"', async () => {
   await shot('06-notes-plans');
 });
 
-test('the light theme renders the gallery legibly', async () => {
+test('a photo written into the inbox folder lands in the patient in the chair', async () => {
   await clickButton('Photos', '.tabs');
+  await until(async () => (await count('.tile')) === 4, 'gallery');
+  await clickButton('Set in the chair', '.head');
+  await until(async () => (await text('[data-testid=in-chair]'))?.trim() === 'In the chair: Maria Test-Patient', 'in the chair');
+  // As camera software does: the file appears, is written, is closed.
+  await writeFile(join(dataDir, 'inbox', 'IMG_INBOX_1.jpg'), await readFile(join(fixtures, 'jpg_nokia_n70_iptc.jpg')));
+  await until(async () => (await count('.tile')) === 5, 'the inbox photo in the grid', 20000);
+  await until(() => existsSync(join(dataDir, 'inbox', 'imported', 'IMG_INBOX_1.jpg')), 'moved to imported/', 10000);
+  await until(
+    () => wd.exec("return [...document.querySelectorAll('.tile img')].filter((i) => i.complete && i.naturalWidth > 0).length === 5"),
+    'its thumbnail painted',
+    20000,
+  );
+  await until(async () => (await text('[data-testid=doc-count]')) === '5 documents', 'the status bar counts it', 5000);
+  await shot('07-inbox-import');
+});
+
+test('with nobody in the chair an inbox file waits in Unassigned, then is imported from there', async () => {
+  await clickButton('Leave the chair', '.head');
+  await until(async () => (await text('[data-testid=in-chair]'))?.trim() === 'Nobody in the chair', 'chair empty');
+  await writeFile(join(dataDir, 'inbox', 'waiting.jpg'), await readFile(join(fixtures, 'orient_6.jpg')));
+  await until(async () => (await text('[data-testid=tray-entry] .count')) === '1', 'one file in the tray', 20000);
+  await clickCss('[data-testid=tray-entry]');
+  await until(async () => (await count('[aria-label="Unassigned files"] li')) === 1, 'listed in the tray');
+  await new Promise((r) => setTimeout(r, 300)); // painted, not only in the DOM
+  await shot('08-unassigned');
+  await wd.exec("document.querySelector('[aria-label=\"Unassigned files\"] input[type=checkbox]').click();");
+  await until(() => wd.exec("return [...document.querySelectorAll('.tray button')].some((b) => b.textContent.includes('Import 1 into Maria Test-Patient') && !b.disabled)"), 'import button');
+  await wd.exec("[...document.querySelectorAll('.tray button')].find((b) => b.textContent.includes('Import 1 into')).click();");
+  await until(async () => (await text('[data-testid=patient-name]')) === 'Maria Test-Patient', 'back to the patient');
+  await until(async () => (await count('.tile')) === 6, 'the waiting photo in the grid', 15000);
+  assert(existsSync(join(dataDir, 'inbox', 'imported', 'waiting.jpg')), 'moved to imported/');
+});
+
+test('the practice software opens a patient: a second launch hands over to the window', async () => {
+  // As practice-management software launches an imaging program; the second process must
+  // pass its arguments to this window (single instance, over D-Bus) and exit.
+  const second = spawn(app, ['open', '--external-id', 'PMS-4711', '--name', 'Bridge Patient', '--birth-date', '1975-05-04'], {
+    env: { ...process.env, DISPLAY: display, CHAIRSIDE_DATA_DIR: dataDir, CHAIRSIDE_USER: 'e2e-clinician' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise((r) => second.on('exit', (code) => r(code)));
+  const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('still running'), 20000))]);
+  if (code === 'still running') second.kill('SIGTERM');
+  assertEq(code, 0, 'the second launch handed over and exited');
+  await until(async () => (await text('[data-testid=patient-name]')) === 'Bridge Patient', 'the window shows the patient', 15000);
+  await until(async () => (await text('[data-testid=in-chair]'))?.trim() === 'In the chair: Bridge Patient', 'and they are in the chair');
+  const patients = await invoke('list_patients', { query: 'PMS-4711' });
+  assertEq(patients.ok?.length, 1, 'created once, by chart number');
+  await shot('09-bridge');
+});
+
+test('the light theme renders the gallery legibly', async () => {
+  await wd.exec("[...document.querySelectorAll('.patient')].find((b) => b.textContent.includes('Maria Test-Patient')).click();");
+  await until(async () => (await count('.tile')) === 6, 'Maria\'s gallery');
   await clickButton('☀ Light', 'footer');
   await until(async () => (await wd.exec('return document.documentElement.dataset.theme')) === 'light', 'light');
   await new Promise((r) => setTimeout(r, 400)); // let colour transitions finish
-  await shot('07-light');
+  await shot('10-light');
   await clickButton('☾ Dark', 'footer');
 });
 
@@ -316,7 +370,7 @@ test('after the app closes, the audit trail records the views, the archive, the 
   // The library itself, read by the CLI, agrees with what the UI showed.
   const audit = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'list'], { encoding: 'utf8' }));
   const events = new Set((audit.events ?? audit).map((e) => e.action));
-  for (const a of ['view', 'archive', 'restore', 'link']) assert(events.has(a), `an audit event "${a}" among ${[...events].join(', ')}`);
+  for (const a of ['view', 'archive', 'restore', 'link', 'active_patient_set']) assert(events.has(a), `an audit event "${a}" among ${[...events].join(', ')}`);
   const verify = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'verify'], { encoding: 'utf8' }));
   assertEq(verify.ok, true, 'audit verify');
 });

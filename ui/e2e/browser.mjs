@@ -258,6 +258,74 @@ test('the light theme is available and remembered', async () => {
   await page.getByRole('button', { name: 'Switch theme' }).click();
 });
 
+test('a patient is set in the chair and shown as such', async () => {
+  await openPatient('Ana Kovač');
+  assertEq((await page.getByTestId('in-chair').textContent()).trim(), 'Nobody in the chair', 'nobody at first');
+  await page.getByRole('button', { name: 'Set in the chair' }).click();
+  await until(async () => (await page.getByTestId('in-chair').textContent()).trim() === 'In the chair: Ana Kovač', 'status bar');
+  assertEq(await page.getByTestId('chair-badge').count(), 1, 'badge in the header');
+  assertEq(await page.locator('.patient', { hasText: 'Ana Kovač' }).locator('.in-chair').count(), 1, 'marked in the list');
+});
+
+let anaTiles = 0;
+test('the Unassigned tray lists waiting and failed files and imports into a patient', async () => {
+  anaTiles = await tiles().count();
+  await until(async () => (await page.getByTestId('tray-entry').locator('.count').textContent()) === '2', 'two in the tray');
+  await page.getByTestId('tray-entry').click();
+  const files = page.getByRole('list', { name: 'Unassigned files' }).locator('li');
+  await until(async () => (await files.count()) === 2, 'two files listed');
+  assert((await files.nth(1).textContent()).includes('damaged'), 'the failure shows its reason');
+  await shot('11-unassigned-tray');
+  await page.getByLabel('Select IMG_2001.JPG').check();
+  await page.getByRole('button', { name: /Import 1 into Ana Kovač/ }).click();
+  await until(async () => (await page.getByTestId('patient-name').textContent()) === 'Ana Kovač', 'back to the patient');
+  await until(async () => (await tiles().count()) === anaTiles + 1, 'the file is in the gallery');
+  assertEq(await page.getByTestId('tray-entry').locator('.count').textContent(), '1', 'the failed file stays in the tray');
+});
+
+test('teeth are tagged on the chart in the viewer and filter the gallery', async () => {
+  await tiles().first().click();
+  const viewer = page.getByRole('dialog', { name: 'Viewer' });
+  await viewer.getByRole('button', { name: 'Edit teeth…' }).click();
+  const picker = page.getByRole('dialog', { name: 'Teeth' });
+  await picker.locator('[data-fdi="16"]').click();
+  await picker.locator('[data-fdi="26"]').click();
+  await page.waitForTimeout(300); // let the pressed colours settle
+  await shot('12-tooth-chart');
+  await picker.getByRole('button', { name: 'Save teeth' }).click();
+  await until(async () => (await viewer.getByTestId('teeth').textContent()) === '16, 26', 'teeth shown in FDI');
+  await page.keyboard.press('Escape');
+  await until(async () => (await viewer.count()) === 0, 'viewer closed');
+  await page.getByLabel('Filter by tooth').selectOption('26');
+  await until(async () => (await tiles().count()) === 1, 'one photo of tooth 26');
+  await page.getByLabel('Filter by tooth').selectOption('');
+  await until(async () => (await tiles().count()) === anaTiles + 1, 'all again');
+});
+
+test('settings: a watched folder is added and the tooth notation switched to Palmer', async () => {
+  await page.getByRole('button', { name: '⚙ Settings' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  await dialog.locator('input[name=inbox_path]').fill('relative/folder');
+  await dialog.getByRole('button', { name: 'Watch', exact: true }).click();
+  await until(async () => (await dialog.locator('.form-error').textContent()).includes('full path'), 'a relative path refused');
+  await dialog.locator('input[name=inbox_path]').fill('/media/xray-sensor');
+  await dialog.locator('select[name=inbox_kind]').selectOption('xray');
+  await dialog.getByRole('button', { name: 'Watch', exact: true }).click();
+  await until(async () => (await dialog.locator('.folders li').count()) === 2, 'two folders watched');
+  await dialog.getByRole('button', { name: 'Palmer (UR6)' }).click();
+  await until(async () => (await dialog.getByRole('button', { name: 'Palmer (UR6)' }).getAttribute('aria-pressed')) === 'true', 'Palmer chosen');
+  await page.waitForTimeout(300);
+  await shot('13-settings');
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await page.getByLabel('Filter by tooth').selectOption({ label: 'UL6' });
+  await until(async () => (await tiles().count()) === 1, 'the filter speaks Palmer');
+  await tiles().first().click();
+  const viewer = page.getByRole('dialog', { name: 'Viewer' });
+  await until(async () => (await viewer.getByTestId('teeth').textContent()) === 'UR6, UL6', 'teeth shown in Palmer');
+  await page.keyboard.press('Escape');
+  await page.getByLabel('Filter by tooth').selectOption('');
+});
+
 test('no script error happened', async () => {
   assertEq(pageErrors.length, 0, `page errors: ${pageErrors.join('; ')}`);
 });

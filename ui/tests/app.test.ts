@@ -4,7 +4,12 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { flushSync, mount, unmount } from 'svelte';
 import { clearMocks, mockConvertFileSrc, mockIPC, mockWindows } from '@tauri-apps/api/mocks';
 import App from '../src/App.svelte';
+import { emit } from '@tauri-apps/api/event';
 import { docAt } from './fixtures';
+import type { InboxFile, Patient, ToothChart } from '../src/lib/bindings';
+
+const CHART: ToothChart = { notation: 'fdi', teeth: [{ fdi: 16, label: '16', quadrant: 1, position: 6, primary: false }] };
+const ANA: Patient = { id: 'p1', clinic_id: 'c', name: 'Ana Kovač', external_id: 'C-1', birth_date: null, created_at: '', updated_at: '' };
 
 beforeAll(() => {
   // jsdom has no layout: a fixed-size viewport for the virtualized grid.
@@ -51,6 +56,10 @@ describe('App', () => {
             limits.push(limit);
             return limit === null ? docs : docs.slice(0, limit);
           }
+          case 'inbox_files':
+            return [];
+          case 'tooth_chart':
+            return CHART;
           default:
             return null;
         }
@@ -76,6 +85,54 @@ describe('App', () => {
     await until(() => limits.length === 2, 'the whole list asked for');
     expect(limits).toEqual([120, null]);
     await until(() => target.querySelector('.chip .count')?.textContent === '300', 'the count of all 300');
+    unmount(app);
+  });
+
+  it('opens on the patient in the chair, follows the bridge, and counts the Unassigned tray', async () => {
+    mockWindows('main');
+    mockConvertFileSrc('linux');
+    const bruno: Patient = { ...ANA, id: 'p2', name: 'Bruno Díaz', external_id: 'C-2' };
+    let tray: InboxFile[] = [];
+    mockIPC(
+      (cmd) => {
+        switch (cmd) {
+          case 'library_status':
+            return { data_dir: '/lib', documents: 0, thumbnails_in_progress: 0, user: 'dr', workstation: 'w', version: '0' };
+          case 'app_ready':
+            return { startup_ms: 5 };
+          case 'list_patients':
+            return [ANA, bruno];
+          case 'get_active_patient':
+            return ANA;
+          case 'inbox_files':
+            return tray;
+          case 'tooth_chart':
+            return CHART;
+          case 'list_documents':
+            return [];
+          default:
+            return null;
+        }
+      },
+      { shouldMockEvents: true },
+    );
+    const target = document.createElement('div');
+    document.body.appendChild(target);
+    const app = mount(App, { target });
+    await until(() => target.querySelector('[data-testid=patient-name]')?.textContent === 'Ana Kovač', 'the active patient opened');
+    expect(target.querySelector('[data-testid=in-chair]')?.textContent?.trim()).toBe('In the chair: Ana Kovač');
+    expect(target.querySelector('[data-testid=chair-badge]')).not.toBeNull();
+
+    // A file arrives with nobody in the chair: the tray shows it.
+    tray = [{ path: '/in/IMG_1.jpg', folder: '/in', status: 'waiting', patient_id: null, document_id: null, error: null, moved_to: null, byte_size: 1000, updated_at: '' }];
+    await emit('inbox', { event: 'files', files: tray });
+    await until(() => target.querySelector('[data-testid=tray-entry] .count')?.textContent === '1', 'tray count');
+    expect(target.textContent).toContain('waiting in Unassigned');
+
+    // The practice software opens another patient.
+    await emit('active-patient', { patient: bruno, from_bridge: true });
+    await until(() => target.querySelector('[data-testid=patient-name]')?.textContent === 'Bruno Díaz', 'the bridge switched patient');
+    expect(target.querySelector('[data-testid=in-chair]')?.textContent?.trim()).toBe('In the chair: Bruno Díaz');
     unmount(app);
   });
 });

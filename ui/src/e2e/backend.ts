@@ -4,6 +4,9 @@
 import { mockIPC, mockWindows, mockConvertFileSrc } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
+  InboxFile,
+  InboxFolder,
+  ToothLabel,
   Attachment,
   DocumentDetails,
   GalleryItem,
@@ -27,6 +30,37 @@ const docs = new Map<string, Doc>();
 const notes: Note[] = [];
 const plans: Plan[] = [];
 const links: Attachment[] = [];
+let active: Patient | null = null;
+let folders: InboxFolder[] = [{ path: '/e2e/library/inbox', kind: null, after_import: 'move' }];
+const tray: InboxFile[] = [
+  { path: '/e2e/library/inbox/IMG_2001.JPG', folder: '/e2e/library/inbox', status: 'waiting', patient_id: null, document_id: null, error: null, moved_to: null, byte_size: 3_100_000, updated_at: now() },
+  {
+    path: '/e2e/library/inbox/sensor_0042.jpg',
+    folder: '/e2e/library/inbox',
+    status: 'rejected',
+    patient_id: null,
+    document_id: null,
+    error: { code: 'corrupt_file', message: '/e2e/library/inbox/sensor_0042.jpg: the image is damaged (Premature end of JPEG file)' },
+    moved_to: null,
+    byte_size: 81_000,
+    updated_at: now(),
+  },
+];
+
+// The tooth chart in FDI or Palmer (the real conversions, all three notations, are the Rust
+// crate's and tested there).
+let notation: 'fdi' | 'universal' | 'palmer' = 'fdi';
+function chart() {
+  const teeth: ToothLabel[] = [];
+  for (let q = 1; q <= 8; q++) {
+    for (let p = 1; p <= (q <= 4 ? 8 : 5); p++) {
+      const quadrant = q > 4 ? q - 4 : q;
+      const palmer = ['UR', 'UL', 'LL', 'LR'][quadrant - 1] + (q > 4 ? 'ABCDE'[p - 1] : String(p));
+      teeth.push({ fdi: q * 10 + p, label: notation === 'palmer' ? palmer : String(q * 10 + p), quadrant, position: p, primary: q > 4 });
+    }
+  }
+  return { notation, teeth };
+}
 
 function patient(name: string, external_id: string | null, birth_date: string | null): Patient {
   const p: Patient = { id: id('p'), clinic_id: 'clinic', name, external_id, birth_date, created_at: now(), updated_at: now() };
@@ -132,8 +166,18 @@ const handlers: Record<string, (a: Args) => unknown> = {
   },
   update_document: (a) => {
     const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
-    const edit = a.edit as { kind?: Kind | null; notes?: string | null };
+    const edit = a.edit as { kind?: Kind | null; notes?: string | null; teeth?: string | null };
     const changes: Record<string, unknown> = {};
+    if (edit.teeth != null) {
+      const byLabel = new Map(chart().teeth.map((t) => [t.label.toLowerCase(), t.fdi]));
+      const codes = edit.teeth.split(/[\s,;]+/).filter(Boolean).map((l) => {
+        const c = byLabel.get(l.toLowerCase());
+        if (c === undefined) throw new Refusal('invalid_teeth', `“${l}” is not a tooth in ${notation} notation`);
+        return c;
+      });
+      const stored = [...new Set(codes)].sort((x, y) => x - y).join(',') || null;
+      if (stored !== d.teeth) changes.teeth = d.teeth = stored;
+    }
     if (edit.kind && edit.kind !== d.kind) changes.kind = d.kind = edit.kind;
     if (edit.notes != null && edit.notes !== (d.notes ?? '')) changes.notes = d.notes = edit.notes;
     if (Object.keys(changes).length === 0) return 'unchanged';
@@ -211,6 +255,38 @@ const handlers: Record<string, (a: Args) => unknown> = {
     const item = { id: id('pi'), plan_id: p.id, position: p.items.length + 1, title: String(a.title), status: 'planned', created_at: now() };
     p.items.push(item);
     return item;
+  },
+  get_active_patient: () => active,
+  set_active_patient: (a) => (active = a.patientId ? need(patients.find((p) => p.id === a.patientId), 'patient_not_found', 'patient') : null),
+  inbox_folders: () => folders,
+  set_inbox_folder: (a) => {
+    const f = a.folder as InboxFolder;
+    if (!f.path.startsWith('/')) throw new Refusal('invalid_input', `the inbox folder must be given as a full path, not “${f.path}”`);
+    folders = [...folders.filter((x) => x.path !== f.path), f].sort((x, y) => x.path.localeCompare(y.path));
+    return folders;
+  },
+  remove_inbox_folder: (a) => (folders = folders.filter((x) => x.path !== a.path)),
+  inbox_files: () => tray,
+  assign_inbox_files: (a) => {
+    const out: InboxFile[] = [];
+    for (const path of a.paths as string[]) {
+      const i = tray.findIndex((f) => f.path === path);
+      if (i < 0) throw new Refusal('invalid_input', `${path} is not a file of a watched folder`);
+      const f = tray[i];
+      if (f.error) {
+        out.push(f);
+        continue;
+      }
+      const d = doc(String(a.patientId), 95_000 + docs.size, new Date(), 'intraoral', path.split('/').pop() ?? path);
+      tray.splice(i, 1);
+      out.push({ ...f, status: 'imported', patient_id: String(a.patientId), document_id: d.id, moved_to: path.replace('/inbox/', '/inbox/imported/') });
+    }
+    return out;
+  },
+  tooth_chart: () => chart(),
+  set_tooth_notation: (a) => {
+    notation = a.notation as typeof notation;
+    return chart();
   },
   'plugin:dialog|open': () => ['/fake/new-photo-1.jpg', '/fake/new-photo-2.jpg', '/fake/broken.jpg'],
 };

@@ -4,6 +4,8 @@
 import { invoke, convertFileSrc } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
+  ActivePatientEvent,
+  AfterImport,
   Attachment,
   DocumentDetails,
   DocumentEdit,
@@ -11,9 +13,13 @@ import type {
   ErrorPayload,
   FileResult,
   ImportProgressEvent,
+  InboxFile,
+  InboxFolder,
+  InboxNotice,
   Kind,
   LibraryStatus,
   ListStatus,
+  Notation,
   Note,
   Patient,
   PatientInput,
@@ -21,6 +27,7 @@ import type {
   PlanItem,
   StartupInfo,
   ThumbnailEvent,
+  ToothChart,
   Transition,
 } from './bindings';
 
@@ -74,6 +81,18 @@ export const api = {
   listPlans: (patientId: string) => call<Plan[]>('list_plans', { patientId }),
   addPlan: (patientId: string, title: string) => call<Plan>('add_plan', { patientId, title }),
   addPlanItem: (planId: string, title: string) => call<PlanItem>('add_plan_item', { planId, title }),
+  getActivePatient: () => call<Patient | null>('get_active_patient'),
+  /** Whose chair this is (null: nobody's); what the inbox and the camera capture go to. */
+  setActivePatient: (patientId: string | null) => call<Patient | null>('set_active_patient', { patientId }),
+  inboxFolders: () => call<InboxFolder[]>('inbox_folders'),
+  setInboxFolder: (path: string, kind: Kind | null, afterImport: AfterImport) =>
+    call<InboxFolder[]>('set_inbox_folder', { folder: { path, kind, after_import: afterImport } }),
+  removeInboxFolder: (path: string) => call<InboxFolder[]>('remove_inbox_folder', { path }),
+  /** The Unassigned tray (waiting for a patient) and the files that failed. */
+  inboxFiles: () => call<InboxFile[]>('inbox_files'),
+  assignInboxFiles: (patientId: string, paths: string[]) => call<InboxFile[]>('assign_inbox_files', { patientId, paths }),
+  toothChart: () => call<ToothChart>('tooth_chart'),
+  setToothNotation: (notation: Notation) => call<ToothChart>('set_tooth_notation', { notation }),
 };
 
 export type ThumbSize = 256 | 1024 | 2048;
@@ -100,6 +119,9 @@ export const events = {
     listen<ThumbnailEvent>('thumbnail', (e) => f(e.payload)),
   onImportProgress: (f: (e: ImportProgressEvent) => void): Promise<UnlistenFn> =>
     listen<ImportProgressEvent>('import-progress', (e) => f(e.payload)),
+  onInbox: (f: (e: InboxNotice) => void): Promise<UnlistenFn> => listen<InboxNotice>('inbox', (e) => f(e.payload)),
+  onActivePatient: (f: (e: ActivePatientEvent) => void): Promise<UnlistenFn> =>
+    listen<ActivePatientEvent>('active-patient', (e) => f(e.payload)),
 };
 
 export function messageOf(e: unknown): string {
