@@ -43,3 +43,6 @@ start=$(date +%s.%N)
 $BIN/chairside --data-dir "$WORK/lib" import --patient "$P" "$WORK/in" 2>/dev/null
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "50 photos in %.2f s = %.1f photos/s (target >= 8)\n", e-s, 50/(e-s) }'
+
+echo "== inbox: the same 12 MP JPEGs written into a watched inbox, one at a time, then 200 at once"
+$BIN/chairside-bench inbox "$WORK/in" 50 2>/dev/null

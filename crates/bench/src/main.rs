@@ -7,6 +7,10 @@
 //! - `gallery DOCS DIR`: a library in DIR with one patient of DOCS real photos (small
 //!   generated JPEGs, imported as a user would, capture dates spread over a year), for the
 //!   desktop app's gallery figures (scripts/bench-app.sh).
+//! - `inbox PHOTO_DIR [N]`: a watched inbox at work. N camera JPEGs (made distinct from the
+//!   ones in PHOTO_DIR) written one at a time into the inbox, each timed from the writer's
+//!   close to its 256-px thumbnail being ready for the grid; then a burst of 200 at once,
+//!   checked for files missed or imported twice.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -36,8 +40,11 @@ fn main() {
                 Ok(n) => gallery(n, Path::new(&args[2])),
                 Err(_) => Err(format!("not a number of documents: {}", args[1])),
             },
+            Some("inbox") if args.len() >= 2 => {
+                inbox(Path::new(&args[1]), args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50))
+            }
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N]"
                     .to_string(),
             ),
         };
@@ -258,5 +265,154 @@ fn gallery(total: usize, root: &Path) -> Result<(), String> {
         lib.update_document(id, &patch).map_err(|e| e.to_string())?;
     }
     println!("{}", patient.id);
+    Ok(())
+}
+
+/// `photo` with a JPEG comment holding `tag` right after its start marker: the same pixels,
+/// different bytes, so each copy is a new original (as each shot of a camera is).
+fn distinct_jpeg(photo: &[u8], tag: &str) -> Vec<u8> {
+    let text = format!("chairside-bench {tag}");
+    let len = (text.len() + 2) as u16;
+    let mut out = Vec::with_capacity(photo.len() + text.len() + 4);
+    out.extend_from_slice(&photo[..2]);
+    out.extend_from_slice(&[0xFF, 0xFE]);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&photo[2..]);
+    out
+}
+
+fn inbox(photo_dir: &Path, n: usize) -> Result<(), String> {
+    use std::collections::HashMap;
+    use std::io::Write;
+    use std::sync::{Arc, Condvar, Mutex};
+
+    use chairside_app::{Inbox, InboxNotice, InboxOptions};
+    use chairside_media::ThumbnailEvent;
+
+    let mut photos: Vec<Vec<u8>> = Vec::new();
+    let mut names: Vec<_> = std::fs::read_dir(photo_dir)
+        .map_err(|e| format!("{}: {e}", photo_dir.display()))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("jpg")))
+        .collect();
+    names.sort();
+    for p in &names {
+        photos.push(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
+    }
+    if photos.is_empty() {
+        return Err(format!("no .jpg in {}", photo_dir.display()));
+    }
+
+    // When each sha's 256-px thumbnail became ready.
+    let ready: Arc<(Mutex<HashMap<String, Instant>>, Condvar)> = Arc::default();
+    let sink = Arc::clone(&ready);
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let mut options = LibraryOptions::new(dir.path());
+    options.on_thumbnail = Some(Arc::new(move |e: &ThumbnailEvent| {
+        if let ThumbnailEvent::Ready { sha256, size: 256 } = e {
+            let (map, cv) = &*sink;
+            map.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.clone(), Instant::now());
+            cv.notify_all();
+        }
+    }));
+    let lib = Arc::new(Library::open(options).map_err(|e| e.to_string())?);
+    let patient = lib.add_patient(&NewPatient { name: "Inbox bench".into(), ..Default::default() }).map_err(|e| e.to_string())?;
+    lib.set_active_patient(Some(&patient.id)).map_err(|e| e.to_string())?;
+    let notices: Arc<Mutex<Vec<InboxNotice>>> = Arc::default();
+    let seen = Arc::clone(&notices);
+    let running = Inbox::start(Arc::clone(&lib), InboxOptions::default(), move |n| {
+        seen.lock().unwrap_or_else(|p| p.into_inner()).push(n)
+    })
+    .map_err(|e| e.to_string())?;
+    std::thread::sleep(Duration::from_millis(300));
+    let inbox = lib.default_inbox();
+    let wait_for = |sha: &str, limit: Duration| -> Option<Instant> {
+        let (map, cv) = &*ready;
+        let guard = map.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv.wait_timeout_while(guard, limit, |m| !m.contains_key(sha)).unwrap_or_else(|p| p.into_inner());
+        guard.get(sha).copied()
+    };
+    let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
+        let mut f = std::fs::File::create(path).map_err(|e| e.to_string())?;
+        f.write_all(bytes).map_err(|e| e.to_string())
+    };
+
+    let mut latencies = Vec::new();
+    for i in 0..n {
+        let bytes = distinct_jpeg(&photos[i % photos.len()], &format!("single {i}"));
+        let sha = hex::encode(Sha256::digest(&bytes));
+        write(&inbox.join(format!("IMG_{i:04}.jpg")), &bytes)?;
+        // The writer has closed the file: the clock starts.
+        let closed = Instant::now();
+        let done = wait_for(&sha, Duration::from_secs(30)).ok_or(format!("file {i} never got its thumbnail"))?;
+        latencies.push(done.saturating_duration_since(closed));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    latencies.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let (w, h) = image::ImageReader::new(std::io::Cursor::new(&photos[0]))
+        .with_guessed_format()
+        .ok()
+        .and_then(|r| r.into_dimensions().ok())
+        .unwrap_or((0, 0));
+    println!(
+        "inbox: {n} JPEGs of {w}x{h} ({:.1} MB), from the writer's close to the 256-px thumbnail ready: median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+        photos[0].len() as f64 / 1e6,
+        ms(latencies[n / 2]),
+        ms(latencies[(n * 95).div_ceil(100).min(n) - 1]),
+        ms(latencies[n - 1])
+    );
+
+    // A burst: 200 files at once, as a sensor's "export all" or a card reader copy.
+    notices.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    let burst: Vec<(String, Vec<u8>)> = (0..200)
+        .map(|i| {
+            let bytes = distinct_jpeg(&photos[i % photos.len()], &format!("burst {i}"));
+            (hex::encode(Sha256::digest(&bytes)), bytes)
+        })
+        .collect();
+    let start = Instant::now();
+    for (i, (_, bytes)) in burst.iter().enumerate() {
+        write(&inbox.join(format!("BURST_{i:04}.jpg")), bytes)?;
+    }
+    let written = start.elapsed();
+    for (sha, _) in &burst {
+        wait_for(sha, Duration::from_secs(300)).ok_or("a burst file never got its thumbnail")?;
+    }
+    let took = start.elapsed();
+    std::thread::sleep(Duration::from_millis(500));
+    running.stop();
+    let reported: Vec<chairside_app::InboxFile> = notices
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .iter()
+        .flat_map(|n| match n {
+            InboxNotice::Files { files } => files.clone(),
+            _ => Vec::new(),
+        })
+        .collect();
+    let mut paths: Vec<&str> = reported.iter().map(|f| f.path.as_str()).collect();
+    paths.sort();
+    paths.dedup();
+    let imported = reported.iter().filter(|f| f.status == "imported").count();
+    let docs = lib.list_documents(&patient.id, StatusFilter::All).map_err(|e| e.to_string())?.len();
+    let left = std::fs::read_dir(&inbox).map_err(|e| e.to_string())?.flatten().filter(|e| e.path().is_file()).count();
+    println!(
+        "inbox burst: 200 files written in {:.1} s, all imported with thumbnails {:.1} s after the first ({:.1} files/s); {} reported, {} distinct, {} imported; {} documents in all (expected {}); {} left in the inbox",
+        written.as_secs_f64(),
+        took.as_secs_f64(),
+        200.0 / took.as_secs_f64(),
+        reported.len(),
+        paths.len(),
+        imported,
+        docs,
+        n + 200,
+        left
+    );
+    if reported.len() != 200 || paths.len() != 200 || imported != 200 || docs != n + 200 || left != 0 {
+        return Err("the burst lost or doubled files".into());
+    }
     Ok(())
 }
