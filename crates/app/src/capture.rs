@@ -78,6 +78,8 @@ pub struct InboxFile {
     #[cfg_attr(feature = "ts", ts(type = "number"))]
     pub byte_size: u64,
     pub updated_at: String,
+    /// The capture session's slot (from 0) it was placed in, as it was taken in.
+    pub series_slot: Option<u32>,
 }
 
 /// What the running inbox tells its shell.
@@ -380,6 +382,15 @@ impl Library {
             }
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
+        // A capture session for this patient: the files fill its next slots, in name order
+        // (the order cameras and sensors number their shots).
+        if let Some(session) = self.capture_session()?.filter(|s| s.series.patient_id == patient_id) {
+            for f in &mut out {
+                if let (Some(doc), "imported" | "duplicate") = (f.document_id.as_deref(), f.status.as_str()) {
+                    f.series_slot = self.fill_next(&session.series.id, doc)?;
+                }
+            }
+        }
         Ok(out)
     }
 
@@ -427,6 +438,7 @@ impl Library {
             moved_to,
             byte_size: f.size,
             updated_at: chairside_store::now_rfc3339(),
+            series_slot: None,
         };
         self.db.write(|tx| {
             tx.execute(
@@ -471,6 +483,7 @@ fn inbox_file_row(r: &chairside_store::rusqlite::Row<'_>) -> chairside_store::ru
         moved_to: r.get(7)?,
         byte_size: r.get::<_, i64>(8)?.max(0) as u64,
         updated_at: r.get(9)?,
+        series_slot: None,
     })
 }
 

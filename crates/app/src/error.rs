@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use chairside_clinical_notes::NoteError;
 use chairside_media::MediaError;
 use chairside_patients::PatientError;
+use chairside_series::SeriesError;
 use chairside_store::StoreError;
 use chairside_treatment_plan::PlanError;
 use serde::Serialize;
@@ -27,6 +28,8 @@ pub enum AppError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Series(#[from] chairside_series::SeriesError),
     #[error(transparent)]
     Teeth(#[from] chairside_teeth::ToothError),
     /// Input refused before anything changed; the message says what to give instead.
@@ -74,6 +77,13 @@ impl AppError {
             AppError::Plan(PlanError::EmptyTitle) => "invalid_input",
             AppError::Plan(PlanError::Store(e)) => store_code(e),
             AppError::Store(e) => store_code(e),
+            AppError::Series(e) => match e {
+                SeriesError::NotFound(_) => "series_not_found",
+                SeriesError::TemplateNotFound(_) => "template_not_found",
+                SeriesError::PatientNotFound(_) => "patient_not_found",
+                SeriesError::NoSuchSlot { .. } | SeriesError::InvalidTemplate(_) => "invalid_input",
+                SeriesError::Store(e) => store_code(e),
+            },
             AppError::Teeth(_) => "invalid_teeth",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Inbox(_) => "inbox_unavailable",
@@ -89,6 +99,8 @@ impl AppError {
             | AppError::Plan(PlanError::Store(_)) => false,
             AppError::Patient(_) | AppError::Note(_) | AppError::Plan(_) => true,
             AppError::Teeth(_) | AppError::InvalidInput(_) => true,
+            AppError::Series(SeriesError::Store(_)) => false,
+            AppError::Series(_) => true,
             _ => false,
         }
     }

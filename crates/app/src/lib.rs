@@ -5,6 +5,7 @@
 mod capture;
 mod error;
 mod import;
+mod mounts;
 mod tooth_numbers;
 
 use std::path::{Path, PathBuf};
@@ -26,10 +27,11 @@ pub use chairside_media::{ImportStatus, Kind};
 pub use capture::{AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions};
 pub use error::{AppError, ErrorPayload};
 pub use import::{FileResult, ImportProgress};
+pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use tooth_numbers::{ToothLabel, shows_tooth};
 pub use {
     chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_inbox as inbox,
-    chairside_media as media, chairside_patients as patients, chairside_teeth as teeth,
+    chairside_media as media, chairside_patients as patients, chairside_series as series, chairside_teeth as teeth,
     chairside_treatment_plan as treatment_plan,
 };
 
@@ -117,6 +119,10 @@ fn owner_registry() -> Result<OwnerRegistry, AppError> {
     registry.register(OwnerSpec {
         owner_type: chairside_treatment_plan::OWNER_TYPE.into(),
         resolver: Box::new(PlanItemOwner),
+    })?;
+    registry.register(OwnerSpec {
+        owner_type: chairside_series::OWNER_TYPE.into(),
+        resolver: Box::new(chairside_series::SeriesOwner),
     })?;
     Ok(registry)
 }

@@ -318,7 +318,8 @@ fn inbox(photo_dir: &Path, n: usize) -> Result<(), String> {
         }
     }));
     let lib = Arc::new(Library::open(options).map_err(|e| e.to_string())?);
-    let patient = lib.add_patient(&NewPatient { name: "Inbox bench".into(), ..Default::default() }).map_err(|e| e.to_string())?;
+    let patient =
+        lib.add_patient(&NewPatient { name: "Inbox bench".into(), ..Default::default() }).map_err(|e| e.to_string())?;
     lib.set_active_patient(Some(&patient.id)).map_err(|e| e.to_string())?;
     let notices: Arc<Mutex<Vec<InboxNotice>>> = Arc::default();
     let seen = Arc::clone(&notices);
@@ -331,7 +332,8 @@ fn inbox(photo_dir: &Path, n: usize) -> Result<(), String> {
     let wait_for = |sha: &str, limit: Duration| -> Option<Instant> {
         let (map, cv) = &*ready;
         let guard = map.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = cv.wait_timeout_while(guard, limit, |m| !m.contains_key(sha)).unwrap_or_else(|p| p.into_inner());
+        let (guard, _) =
+            cv.wait_timeout_while(guard, limit, |m| !m.contains_key(sha)).unwrap_or_else(|p| p.into_inner());
         guard.get(sha).copied()
     };
     let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {

@@ -164,3 +164,40 @@ fn teeth_are_entered_in_the_clinics_notation_stored_canonically_and_filtered() {
     assert_eq!(conv["teeth"], "1, T");
     assert_eq!(conv["fdi"], serde_json::json!([18, 85]));
 }
+
+#[test]
+fn a_series_is_started_filled_by_watch_and_shown_slot_by_slot() {
+    let lib = Lib::new();
+    let p = lib.patient("Ada");
+    let templates = lib.ok(&["series", "templates"]);
+    let ids: Vec<&str> = templates.as_array().expect("list").iter().filter_map(|t| t["id"].as_str()).collect();
+    assert_eq!(ids, ["abo-8", "fmx-18", "bitewings-4", "compare-2"]);
+    let started = lib.ok(&["series", "start", "--patient", &p, "--template", "bitewings-4", "--capture"]);
+    let id = started["series"]["id"].as_str().expect("id").to_string();
+    assert_eq!(started["next"], 0);
+    assert_eq!(lib.ok(&["active"])["patient"]["id"], p.as_str(), "the patient is in the chair");
+    let inbox = lib.path().join("inbox");
+    for i in 0..3 {
+        std::fs::write(inbox.join(format!("BW_{i}.jpg")), jpeg(20 + i, 64, 48)).expect("write");
+    }
+    let out = lib.ok(&["watch", "--once"]);
+    let slots: Vec<i64> =
+        out["files"].as_array().expect("files").iter().filter_map(|f| f["series_slot"].as_i64()).collect();
+    assert_eq!(slots, [0, 1, 2]);
+    let shown = lib.ok(&["series", "show", &id]);
+    assert_eq!(shown["next"], 3);
+    assert_eq!(shown["slots"][0]["slot"]["name"], "Right molar bitewing");
+    let first = shown["slots"][0]["document_id"].as_str().expect("doc").to_string();
+    assert_eq!(lib.ok(&["show", &first])["kind"], "xray");
+    // A retake by hand into slot 1: the earlier image is listed, not lost.
+    std::fs::write(inbox.join("BW_retake.jpg"), jpeg(30, 64, 48)).expect("write");
+    lib.ok(&["series", "capture", "--end"]);
+    let retake = lib.ok(&["watch", "--once"])["files"][0]["document_id"].as_str().expect("doc").to_string();
+    let placed = lib.ok(&["series", "place", &id, "--slot", "1", &retake]);
+    assert_eq!(placed["slots"][0]["document_id"], retake.as_str());
+    assert_eq!(placed["slots"][0]["earlier"][0], first.as_str());
+    assert_eq!(lib.json(&["series", "place", &id, "--slot", "9", &retake]).code, 2);
+    let listed = lib.ok(&["series", "list", "--patient", &p]);
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(lib.ok(&["series", "capture"])["session"], serde_json::Value::Null);
+}

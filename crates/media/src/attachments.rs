@@ -241,6 +241,35 @@ pub fn unlink(
     Ok(a)
 }
 
+/// Links a document to an owner in a role only one document holds at a time (a slot of a
+/// mount): whichever other document holds that role now is unlinked first, in the same
+/// transaction — its link stays in the history, the document itself is untouched. Returns the
+/// new link and the one it replaced.
+pub fn link_exclusive(
+    tx: &Connection,
+    actor: &Actor,
+    registry: &OwnerRegistry,
+    document_id: &str,
+    owner_type: &str,
+    owner_id: &str,
+    role: &str,
+) -> Result<(Attachment, Option<Attachment>), MediaError> {
+    let holder = list_for_owner(tx, owner_type, owner_id)?
+        .into_iter()
+        .find(|a| a.role.as_deref() == Some(role) && a.document_id != document_id);
+    if let Some(old) = &holder {
+        mark_unlinked(tx, actor, old)?;
+    }
+    // The same document in another role of this owner moves: one place per owner.
+    if let Some(other) = find_live(tx, document_id, owner_type, owner_id)?
+        && other.role.as_deref() != Some(role)
+    {
+        mark_unlinked(tx, actor, &other)?;
+    }
+    let a = link(tx, actor, registry, document_id, owner_type, owner_id, Some(role))?;
+    Ok((a, holder))
+}
+
 /// Ends every live link to an owner; the owning module calls this when it retires a record.
 pub fn unlink_all_for_owner(
     tx: &Connection,
@@ -267,6 +296,15 @@ pub fn list(conn: &Connection, document_id: &str) -> Result<Vec<Attachment>, Med
 pub fn list_for_owner(conn: &Connection, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, MediaError> {
     let mut stmt = conn.prepare_cached(&format!(
         "{SELECT} WHERE owner_type = ?1 AND owner_id = ?2 AND unlinked_at IS NULL ORDER BY created_at"
+    ))?;
+    let rows = stmt.query_map([owner_type, owner_id], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Links to an owner that have ended, oldest first: what a slot held before a retake.
+pub fn ended_for_owner(conn: &Connection, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, MediaError> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "{SELECT} WHERE owner_type = ?1 AND owner_id = ?2 AND unlinked_at IS NOT NULL ORDER BY unlinked_at"
     ))?;
     let rows = stmt.query_map([owner_type, owner_id], row)?;
     Ok(rows.collect::<Result<_, _>>()?)

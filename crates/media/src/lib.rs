@@ -146,6 +146,19 @@ impl Media {
         self.db.write(|tx| attachments::link(tx, actor, &self.owners, document_id, owner_type, owner_id, role))
     }
 
+    /// See [`attachments::link_exclusive`].
+    pub fn link_exclusive(
+        &self,
+        actor: &Actor,
+        document_id: &str,
+        owner_type: &str,
+        owner_id: &str,
+        role: &str,
+    ) -> Result<(Attachment, Option<Attachment>), MediaError> {
+        self.db
+            .write(|tx| attachments::link_exclusive(tx, actor, &self.owners, document_id, owner_type, owner_id, role))
+    }
+
     pub fn unlink(
         &self,
         actor: &Actor,
@@ -154,6 +167,11 @@ impl Media {
         owner_id: &str,
     ) -> Result<Attachment, MediaError> {
         self.db.write(|tx| attachments::unlink(tx, actor, document_id, owner_type, owner_id))
+    }
+
+    /// Ended links to an owner, oldest first.
+    pub fn ended_links_for_owner(&self, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, MediaError> {
+        self.db.read(|c| attachments::ended_for_owner(c, owner_type, owner_id))
     }
 
     pub fn links_for_owner(&self, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, MediaError> {
