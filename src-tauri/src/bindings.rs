@@ -8,9 +8,13 @@ use chairside_app::media::{
     Attachment, Document, DocumentDetails, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef, Transition,
 };
 use chairside_app::patients::Patient;
+use chairside_app::series::{Series, Slot, Template};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
-use chairside_app::{AfterImport, ErrorPayload, FileResult, InboxFile, InboxFolder, InboxNotice, ToothLabel};
+use chairside_app::{
+    AfterImport, CaptureOutcome, ErrorPayload, FileResult, InboxFile, InboxFolder, InboxNotice, SeriesView, SlotView,
+    ToothLabel,
+};
 use ts_rs::{Config, TS};
 
 use crate::capture::ActivePatientEvent;
@@ -36,7 +40,8 @@ pub fn typescript() -> String {
         ErrorPayload, Kind, Status, Transition, ThumbnailRef, ThumbnailEvent, GalleryItem, Document,
         HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
-        InboxFolder, InboxFolderInput, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart,
+        InboxFolder, InboxFolderInput, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
+        SlotView, SeriesView, CaptureOutcome,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

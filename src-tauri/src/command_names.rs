@@ -32,4 +32,11 @@ pub const COMMANDS: &[&str] = &[
     "assign_inbox_files",
     "tooth_chart",
     "set_tooth_notation",
+    "series_templates",
+    "list_series",
+    "start_capture",
+    "capture_session",
+    "resume_capture",
+    "place_in_series",
+    "capture_still",
 ];

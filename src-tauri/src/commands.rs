@@ -9,9 +9,13 @@ use chairside_app::media::{
     Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
 };
 use chairside_app::patients::{NewPatient, Patient};
+use chairside_app::series::Template;
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
-use chairside_app::{AfterImport, AppError, ErrorPayload, FileResult, InboxFile, InboxFolder, Library, ToothLabel};
+use chairside_app::{
+    AfterImport, AppError, CaptureOutcome, ErrorPayload, FileResult, InboxFile, InboxFolder, Library, SeriesView,
+    ToothLabel,
+};
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
 use ts_rs::TS;
@@ -423,4 +427,69 @@ pub async fn set_tooth_notation<R: Runtime>(app: AppHandle<R>, notation: Notatio
         Ok(ToothChart { notation, teeth: lib.tooth_chart(Some(notation))? })
     })
     .await
+}
+
+// --- series, mounts and the capture session ---
+
+#[tauri::command(async)]
+pub async fn series_templates<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Template>> {
+    blocking(app, |lib| lib.series_templates()).await
+}
+
+#[tauri::command(async)]
+pub async fn list_series<R: Runtime>(app: AppHandle<R>, patient_id: String) -> Reply<Vec<SeriesView>> {
+    blocking(app, move |lib| lib.list_series(&patient_id)).await
+}
+
+/// Starts a series and makes it the capture session, with its patient in the chair.
+#[tauri::command(async)]
+pub async fn start_capture<R: Runtime>(
+    app: AppHandle<R>,
+    patient_id: String,
+    template_id: String,
+) -> Reply<SeriesView> {
+    let state_app = app.clone();
+    blocking(app, move |lib| {
+        state_app.state::<Shared>().with_active(|known| {
+            let v = lib.start_capture(&patient_id, &template_id, None)?;
+            *known = Some(patient_id.clone());
+            Ok(v)
+        })
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn capture_session<R: Runtime>(app: AppHandle<R>) -> Reply<Option<SeriesView>> {
+    blocking(app, |lib| lib.capture_session()).await
+}
+
+/// Makes a series the capture session again, or ends the session (`null`).
+#[tauri::command(async)]
+pub async fn resume_capture<R: Runtime>(app: AppHandle<R>, series_id: Option<String>) -> Reply<Option<SeriesView>> {
+    blocking(app, move |lib| lib.resume_capture(series_id.as_deref())).await
+}
+
+#[tauri::command(async)]
+pub async fn place_in_series<R: Runtime>(
+    app: AppHandle<R>,
+    series_id: String,
+    slot: u32,
+    document_id: String,
+) -> Reply<SeriesView> {
+    blocking(app, move |lib| lib.place_in_series(&series_id, slot as usize, &document_id)).await
+}
+
+/// A still from the camera, sent as the raw bytes of a JPEG (no base64): imported into the
+/// patient in the chair and placed in the capture session's next slot.
+#[tauri::command(async)]
+pub async fn capture_still<R: Runtime>(app: AppHandle<R>, request: tauri::ipc::Request<'_>) -> Reply<CaptureOutcome> {
+    let tauri::ipc::InvokeBody::Raw(bytes) = request.body() else {
+        return Err(ErrorPayload {
+            code: "invalid_input".into(),
+            message: "the still must be sent as raw JPEG bytes".into(),
+        });
+    };
+    let bytes = bytes.clone();
+    blocking(app, move |lib| lib.capture_still(&bytes)).await
 }

@@ -123,6 +123,9 @@ pub fn with_chairside<R: Runtime>(
     builder
         .manage(Shared::new(started))
         .setup(move |app| {
+            if let Some(window) = app.get_webview_window("main") {
+                enable_camera(&window);
+            }
             match data_dir.clone().map(Ok).unwrap_or_else(self::data_dir) {
                 Ok(dir) => open_library(app.handle(), dir),
                 Err(e) => app.state::<Shared>().set(Err(e)),
@@ -182,8 +185,32 @@ pub fn with_chairside<R: Runtime>(
             commands::assign_inbox_files,
             commands::tooth_chart,
             commands::set_tooth_notation,
+            commands::series_templates,
+            commands::list_series,
+            commands::start_capture,
+            commands::capture_session,
+            commands::resume_capture,
+            commands::place_in_series,
+            commands::capture_still,
         ])
 }
+
+/// Turns on getUserMedia in the webview (WebKitGTK keeps it off by default). With
+/// `CHAIRSIDE_FAKE_CAMERA=1` (the tests), WebKit's own synthetic camera stands in for a USB one.
+#[cfg(target_os = "linux")]
+fn enable_camera<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    let fake = std::env::var_os("CHAIRSIDE_FAKE_CAMERA").is_some_and(|v| v == "1");
+    let _ = window.with_webview(move |webview| {
+        use webkit2gtk::{SettingsExt, WebViewExt};
+        if let Some(settings) = webview.inner().settings() {
+            settings.set_enable_media_stream(true);
+            settings.set_enable_mock_capture_devices(fake);
+        }
+    });
+}
+
+#[cfg(not(target_os = "linux"))]
+fn enable_camera<R: Runtime>(_window: &tauri::WebviewWindow<R>) {}
 
 /// Starts the desktop app.
 pub fn run() {
@@ -202,7 +229,12 @@ pub fn run() {
             }
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
-        .plugin(tauri_plugin_dialog::init());
+        .plugin(tauri_plugin_dialog::init())
+        // The window shows only our own UI (strict CSP): it may use the intraoral camera.
+        .on_permission_request(|_, kind| match kind {
+            tauri::webview::PermissionKind::Camera => tauri::webview::PermissionResponse::Allow,
+            _ => tauri::webview::PermissionResponse::Deny,
+        });
     let app = with_chairside(builder, None, started)
         .build(tauri::generate_context!())
         .expect("the app's configuration is built in; failing here is a build defect");

@@ -101,7 +101,11 @@ export type InboxFile = { path: string, folder: string,
  * `waiting` (no active patient: in the Unassigned tray), `imported`, `duplicate` or
  * `rejected` (the file stays where it is; `error` says why).
  */
-status: string, patient_id: string | null, document_id: string | null, error: ErrorPayload | null, moved_to: string | null, byte_size: number, updated_at: string, };
+status: string, patient_id: string | null, document_id: string | null, error: ErrorPayload | null, moved_to: string | null, byte_size: number, updated_at: string, 
+/**
+ * The capture session's slot (from 0) it was placed in, as it was taken in.
+ */
+series_slot: number | null, };
 
 export type InboxNotice = { "event": "files", files: Array<InboxFile>, } | { "event": "folder_unavailable", folder: string, reason: string, } | { "event": "folder_available", folder: string, } | { "event": "failed", error: ErrorPayload, };
 
@@ -122,3 +126,51 @@ label: string,
 quadrant: number, position: number, primary: boolean, };
 
 export type ToothChart = { notation: Notation, teeth: Array<ToothLabel>, };
+
+export type Slot = { name: string, 
+/**
+ * The kind its image gets: intraoral, extraoral, xray, document or other.
+ */
+kind: string, 
+/**
+ * FDI codes, `"16,17"`, given to the image when it has none.
+ */
+teeth: string | null, 
+/**
+ * Clockwise degrees (0, 90, 180, 270) the image is turned in the mount.
+ */
+rotation: number, 
+/**
+ * Place in the mount's grid, from 0.
+ */
+row: number, col: number, };
+
+export type Template = { id: string, name: string, columns: number, rows: number, 
+/**
+ * In capture order.
+ */
+slots: Array<Slot>, builtin: boolean, };
+
+export type Series = { id: string, patient_id: string, template: Template, title: string, started_at: string, created_by: string, };
+
+export type SlotView = { 
+/**
+ * From 0, in capture order.
+ */
+index: number, slot: Slot, document_id: string | null, 
+/**
+ * Documents this slot held before retakes, oldest first (still in the gallery).
+ */
+earlier: Array<string>, };
+
+export type SeriesView = { series: Series, slots: Array<SlotView>, 
+/**
+ * The first empty slot, in capture order; none when the series is complete.
+ */
+next: number | null, };
+
+export type CaptureOutcome = { file: FileResult, 
+/**
+ * The slot of the capture session it was placed in.
+ */
+slot: number | null, };
