@@ -66,9 +66,11 @@ if (!display) {
 }
 
 const dataDir = benchDir ?? (await mkdtemp(join(tmpdir(), 'chairside-app-e2e-')));
+await rm(artifacts, { recursive: true, force: true }); // only this run's screenshots
 await mkdir(artifacts, { recursive: true });
 const driver = spawn(driverBin, ['--port', String(port), '--native-port', String(port + 1)], {
-  env: { ...process.env, DISPLAY: display, CHAIRSIDE_DATA_DIR: dataDir, CHAIRSIDE_USER: 'e2e-clinician' },
+  // WebKit's synthetic camera stands in for the intraoral one.
+  env: { ...process.env, DISPLAY: display, CHAIRSIDE_DATA_DIR: dataDir, CHAIRSIDE_USER: 'e2e-clinician', CHAIRSIDE_FAKE_CAMERA: '1' },
   stdio: ['ignore', 'ignore', 'pipe'],
   detached: true,
 });
@@ -335,6 +337,43 @@ test('with nobody in the chair an inbox file waits in Unassigned, then is import
   assert(existsSync(join(dataDir, 'inbox', 'imported', 'waiting.jpg')), 'moved to imported/');
 });
 
+test('a capture session fills the 8-view orthodontic series from the camera and the inbox', async () => {
+  await clickButton('Series', '.tabs');
+  await until(async () => (await count('select[name=template]')) === 1, 'series tab');
+  await setSelect('select[name=template]', 'abo-8');
+  await clickButton('Start capture session');
+  await until(async () => (await count('[aria-label=Capture]')) === 1, 'capture screen');
+  await until(async () => ((await text('[data-testid=next-slot]')) ?? '').trim() === 'Next: 1. Right profile', 'first slot next');
+  // Two stills from the (synthetic) camera, with the camera button's space key.
+  await until(() => wd.exec("const v = document.querySelector('.capture video'); return !!v && v.videoWidth > 0;"), 'the live picture', 15000).catch(async (e) => {
+    throw new Error(`${e.message}; the screen says: ${await text('.capture .message')}`);
+  });
+  for (const want of ['Next: 2. Frontal at rest', 'Next: 3. Frontal smiling']) {
+    await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: ' ' }));");
+    await until(async () => ((await text('[data-testid=next-slot]')) ?? '').trim() === want, want, 15000);
+  }
+  // The other six from the sensor software, through the inbox, in the order it numbers them.
+  // Each a new shot: the same JPEG with its own comment segment, so its own bytes.
+  const photo = await readFile(join(fixtures, 'jpg_oneplus_progressive_gps.jpg'));
+  for (let i = 3; i <= 8; i++) {
+    const note = Buffer.from(`e2e shot ${i}`);
+    const segment = Buffer.concat([Buffer.from([0xff, 0xfe, 0, note.length + 2]), note]);
+    await writeFile(join(dataDir, 'inbox', `ABO_${i}.jpg`), Buffer.concat([photo.subarray(0, 2), segment, photo.subarray(2)]));
+  }
+  await until(async () => ((await text('[data-testid=next-slot]')) ?? '').trim() === 'Series complete', 'all eight slots filled', 30000);
+  await until(
+    () => wd.exec("return [...document.querySelectorAll('.capture .mount img')].filter((i) => i.complete && i.naturalWidth > 0).length === 8"),
+    'eight images in the mount',
+    20000,
+  );
+  await shot('09-capture-abo');
+  await clickButton('End session', '.capture');
+  await until(async () => (await count('.card')) === 1, 'the series in the Series tab');
+  await until(async () => (await text('[data-testid=doc-count]')) === '14 documents', 'the status bar counts the new photos', 5000);
+  await until(() => wd.exec("return [...document.querySelectorAll('.card .mount img')].filter((i) => i.complete && i.naturalWidth > 0).length === 8"), 'its mount painted', 20000);
+  await shot('10-series-mount');
+});
+
 test('the practice software opens a patient: a second launch hands over to the window', async () => {
   // As practice-management software launches an imaging program; the second process must
   // pass its arguments to this window (single instance, over D-Bus) and exit.
@@ -350,16 +389,17 @@ test('the practice software opens a patient: a second launch hands over to the w
   await until(async () => (await text('[data-testid=in-chair]'))?.trim() === 'In the chair: Bridge Patient', 'and they are in the chair');
   const patients = await invoke('list_patients', { query: 'PMS-4711' });
   assertEq(patients.ok?.length, 1, 'created once, by chart number');
-  await shot('09-bridge');
+  await shot('11-bridge');
 });
 
 test('the light theme renders the gallery legibly', async () => {
   await wd.exec("[...document.querySelectorAll('.patient')].find((b) => b.textContent.includes('Maria Test-Patient')).click();");
-  await until(async () => (await count('.tile')) === 6, 'Maria\'s gallery');
+  await clickButton('Photos', '.tabs');
+  await until(async () => (await text('.chip .count')) === '14', 'Maria\'s gallery of 14');
   await clickButton('☀ Light', 'footer');
   await until(async () => (await wd.exec('return document.documentElement.dataset.theme')) === 'light', 'light');
   await new Promise((r) => setTimeout(r, 400)); // let colour transitions finish
-  await shot('10-light');
+  await shot('12-light');
   await clickButton('☾ Dark', 'footer');
 });
 

@@ -82,13 +82,25 @@ const server = createServer(async (req, res) => {
 await new Promise((r) => server.listen(0, '127.0.0.1', r));
 const base = `http://127.0.0.1:${server.address().port}/`;
 
+await rm(artifacts, { recursive: true, force: true }); // only this run's screenshots
 await mkdir(artifacts, { recursive: true });
 const profile = await mkdtemp(join(tmpdir(), 'chairside-e2e-'));
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: chromiumPath,
   headless: true,
   viewport: { width: 1280, height: 800 },
-  args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    // Chromium's synthetic camera stands in for the intraoral one, and is allowed without asking.
+    '--use-fake-device-for-media-stream',
+    '--use-fake-ui-for-media-stream',
+  ],
 });
 const page = context.pages()[0] ?? (await context.newPage());
 const pageErrors = [];
@@ -324,6 +336,45 @@ test('settings: a watched folder is added and the tooth notation switched to Pal
   await until(async () => (await viewer.getByTestId('teeth').textContent()) === 'UR6, UL6', 'teeth shown in Palmer');
   await page.keyboard.press('Escape');
   await page.getByLabel('Filter by tooth').selectOption('');
+});
+
+test('a capture session fills a before/after series from the live camera, in slot order', async () => {
+  await openPatient('Bruno Díaz');
+  await page.getByRole('tab', { name: 'Series' }).click();
+  await until(async () => (await page.locator('.empty').textContent()).includes('No series yet'), 'no series yet');
+  await page.getByLabel('Template').selectOption('compare-2');
+  await page.getByRole('button', { name: 'Start capture session' }).click();
+  const capture = page.getByRole('dialog', { name: 'Capture' });
+  await until(() => capture.locator('video').evaluate((v) => v.videoWidth > 0 && !v.paused), 'the live picture');
+  assertEq((await page.getByTestId('next-slot').textContent()).trim(), 'Next: 1. Before', 'first slot');
+  assertEq((await page.getByTestId('in-chair').textContent()).trim(), 'In the chair: Bruno Díaz', 'in the chair');
+  await page.keyboard.press('Space'); // the camera's button sends a space
+  await until(async () => (await page.getByTestId('next-slot').textContent()).trim() === 'Next: 2. After', 'first still in slot 1');
+  await page.waitForTimeout(300);
+  await shot('14-capture');
+  await capture.getByRole('button', { name: /Capture/ }).click();
+  await until(async () => (await page.getByTestId('next-slot').textContent()).trim() === 'Series complete', 'both slots filled');
+  assertEq(await capture.locator('.strip li').count(), 2, 'two stills in the filmstrip');
+  assertEq(await capture.locator('.mount .slot.filled').count(), 2, 'both shown in the mount');
+  await capture.getByRole('button', { name: 'End session' }).click();
+  await until(async () => (await page.locator('.card').count()) === 1, 'the series listed');
+  assertEq(await page.locator('.card .slot.filled').count(), 2, 'as its mount');
+});
+
+test('two series of the same template are compared side by side', async () => {
+  await page.getByRole('button', { name: 'Start capture session' }).click();
+  const capture = page.getByRole('dialog', { name: 'Capture' });
+  await until(() => capture.locator('video').evaluate((v) => v.videoWidth > 0), 'the live picture');
+  await page.keyboard.press('Space');
+  await until(async () => (await page.getByTestId('next-slot').textContent()).trim() === 'Next: 2. After', 'one still');
+  await capture.getByRole('button', { name: 'Close capture' }).click();
+  await until(async () => (await page.locator('.card').count()) === 2, 'two series');
+  assertEq(await page.locator('.card').first().getByRole('button', { name: 'Continue capture' }).count(), 1, 'the unfinished one can be continued');
+  for (const box of await page.locator('.card input[type=checkbox]').all()) await box.check();
+  await page.getByRole('button', { name: 'Compare two' }).click();
+  await until(async () => (await page.getByLabel('Series compared').locator('.mount').count()) === 2, 'side by side');
+  await shot('15-series-compare');
+  await page.getByRole('button', { name: 'Back to the list' }).click();
 });
 
 test('no script error happened', async () => {

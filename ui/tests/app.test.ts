@@ -124,7 +124,7 @@ describe('App', () => {
     expect(target.querySelector('[data-testid=chair-badge]')).not.toBeNull();
 
     // A file arrives with nobody in the chair: the tray shows it.
-    tray = [{ path: '/in/IMG_1.jpg', folder: '/in', status: 'waiting', patient_id: null, document_id: null, error: null, moved_to: null, byte_size: 1000, updated_at: '' }];
+    tray = [{ path: '/in/IMG_1.jpg', folder: '/in', status: 'waiting', patient_id: null, document_id: null, error: null, moved_to: null, byte_size: 1000, updated_at: '', series_slot: null }];
     await emit('inbox', { event: 'files', files: tray });
     await until(() => target.querySelector('[data-testid=tray-entry] .count')?.textContent === '1', 'tray count');
     expect(target.textContent).toContain('waiting in Unassigned');

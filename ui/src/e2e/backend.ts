@@ -4,6 +4,8 @@
 import { mockIPC, mockWindows, mockConvertFileSrc } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
+  SeriesView,
+  Template,
   InboxFile,
   InboxFolder,
   ToothLabel,
@@ -33,7 +35,7 @@ const links: Attachment[] = [];
 let active: Patient | null = null;
 let folders: InboxFolder[] = [{ path: '/e2e/library/inbox', kind: null, after_import: 'move' }];
 const tray: InboxFile[] = [
-  { path: '/e2e/library/inbox/IMG_2001.JPG', folder: '/e2e/library/inbox', status: 'waiting', patient_id: null, document_id: null, error: null, moved_to: null, byte_size: 3_100_000, updated_at: now() },
+  { path: '/e2e/library/inbox/IMG_2001.JPG', folder: '/e2e/library/inbox', status: 'waiting', patient_id: null, document_id: null, error: null, moved_to: null, byte_size: 3_100_000, updated_at: now(), series_slot: null },
   {
     path: '/e2e/library/inbox/sensor_0042.jpg',
     folder: '/e2e/library/inbox',
@@ -44,8 +46,65 @@ const tray: InboxFile[] = [
     moved_to: null,
     byte_size: 81_000,
     updated_at: now(),
+    series_slot: null,
   },
 ];
+
+// Two templates (the real ones, all four and a clinic's own, are the Rust crate's).
+const templates: Template[] = [
+  {
+    id: 'abo-8',
+    name: 'Orthodontic records (ABO 8 views)',
+    columns: 3,
+    rows: 3,
+    builtin: true,
+    slots: [
+      ['Right profile', 'extraoral', 0, 0],
+      ['Frontal at rest', 'extraoral', 0, 1],
+      ['Frontal smiling', 'extraoral', 0, 2],
+      ['Frontal in occlusion', 'intraoral', 1, 1],
+      ['Right buccal', 'intraoral', 1, 0],
+      ['Left buccal', 'intraoral', 1, 2],
+      ['Maxillary occlusal', 'intraoral', 2, 0],
+      ['Mandibular occlusal', 'intraoral', 2, 2],
+    ].map(([name, kind, row, col]) => ({ name: String(name), kind: String(kind), teeth: null, rotation: 0, row: Number(row), col: Number(col) })),
+  },
+  {
+    id: 'compare-2',
+    name: 'Before / after (2)',
+    columns: 2,
+    rows: 1,
+    builtin: true,
+    slots: [
+      { name: 'Before', kind: 'intraoral', teeth: null, rotation: 0, row: 0, col: 0 },
+      { name: 'After', kind: 'intraoral', teeth: null, rotation: 0, row: 0, col: 1 },
+    ],
+  },
+];
+const series: SeriesView[] = [];
+let session: string | null = null;
+
+function startSeries(patientId: string, templateId: string): SeriesView {
+  const template = need(templates.find((t) => t.id === templateId), 'template_not_found', 'template');
+  const v: SeriesView = {
+    series: { id: id('s'), patient_id: patientId, template, title: template.name, started_at: now(), created_by: 'e2e' },
+    slots: template.slots.map((slot, i) => ({ index: i, slot, document_id: null, earlier: [] })),
+    next: 0,
+  };
+  series.unshift(v);
+  return v;
+}
+
+function fillNext(v: SeriesView, documentId: string): number | null {
+  if (v.next === null) return null;
+  const i = v.next;
+  v.slots[i].document_id = documentId;
+  const d = docs.get(documentId);
+  if (d) d.kind = v.slots[i].slot.kind as Kind;
+  const empty = v.slots.find((s) => s.document_id === null);
+  v.next = empty ? empty.index : null;
+  return i;
+}
 
 // The tooth chart in FDI or Palmer (the real conversions, all three notations, are the Rust
 // crate's and tested there).
@@ -287,6 +346,29 @@ const handlers: Record<string, (a: Args) => unknown> = {
   set_tooth_notation: (a) => {
     notation = a.notation as typeof notation;
     return chart();
+  },
+  series_templates: () => templates,
+  list_series: (a) => series.filter((v) => v.series.patient_id === a.patientId),
+  start_capture: (a) => {
+    active = need(patients.find((p) => p.id === a.patientId), 'patient_not_found', 'patient');
+    const v = startSeries(String(a.patientId), String(a.templateId));
+    session = v.series.id;
+    return v;
+  },
+  capture_session: () => series.find((v) => v.series.id === session && v.series.patient_id === active?.id) ?? null,
+  resume_capture: (a) => {
+    session = (a.seriesId as string | null) ?? null;
+    return series.find((v) => v.series.id === session) ?? null;
+  },
+  capture_still: (a) => {
+    const bytes = a as unknown as Uint8Array;
+    if (!active) throw new Refusal('invalid_input', 'nobody is in the chair: choose the patient first, then capture');
+    if (!(bytes instanceof Uint8Array) || bytes[0] !== 0xff || bytes[1] !== 0xd8) throw new Refusal('unsupported_format', 'the still is not a JPEG');
+    const v = series.find((x) => x.series.id === session && x.series.patient_id === active?.id);
+    const kind = (v && v.next !== null ? v.slots[v.next].slot.kind : 'intraoral') as Kind;
+    const d = doc(active.id, 97_000 + docs.size, new Date(), kind, `capture-${docs.size}.jpg`);
+    const slot = v ? fillNext(v, d.id) : null;
+    return { file: { path: 'camera', status: 'imported', document_id: d.id, sha256: d.sha256, error: null }, slot };
   },
   'plugin:dialog|open': () => ['/fake/new-photo-1.jpg', '/fake/new-photo-2.jpg', '/fake/broken.jpg'],
 };

@@ -1,10 +1,13 @@
 // The one door to the backend: typed calls over Tauri's IPC, media URLs and events.
 // Components never call `invoke` themselves, so tests can stand in for the backend with
 // `mockIPC` and the command names live in one place.
-import { invoke, convertFileSrc } from '@tauri-apps/api/core';
+import { invoke, convertFileSrc, type InvokeArgs } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   ActivePatientEvent,
+  CaptureOutcome,
+  SeriesView,
+  Template,
   AfterImport,
   Attachment,
   DocumentDetails,
@@ -44,7 +47,7 @@ function isPayload(e: unknown): e is ErrorPayload {
   return typeof e === 'object' && e !== null && 'code' in e && 'message' in e;
 }
 
-async function call<T>(command: string, args?: Record<string, unknown>): Promise<T> {
+async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {
@@ -93,6 +96,16 @@ export const api = {
   assignInboxFiles: (patientId: string, paths: string[]) => call<InboxFile[]>('assign_inbox_files', { patientId, paths }),
   toothChart: () => call<ToothChart>('tooth_chart'),
   setToothNotation: (notation: Notation) => call<ToothChart>('set_tooth_notation', { notation }),
+  seriesTemplates: () => call<Template[]>('series_templates'),
+  listSeries: (patientId: string) => call<SeriesView[]>('list_series', { patientId }),
+  /** Starts a series as the capture session, its patient in the chair. */
+  startCapture: (patientId: string, templateId: string) => call<SeriesView>('start_capture', { patientId, templateId }),
+  captureSession: () => call<SeriesView | null>('capture_session'),
+  resumeCapture: (seriesId: string | null) => call<SeriesView | null>('resume_capture', { seriesId }),
+  placeInSeries: (seriesId: string, slot: number, documentId: string) =>
+    call<SeriesView>('place_in_series', { seriesId, slot, documentId }),
+  /** A camera still as JPEG bytes, sent raw (no base64). */
+  captureStill: (jpeg: Uint8Array) => call<CaptureOutcome>('capture_still', jpeg),
 };
 
 export type ThumbSize = 256 | 1024 | 2048;
