@@ -377,6 +377,20 @@ test('two series of the same template are compared side by side', async () => {
   await page.getByRole('button', { name: 'Back to the list' }).click();
 });
 
+test('with no camera connected, the capture screen says so plainly', async () => {
+  // As on a workstation without the USB camera plugged in.
+  await page.evaluate(() => {
+    navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('Requested device not found', 'NotFoundError'));
+  });
+  await page.getByRole('button', { name: 'Capture…' }).click();
+  const capture = page.getByRole('dialog', { name: 'Capture' });
+  await until(async () => ((await capture.getByRole('status').textContent()) ?? '').includes('No camera found'), 'a clear message');
+  assertEq(await capture.getByRole('button', { name: 'Retry' }).count(), 1, 'and a way to try again');
+  assert(await capture.getByRole('button', { name: /Capture/ }).isDisabled(), 'no shutter without a camera');
+  await shot('16-no-camera');
+  await capture.getByRole('button', { name: 'Close capture' }).click();
+});
+
 test('no script error happened', async () => {
   assertEq(pageErrors.length, 0, `page errors: ${pageErrors.join('; ')}`);
 });
