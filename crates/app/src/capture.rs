@@ -523,12 +523,17 @@ impl Inbox {
         let importer = std::thread::Builder::new()
             .name("inbox-import".into())
             .spawn(move || {
-                while let Ok(ev) = rx.recv() {
+                // Events that arrived while a batch was read off the queue, kept in order.
+                let mut later = std::collections::VecDeque::new();
+                while let Some(ev) = later.pop_front().or_else(|| rx.recv().ok()) {
                     let notice = match ev {
                         chairside_inbox::Event::Ready(mut files) => {
                             // Batches that queued up while importing go in together.
-                            while let Ok(chairside_inbox::Event::Ready(more)) = rx.try_recv() {
-                                files.extend(more);
+                            while let Ok(more) = rx.try_recv() {
+                                match more {
+                                    chairside_inbox::Event::Ready(more) => files.extend(more),
+                                    other => later.push_back(other),
+                                }
                             }
                             match worker_lib.take_in(&files, &configured_for_worker, patient.as_deref()) {
                                 Ok(files) => InboxNotice::Files { files },
