@@ -257,3 +257,22 @@ fn the_bridge_opens_or_creates_the_patient_by_chart_number_and_makes_them_active
     assert_eq!(again.name, "Grace Hopper", "an existing chart is not renamed");
     assert!(s.lib.open_external("  ", "Nobody", None).is_err());
 }
+
+#[test]
+fn files_waiting_in_the_tray_do_not_follow_whoever_is_in_the_chair_at_the_next_start() {
+    let s = setup();
+    let inbox = s.start_default();
+    std::fs::write(s.inbox.join("unassigned.jpg"), jpeg(21)).expect("write");
+    wait_until("the file in the tray", LIMIT, || s.lib.inbox_open_files().expect("files").len() == 1);
+    inbox.stop();
+    s.lib.set_active_patient(Some(&s.patient)).expect("active");
+    s.notices.lock().expect("lock").clear();
+    let _again = s.start_default();
+    std::fs::write(s.inbox.join("new.jpg"), jpeg(22)).expect("write");
+    wait_until("the new file imported", LIMIT, || s.documents() == 1);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s.outcomes(), vec![("new.jpg".to_string(), "imported".to_string())]);
+    let tray = s.lib.inbox_open_files().expect("files");
+    assert_eq!(tray.len(), 1, "still waiting for someone to choose its patient");
+    assert!(tray[0].path.ends_with("unassigned.jpg"));
+}

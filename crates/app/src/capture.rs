@@ -320,11 +320,16 @@ impl Library {
                 .optional()
                 .map_err(AppError::from)
             })?;
-            // Already in the library as it is now (a file left in place, seen again at start).
+            // Seen before, unchanged: in the library already (a file left in place, seen again
+            // at start), or waiting in the tray / refused — those stay as they are until someone
+            // assigns them to a patient, not go to whoever is in the chair at the next start.
             let done = known.is_some_and(|(status, size, ms)| {
-                (status == "imported" || status == "duplicate")
-                    && size == f.size as i64
-                    && ms == modified_ms(f.modified)
+                let unchanged = size == f.size as i64 && ms == modified_ms(f.modified);
+                let settled = match status.as_str() {
+                    "imported" | "duplicate" => true,
+                    _ => patient.is_none(),
+                };
+                unchanged && settled
             });
             if !done {
                 fresh.push(f);
