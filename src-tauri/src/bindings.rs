@@ -8,7 +8,7 @@ use chairside_app::media::{
     Attachment, Document, DocumentDetails, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef, Transition,
 };
 use chairside_app::patients::Patient;
-use chairside_app::series::{Series, Slot, Template};
+use chairside_app::series::{NewTemplate, Series, Slot, Template};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
@@ -41,7 +41,7 @@ pub fn typescript() -> String {
         HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
         InboxFolder, InboxFolderInput, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
-        SlotView, SeriesView, CaptureOutcome,
+        SlotView, SeriesView, CaptureOutcome, NewTemplate,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

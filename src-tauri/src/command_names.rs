@@ -33,6 +33,7 @@ pub const COMMANDS: &[&str] = &[
     "tooth_chart",
     "set_tooth_notation",
     "series_templates",
+    "add_series_template",
     "list_series",
     "start_capture",
     "capture_session",

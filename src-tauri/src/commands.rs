@@ -9,7 +9,7 @@ use chairside_app::media::{
     Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
 };
 use chairside_app::patients::{NewPatient, Patient};
-use chairside_app::series::Template;
+use chairside_app::series::{NewTemplate, Template};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
@@ -434,6 +434,12 @@ pub async fn set_tooth_notation<R: Runtime>(app: AppHandle<R>, notation: Notatio
 #[tauri::command(async)]
 pub async fn series_templates<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Template>> {
     blocking(app, |lib| lib.series_templates()).await
+}
+
+/// A clinic's own template; each slot's teeth in the clinic's notation.
+#[tauri::command(async)]
+pub async fn add_series_template<R: Runtime>(app: AppHandle<R>, template: NewTemplate) -> Reply<Template> {
+    blocking(app, move |lib| lib.add_series_template(&template)).await
 }
 
 #[tauri::command(async)]

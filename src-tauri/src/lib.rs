@@ -186,6 +186,7 @@ pub fn with_chairside<R: Runtime>(
             commands::tooth_chart,
             commands::set_tooth_notation,
             commands::series_templates,
+            commands::add_series_template,
             commands::list_series,
             commands::start_capture,
             commands::capture_session,

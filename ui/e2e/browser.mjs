@@ -377,6 +377,27 @@ test('two series of the same template are compared side by side', async () => {
   await page.getByRole('button', { name: 'Back to the list' }).click();
 });
 
+test('a clinic adds its own series template, and a bad one is refused with the reason', async () => {
+  await page.getByRole('button', { name: '⚙ Settings' }).click();
+  await page.getByRole('button', { name: 'New template…' }).click();
+  const form = page.getByRole('dialog', { name: 'New series template' });
+  await form.locator('input[name=template_name]').fill('Implant 36 follow-up');
+  await form.getByLabel('Slot 1 name').fill('Periapical 36');
+  await form.getByLabel('Slot 1 kind').selectOption('xray');
+  await form.getByLabel('Slot 1 teeth').fill('36');
+  await form.getByLabel('Slot 2 name').fill('Buccal view');
+  await form.getByLabel('Slot 2 column').fill('1');
+  await form.getByRole('button', { name: 'Save template' }).click();
+  await until(async () => ((await form.locator('.form-error').textContent()) ?? '').includes('shares its place'), 'overlap refused');
+  await form.getByLabel('Slot 2 column').fill('2');
+  await page.waitForTimeout(200);
+  await shot('17-template-form');
+  await form.getByRole('button', { name: 'Save template' }).click();
+  const settings = page.getByRole('dialog', { name: 'Settings' });
+  await until(async () => (await settings.locator('.templates li', { hasText: 'Implant 36 follow-up' }).count()) === 1, 'listed');
+  await settings.getByRole('button', { name: 'Done' }).click();
+});
+
 test('with no camera connected, the capture screen says so plainly', async () => {
   // As on a workstation without the USB camera plugged in.
   await page.evaluate(() => {

@@ -541,6 +541,8 @@ impl Inbox {
                                 }
                             }
                             match worker_lib.take_in(&files, &configured_for_worker, patient.as_deref()) {
+                                // All of them seen before and left as they were: nothing to say.
+                                Ok(files) if files.is_empty() => continue,
                                 Ok(files) => InboxNotice::Files { files },
                                 Err(e) => InboxNotice::Failed { error: e.to_payload() },
                             }

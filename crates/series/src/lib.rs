@@ -178,6 +178,7 @@ pub fn builtin_templates() -> Vec<Template> {
 const KINDS: [&str; 5] = ["intraoral", "extraoral", "xray", "document", "other"];
 
 /// What a clinic's own template is made of.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct NewTemplate {
     pub name: String,

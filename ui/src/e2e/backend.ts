@@ -348,6 +348,14 @@ const handlers: Record<string, (a: Args) => unknown> = {
     return chart();
   },
   series_templates: () => templates,
+  add_series_template: (a) => {
+    const t = a.template as Omit<Template, 'id' | 'builtin'>;
+    const places = new Set(t.slots.map((s) => `${s.row},${s.col}`));
+    if (places.size !== t.slots.length) throw new Refusal('invalid_input', 'invalid template: a slot shares its place in the mount with another slot');
+    const made: Template = { ...t, id: id('t'), builtin: false };
+    templates.push(made);
+    return made;
+  },
   list_series: (a) => series.filter((v) => v.series.patient_id === a.patientId),
   start_capture: (a) => {
     active = need(patients.find((p) => p.id === a.patientId), 'patient_not_found', 'patient');

@@ -6,6 +6,7 @@ import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   ActivePatientEvent,
   CaptureOutcome,
+  NewTemplate,
   SeriesView,
   Template,
   AfterImport,
@@ -97,6 +98,8 @@ export const api = {
   toothChart: () => call<ToothChart>('tooth_chart'),
   setToothNotation: (notation: Notation) => call<ToothChart>('set_tooth_notation', { notation }),
   seriesTemplates: () => call<Template[]>('series_templates'),
+  /** A clinic's own template; teeth in the clinic's notation. */
+  addSeriesTemplate: (template: NewTemplate) => call<Template>('add_series_template', { template }),
   listSeries: (patientId: string) => call<SeriesView[]>('list_series', { patientId }),
   /** Starts a series as the capture session, its patient in the chair. */
   startCapture: (patientId: string, templateId: string) => call<SeriesView>('start_capture', { patientId, templateId }),

@@ -174,3 +174,5 @@ export type CaptureOutcome = { file: FileResult,
  * The slot of the capture session it was placed in.
  */
 slot: number | null, };
+
+export type NewTemplate = { name: string, columns: number, rows: number, slots: Array<Slot>, };
