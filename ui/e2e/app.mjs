@@ -78,6 +78,9 @@ children.push(driver);
 let driverLog = '';
 driver.stderr.on('data', (d) => (driverLog += d));
 await until(() => portOpen(port), `tauri-driver listening on ${port}`, 15000);
+// tauri-driver listens before the WebKitWebDriver it starts does, and drops a session request
+// it cannot forward yet: wait for both (a loaded machine starts WebKitWebDriver slowly).
+await until(() => portOpen(port + 1), `WebKitWebDriver listening on ${port + 1}`, 30000);
 
 const wd = new WebDriver(`http://127.0.0.1:${port}`);
 const sessionStart = Date.now();
