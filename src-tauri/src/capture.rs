@@ -126,13 +126,15 @@ pub fn follow_active_patient<R: Runtime>(app: &tauri::AppHandle<R>, lib: Arc<Lib
     let spawned = std::thread::Builder::new().name("active-patient".into()).spawn(move || {
         loop {
             std::thread::sleep(ACTIVE_POLL);
+            // The id alone each second; the patient is read only when it changed.
             let changed = app.state::<Shared>().with_active(|known| {
+                let id = lib.active_patient_id().ok()?;
+                if *known == id {
+                    return None;
+                }
                 let patient = lib.active_patient().ok()?;
-                let id = patient.as_ref().map(|p| p.id.clone());
-                (*known != id).then(|| {
-                    *known = id;
-                    patient
-                })
+                *known = patient.as_ref().map(|p| p.id.clone());
+                Some(patient)
             });
             if let Some(patient) = changed {
                 let _ = app.emit(EVENT_ACTIVE_PATIENT, ActivePatientEvent { patient, from_bridge: true });

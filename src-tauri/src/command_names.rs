@@ -34,6 +34,7 @@ pub const COMMANDS: &[&str] = &[
     "set_tooth_notation",
     "series_templates",
     "add_series_template",
+    "show_series",
     "list_series",
     "start_capture",
     "capture_session",

@@ -442,6 +442,12 @@ pub async fn add_series_template<R: Runtime>(app: AppHandle<R>, template: NewTem
     blocking(app, move |lib| lib.add_series_template(&template)).await
 }
 
+/// One series with what is in each slot.
+#[tauri::command(async)]
+pub async fn show_series<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<SeriesView> {
+    blocking(app, move |lib| lib.series_view(&id)).await
+}
+
 #[tauri::command(async)]
 pub async fn list_series<R: Runtime>(app: AppHandle<R>, patient_id: String) -> Reply<Vec<SeriesView>> {
     blocking(app, move |lib| lib.list_series(&patient_id)).await

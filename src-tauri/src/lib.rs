@@ -187,6 +187,7 @@ pub fn with_chairside<R: Runtime>(
             commands::set_tooth_notation,
             commands::series_templates,
             commands::add_series_template,
+            commands::show_series,
             commands::list_series,
             commands::start_capture,
             commands::capture_session,

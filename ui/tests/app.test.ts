@@ -11,6 +11,34 @@ import type { InboxFile, Patient, ToothChart } from '../src/lib/bindings';
 const CHART: ToothChart = { notation: 'fdi', teeth: [{ fdi: 16, label: '16', quadrant: 1, position: 6, primary: false }] };
 const ANA: Patient = { id: 'p1', clinic_id: 'c', name: 'Ana Kovač', external_id: 'C-1', birth_date: null, created_at: '', updated_at: '' };
 
+/** The App mounted over a mocked backend: `answers` first, then what every screen asks for. */
+function mountApp(documents: number, answers: (cmd: string, args: unknown) => unknown) {
+  mockWindows('main');
+  mockConvertFileSrc('linux');
+  mockIPC(
+    (cmd, args) => {
+      const answer = answers(cmd, args);
+      if (answer !== undefined) return answer;
+      switch (cmd) {
+        case 'library_status':
+          return { data_dir: '/lib', documents, thumbnails_in_progress: 0, user: 'dr', workstation: 'w', version: '0' };
+        case 'app_ready':
+          return { startup_ms: 5 };
+        case 'inbox_files':
+          return [];
+        case 'tooth_chart':
+          return CHART;
+        default:
+          return null;
+      }
+    },
+    { shouldMockEvents: true },
+  );
+  const target = document.createElement('div');
+  document.body.appendChild(target);
+  return { target, app: mount(App, { target }) };
+}
+
 beforeAll(() => {
   // jsdom has no layout: a fixed-size viewport for the virtualized grid.
   globalThis.ResizeObserver = class {
@@ -37,38 +65,18 @@ const until = async (f: () => boolean, what: string) => {
 
 describe('App', () => {
   it('lists patients, opens one and shows its photos grouped by day', async () => {
-    mockWindows('main');
-    mockConvertFileSrc('linux');
     const docs = Array.from({ length: 300 }, (_, i) => docAt(i, new Date(Date.UTC(2026, 5, 1 + Math.floor(i / 10))).toISOString()));
     docs.reverse(); // the backend lists newest first
     const limits: unknown[] = [];
-    mockIPC(
-      (cmd, args) => {
-        switch (cmd) {
-          case 'library_status':
-            return { data_dir: '/lib', documents: 300, thumbnails_in_progress: 0, user: 'dr', workstation: 'w', version: '0' };
-          case 'app_ready':
-            return { startup_ms: 5 };
-          case 'list_patients':
-            return [{ id: 'p1', clinic_id: 'c', name: 'Ana Kovač', external_id: 'C-1', birth_date: null, created_at: '', updated_at: '' }];
-          case 'list_documents': {
-            const limit = (args as { limit: number | null }).limit;
-            limits.push(limit);
-            return limit === null ? docs : docs.slice(0, limit);
-          }
-          case 'inbox_files':
-            return [];
-          case 'tooth_chart':
-            return CHART;
-          default:
-            return null;
-        }
-      },
-      { shouldMockEvents: true },
-    );
-    const target = document.createElement('div');
-    document.body.appendChild(target);
-    const app = mount(App, { target });
+    const { target, app } = mountApp(300, (cmd, args) => {
+      if (cmd === 'list_patients') return [ANA];
+      if (cmd === 'list_documents') {
+        const limit = (args as { limit: number | null }).limit;
+        limits.push(limit);
+        return limit === null ? docs : docs.slice(0, limit);
+      }
+      return undefined;
+    });
     await until(() => target.querySelector('.patient') !== null, 'patient listed');
     expect(target.querySelector('[data-testid=doc-count]')?.textContent).toBe('300 documents');
     (target.querySelector('.patient') as HTMLButtonElement).click();
@@ -89,36 +97,22 @@ describe('App', () => {
   });
 
   it('opens on the patient in the chair, follows the bridge, and counts the Unassigned tray', async () => {
-    mockWindows('main');
-    mockConvertFileSrc('linux');
     const bruno: Patient = { ...ANA, id: 'p2', name: 'Bruno Díaz', external_id: 'C-2' };
     let tray: InboxFile[] = [];
-    mockIPC(
-      (cmd) => {
-        switch (cmd) {
-          case 'library_status':
-            return { data_dir: '/lib', documents: 0, thumbnails_in_progress: 0, user: 'dr', workstation: 'w', version: '0' };
-          case 'app_ready':
-            return { startup_ms: 5 };
-          case 'list_patients':
-            return [ANA, bruno];
-          case 'get_active_patient':
-            return ANA;
-          case 'inbox_files':
-            return tray;
-          case 'tooth_chart':
-            return CHART;
-          case 'list_documents':
-            return [];
-          default:
-            return null;
-        }
-      },
-      { shouldMockEvents: true },
-    );
-    const target = document.createElement('div');
-    document.body.appendChild(target);
-    const app = mount(App, { target });
+    const { target, app } = mountApp(0, (cmd) => {
+      switch (cmd) {
+        case 'list_patients':
+          return [ANA, bruno];
+        case 'get_active_patient':
+          return ANA;
+        case 'inbox_files':
+          return tray;
+        case 'list_documents':
+          return [];
+        default:
+          return undefined;
+      }
+    });
     await until(() => target.querySelector('[data-testid=patient-name]')?.textContent === 'Ana Kovač', 'the active patient opened');
     expect(target.querySelector('[data-testid=in-chair]')?.textContent?.trim()).toBe('In the chair: Ana Kovač');
     expect(target.querySelector('[data-testid=chair-badge]')).not.toBeNull();

@@ -137,11 +137,15 @@ fn move_aside(from: &Path, to: &Path) -> std::io::Result<()> {
 impl Library {
     // --- the active patient ---
 
+    /// The id of the patient in the chair: one settings read, for callers that poll it.
+    pub fn active_patient_id(&self) -> Result<Option<String>, AppError> {
+        Ok(self.db.read(|c| chairside_store::get_setting(c, ACTIVE_PATIENT))?.filter(|s| !s.is_empty()))
+    }
+
     /// The patient whose chair this workstation is at, if one was chosen.
     pub fn active_patient(&self) -> Result<Option<Patient>, AppError> {
-        let id = self.db.read(|c| chairside_store::get_setting(c, ACTIVE_PATIENT))?;
-        match id.as_deref().filter(|s| !s.is_empty()) {
-            Some(id) => Ok(self.patient(id).ok()),
+        match self.active_patient_id()? {
+            Some(id) => Ok(self.patient(&id).ok()),
             None => Ok(None),
         }
     }

@@ -356,6 +356,7 @@ const handlers: Record<string, (a: Args) => unknown> = {
     templates.push(made);
     return made;
   },
+  show_series: (a) => need(series.find((v) => v.series.id === a.id), 'series_not_found', 'series'),
   list_series: (a) => series.filter((v) => v.series.patient_id === a.patientId),
   start_capture: (a) => {
     active = need(patients.find((p) => p.id === a.patientId), 'patient_not_found', 'patient');

@@ -100,6 +100,7 @@ export const api = {
   seriesTemplates: () => call<Template[]>('series_templates'),
   /** A clinic's own template; teeth in the clinic's notation. */
   addSeriesTemplate: (template: NewTemplate) => call<Template>('add_series_template', { template }),
+  showSeries: (id: string) => call<SeriesView>('show_series', { id }),
   listSeries: (patientId: string) => call<SeriesView[]>('list_series', { patientId }),
   /** Starts a series as the capture session, its patient in the chair. */
   startCapture: (patientId: string, templateId: string) => call<SeriesView>('start_capture', { patientId, templateId }),
