@@ -186,7 +186,7 @@ impl Library {
         if external_id.is_empty() {
             return Err(AppError::InvalidInput("the chart number (--external-id) is empty".into()));
         }
-        let found = self.db.read(|c| chairside_patients::find_by_external_id(c, &self.clinic_id, external_id))?;
+        let found = self.db.read(|c| chairside_patients::find_by_external_id(c, &self.clinic_id(), external_id))?;
         let (patient, created) = match found {
             Some(p) => (p, false),
             None => {

@@ -37,6 +37,8 @@ pub enum AppError {
     InvalidInput(String),
     #[error("the inbox could not start: {0}")]
     Inbox(String),
+    #[error(transparent)]
+    Sync(chairside_sync::SyncError),
 }
 
 impl From<chairside_store::rusqlite::Error> for AppError {
@@ -62,6 +64,7 @@ impl AppError {
         match self {
             AppError::DataDir { .. } | AppError::NoDataDir => "data_dir_unusable",
             AppError::Media(e) => e.code(),
+            AppError::Sync(e) => e.code(),
             AppError::Patient(PatientError::NotFound(_)) => "patient_not_found",
             AppError::Patient(PatientError::ClinicNotFound(_)) => "clinic_not_found",
             AppError::Patient(PatientError::DuplicateExternalId(_)) => "duplicate_external_id",
@@ -101,6 +104,7 @@ impl AppError {
             AppError::Teeth(_) | AppError::InvalidInput(_) => true,
             AppError::Series(SeriesError::Store(_)) => false,
             AppError::Series(_) => true,
+            AppError::Sync(chairside_sync::SyncError::InvalidConfig(_)) => true,
             _ => false,
         }
     }

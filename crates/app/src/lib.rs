@@ -6,6 +6,7 @@ mod capture;
 mod error;
 mod import;
 mod mounts;
+mod sync;
 mod tooth_numbers;
 
 use std::path::{Path, PathBuf};
@@ -28,11 +29,12 @@ pub use capture::{AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder
 pub use error::{AppError, ErrorPayload};
 pub use import::{FileResult, ImportProgress};
 pub use mounts::{CaptureOutcome, SeriesView, SlotView};
+pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
 pub use {
     chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_inbox as inbox,
-    chairside_media as media, chairside_patients as patients, chairside_series as series, chairside_teeth as teeth,
-    chairside_treatment_plan as treatment_plan,
+    chairside_media as media, chairside_patients as patients, chairside_series as series,
+    chairside_sync as sync_engine, chairside_teeth as teeth, chairside_treatment_plan as treatment_plan,
 };
 
 /// Environment variable naming the data folder.
@@ -75,8 +77,9 @@ pub struct Library {
     db: Arc<Db>,
     media: Media,
     actor: Actor,
-    clinic_id: String,
-    workers: ThumbnailWorkers,
+    clinic_id: std::sync::RwLock<String>,
+    workers: Arc<ThumbnailWorkers>,
+    sync: std::sync::OnceLock<Arc<chairside_sync::SyncEngine>>,
 }
 
 /// Who is at the keyboard: `CHAIRSIDE_USER`, else the login name, else (services, sandboxes
@@ -171,12 +174,20 @@ impl Library {
         let threads = options
             .thumbnail_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
-        let workers = ThumbnailWorkers::start(media.thumbnailer(), threads, options.on_thumbnail);
+        let workers = Arc::new(ThumbnailWorkers::start(media.thumbnailer(), threads, options.on_thumbnail));
         // Thumbnails left pending by an earlier run (a crash, a quit) are made now.
         for sha in media.thumbnailer().pending()? {
             workers.enqueue(&sha);
         }
-        Ok(Library { data_dir: dir, db, media, actor: Actor { user, workstation }, clinic_id, workers })
+        Ok(Library {
+            data_dir: dir,
+            db,
+            media,
+            actor: Actor { user, workstation },
+            clinic_id: std::sync::RwLock::new(clinic_id),
+            workers,
+            sync: std::sync::OnceLock::new(),
+        })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -187,9 +198,9 @@ impl Library {
         &self.actor
     }
 
-    /// The clinic new patients join (created with the library).
-    pub fn clinic_id(&self) -> &str {
-        &self.clinic_id
+    /// The clinic new patients join: the library's own, or the bucket's once sync joined it.
+    pub fn clinic_id(&self) -> String {
+        self.clinic_id.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     pub fn media(&self) -> &Media {
@@ -203,7 +214,7 @@ impl Library {
     // --- patients ---
 
     pub fn add_patient(&self, new: &NewPatient) -> Result<Patient, AppError> {
-        self.add_patient_to(&self.clinic_id, new)
+        self.add_patient_to(&self.clinic_id(), new)
     }
 
     pub fn add_patient_to(&self, clinic_id: &str, new: &NewPatient) -> Result<Patient, AppError> {
@@ -261,14 +272,25 @@ impl Library {
     }
 
     /// A document's original for display: its hash checked and the view audited.
+    /// With sync, an original only a peer has yet is fetched (hash-checked) first.
     pub fn view_original(&self, id: &str) -> Result<(Document, Vec<u8>), AppError> {
-        Ok(self.media.read_original(&self.actor, id)?)
+        match self.media.read_original(&self.actor, id) {
+            Err(chairside_media::MediaError::BlobMissing { sha256 }) if self.fetch_from_bucket(&sha256)? => {
+                Ok(self.media.read_original(&self.actor, id)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// A thumbnail of a document, made on the spot if missing.
     pub fn thumbnail(&self, document_id: &str, size: u32) -> Result<Option<ThumbnailRef>, AppError> {
         let doc = self.media.get(document_id)?;
-        Ok(self.media.thumbnailer().ensure(&doc.summary.sha256, size)?)
+        match self.media.thumbnailer().ensure(&doc.summary.sha256, size) {
+            Err(chairside_media::MediaError::BlobMissing { sha256 }) if self.fetch_from_bucket(&sha256)? => {
+                Ok(self.media.thumbnailer().ensure(&sha256, size)?)
+            }
+            other => Ok(other?),
+        }
     }
 
     /// Blocks until the thumbnail workers have nothing left to do.

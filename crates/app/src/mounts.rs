@@ -48,7 +48,7 @@ pub struct CaptureOutcome {
 
 impl Library {
     pub fn series_templates(&self) -> Result<Vec<Template>, AppError> {
-        Ok(self.db.read(|c| chairside_series::templates(c, &self.clinic_id))?)
+        Ok(self.db.read(|c| chairside_series::templates(c, &self.clinic_id()))?)
     }
 
     /// Adds a clinic template; each slot's teeth are read in the clinic's notation.
@@ -61,7 +61,7 @@ impl Library {
                 None => None,
             };
         }
-        Ok(self.db.write(|tx| chairside_series::add_template(tx, &self.actor, &self.clinic_id, &new))?)
+        Ok(self.db.write(|tx| chairside_series::add_template(tx, &self.actor, &self.clinic_id(), &new))?)
     }
 
     pub fn start_series(

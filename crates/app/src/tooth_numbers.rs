@@ -41,7 +41,7 @@ impl Library {
                 &self.actor,
                 "tooth_notation_set",
                 "clinic",
-                Some(&self.clinic_id),
+                Some(&self.clinic_id()),
                 json!({"notation": notation.as_str()}),
             )?;
             Ok::<_, AppError>(())

@@ -1,0 +1,133 @@
+//! Sync, as the shells see it: one engine per library, made on first use, whose downloaded
+//! originals feed the thumbnail workers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chairside_media::{VerifyOptions, VerifyReport};
+use chairside_sync::{
+    Check, EngineOptions, LifecycleReport, RoundReport, SecretLocation, ShareLink, SyncConfig, SyncEngine, SyncError,
+    SyncStatus,
+};
+use rusqlite::OptionalExtension;
+use serde::Serialize;
+
+use crate::{AppError, Library};
+
+/// What `verify --repair` brought back from the bucket.
+#[derive(Debug, Clone, Serialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RepairReport {
+    /// Originals restored from the bucket, each checked against its SHA-256.
+    pub repaired: Vec<String>,
+    /// Originals that could not be restored, with the reason.
+    pub failed: Vec<String>,
+    /// Originals a peer has and this workstation has not fetched yet (not damage).
+    pub not_downloaded_yet: u64,
+}
+
+impl Library {
+    /// The sync engine of this library (sync may still be unconfigured).
+    pub fn sync(&self) -> Result<&Arc<SyncEngine>, AppError> {
+        if let Some(engine) = self.sync.get() {
+            return Ok(engine);
+        }
+        let workers = Arc::clone(&self.workers);
+        let engine = SyncEngine::new(EngineOptions {
+            data_dir: self.data_dir.clone(),
+            db: Arc::clone(&self.db),
+            actor: self.actor.clone(),
+            thumbnailer: self.media.thumbnailer(),
+            on_original: Some(Box::new(move |sha: &str| workers.enqueue(sha))),
+        })?;
+        Ok(self.sync.get_or_init(|| Arc::new(engine)))
+    }
+
+    pub fn sync_configured(&self) -> Result<Option<SyncConfig>, AppError> {
+        Ok(self.sync()?.config()?)
+    }
+
+    /// Checks the bucket, joins its clinic and saves the settings (nothing saved on failure).
+    pub fn sync_configure(&self, config: SyncConfig, secret: &str) -> Result<SecretLocation, AppError> {
+        let location = self.sync()?.configure(config, secret)?;
+        let clinic = self.db.read(|c| chairside_store::get_setting(c, "default_clinic_id"))?;
+        if let Some(c) = clinic {
+            *self.clinic_id.write().unwrap_or_else(|p| p.into_inner()) = c;
+        }
+        Ok(location)
+    }
+
+    /// One full round, and the status it leaves.
+    pub fn sync_run(&self) -> Result<(RoundReport, SyncStatus), AppError> {
+        let (result, status) = self.sync()?.round_with_status(0);
+        Ok((result?, status))
+    }
+
+    pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
+        Ok(self.sync()?.status()?)
+    }
+
+    pub fn sync_test(&self) -> Result<Vec<Check>, AppError> {
+        Ok(self.sync()?.test()?)
+    }
+
+    pub fn sync_lifecycle_install(&self) -> Result<LifecycleReport, AppError> {
+        Ok(self.sync()?.install_lifecycle()?)
+    }
+
+    pub fn sync_share(&self, document_id: &str, expires: Duration) -> Result<ShareLink, AppError> {
+        Ok(self.sync()?.share(document_id, expires)?)
+    }
+
+    /// Fetches an original only a peer had, when sync is set up. `Ok(false)` without sync.
+    pub(crate) fn fetch_from_bucket(&self, sha256: &str) -> Result<bool, AppError> {
+        let remote_only: bool = self.db.read(|c| {
+            Ok::<_, AppError>(
+                c.query_row("SELECT original_local = 0 FROM sync_blobs WHERE sha256 = ?1", [sha256], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(false),
+            )
+        })?;
+        if !remote_only || self.sync_configured()?.is_none() {
+            return Ok(false);
+        }
+        Ok(self.sync()?.fetch_original(sha256)?)
+    }
+
+    /// Verifies the library; with `repair` and sync set up, originals missing or corrupt here
+    /// are brought back from the bucket (hash-checked) and verified again.
+    pub fn verify_and_repair(
+        &self,
+        options: VerifyOptions,
+        repair: bool,
+    ) -> Result<(VerifyReport, Option<RepairReport>), AppError> {
+        let mut report = self.verify(options)?;
+        let remote_only: Vec<String> = self.db.read(|c| {
+            let mut stmt = c.prepare("SELECT sha256 FROM sync_blobs WHERE original_local = 0")?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            Ok::<_, AppError>(rows)
+        })?;
+        // Not damage: a peer's original this workstation fetches later (or on first open).
+        let before = report.missing.len();
+        report.missing.retain(|p| !remote_only.contains(&p.sha256));
+        let not_downloaded_yet = (before - report.missing.len()) as u64;
+        report.ok = report.missing.is_empty() && report.corrupt.is_empty();
+        if !repair || self.sync_configured()?.is_none() {
+            return Ok((report, None));
+        }
+        let damaged: Vec<String> = report.missing.iter().chain(&report.corrupt).map(|p| p.sha256.clone()).collect();
+        let (repaired, failed) = if damaged.is_empty() { (vec![], vec![]) } else { self.sync()?.repair(&damaged)? };
+        if !repaired.is_empty() {
+            report = self.verify(options)?;
+            report.missing.retain(|p| !remote_only.contains(&p.sha256));
+            report.ok = report.missing.is_empty() && report.corrupt.is_empty();
+        }
+        Ok((report, Some(RepairReport { repaired, failed, not_downloaded_yet })))
+    }
+}
+
+impl From<SyncError> for AppError {
+    fn from(e: SyncError) -> Self {
+        AppError::Sync(e)
+    }
+}

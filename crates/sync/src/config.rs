@@ -1,0 +1,227 @@
+//! Where the bucket is and how to sign in: the plain part in the library's settings, the
+//! secret in the OS keychain (or, where no secret service runs, a file only the user may read).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+
+use crate::SyncError;
+
+const SETTING: &str = "sync_config";
+const KEYRING_SERVICE: &str = "org.chairside.sync";
+/// The file the secret falls back to when no secret service is available.
+pub const SECRET_FILE: &str = "sync-secret";
+
+/// When a peer's originals are downloaded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum Originals {
+    /// Every original, after the thumbnails (a full local copy: the default).
+    #[default]
+    All,
+    /// Only when a document is first opened; thumbnails are always fetched.
+    OnOpen,
+}
+
+/// The bucket a library syncs with. Holds no secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncConfig {
+    pub endpoint: String,
+    pub region: String,
+    pub bucket: String,
+    /// Key prefix inside the bucket ("" or e.g. "clinic-a"), without slashes at either end.
+    pub prefix: String,
+    /// Path-style addressing (`endpoint/bucket/key`), which MinIO and Ceph need; otherwise
+    /// virtual-hosted (`bucket.endpoint/key`).
+    pub path_style: bool,
+    pub access_key: String,
+    #[serde(default)]
+    pub originals: Originals,
+}
+
+impl SyncConfig {
+    /// Checks and normalises what a person typed.
+    pub fn normalised(mut self) -> Result<SyncConfig, SyncError> {
+        self.endpoint = self.endpoint.trim().trim_end_matches('/').to_string();
+        if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
+            return Err(SyncError::InvalidConfig(format!(
+                "the endpoint {:?} must be a URL starting with https:// (or http:// on a trusted network)",
+                self.endpoint
+            )));
+        }
+        self.bucket = self.bucket.trim().to_string();
+        let valid_bucket = (3..=63).contains(&self.bucket.len())
+            && self.bucket.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+        if !valid_bucket {
+            return Err(SyncError::InvalidConfig(format!(
+                "{:?} is not a bucket name: use 3 to 63 lowercase letters, digits, dots and hyphens",
+                self.bucket
+            )));
+        }
+        self.prefix = self.prefix.trim().trim_matches('/').to_string();
+        if self.prefix.split('/').any(|p| p == "." || p == "..") || self.prefix.contains("//") {
+            return Err(SyncError::InvalidConfig(format!("{:?} is not a usable key prefix", self.prefix)));
+        }
+        self.region = match self.region.trim() {
+            "" => "us-east-1".to_string(),
+            r => r.to_string(),
+        };
+        self.access_key = self.access_key.trim().to_string();
+        if self.access_key.is_empty() {
+            return Err(SyncError::InvalidConfig("the access key is empty".into()));
+        }
+        Ok(self)
+    }
+
+    pub fn load(conn: &Connection) -> Result<Option<SyncConfig>, SyncError> {
+        match chairside_store::get_setting(conn, SETTING)? {
+            None => Ok(None),
+            Some(text) => serde_json::from_str(&text).map(Some).map_err(|e| {
+                SyncError::InvalidConfig(format!("the saved sync settings are unreadable ({e}): configure sync again"))
+            }),
+        }
+    }
+
+    pub fn save(&self, conn: &Connection) -> Result<(), SyncError> {
+        let text = serde_json::to_string(self).map_err(|e| SyncError::InvalidConfig(e.to_string()))?;
+        chairside_store::set_setting(conn, SETTING, &text)?;
+        Ok(())
+    }
+
+    /// The keychain account: one secret per access key, endpoint and bucket.
+    fn account(&self) -> String {
+        format!("{}@{}/{}", self.access_key, self.endpoint, self.bucket)
+    }
+}
+
+/// Where the secret ended up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum SecretLocation {
+    Keychain,
+    /// No secret service answered: a file readable only by this user. Shown as a warning.
+    File {
+        path: String,
+    },
+}
+
+/// The OS keychain, with a private file as the fallback. `CHAIRSIDE_SECRET_STORE=file`
+/// skips the keychain (headless servers, tests).
+pub struct Secrets {
+    file: PathBuf,
+}
+
+impl Secrets {
+    pub fn new(data_dir: &Path) -> Secrets {
+        Secrets { file: data_dir.join(SECRET_FILE) }
+    }
+
+    fn keychain_allowed() -> bool {
+        std::env::var("CHAIRSIDE_SECRET_STORE").map(|v| v != "file").unwrap_or(true)
+    }
+
+    pub fn store(&self, config: &SyncConfig, secret: &str) -> Result<SecretLocation, SyncError> {
+        if Self::keychain_allowed() {
+            let stored = keyring::Entry::new(KEYRING_SERVICE, &config.account()).and_then(|e| e.set_password(secret));
+            if stored.is_ok() {
+                // A stale fallback file must not outlive the secret it held.
+                let _ = std::fs::remove_file(&self.file);
+                return Ok(SecretLocation::Keychain);
+            }
+        }
+        write_private(&self.file, secret)?;
+        Ok(SecretLocation::File { path: self.file.display().to_string() })
+    }
+
+    pub fn load(&self, config: &SyncConfig) -> Result<String, SyncError> {
+        if Self::keychain_allowed()
+            && let Ok(secret) = keyring::Entry::new(KEYRING_SERVICE, &config.account()).and_then(|e| e.get_password())
+        {
+            return Ok(secret);
+        }
+        match std::fs::read_to_string(&self.file) {
+            Ok(s) if !s.trim().is_empty() => Ok(s.trim_end_matches('\n').to_string()),
+            _ => Err(SyncError::NoSecret { access_key: config.access_key.clone() }),
+        }
+    }
+
+    pub fn location(&self) -> SecretLocation {
+        if self.file.is_file() {
+            SecretLocation::File { path: self.file.display().to_string() }
+        } else {
+            SecretLocation::Keychain
+        }
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, secret: &str) -> Result<(), SyncError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| SyncError::Secret(format!("cannot write {}: {e}", tmp.display())))?;
+    f.write_all(secret.as_bytes())
+        .and_then(|_| f.sync_all())
+        .map_err(|e| SyncError::Secret(format!("cannot write {}: {e}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(|e| SyncError::Secret(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, secret: &str) -> Result<(), SyncError> {
+    std::fs::write(path, secret).map_err(|e| SyncError::Secret(format!("cannot write {}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> SyncConfig {
+        SyncConfig {
+            endpoint: " https://s3.example.org/ ".into(),
+            region: "".into(),
+            bucket: "clinic-photos".into(),
+            prefix: "/main/".into(),
+            path_style: true,
+            access_key: "AKIA".into(),
+            originals: Originals::All,
+        }
+    }
+
+    #[test]
+    fn normalising_trims_and_defaults_and_refuses_nonsense() {
+        let c = config().normalised().expect("valid");
+        assert_eq!(c.endpoint, "https://s3.example.org");
+        assert_eq!(c.prefix, "main");
+        assert_eq!(c.region, "us-east-1");
+        for bad in [
+            SyncConfig { endpoint: "s3.example.org".into(), ..config() },
+            SyncConfig { bucket: "Clinic_Photos".into(), ..config() },
+            SyncConfig { prefix: "a/../b".into(), ..config() },
+            SyncConfig { access_key: " ".into(), ..config() },
+        ] {
+            assert!(matches!(bad.normalised(), Err(SyncError::InvalidConfig(_))));
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_fallback_file_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join(SECRET_FILE);
+        write_private(&path, "s3cr3t").expect("write");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "s3cr3t");
+    }
+}

@@ -1,0 +1,89 @@
+use chairside_store::StoreError;
+
+/// What sync can fail with. Every message says what failed, why, and what to do; none ever
+/// contains the secret key.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("sync is not configured: run `chairside sync configure` (or open Settings → Sync)")]
+    NotConfigured,
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error(
+        "no secret key is stored for access key {access_key}: run `chairside sync configure` again with the secret"
+    )]
+    NoSecret { access_key: String },
+    #[error("the secret key could not be stored or read: {0}")]
+    Secret(String),
+    #[error(
+        "cannot reach {endpoint}: {reason}. Check the address and the network; sync retries on its own and nothing is lost"
+    )]
+    Unreachable { endpoint: String, reason: String },
+    #[error(
+        "the bucket refused the credentials (access key {access_key}): {reason}. Check the access key and secret with your storage administrator"
+    )]
+    Denied { access_key: String, reason: String },
+    #[error(
+        "bucket {bucket} does not exist at {endpoint}: create it first (Chairside never creates or deletes buckets)"
+    )]
+    NoSuchBucket { bucket: String, endpoint: String },
+    #[error("the bucket answered {context}: {reason}")]
+    Remote { context: String, reason: String },
+    #[error(
+        "{key} in the bucket does not match its checksum (expected {expected}, got {actual}): it was not accepted. Someone or something altered the bucket; the local copy is untouched"
+    )]
+    Tampered { key: String, expected: String, actual: String },
+    #[error("document {0} is not in the library")]
+    DocumentNotFound(String),
+    #[error("document {0} is not uploaded yet: a share link can only point to an original that is in the bucket")]
+    NotUploaded(String),
+    #[error(
+        "this bucket belongs to clinic {bucket_clinic} but this library already syncs clinic {local_clinic}: use another bucket or prefix"
+    )]
+    OtherClinic { bucket_clinic: String, local_clinic: String },
+    #[error("segment {key} is not readable: {reason}")]
+    BadSegment { key: String, reason: String },
+    #[error("{context}: {source}")]
+    Io { context: String, source: std::io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Media(#[from] chairside_media::MediaError),
+}
+
+impl From<rusqlite::Error> for SyncError {
+    fn from(e: rusqlite::Error) -> Self {
+        SyncError::Store(e.into())
+    }
+}
+
+impl SyncError {
+    /// A stable machine-readable code for scripts and the UI.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SyncError::NotConfigured => "sync_not_configured",
+            SyncError::InvalidConfig(_) => "invalid_input",
+            SyncError::NoSecret { .. } | SyncError::Secret(_) => "sync_secret_unavailable",
+            SyncError::Unreachable { .. } => "sync_unreachable",
+            SyncError::Denied { .. } => "sync_denied",
+            SyncError::NoSuchBucket { .. } => "sync_no_such_bucket",
+            SyncError::Remote { .. } => "sync_remote_error",
+            SyncError::Tampered { .. } => "sync_tampered",
+            SyncError::DocumentNotFound(_) => "document_not_found",
+            SyncError::NotUploaded(_) => "sync_not_uploaded",
+            SyncError::OtherClinic { .. } => "sync_other_clinic",
+            SyncError::BadSegment { .. } => "sync_bad_segment",
+            SyncError::Io { .. } => "io_error",
+            SyncError::Store(_) => "database_error",
+            SyncError::Media(e) => e.code(),
+        }
+    }
+
+    /// Errors that go away by themselves (network, server down): sync backs off and retries.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Unreachable { .. })
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        SyncError::Io { context: context.into(), source }
+    }
+}

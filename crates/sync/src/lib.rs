@@ -1,0 +1,28 @@
+//! Sync with an S3-compatible bucket: off-site copy and several workstations, with no server
+//! of our own. The bucket holds, under the clinic's prefix:
+//!
+//! ```text
+//! format.json                          the clinic and the layout version
+//! workstations/<id>.json               who joined, when
+//! blobs/sha256/ab/cd/<sha256>          originals, create-only, SHA-256 checksum + metadata
+//! thumbs/<sha256>/256                  so a new workstation browses before originals arrive
+//! ops/<workstation>/<first>-<last>.seg each workstation's change log, create-only segments
+//! ```
+//!
+//! Every object has exactly one writer (or is content-addressed), so nothing needs
+//! compare-and-swap, and nothing is ever deleted remotely. Knows nothing of Tauri or the CLI.
+
+pub mod config;
+pub mod engine;
+mod error;
+pub mod log;
+pub mod remote;
+pub mod status;
+
+pub use config::{Originals, SecretLocation, SyncConfig};
+pub use engine::{
+    Backlog, Check, EngineOptions, LifecycleReport, RoundReport, SHARE_DEFAULT, SHARE_MAX, ShareLink, SyncEngine,
+    blob_key, thumb_key,
+};
+pub use error::SyncError;
+pub use status::{State, SyncLoop, SyncStatus};

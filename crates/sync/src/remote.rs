@@ -1,0 +1,430 @@
+//! The bucket, through `object_store` (signing, retries, conditional puts, multipart,
+//! presigning). The few bucket calls it does not cover (object tagging, lifecycle) go as
+//! requests presigned by `object_store` itself and sent with reqwest: no hand-written SigV4.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use bytes::Bytes;
+use md5::Digest as _;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::multipart::{MultipartStore, PartId};
+use object_store::path::Path as KeyPath;
+use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
+use object_store::{
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
+    PutOptions, PutPayload, RetryConfig, TagSet,
+};
+use sha2::Sha256;
+
+use crate::{SyncConfig, SyncError};
+
+/// The user metadata key holding an object's SHA-256 (hex). An ETag is never a content hash.
+pub const SHA256_METADATA: &str = "sha256";
+
+/// Whether a create-only put wrote the object or found one there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Put {
+    Created,
+    AlreadyThere,
+}
+
+/// One bucket, under one prefix.
+pub struct Remote {
+    store: Arc<AmazonS3>,
+    prefix: String,
+    config: SyncConfig,
+    http: reqwest::Client,
+}
+
+impl Remote {
+    pub fn new(config: &SyncConfig, secret: &str) -> Result<Remote, SyncError> {
+        let options = ClientOptions::new()
+            .with_allow_http(config.endpoint.starts_with("http://"))
+            .with_connect_timeout(Duration::from_secs(5))
+            .with_timeout(Duration::from_secs(300));
+        // Few quick retries inside one call; the sync loop itself backs off between rounds.
+        let retry = RetryConfig {
+            backoff: BackoffConfig {
+                init_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(2),
+                base: 2.0,
+            },
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(20),
+        };
+        let store = AmazonS3Builder::new()
+            .with_endpoint(&config.endpoint)
+            .with_region(&config.region)
+            .with_bucket_name(&config.bucket)
+            .with_access_key_id(&config.access_key)
+            .with_secret_access_key(secret)
+            .with_virtual_hosted_style_request(!config.path_style)
+            .with_client_options(options)
+            .with_retry(retry)
+            .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
+            .build()
+            .map_err(|e| SyncError::InvalidConfig(format!("the sync settings are not usable: {e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| SyncError::InvalidConfig(format!("no HTTP client: {e}")))?;
+        let prefix = if config.prefix.is_empty() { String::new() } else { format!("{}/", config.prefix) };
+        Ok(Remote { store: Arc::new(store), prefix, config: config.clone(), http })
+    }
+
+    pub fn config(&self) -> &SyncConfig {
+        &self.config
+    }
+
+    /// The full key of `rel` (a path under the clinic prefix).
+    pub fn key(&self, rel: &str) -> KeyPath {
+        KeyPath::from(format!("{}{rel}", self.prefix))
+    }
+
+    /// `rel` of a full key, when it is under our prefix.
+    pub fn rel<'a>(&self, key: &'a KeyPath) -> Option<&'a str> {
+        key.as_ref().strip_prefix(self.prefix.as_str())
+    }
+
+    /// Maps an `object_store` error to what a person can act on.
+    pub fn error(&self, context: &str, e: object_store::Error) -> SyncError {
+        use object_store::Error as E;
+        match e {
+            E::PermissionDenied { source, .. } | E::Unauthenticated { source, .. } => SyncError::Denied {
+                access_key: self.config.access_key.clone(),
+                reason: first_line(&source.to_string()),
+            },
+            other => {
+                let text = error_chain(&other);
+                if text.contains("NoSuchBucket") {
+                    SyncError::NoSuchBucket {
+                        bucket: self.config.bucket.clone(),
+                        endpoint: self.config.endpoint.clone(),
+                    }
+                } else if ["SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied", "403 Forbidden"]
+                    .iter()
+                    .any(|m| text.contains(m))
+                {
+                    SyncError::Denied { access_key: self.config.access_key.clone(), reason: first_line(&text) }
+                } else if is_connection_failure(&text) {
+                    SyncError::Unreachable { endpoint: self.config.endpoint.clone(), reason: first_line(&text) }
+                } else {
+                    SyncError::Remote { context: context.to_string(), reason: first_line(&text) }
+                }
+            }
+        }
+    }
+
+    /// A create-only put (`If-None-Match: *`) with the SHA-256 sent as `x-amz-checksum-sha256`
+    /// and kept as user metadata. "Already there" is success: content-addressed and
+    /// single-writer keys never hold anything else.
+    pub async fn put_create(&self, rel: &str, body: Bytes, tags: &[(&str, &str)]) -> Result<Put, SyncError> {
+        let sha = hex::encode(Sha256::digest(&body));
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha.into());
+        let mut tag_set = TagSet::default();
+        for (k, v) in tags {
+            tag_set.push(k, v);
+        }
+        let opts = PutOptions { mode: PutMode::Create, tags: tag_set, attributes, ..Default::default() };
+        match self.store.put_opts(&self.key(rel), PutPayload::from(body), opts).await {
+            Ok(_) => Ok(Put::Created),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
+                Ok(Put::AlreadyThere)
+            }
+            Err(e) => Err(self.error(&format!("uploading {rel}"), e)),
+        }
+    }
+
+    /// An object's bytes, checked against `expected` (or, if `None`, its SHA-256 metadata).
+    /// `Ok(None)` when it is not there.
+    pub async fn get_checked(&self, rel: &str, expected: Option<&str>) -> Result<Option<Bytes>, SyncError> {
+        let result = match self.store.get(&self.key(rel)).await {
+            Ok(r) => r,
+            Err(object_store::Error::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(self.error(&format!("downloading {rel}"), e)),
+        };
+        let meta_sha = result.attributes.get(&Attribute::Metadata(SHA256_METADATA.into())).map(|v| v.to_string());
+        let body = result.bytes().await.map_err(|e| self.error(&format!("downloading {rel}"), e))?;
+        let actual = hex::encode(Sha256::digest(&body));
+        let expected = match expected {
+            Some(e) => e.to_string(),
+            None => meta_sha.ok_or_else(|| SyncError::Tampered {
+                key: rel.to_string(),
+                expected: "a sha256 metadata entry".into(),
+                actual: "none".into(),
+            })?,
+        };
+        if actual != expected {
+            return Err(SyncError::Tampered { key: rel.to_string(), expected, actual });
+        }
+        Ok(Some(body))
+    }
+
+    pub async fn exists(&self, rel: &str) -> Result<bool, SyncError> {
+        match self.store.head(&self.key(rel)).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(self.error(&format!("looking up {rel}"), e)),
+        }
+    }
+
+    /// The "folders" directly under `rel` (e.g. one per workstation under `ops/`).
+    pub async fn list_folders(&self, rel: &str) -> Result<Vec<String>, SyncError> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&self.key(rel)))
+            .await
+            .map_err(|e| self.error(&format!("listing {rel}"), e))?;
+        Ok(listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
+    }
+
+    /// Keys under `rel` that sort after `after` (a full `rel` key), in key order.
+    pub async fn list_after(&self, rel: &str, after: Option<&str>) -> Result<Vec<String>, SyncError> {
+        use futures::TryStreamExt;
+        let prefix = self.key(rel);
+        let stream = match after {
+            Some(a) => self.store.list_with_offset(Some(&prefix), &self.key(a)),
+            None => self.store.list(Some(&prefix)),
+        };
+        let metas: Vec<_> = stream.try_collect().await.map_err(|e| self.error(&format!("listing {rel}"), e))?;
+        let mut keys: Vec<String> = metas.iter().filter_map(|m| self.rel(&m.location).map(str::to_string)).collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    // ---- multipart, resumable: the caller keeps the upload id and the parts done ----
+
+    pub async fn multipart_start(&self, rel: &str, sha256: &str) -> Result<String, SyncError> {
+        let mut attributes = Attributes::new();
+        attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha256.to_string().into());
+        let opts = PutMultipartOptions { attributes, ..Default::default() };
+        self.store
+            .create_multipart_opts(&self.key(rel), opts)
+            .await
+            .map_err(|e| self.error(&format!("starting the upload of {rel}"), e))
+    }
+
+    pub async fn multipart_part(
+        &self,
+        rel: &str,
+        upload_id: &str,
+        index: usize,
+        data: Bytes,
+    ) -> Result<String, SyncError> {
+        let part = self
+            .store
+            .put_part(&self.key(rel), &upload_id.to_string(), index, PutPayload::from(data))
+            .await
+            .map_err(|e| self.error(&format!("uploading part {} of {rel}", index + 1), e))?;
+        Ok(part.content_id)
+    }
+
+    pub async fn multipart_complete(&self, rel: &str, upload_id: &str, parts: &[String]) -> Result<(), SyncError> {
+        let parts: Vec<PartId> = parts.iter().map(|c| PartId { content_id: c.clone() }).collect();
+        self.store
+            .complete_multipart(&self.key(rel), &upload_id.to_string(), parts)
+            .await
+            .map(|_| ())
+            .map_err(|e| self.error(&format!("completing the upload of {rel}"), e))
+    }
+
+    // ---- calls object_store does not wrap: presigned by it, sent with reqwest ----
+
+    async fn presigned(
+        &self,
+        method: Method,
+        rel: &str,
+        query: &[(&str, &str)],
+        md5: Option<&str>,
+    ) -> Result<reqwest::Url, SyncError> {
+        let mut opts = SignedUrlOptions::new().with_query(query.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        if let Some(m) = md5
+            && let Ok(v) = HeaderValue::from_str(m)
+        {
+            opts = opts.with_signed_header(HeaderName::from_static("content-md5"), v);
+        }
+        let url = self
+            .store
+            .signed_url_opts(method, &self.key(rel), Duration::from_secs(300), &opts)
+            .await
+            .map_err(|e| self.error(&format!("signing a request for {rel}"), e))?;
+        reqwest::Url::parse(url.as_str()).map_err(|e| SyncError::Remote { context: rel.into(), reason: e.to_string() })
+    }
+
+    /// Sends a presigned request; the answer's body on 2xx, a mapped error otherwise.
+    async fn send(&self, context: &str, request: reqwest::RequestBuilder) -> Result<String, SyncError> {
+        let response = request.send().await.map_err(|e| SyncError::Unreachable {
+            endpoint: self.config.endpoint.clone(),
+            reason: first_line(&error_chain(&e)),
+        })?;
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(body);
+        }
+        let code = xml_value(&body, "Code").unwrap_or_default();
+        let reason = format!("{status} {code}").trim().to_string();
+        Err(match (status.as_u16(), code.as_str()) {
+            (_, "NoSuchBucket") => {
+                SyncError::NoSuchBucket { bucket: self.config.bucket.clone(), endpoint: self.config.endpoint.clone() }
+            }
+            (401 | 403, _) => SyncError::Denied { access_key: self.config.access_key.clone(), reason },
+            _ => SyncError::Remote {
+                context: context.to_string(),
+                reason: format!("{reason} {}", xml_value(&body, "Message").unwrap_or_default()).trim().to_string(),
+            },
+        })
+    }
+
+    /// Replaces an object's tags.
+    pub async fn put_tags(&self, rel: &str, tags: &[(&str, &str)]) -> Result<(), SyncError> {
+        let mut xml = String::from("<Tagging><TagSet>");
+        for (k, v) in tags {
+            xml.push_str(&format!("<Tag><Key>{}</Key><Value>{}</Value></Tag>", escape(k), escape(v)));
+        }
+        xml.push_str("</TagSet></Tagging>");
+        let md5 = content_md5(xml.as_bytes());
+        let url = self.presigned(Method::PUT, rel, &[("tagging", "")], Some(&md5)).await?;
+        self.send(&format!("tagging {rel}"), self.http.put(url).header("content-md5", md5).body(xml)).await.map(|_| ())
+    }
+
+    /// An object's tags as (key, value) pairs.
+    pub async fn get_tags(&self, rel: &str) -> Result<Vec<(String, String)>, SyncError> {
+        let url = self.presigned(Method::GET, rel, &[("tagging", "")], None).await?;
+        let body = self.send(&format!("reading the tags of {rel}"), self.http.get(url)).await?;
+        Ok(body.split("<Tag>").skip(1).filter_map(|t| Some((xml_value(t, "Key")?, xml_value(t, "Value")?))).collect())
+    }
+
+    /// Puts the bucket's lifecycle configuration (replacing any).
+    pub async fn put_lifecycle(&self, xml: &str) -> Result<(), SyncError> {
+        let md5 = content_md5(xml.as_bytes());
+        let url = self.bucket_url(Method::PUT, "lifecycle", Some(&md5)).await?;
+        self.send("installing the lifecycle rule", self.http.put(url).header("content-md5", md5).body(xml.to_string()))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn get_lifecycle(&self) -> Result<Option<String>, SyncError> {
+        let url = self.bucket_url(Method::GET, "lifecycle", None).await?;
+        match self.send("reading the lifecycle rule", self.http.get(url)).await {
+            Ok(body) => Ok(Some(body)),
+            Err(SyncError::Remote { reason, .. }) if reason.contains("NoSuchLifecycleConfiguration") => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A presigned URL for the bucket itself with one sub-resource (`?lifecycle`): signed for
+    /// an empty key, whose URL is the bucket's.
+    async fn bucket_url(&self, method: Method, sub: &str, md5: Option<&str>) -> Result<reqwest::Url, SyncError> {
+        let mut opts = SignedUrlOptions::new().with_query([(sub.to_string(), String::new())]);
+        if let Some(m) = md5
+            && let Ok(v) = HeaderValue::from_str(m)
+        {
+            opts = opts.with_signed_header(HeaderName::from_static("content-md5"), v);
+        }
+        let url = self
+            .store
+            .signed_url_opts(method, &KeyPath::from(""), Duration::from_secs(300), &opts)
+            .await
+            .map_err(|e| self.error("signing a bucket request", e))?;
+        reqwest::Url::parse(url.as_str())
+            .map_err(|e| SyncError::Remote { context: "bucket".into(), reason: e.to_string() })
+    }
+
+    /// A presigned GET of one object, valid for `expires`.
+    pub async fn share_url(&self, rel: &str, expires: Duration) -> Result<String, SyncError> {
+        let url = self
+            .store
+            .signed_url(Method::GET, &self.key(rel), expires)
+            .await
+            .map_err(|e| self.error(&format!("signing a link to {rel}"), e))?;
+        Ok(url.to_string())
+    }
+
+    /// The server's clock (its `Date` header), to warn about skew that breaks signatures and
+    /// the order of changes.
+    pub async fn server_time(&self) -> Result<Option<chrono::DateTime<chrono::Utc>>, SyncError> {
+        let response = self.http.head(&self.config.endpoint).send().await.map_err(|e| SyncError::Unreachable {
+            endpoint: self.config.endpoint.clone(),
+            reason: first_line(&error_chain(&e)),
+        })?;
+        Ok(response
+            .headers()
+            .get("date")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok())
+            .map(|d| d.with_timezone(&chrono::Utc)))
+    }
+}
+
+fn content_md5(body: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(body))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The text of the first `<name>…</name>` in `xml` (S3's answers are small and flat).
+pub(crate) fn xml_value(xml: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{name}>"))? + start;
+    Some(xml[start..end].to_string())
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+fn is_connection_failure(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    [
+        "connection refused",
+        "error sending request",
+        "connect",
+        "timed out",
+        "timeout",
+        "dns error",
+        "connection reset",
+        "broken pipe",
+        "unexpected eof",
+        "incomplete message",
+        "connection closed",
+        "502 bad gateway",
+        "503 service unavailable",
+        "504 gateway timeout",
+    ]
+    .iter()
+    .any(|m| t.contains(m))
+}
+
+fn first_line(text: &str) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.len() > 300 { format!("{}…", &line[..line.floor_char_boundary(300)]) } else { line.to_string() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_values_and_md5() {
+        let xml = "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
+        assert_eq!(xml_value(xml, "Code").as_deref(), Some("NoSuchKey"));
+        assert_eq!(xml_value(xml, "Missing"), None);
+        // RFC 1864's example: the MD5 of "" is 1B2M2Y8AsgTpgAmY7PhCfg==.
+        assert_eq!(content_md5(b""), "1B2M2Y8AsgTpgAmY7PhCfg==");
+    }
+}

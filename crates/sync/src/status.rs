@@ -1,0 +1,266 @@
+//! What the status bar and `sync status` show, and the background loop that keeps a library
+//! in step: a round every 10 s while up to date (one listing per peer), right away after a
+//! local change, and backing off with jitter while the bucket is unreachable.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::SyncError;
+use crate::engine::{Backlog, SyncEngine};
+
+const SETTING: &str = "sync_status";
+/// Between rounds while everything is up to date.
+pub const IDLE_INTERVAL: Duration = Duration::from_secs(10);
+const BACKOFF_MIN: Duration = Duration::from_secs(2);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// A clock further than this off the server's is warned about.
+pub const SKEW_LIMIT_S: i64 = 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Off,
+    Offline,
+    Syncing,
+    UpToDate,
+    Error,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncStatus {
+    pub state: State,
+    /// When the current state began (offline since…, error since…).
+    pub since: Option<String>,
+    /// Offline: when the next attempt is due.
+    pub next_try: Option<String>,
+    /// Offline or error: what went wrong and what to do.
+    pub message: Option<String>,
+    pub code: Option<String>,
+    pub backlog: Backlog,
+    pub last_success_at: Option<String>,
+    /// Seconds this clock is ahead of the server's (negative: behind).
+    pub clock_skew_seconds: Option<i64>,
+    pub warnings: Vec<String>,
+}
+
+impl SyncStatus {
+    pub fn off() -> SyncStatus {
+        SyncStatus {
+            state: State::Off,
+            since: None,
+            next_try: None,
+            message: None,
+            code: None,
+            backlog: Backlog::default(),
+            last_success_at: None,
+            clock_skew_seconds: None,
+            warnings: vec![],
+        }
+    }
+}
+
+impl SyncEngine {
+    /// The last recorded status (written by whichever process ran the last round), with the
+    /// backlog counted now.
+    pub fn status(&self) -> Result<SyncStatus, SyncError> {
+        if self.config()?.is_none() {
+            return Ok(SyncStatus::off());
+        }
+        let saved: Option<SyncStatus> = self
+            .db
+            .read(|c| Ok::<_, SyncError>(chairside_store::get_setting(c, SETTING)?))?
+            .and_then(|s| serde_json::from_str(&s).ok());
+        let mut status = saved.unwrap_or(SyncStatus { state: State::Syncing, ..SyncStatus::off() });
+        status.backlog = self.backlog()?;
+        if status.state == State::UpToDate && status.backlog != Backlog::default() {
+            status.state = State::Syncing;
+        }
+        if status.state == State::Off {
+            status.state = State::Syncing;
+        }
+        if let crate::config::SecretLocation::File { path } = self.secret_location() {
+            let w = format!("no OS keychain was available: the secret key is in {path}, readable only by this user");
+            if !status.warnings.contains(&w) {
+                status.warnings.push(w);
+            }
+        }
+        Ok(status)
+    }
+
+    pub(crate) fn save_status(&self, status: &SyncStatus) -> Result<(), SyncError> {
+        let text = serde_json::to_string(status).unwrap_or_default();
+        self.db.write(|tx| Ok::<_, SyncError>(chairside_store::set_setting(tx, SETTING, &text)?))
+    }
+
+    /// Runs one round and records the resulting status (what `sync run` and the loop do).
+    pub fn round_with_status(&self, failures: u32) -> (Result<crate::RoundReport, SyncError>, SyncStatus) {
+        let previous = self.status().unwrap_or_else(|_| SyncStatus::off());
+        let result = self.run_round();
+        let now = chairside_store::now_rfc3339();
+        let mut status = previous.clone();
+        status.backlog = self.backlog().unwrap_or_default();
+        match &result {
+            Ok(report) => {
+                let settled = status.backlog == Backlog::default();
+                let state = if settled && report.problems.is_empty() { State::UpToDate } else { State::Syncing };
+                if status.state != state {
+                    status.since = Some(now.clone());
+                }
+                status.state = state;
+                status.next_try = None;
+                status.message = report.problems.first().cloned();
+                status.code = None;
+                status.last_success_at = Some(now);
+            }
+            Err(e) => {
+                let state = if e.is_transient() { State::Offline } else { State::Error };
+                if status.state != state {
+                    status.since = Some(now);
+                }
+                status.state = state;
+                status.message = Some(e.to_string());
+                status.code = Some(e.code().to_string());
+                status.next_try = e.is_transient().then(|| {
+                    let wait = backoff(failures + 1);
+                    (chrono::Utc::now() + chrono::Duration::milliseconds(wait.as_millis() as i64))
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                });
+            }
+        }
+        let _ = self.save_status(&status);
+        (result, status)
+    }
+
+    pub(crate) fn note_skew(&self, skew: Option<i64>) {
+        let mut status = self.status().unwrap_or_else(|_| SyncStatus::off());
+        status.clock_skew_seconds = skew;
+        status.warnings.retain(|w| !w.starts_with("this computer's clock"));
+        if let Some(s) = skew.filter(|s| s.abs() > SKEW_LIMIT_S) {
+            status.warnings.push(format!(
+                "this computer's clock is {s} s {} the storage server's: set the time automatically (NTP), or changes may be ordered wrongly",
+                if s > 0 { "ahead of" } else { "behind" }
+            ));
+        }
+        let _ = self.save_status(&status);
+    }
+}
+
+/// Exponential backoff with full jitter: a random wait up to 2 s × 2^(n-1), at most 5 min.
+pub fn backoff(failures: u32) -> Duration {
+    let cap = BACKOFF_MIN.saturating_mul(1u32 << failures.saturating_sub(1).min(16)).min(BACKOFF_MAX);
+    let ms = cap.as_millis() as u64;
+    Duration::from_millis(ms / 2 + fastrand::u64(0..=ms / 2))
+}
+
+/// Hears the status after each round, and whether it brought anything new.
+pub type RoundListener = Box<dyn Fn(&SyncStatus, bool) + Send>;
+
+/// The background loop of a running app.
+pub struct SyncLoop {
+    shared: Arc<LoopShared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct LoopShared {
+    wake: Mutex<bool>,
+    cv: Condvar,
+    stop: AtomicBool,
+}
+
+impl SyncLoop {
+    /// Starts rounds on a thread of its own; `on_round` hears each status (and whether the
+    /// round applied anything, so the UI can reload).
+    pub fn start(engine: Arc<SyncEngine>, on_round: RoundListener) -> SyncLoop {
+        let shared = Arc::new(LoopShared { wake: Mutex::new(false), cv: Condvar::new(), stop: AtomicBool::new(false) });
+        let s = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("chairside-sync-loop".into())
+            .spawn(move || {
+                let mut failures = 0u32;
+                let mut last_skew_check: Option<Instant> = None;
+                while !s.stop.load(Ordering::Relaxed) {
+                    let wait = if engine.config().ok().flatten().is_none() {
+                        on_round(&SyncStatus::off(), false);
+                        IDLE_INTERVAL
+                    } else {
+                        if last_skew_check.is_none_or(|t| t.elapsed() > Duration::from_secs(3600))
+                            && let Ok(skew) = engine.clock_skew()
+                        {
+                            engine.note_skew(skew);
+                            last_skew_check = Some(Instant::now());
+                        }
+                        let (result, status) = engine.round_with_status(failures);
+                        match result {
+                            Ok(report) => {
+                                failures = 0;
+                                let changed = report.applied_segments > 0
+                                    || report.downloaded_thumbnails > 0
+                                    || report.downloaded_originals > 0;
+                                on_round(&status, changed);
+                                // More work queued behind a full batch: go again soon.
+                                if status.backlog.to_upload > 0 { Duration::from_secs(1) } else { IDLE_INTERVAL }
+                            }
+                            Err(e) => {
+                                on_round(&status, false);
+                                if e.is_transient() {
+                                    failures += 1;
+                                    backoff(failures)
+                                } else {
+                                    failures = 0;
+                                    Duration::from_secs(60)
+                                }
+                            }
+                        }
+                    };
+                    let guard = s.wake.lock().unwrap_or_else(|p| p.into_inner());
+                    let (mut woken, _) =
+                        s.cv.wait_timeout_while(guard, wait, |w| !*w && !s.stop.load(Ordering::Relaxed))
+                            .unwrap_or_else(|p| p.into_inner());
+                    *woken = false;
+                }
+            })
+            .ok();
+        SyncLoop { shared, thread }
+    }
+
+    /// A local change happened (import, edit) or settings changed: run a round now.
+    pub fn nudge(&self) {
+        *self.shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.shared.cv.notify_all();
+    }
+
+    pub fn stop(&mut self) {
+        self.shared.stop.store(true, Ordering::Relaxed);
+        self.nudge();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for SyncLoop {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_is_capped_and_jittered() {
+        for n in 1..30 {
+            let d = backoff(n);
+            let cap = BACKOFF_MIN.saturating_mul(1u32 << (n - 1).min(16)).min(BACKOFF_MAX);
+            assert!(d <= cap && d >= cap / 2, "attempt {n}: {d:?} outside [{:?}, {cap:?}]", cap / 2);
+        }
+        assert!(backoff(40) <= BACKOFF_MAX);
+    }
+}
