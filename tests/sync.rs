@@ -1,0 +1,514 @@
+//! Sync against a real S3 server (radosgw on 127.0.0.1, started by `scripts/s3-server.sh`):
+//! workstations converging, cut connections, a stopped server, a wrong secret, a tampered
+//! object, bootstrap and disk-died restore, lifecycle tags and rule, share links.
+//! Each test works under its own key prefix of the one test bucket.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chairside_app::sync_engine::{Originals, State, SyncConfig, SyncError};
+use chairside_app::{AppError, Library, LibraryOptions};
+use chairside_media::{DocumentPatch, StatusFilter, VerifyOptions};
+use chairside_patients::NewPatient;
+use chairside_tests::s3::{self, Fault, Proxy};
+use object_store::ObjectStoreExt;
+
+struct Ws {
+    _dir: tempfile::TempDir,
+    lib: Library,
+}
+
+fn workstation() -> Ws {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lib =
+        Library::open(LibraryOptions { thumbnail_threads: Some(1), ..LibraryOptions::new(dir.path().join("lib")) })
+            .expect("open");
+    Ws { _dir: dir, lib }
+}
+
+fn config(endpoint: &str, prefix: &str) -> SyncConfig {
+    let s = s3::server();
+    SyncConfig {
+        endpoint: endpoint.to_string(),
+        region: s.region.clone(),
+        bucket: s.bucket.clone(),
+        prefix: prefix.to_string(),
+        path_style: true,
+        access_key: s.access_key.clone(),
+        originals: Originals::All,
+    }
+}
+
+fn prefix(name: &str) -> String {
+    format!("t-{name}-{}", uuid())
+}
+
+fn uuid() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
+    )
+}
+
+fn join(ws: &Ws, endpoint: &str, prefix: &str) {
+    ws.lib.sync_configure(config(endpoint, prefix), &s3::server().secret).expect("configure");
+}
+
+fn jpeg(seed: u32, w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([(x.wrapping_mul(7) ^ seed) as u8, (y.wrapping_mul(3) + seed) as u8, (x + y + seed * 13) as u8])
+    });
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Jpeg).expect("encode");
+    out.into_inner()
+}
+
+fn import(ws: &Ws, patient: &str, files: &[(String, Vec<u8>)]) -> Vec<String> {
+    let dir = ws._dir.path().join("in");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let paths: Vec<PathBuf> = files
+        .iter()
+        .map(|(name, bytes)| {
+            let p = dir.join(name);
+            std::fs::write(&p, bytes).expect("write");
+            p
+        })
+        .collect();
+    let results = ws.lib.import_paths(patient, &paths, None, "test", &|_| {}).expect("import");
+    ws.lib.wait_for_thumbnails();
+    results.into_iter().map(|r| r.document_id.expect("imported")).collect()
+}
+
+fn run(ws: &Ws) -> chairside_app::sync_engine::RoundReport {
+    let (report, _) = ws.lib.sync_run().expect("sync round");
+    assert!(report.problems.is_empty(), "problems: {:?}", report.problems);
+    report
+}
+
+/// What must be the same everywhere after convergence.
+fn state(lib: &Library) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in lib.list_patients(None).expect("patients") {
+        out.push(format!("patient {} {} {:?} {:?}", p.id, p.name, p.external_id, p.birth_date));
+        for d in lib.list_documents(&p.id, StatusFilter::All).expect("docs") {
+            let full = lib.show_document(&d.id).expect("show");
+            let doc = &full.document;
+            out.push(format!(
+                "  doc {} {} {:?} {:?} {:?} {:?} links={}",
+                d.id,
+                d.sha256,
+                doc.summary.status,
+                doc.notes,
+                doc.summary.teeth,
+                doc.summary.kind,
+                full.links.iter().filter(|l| l.owner_type != "patient").count()
+            ));
+        }
+        for n in lib.list_notes(&p.id).expect("notes") {
+            out.push(format!("  note {} {}", n.id, n.text));
+        }
+    }
+    out
+}
+
+fn local_originals_ok(ws: &Ws) {
+    let (report, _) = ws.lib.verify_and_repair(VerifyOptions::default(), false).expect("verify");
+    assert!(report.ok, "verify: {:?} missing, {:?} corrupt", report.missing, report.corrupt);
+}
+
+#[test]
+fn two_workstations_converge_records_photos_links_notes_archive_and_audit() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("two");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let p = a
+        .lib
+        .add_patient(&NewPatient {
+            name: "Ada Lovelace".into(),
+            external_id: Some("PMS-1".into()),
+            ..Default::default()
+        })
+        .expect("p")
+        .id;
+    let docs = import(&a, &p, &[("a.jpg".into(), jpeg(1, 320, 240)), ("b.jpg".into(), jpeg(2, 320, 240))]);
+    let note = a.lib.add_note(&p, "Crown prep 16, see photos").expect("note");
+    a.lib.link(&docs[0], "clinical_note", &note.id, None).expect("link");
+    let up = run(&a);
+    assert_eq!(up.uploaded_originals, 2);
+    assert_eq!(up.uploaded_thumbnails, 2);
+
+    let b = workstation();
+    join(&b, &endpoint, &prefix);
+    let down = run(&b);
+    assert!(
+        down.applied_segments >= 1 && down.downloaded_thumbnails == 2 && down.downloaded_originals == 2,
+        "{down:?}"
+    );
+    assert_eq!(state(&a.lib), state(&b.lib));
+    local_originals_ok(&b);
+    assert_eq!(a.lib.clinic_id(), b.lib.clinic_id(), "B joined the bucket's clinic");
+    // A's audit trail came along, as its own chain.
+    let remote_audit: i64 = b
+        .lib
+        .db()
+        .read(|c| {
+            Ok::<_, chairside_store::StoreError>(
+                c.query_row("SELECT count(*) FROM remote_audit_events", [], |r| r.get(0))?,
+            )
+        })
+        .expect("count");
+    assert!(remote_audit >= 4, "A's audit events reached B ({remote_audit})");
+
+    // Edits, archive and an unlink on B travel back to A.
+    b.lib
+        .update_document(&docs[1], &DocumentPatch { notes: Some("retake next visit".into()), ..Default::default() })
+        .expect("edit");
+    b.lib.archive(&docs[0], Some("duplicate")).expect("archive");
+    b.lib.unlink(&docs[0], "clinical_note", &note.id).expect("unlink");
+    run(&b);
+    run(&a);
+    assert_eq!(state(&a.lib), state(&b.lib));
+    let d1 = a.lib.show_document(&docs[1]).expect("show");
+    assert_eq!(d1.document.notes.as_deref(), Some("retake next visit"));
+    assert_eq!(a.lib.show_document(&docs[0]).expect("show").document.summary.status, chairside_media::Status::Archived);
+    // Running again changes nothing and uploads nothing.
+    let idle = run(&a);
+    assert_eq!((idle.uploaded_originals, idle.uploaded_segments, idle.applied_segments), (0, 0, 0), "{idle:?}");
+}
+
+#[test]
+fn three_workstations_agree_on_concurrent_edits_of_one_field_and_one_photo_imported_twice() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("three");
+    let (a, b, c) = (workstation(), workstation(), workstation());
+    join(&a, &endpoint, &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Grace Hopper".into(), ..Default::default() }).expect("p").id;
+    let doc = import(&a, &p, &[("x.jpg".into(), jpeg(7, 200, 150))])[0].clone();
+    run(&a);
+    for ws in [&b, &c] {
+        join(ws, &endpoint, &prefix);
+        run(ws);
+    }
+    // Concurrent: all three edit the same field before any of them syncs again.
+    for (ws, text) in [(&a, "from A"), (&b, "from B"), (&c, "from C")] {
+        ws.lib.update_document(&doc, &DocumentPatch { notes: Some(text.into()), ..Default::default() }).expect("edit");
+    }
+    a.lib.update_patient(&p, &NewPatient { name: "Grace B. Hopper".into(), ..Default::default() }).expect("rename");
+    // The same photo imported on B and C: one document everywhere.
+    let same = jpeg(99, 240, 180);
+    let on_b = import(&b, &p, &[("same.jpg".into(), same.clone())])[0].clone();
+    let on_c = import(&c, &p, &[("same-again.jpg".into(), same)])[0].clone();
+    assert_eq!(on_b, on_c, "document ids derive from content and patient");
+    for _ in 0..2 {
+        for ws in [&a, &b, &c] {
+            run(ws);
+        }
+    }
+    let sa = state(&a.lib);
+    assert_eq!(sa, state(&b.lib));
+    assert_eq!(sa, state(&c.lib));
+    let docs = a.lib.list_documents(&p, StatusFilter::All).expect("docs");
+    assert_eq!(docs.len(), 2, "one photo, imported twice, is one document");
+    let notes = a.lib.show_document(&doc).expect("show").document.notes;
+    assert!(matches!(notes.as_deref(), Some("from A" | "from B" | "from C")), "{notes:?}");
+    assert_eq!(a.lib.patient(&p).expect("p").name, "Grace B. Hopper");
+}
+
+#[test]
+fn a_connection_cut_mid_upload_loses_nothing_and_the_next_round_finishes() {
+    let _g = s3::shared();
+    let proxy = Proxy::start(&s3::server().endpoint);
+    let prefix = prefix("cut");
+    let a = workstation();
+    join(&a, &proxy.endpoint(), &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Cut".into(), ..Default::default() }).expect("p").id;
+    let files: Vec<(String, Vec<u8>)> = (0..6).map(|i| (format!("c{i}.jpg"), jpeg(100 + i, 900, 700))).collect();
+    let docs = import(&a, &p, &files);
+    proxy.set(Fault::CutAfter(150_000));
+    let (result, status) = a.lib.sync().expect("engine").round_with_status(0);
+    let err = result.expect_err("the cut connection fails the round");
+    assert!(err.is_transient(), "a cut connection is transient: {err}");
+    assert_eq!(status.state, State::Offline);
+    assert!(status.next_try.is_some() && status.backlog.to_upload > 0, "{status:?}");
+    proxy.set(Fault::Pass);
+    run(&a);
+    assert_eq!(a.lib.sync_status().expect("status").backlog.to_upload, 0);
+
+    let b = workstation();
+    join(&b, &s3::server().endpoint, &prefix);
+    run(&b);
+    assert_eq!(b.lib.list_documents(&p, StatusFilter::All).expect("docs").len(), docs.len());
+    local_originals_ok(&b);
+}
+
+#[test]
+fn a_multipart_upload_cut_midway_resumes_from_its_last_part() {
+    let _g = s3::shared();
+    let proxy = Proxy::start(&s3::server().endpoint);
+    let prefix = prefix("multipart");
+    let a = workstation();
+    join(&a, &proxy.endpoint(), &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Large".into(), ..Default::default() }).expect("p").id;
+    // An uncompressed 36 MB BMP: above the multipart threshold (16 MB), parts of 8 MB.
+    let big = {
+        let img = image::RgbImage::from_fn(4000, 3000, |x, y| {
+            image::Rgb([(x % 251) as u8, (y % 241) as u8, ((x * y) % 239) as u8])
+        });
+        let mut out = std::io::Cursor::new(Vec::new());
+        img.write_to(&mut out, image::ImageFormat::Bmp).expect("encode");
+        out.into_inner()
+    };
+    let size = big.len() as u64;
+    let doc = import(&a, &p, &[("pano.bmp".into(), big)])[0].clone();
+    proxy.set(Fault::CutAfter(20 * 1024 * 1024));
+    let err = a.lib.sync_run().expect_err("cut in the third part");
+    assert!(matches!(&err, AppError::Sync(e) if e.is_transient()), "{err}");
+    let parts: String = a
+        .lib
+        .db()
+        .read(|c| {
+            Ok::<_, chairside_store::StoreError>(
+                c.query_row("SELECT parts_json FROM sync_multipart", [], |r| r.get(0))?,
+            )
+        })
+        .expect("the upload in progress is kept");
+    let done: Vec<String> = serde_json::from_str(&parts).expect("parts");
+    assert!(!done.is_empty() && (done.len() as u64) < size.div_ceil(8 * 1024 * 1024), "parts kept: {done:?}");
+    proxy.set(Fault::Pass);
+    let report = run(&a);
+    assert_eq!(report.uploaded_originals, 1);
+    let left: i64 = a
+        .lib
+        .db()
+        .read(|c| {
+            Ok::<_, chairside_store::StoreError>(c.query_row("SELECT count(*) FROM sync_multipart", [], |r| r.get(0))?)
+        })
+        .expect("n");
+    assert_eq!(left, 0);
+
+    let b = workstation();
+    join(&b, &s3::server().endpoint, &prefix);
+    run(&b);
+    let (_, bytes) = b.lib.view_original(&doc).expect("the 36 MB original arrived whole");
+    assert_eq!(bytes.len() as u64, size);
+}
+
+#[test]
+fn a_stopped_server_makes_sync_wait_offline_and_the_backlog_drains_when_it_returns() {
+    let _g = s3::exclusive();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("stopped");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Offline".into(), ..Default::default() }).expect("p").id;
+    s3::rgw("stop-rgw");
+    // Capture goes on while the server is away.
+    let docs = import(&a, &p, &[("o1.jpg".into(), jpeg(31, 300, 200)), ("o2.jpg".into(), jpeg(32, 300, 200))]);
+    let (result, status) = a.lib.sync().expect("engine").round_with_status(3);
+    let outcome = result.map(|_| ());
+    s3::rgw("restart-rgw");
+    let err = outcome.expect_err("no server, no round");
+    assert!(err.is_transient(), "{err}");
+    assert_eq!(status.state, State::Offline, "{status:?}");
+    assert!(status.since.is_some() && status.next_try.is_some());
+    assert!(status.message.as_deref().is_some_and(|m| m.contains("cannot reach")), "{:?}", status.message);
+    // The backlog is in the library: a restart of the app keeps it.
+    drop(a.lib.sync());
+    let report = run(&a);
+    assert_eq!(report.uploaded_originals, 2);
+    assert_eq!(a.lib.sync_status().expect("status").state, State::UpToDate);
+    let b = workstation();
+    join(&b, &endpoint, &prefix);
+    run(&b);
+    assert_eq!(b.lib.list_documents(&p, StatusFilter::All).expect("docs").len(), docs.len());
+}
+
+#[test]
+fn a_wrong_secret_or_an_unreachable_endpoint_is_refused_and_nothing_is_saved() {
+    let _g = s3::shared();
+    let a = workstation();
+    let p = a.lib.add_patient(&NewPatient { name: "Kept".into(), ..Default::default() }).expect("p").id;
+    let err =
+        a.lib.sync_configure(config(&s3::server().endpoint, &prefix("wrong")), "not-the-secret").expect_err("refused");
+    assert!(matches!(&err, AppError::Sync(SyncError::Denied { .. })), "{err}");
+    assert_eq!(err.code(), "sync_denied");
+    assert!(!err.to_string().contains("not-the-secret"), "the secret never appears in a message");
+    assert!(a.lib.sync_configured().expect("cfg").is_none());
+    assert!(!a.lib.data_dir().join("sync-secret").exists());
+
+    // A port nobody listens on.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
+    let err = a.lib.sync_configure(config(&format!("http://{free}"), "x"), "s").expect_err("refused");
+    assert!(matches!(&err, AppError::Sync(SyncError::Unreachable { .. })), "{err}");
+    assert!(a.lib.sync_configured().expect("cfg").is_none());
+    assert_eq!(a.lib.patient(&p).expect("the library is untouched").name, "Kept");
+    assert_eq!(a.lib.sync_status().expect("status").state, State::Off);
+}
+
+fn raw_store(prefix: &str) -> (object_store::aws::AmazonS3, String) {
+    let s = s3::server();
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(&s.endpoint)
+        .with_region(&s.region)
+        .with_bucket_name(&s.bucket)
+        .with_access_key_id(&s.access_key)
+        .with_secret_access_key(&s.secret)
+        .with_allow_http(true)
+        .with_virtual_hosted_style_request(false)
+        .build()
+        .expect("store");
+    (store, format!("{prefix}/"))
+}
+
+#[test]
+fn a_tampered_original_in_the_bucket_is_detected_and_never_accepted() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("tamper");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Tamper".into(), ..Default::default() }).expect("p").id;
+    let doc = import(&a, &p, &[("t.jpg".into(), jpeg(55, 300, 200))])[0].clone();
+    run(&a);
+    let sha = a.lib.show_document(&doc).expect("doc").document.summary.sha256;
+    let (store, pre) = raw_store(&prefix);
+    let key = object_store::path::Path::from(format!("{pre}{}", chairside_app::sync_engine::blob_key(&sha)));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(store.put(&key, jpeg(56, 300, 200).into())).expect("overwrite behind Chairside's back");
+
+    let b = workstation();
+    join(&b, &endpoint, &prefix);
+    let (report, _) = b.lib.sync_run().expect("the round itself goes on");
+    assert!(report.problems.iter().any(|p| p.contains("does not match its checksum")), "{:?}", report.problems);
+    assert_eq!(report.downloaded_originals, 0);
+    let path = b.lib.data_dir().join("blobs").join(&sha[0..2]).join(&sha[2..4]).join(&sha);
+    assert!(!path.exists(), "the tampered bytes were not stored");
+    // Viewing fetches on demand and refuses the same way.
+    let err = b.lib.view_original(&doc).expect_err("refused");
+    assert!(err.to_string().contains("checksum") || err.to_string().contains("not in"), "{err}");
+}
+
+#[test]
+fn an_empty_workstation_bootstraps_and_a_dead_disk_is_restored_with_every_hash_checked() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("restore");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Restore".into(), ..Default::default() }).expect("p").id;
+    let files: Vec<(String, Vec<u8>)> = (0..8).map(|i| (format!("r{i}.jpg"), jpeg(200 + i, 400, 300))).collect();
+    import(&a, &p, &files);
+    let plan = a.lib.add_plan(&p, "Implant 36").expect("plan");
+    a.lib.add_plan_item(&plan.id, "Extraction").expect("item");
+    run(&a);
+
+    // The disk died: a new, empty library, pointed at the bucket.
+    let fresh = workstation();
+    join(&fresh, &endpoint, &prefix);
+    let report = run(&fresh);
+    assert_eq!(report.downloaded_originals, 8);
+    assert_eq!(state(&a.lib), state(&fresh.lib));
+    assert_eq!(fresh.lib.list_plans(&p).expect("plans").len(), 1);
+    let (v, _) = fresh.lib.verify_and_repair(VerifyOptions::default(), false).expect("verify");
+    assert!(v.ok && v.blobs_checked == 8, "{v:?}");
+
+    // A corrupt and a missing original on A are brought back by verify --repair.
+    let shas: Vec<String> =
+        a.lib.list_documents(&p, StatusFilter::All).expect("docs").into_iter().map(|d| d.sha256).collect();
+    let path = |sha: &str| a.lib.data_dir().join("blobs").join(&sha[0..2]).join(&sha[2..4]).join(sha);
+    make_writable(&path(&shas[0]));
+    std::fs::write(path(&shas[0]), b"bit rot").expect("corrupt");
+    make_writable(&path(&shas[1]));
+    std::fs::remove_file(path(&shas[1])).expect("lose");
+    let (v, repair) = a.lib.verify_and_repair(VerifyOptions::default(), true).expect("repair");
+    let repair = repair.expect("sync is set up");
+    assert_eq!(repair.repaired.len(), 2, "{repair:?}");
+    assert!(v.ok, "after repair: {v:?}");
+    assert!(
+        std::fs::read_dir(a.lib.data_dir().join("quarantine")).expect("q").count() >= 1,
+        "the corrupt file was kept aside"
+    );
+}
+
+fn make_writable(path: &Path) {
+    if let Ok(meta) = std::fs::metadata(path) {
+        let mut perms = meta.permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        let _ = std::fs::set_permissions(path, perms);
+    }
+}
+
+#[test]
+fn archived_originals_are_tagged_the_lifecycle_rule_reads_back_and_share_links_work() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("lifecycle");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Tiers".into(), ..Default::default() }).expect("p").id;
+    let docs = import(&a, &p, &[("l1.jpg".into(), jpeg(71, 300, 200)), ("l2.jpg".into(), jpeg(72, 300, 200))]);
+    let err = a.lib.sync_share(&docs[0], std::time::Duration::from_secs(3600)).expect_err("not uploaded yet");
+    assert_eq!(err.code(), "sync_not_uploaded");
+    run(&a);
+    let sha = |id: &str| a.lib.show_document(id).expect("doc").document.summary.sha256;
+    let engine = Arc::clone(a.lib.sync().expect("engine"));
+    assert!(engine.blob_tags(&sha(&docs[0])).expect("tags").is_empty());
+    a.lib.archive(&docs[0], Some("superseded")).expect("archive");
+    run(&a);
+    assert_eq!(
+        engine.blob_tags(&sha(&docs[0])).expect("tags"),
+        vec![("chairside-status".to_string(), "archived".to_string())]
+    );
+    assert!(engine.blob_tags(&sha(&docs[1])).expect("tags").is_empty());
+    a.lib.restore(&docs[0]).expect("restore");
+    run(&a);
+    assert!(engine.blob_tags(&sha(&docs[0])).expect("tags").is_empty(), "untagged on restore");
+
+    let rule = a.lib.sync_lifecycle_install().expect("install");
+    let classes: Vec<&str> = rule.transitions.iter().map(|t| t.storage_class.as_str()).collect();
+    assert_eq!(classes, ["STANDARD_IA", "DEEP_ARCHIVE"], "refused: {:?}", rule.refused);
+    assert!(
+        rule.installed_xml.contains("chairside-status") && rule.installed_xml.contains("DEEP_ARCHIVE"),
+        "{}",
+        rule.installed_xml
+    );
+    assert!(rule.installed_xml.contains("AbortIncompleteMultipartUpload"), "{}", rule.installed_xml);
+
+    let link = a.lib.sync_share(&docs[1], std::time::Duration::from_secs(600)).expect("share");
+    let body = http_get(&link.url);
+    assert_eq!(
+        body,
+        std::fs::read(
+            a.lib.data_dir().join("blobs").join(&sha(&docs[1])[0..2]).join(&sha(&docs[1])[2..4]).join(sha(&docs[1]))
+        )
+        .expect("local")
+    );
+    let too_long = a.lib.sync_share(&docs[1], std::time::Duration::from_secs(8 * 24 * 3600)).expect_err("over 7 days");
+    assert_eq!(too_long.code(), "invalid_input");
+    let audited = a.lib.audit_list(Some(&docs[1]), 10).expect("audit");
+    assert!(audited.iter().any(|e| e.action == "share_link"), "share links are audited");
+    assert!(
+        !serde_json::to_string(&audited).expect("json").contains("Signature"),
+        "the link itself is not in the audit"
+    );
+}
+
+/// A plain HTTP/1.1 GET (the presigned link, as a browser would fetch it).
+fn http_get(url: &str) -> Vec<u8> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http url");
+    let (host, path) = rest.split_at(rest.find('/').expect("path"));
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("send");
+    let mut response = Vec::new();
+    s.read_to_end(&mut response).expect("read");
+    let split = response.windows(4).position(|w| w == b"\r\n\r\n").expect("headers") + 4;
+    let head = String::from_utf8_lossy(&response[..split]).to_string();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    response[split..].to_vec()
+}
