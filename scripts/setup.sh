@@ -14,7 +14,8 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 
 pkgs=(build-essential cmake nasm pkg-config mount file
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
-    xvfb xauth dbus webkit2gtk-driver chromium)
+    xvfb xauth dbus webkit2gtk-driver chromium
+    radosgw ceph-mon ceph-osd ceph-common python3 rclone)
 need_pkgs=()
 for p in "${pkgs[@]}"; do installed "$p" || need_pkgs+=("$p"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test after installing what they need: the UI's unit tests (vitest), the
 # browser end-to-end tests (Chromium + playwright-core, mocked IPC), every Rust test of the
-# workspace (cargo test), then the real-app end-to-end tests (the Tauri binary under Xvfb,
+# workspace (cargo test, the sync tests against a real radosgw started here), then the real-app end-to-end tests (the Tauri binary under Xvfb,
 # driven by tauri-driver). Each runner ends with its own "N passed, N failed" line, and the
 # run ends with one line per runner.
 set -uo pipefail
@@ -35,6 +35,16 @@ log=$(mktemp)
 (cd ui && node e2e/browser.mjs) 2>&1 | tee "$log"
 code=${PIPESTATUS[0]}
 record browser $code "$(grep -E '^e2e \(browser\):' "$log" | tail -1 || echo 'e2e (browser): did not finish')"
+
+echo "== S3 test server (radosgw, 127.0.0.1)"
+s3dir=$(mktemp -d /tmp/chairside-s3.XXXXXX)
+trap 'bash scripts/s3-server.sh stop "$s3dir" >/dev/null 2>&1 || true' EXIT
+if bash scripts/s3-server.sh start "$s3dir" 17580 >/dev/null; then
+    export CHAIRSIDE_TEST_S3_ENV="$s3dir/env"
+    echo "radosgw up at $(grep S3_ENDPOINT "$s3dir/env" | cut -d= -f2)"
+else
+    echo "the S3 test server did not start (logs in $s3dir); the sync tests will fail"
+fi
 
 echo "== Rust tests (cargo test --workspace)"
 cargo test --workspace --no-fail-fast 2>&1 | tee "$log"

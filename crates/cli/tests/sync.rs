@@ -1,0 +1,76 @@
+//! `chairside sync …` as scripts use it: two real workstation processes (separate data
+//! folders) converging through the real test bucket, and a wrong secret refused with exit 1
+//! and nothing saved.
+
+mod support;
+
+use chairside_tests::s3;
+use support::{Lib, jpeg};
+
+fn configure(lib: &Lib, prefix: &str, secret: &str) -> support::Run {
+    let s = s3::server();
+    let out = lib
+        .command()
+        .env("CHAIRSIDE_S3_SECRET", secret)
+        .env("CHAIRSIDE_SECRET_STORE", "file")
+        .args(["--json", "sync", "configure", "--endpoint", &s.endpoint, "--bucket", &s.bucket, "--region", &s.region])
+        .args(["--prefix", prefix, "--path-style", "--access-key", &s.access_key])
+        .output()
+        .expect("run chairside");
+    support::parse(out)
+}
+
+#[test]
+fn two_workstation_processes_converge_through_the_bucket() {
+    let _g = s3::shared();
+    let prefix = format!("cli-{}", std::process::id());
+    let (a, b) = (Lib::new(), Lib::new());
+    let conf = configure(&a, &prefix, &s3::server().secret);
+    assert_eq!(conf.code, 0, "{}", conf.stderr);
+    assert_eq!(conf.json["secret"]["kind"], "file");
+    assert!(!conf.stdout.contains(&s3::server().secret), "the secret is never printed");
+    let p = a.patient("Ada Lovelace");
+    let dir = tempfile::tempdir().expect("tmp");
+    let photo = dir.path().join("p.jpg");
+    std::fs::write(&photo, jpeg(5, 320, 240)).expect("write");
+    assert_eq!(a.import(&p, &[&photo]).code, 0);
+    let run = a.ok(&["sync", "run"]);
+    assert_eq!(run["report"]["uploaded_originals"], 1);
+    assert_eq!(run["status"]["state"], "up_to_date");
+
+    assert_eq!(configure(&b, &prefix, &s3::server().secret).code, 0);
+    let before = b.ok(&["sync", "status"]);
+    assert_eq!(before["state"], "syncing");
+    let run = b.ok(&["sync", "run"]);
+    assert_eq!(run["report"]["downloaded_originals"], 1, "{run}");
+    let docs = b.ok(&["list", "--patient", &p]);
+    assert_eq!(docs.as_array().map(Vec::len), Some(1));
+    let status = b.ok(&["sync", "status"]);
+    assert_eq!(status["state"], "up_to_date", "{status}");
+    assert_eq!(status["backlog"]["to_upload"], 0);
+
+    // An edit on B reaches A.
+    let id = docs[0]["id"].as_str().expect("id").to_string();
+    b.ok(&["edit", &id, "--notes", "shade A2"]);
+    b.ok(&["sync", "run"]);
+    a.ok(&["sync", "run"]);
+    assert_eq!(a.ok(&["show", &id])["notes"], "shade A2");
+    let test = a.ok(&["sync", "test"]);
+    assert_eq!(test["ok"], true, "{test}");
+    let share = a.ok(&["sync", "share", &id, "--expires", "2h"]);
+    assert!(share["url"].as_str().is_some_and(|u| u.contains("X-Amz-Signature")), "{share}");
+    assert_eq!(a.json(&["sync", "share", &id, "--expires", "8d"]).code, 2);
+}
+
+#[test]
+fn a_wrong_secret_is_refused_with_exit_1_and_nothing_is_saved() {
+    let _g = s3::shared();
+    let a = Lib::new();
+    let r = configure(&a, "cli-wrong", "definitely-wrong");
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json["error"]["code"], "sync_denied");
+    assert!(!r.stdout.contains("definitely-wrong") && !r.stderr.contains("definitely-wrong"));
+    let status = a.ok(&["sync", "status"]);
+    assert_eq!(status["state"], "off");
+    assert_eq!(a.json(&["sync", "run"]).json["error"]["code"], "sync_not_configured");
+}
