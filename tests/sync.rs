@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chairside_app::sync_engine::{Originals, State, SyncConfig, SyncError};
+use chairside_app::sync_engine::{Originals, SyncConfig, SyncError, SyncState as State};
 use chairside_app::{AppError, Library, LibraryOptions};
 use chairside_media::{DocumentPatch, StatusFilter, VerifyOptions};
 use chairside_patients::NewPatient;

@@ -20,7 +20,12 @@ use ts_rs::{Config, TS};
 use crate::capture::ActivePatientEvent;
 use crate::commands::{
     DocumentEdit, GalleryItem, ImportProgressEvent, InboxFolderInput, LibraryStatus, ListStatus, PatientInput,
-    StartupInfo, ToothChart,
+    StartupInfo, SyncSettings, ToothChart,
+};
+use crate::sync::SyncEvent;
+use chairside_app::sync_engine::{
+    Backlog, Check, LifecycleReport, Originals, SecretLocation, ShareLink, SyncConfig, SyncState, SyncStatus,
+    TierTransition,
 };
 
 /// Where the UI keeps the generated file, relative to this crate.
@@ -41,7 +46,8 @@ pub fn typescript() -> String {
         HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
         InboxFolder, InboxFolderInput, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
-        SlotView, SeriesView, CaptureOutcome, NewTemplate,
+        SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
+        SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

@@ -110,6 +110,9 @@ pub fn start_inbox<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Arc<Library>) {
     }
     let emitter = app.clone();
     match Inbox::start(Arc::clone(lib), InboxOptions::default(), move |notice: InboxNotice| {
+        if matches!(notice, InboxNotice::Files { .. }) {
+            crate::sync::nudge(&emitter);
+        }
         let _ = emitter.emit(EVENT_INBOX, notice);
     }) {
         Ok(inbox) => *slot = Some(inbox),

@@ -41,4 +41,11 @@ pub const COMMANDS: &[&str] = &[
     "resume_capture",
     "place_in_series",
     "capture_still",
+    "sync_settings",
+    "sync_status",
+    "sync_configure",
+    "sync_test",
+    "sync_now",
+    "sync_share",
+    "sync_lifecycle_install",
 ];

@@ -10,6 +10,7 @@ use chairside_app::media::{
 };
 use chairside_app::patients::{NewPatient, Patient};
 use chairside_app::series::{NewTemplate, Template};
+use chairside_app::sync_engine::{Check, LifecycleReport, SecretLocation, ShareLink, SyncConfig, SyncStatus};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
@@ -41,6 +42,20 @@ where
         code: "internal".into(),
         message: format!("the operation stopped unexpectedly ({e}); nothing was half-done, please try again"),
     })?
+}
+
+/// Like [`blocking`], for commands that change the library: sync uploads the change at once.
+async fn changing<R, T, F>(app: AppHandle<R>, f: F) -> Reply<T>
+where
+    R: Runtime,
+    T: Send + 'static,
+    F: FnOnce(&Library) -> Result<T, AppError> + Send + 'static,
+{
+    let result = blocking(app.clone(), f).await;
+    if result.is_ok() {
+        crate::sync::nudge(&app);
+    }
+    result
 }
 
 /// What the status bar shows.
@@ -136,12 +151,12 @@ pub async fn get_patient<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<Pat
 
 #[tauri::command(async)]
 pub async fn add_patient<R: Runtime>(app: AppHandle<R>, input: PatientInput) -> Reply<Patient> {
-    blocking(app, move |lib| lib.add_patient(&input.into())).await
+    changing(app, move |lib| lib.add_patient(&input.into())).await
 }
 
 #[tauri::command(async)]
 pub async fn update_patient<R: Runtime>(app: AppHandle<R>, id: String, input: PatientInput) -> Reply<Patient> {
-    blocking(app, move |lib| lib.update_patient(&id, &input.into())).await
+    changing(app, move |lib| lib.update_patient(&id, &input.into())).await
 }
 
 /// A document as the gallery lists it: its summary, with only the sizes of its ready
@@ -218,7 +233,7 @@ pub async fn show_document<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<D
 
 #[tauri::command(async)]
 pub async fn update_document<R: Runtime>(app: AppHandle<R>, id: String, edit: DocumentEdit) -> Reply<Transition> {
-    blocking(app, move |lib| {
+    changing(app, move |lib| {
         let patch =
             DocumentPatch { kind: edit.kind, notes: edit.notes, teeth: edit.teeth, captured_at: edit.captured_at };
         lib.update_document(&id, &patch)
@@ -228,12 +243,12 @@ pub async fn update_document<R: Runtime>(app: AppHandle<R>, id: String, edit: Do
 
 #[tauri::command(async)]
 pub async fn archive_document<R: Runtime>(app: AppHandle<R>, id: String, reason: Option<String>) -> Reply<Transition> {
-    blocking(app, move |lib| lib.archive(&id, reason.as_deref().filter(|r| !r.trim().is_empty()))).await
+    changing(app, move |lib| lib.archive(&id, reason.as_deref().filter(|r| !r.trim().is_empty()))).await
 }
 
 #[tauri::command(async)]
 pub async fn restore_document<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<Transition> {
-    blocking(app, move |lib| lib.restore(&id)).await
+    changing(app, move |lib| lib.restore(&id)).await
 }
 
 /// Imports files and folders (dropped or picked) for a patient; each file's outcome is sent as
@@ -247,7 +262,7 @@ pub async fn import_files<R: Runtime>(
     kind: Option<Kind>,
 ) -> Reply<Vec<FileResult>> {
     let emitter = app.clone();
-    blocking(app, move |lib| {
+    changing(app, move |lib| {
         let paths: Vec<PathBuf> = paths.into_iter().map(PathBuf::from).collect();
         lib.import_paths(&patient_id, &paths, kind, "desktop", &|p| {
             let event = ImportProgressEvent {
@@ -270,7 +285,7 @@ pub async fn link_document<R: Runtime>(
     owner_id: String,
     role: Option<String>,
 ) -> Reply<Attachment> {
-    blocking(app, move |lib| lib.link(&document_id, &owner_type, &owner_id, role.as_deref())).await
+    changing(app, move |lib| lib.link(&document_id, &owner_type, &owner_id, role.as_deref())).await
 }
 
 #[tauri::command(async)]
@@ -280,7 +295,7 @@ pub async fn unlink_document<R: Runtime>(
     owner_type: String,
     owner_id: String,
 ) -> Reply<Attachment> {
-    blocking(app, move |lib| lib.unlink(&document_id, &owner_type, &owner_id)).await
+    changing(app, move |lib| lib.unlink(&document_id, &owner_type, &owner_id)).await
 }
 
 #[tauri::command(async)]
@@ -299,12 +314,12 @@ pub async fn list_notes<R: Runtime>(app: AppHandle<R>, patient_id: String) -> Re
 
 #[tauri::command(async)]
 pub async fn add_note<R: Runtime>(app: AppHandle<R>, patient_id: String, text: String) -> Reply<Note> {
-    blocking(app, move |lib| lib.add_note(&patient_id, &text)).await
+    changing(app, move |lib| lib.add_note(&patient_id, &text)).await
 }
 
 #[tauri::command(async)]
 pub async fn edit_note<R: Runtime>(app: AppHandle<R>, id: String, text: String) -> Reply<Note> {
-    blocking(app, move |lib| lib.edit_note(&id, &text)).await
+    changing(app, move |lib| lib.edit_note(&id, &text)).await
 }
 
 #[tauri::command(async)]
@@ -314,12 +329,12 @@ pub async fn list_plans<R: Runtime>(app: AppHandle<R>, patient_id: String) -> Re
 
 #[tauri::command(async)]
 pub async fn add_plan<R: Runtime>(app: AppHandle<R>, patient_id: String, title: String) -> Reply<Plan> {
-    blocking(app, move |lib| lib.add_plan(&patient_id, &title)).await
+    changing(app, move |lib| lib.add_plan(&patient_id, &title)).await
 }
 
 #[tauri::command(async)]
 pub async fn add_plan_item<R: Runtime>(app: AppHandle<R>, plan_id: String, title: String) -> Reply<PlanItem> {
-    blocking(app, move |lib| lib.add_plan_item(&plan_id, &title)).await
+    changing(app, move |lib| lib.add_plan_item(&plan_id, &title)).await
 }
 
 // --- capture: the active patient, watched folders, tooth numbers ---
@@ -401,7 +416,7 @@ pub async fn assign_inbox_files<R: Runtime>(
     patient_id: String,
     paths: Vec<String>,
 ) -> Reply<Vec<InboxFile>> {
-    blocking(app, move |lib| lib.assign_inbox_files(&patient_id, &paths)).await
+    changing(app, move |lib| lib.assign_inbox_files(&patient_id, &paths)).await
 }
 
 /// The clinic's tooth notation and every tooth labelled in it.
@@ -439,7 +454,7 @@ pub async fn series_templates<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Templa
 /// A clinic's own template; each slot's teeth in the clinic's notation.
 #[tauri::command(async)]
 pub async fn add_series_template<R: Runtime>(app: AppHandle<R>, template: NewTemplate) -> Reply<Template> {
-    blocking(app, move |lib| lib.add_series_template(&template)).await
+    changing(app, move |lib| lib.add_series_template(&template)).await
 }
 
 /// One series with what is in each slot.
@@ -461,7 +476,7 @@ pub async fn start_capture<R: Runtime>(
     template_id: String,
 ) -> Reply<SeriesView> {
     let state_app = app.clone();
-    blocking(app, move |lib| {
+    changing(app, move |lib| {
         state_app.state::<Shared>().with_active(|known| {
             let v = lib.start_capture(&patient_id, &template_id, None)?;
             *known = Some(patient_id.clone());
@@ -489,7 +504,7 @@ pub async fn place_in_series<R: Runtime>(
     slot: u32,
     document_id: String,
 ) -> Reply<SeriesView> {
-    blocking(app, move |lib| lib.place_in_series(&series_id, slot as usize, &document_id)).await
+    changing(app, move |lib| lib.place_in_series(&series_id, slot as usize, &document_id)).await
 }
 
 /// A still from the camera, sent as the raw bytes of a JPEG (no base64): imported into the
@@ -503,5 +518,62 @@ pub async fn capture_still<R: Runtime>(app: AppHandle<R>, request: tauri::ipc::R
         });
     };
     let bytes = bytes.clone();
-    blocking(app, move |lib| lib.capture_still(&bytes)).await
+    changing(app, move |lib| lib.capture_still(&bytes)).await
+}
+
+/// The sync settings (no secret), and where the secret is kept.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct SyncSettings {
+    pub config: Option<SyncConfig>,
+    pub secret: SecretLocation,
+}
+
+#[tauri::command(async)]
+pub async fn sync_settings<R: Runtime>(app: AppHandle<R>) -> Reply<SyncSettings> {
+    blocking(app, |lib| {
+        let engine = lib.sync()?;
+        Ok(SyncSettings { config: engine.config()?, secret: engine.secret_location() })
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn sync_status<R: Runtime>(app: AppHandle<R>) -> Reply<SyncStatus> {
+    blocking(app, |lib| lib.sync_status()).await
+}
+
+/// Checks the bucket and saves the settings (nothing saved if the check fails); the secret
+/// goes to the OS keychain.
+#[tauri::command(async)]
+pub async fn sync_configure<R: Runtime>(
+    app: AppHandle<R>,
+    config: SyncConfig,
+    secret: String,
+) -> Reply<SecretLocation> {
+    let result = blocking(app.clone(), move |lib| lib.sync_configure(config, &secret)).await;
+    if result.is_ok() {
+        crate::sync::now(&app);
+    }
+    result
+}
+
+#[tauri::command(async)]
+pub async fn sync_test<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Check>> {
+    blocking(app, |lib| lib.sync_test()).await
+}
+
+#[tauri::command(async)]
+pub async fn sync_now<R: Runtime>(app: AppHandle<R>) -> Reply<()> {
+    crate::sync::now(&app);
+    Ok(())
+}
+
+#[tauri::command(async)]
+pub async fn sync_share<R: Runtime>(app: AppHandle<R>, document_id: String, seconds: u64) -> Reply<ShareLink> {
+    blocking(app, move |lib| lib.sync_share(&document_id, std::time::Duration::from_secs(seconds))).await
+}
+
+#[tauri::command(async)]
+pub async fn sync_lifecycle_install<R: Runtime>(app: AppHandle<R>) -> Reply<LifecycleReport> {
+    blocking(app, |lib| lib.sync_lifecycle_install()).await
 }

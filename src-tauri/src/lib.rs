@@ -7,6 +7,7 @@ pub mod capture;
 mod command_names;
 pub mod commands;
 pub mod protocol;
+pub mod sync;
 
 pub use command_names::COMMANDS;
 
@@ -36,6 +37,8 @@ pub struct Shared {
     inbox: Mutex<Option<Inbox>>,
     /// The active patient the UI was last told about.
     active: Mutex<Option<String>>,
+    /// Background sync with the clinic's bucket (idle while not configured).
+    sync: Mutex<Option<chairside_app::sync_engine::SyncLoop>>,
 }
 
 /// Enough to keep both cores of a modest workstation busy reading thumbnails.
@@ -54,6 +57,7 @@ impl Shared {
             media_permits: Arc::new(tokio::sync::Semaphore::new(MEDIA_CONCURRENCY)),
             inbox: Mutex::new(None),
             active: Mutex::new(None),
+            sync: Mutex::new(None),
         }
     }
 
@@ -108,6 +112,7 @@ pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
             app.state::<Shared>().with_active(|known| *known = active);
             capture::start_inbox(app, lib);
             capture::follow_active_patient(app, Arc::clone(lib));
+            sync::start(app, lib);
         }
         Err(e) => eprintln!("chairside: cannot open the library: {}", e.message),
     }
@@ -194,6 +199,13 @@ pub fn with_chairside<R: Runtime>(
             commands::resume_capture,
             commands::place_in_series,
             commands::capture_still,
+            commands::sync_settings,
+            commands::sync_status,
+            commands::sync_configure,
+            commands::sync_test,
+            commands::sync_now,
+            commands::sync_share,
+            commands::sync_lifecycle_install,
         ])
 }
 

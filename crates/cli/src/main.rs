@@ -1050,7 +1050,7 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, AppError> {
 }
 
 fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
-    use chairside_app::sync_engine::State;
+    use chairside_app::sync_engine::SyncState as State;
     let b = &s.backlog;
     let mut text = match s.state {
         State::Off => "off: no bucket configured (run `chairside sync configure`)".to_string(),
@@ -1075,7 +1075,7 @@ fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
 }
 
 fn sync(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
-    use chairside_app::sync_engine::{Originals, SHARE_DEFAULT, State, SyncConfig};
+    use chairside_app::sync_engine::{Originals, SHARE_DEFAULT, SyncConfig, SyncState as State};
     match cmd {
         SyncCmd::Configure { endpoint, bucket, region, prefix, path_style, access_key, originals } => {
             let originals = match originals.as_str() {

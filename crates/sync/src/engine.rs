@@ -903,7 +903,7 @@ impl SyncEngine {
                     return Ok(LifecycleReport {
                         transitions: transitions
                             .iter()
-                            .map(|(d, c)| Transition { days: *d, storage_class: c.to_string() })
+                            .map(|(d, c)| TierTransition { days: *d, storage_class: c.to_string() })
                             .collect(),
                         abort_incomplete_multipart_days: 7,
                         refused,
@@ -1078,7 +1078,7 @@ impl Check {
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Transition {
+pub struct TierTransition {
     pub days: u32,
     pub storage_class: String,
 }
@@ -1086,7 +1086,7 @@ pub struct Transition {
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LifecycleReport {
-    pub transitions: Vec<Transition>,
+    pub transitions: Vec<TierTransition>,
     pub abort_incomplete_multipart_days: u32,
     /// Storage classes the server refused, with its answer.
     pub refused: Vec<String>,

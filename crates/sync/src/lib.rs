@@ -22,7 +22,7 @@ pub mod status;
 pub use config::{Originals, SecretLocation, SyncConfig};
 pub use engine::{
     Backlog, Check, EngineOptions, LifecycleReport, RoundReport, SHARE_DEFAULT, SHARE_MAX, ShareLink, SyncEngine,
-    blob_key, thumb_key,
+    TierTransition, blob_key, thumb_key,
 };
 pub use error::SyncError;
-pub use status::{State, SyncLoop, SyncStatus};
+pub use status::{SyncLoop, SyncState, SyncStatus};

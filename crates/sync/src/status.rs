@@ -23,7 +23,7 @@ pub const SKEW_LIMIT_S: i64 = 60;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
-pub enum State {
+pub enum SyncState {
     Off,
     Offline,
     Syncing,
@@ -34,7 +34,7 @@ pub enum State {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncStatus {
-    pub state: State,
+    pub state: SyncState,
     /// When the current state began (offline since…, error since…).
     pub since: Option<String>,
     /// Offline: when the next attempt is due.
@@ -52,7 +52,7 @@ pub struct SyncStatus {
 impl SyncStatus {
     pub fn off() -> SyncStatus {
         SyncStatus {
-            state: State::Off,
+            state: SyncState::Off,
             since: None,
             next_try: None,
             message: None,
@@ -76,13 +76,13 @@ impl SyncEngine {
             .db
             .read(|c| Ok::<_, SyncError>(chairside_store::get_setting(c, SETTING)?))?
             .and_then(|s| serde_json::from_str(&s).ok());
-        let mut status = saved.unwrap_or(SyncStatus { state: State::Syncing, ..SyncStatus::off() });
+        let mut status = saved.unwrap_or(SyncStatus { state: SyncState::Syncing, ..SyncStatus::off() });
         status.backlog = self.backlog()?;
-        if status.state == State::UpToDate && status.backlog != Backlog::default() {
-            status.state = State::Syncing;
+        if status.state == SyncState::UpToDate && status.backlog != Backlog::default() {
+            status.state = SyncState::Syncing;
         }
-        if status.state == State::Off {
-            status.state = State::Syncing;
+        if status.state == SyncState::Off {
+            status.state = SyncState::Syncing;
         }
         if let crate::config::SecretLocation::File { path } = self.secret_location() {
             let w = format!("no OS keychain was available: the secret key is in {path}, readable only by this user");
@@ -100,15 +100,28 @@ impl SyncEngine {
 
     /// Runs one round and records the resulting status (what `sync run` and the loop do).
     pub fn round_with_status(&self, failures: u32) -> (Result<crate::RoundReport, SyncError>, SyncStatus) {
-        let previous = self.status().unwrap_or_else(|_| SyncStatus::off());
         let result = self.run_round();
+        let status = self.record(&result, failures);
+        (result, status)
+    }
+
+    /// Uploads only (after a local change), and records the status.
+    pub fn push_with_status(&self, failures: u32) -> (Result<crate::RoundReport, SyncError>, SyncStatus) {
+        let result = self.push();
+        let status = self.record(&result, failures);
+        (result, status)
+    }
+
+    fn record(&self, result: &Result<crate::RoundReport, SyncError>, failures: u32) -> SyncStatus {
+        let previous = self.status().unwrap_or_else(|_| SyncStatus::off());
         let now = chairside_store::now_rfc3339();
         let mut status = previous.clone();
         status.backlog = self.backlog().unwrap_or_default();
-        match &result {
+        match result {
             Ok(report) => {
                 let settled = status.backlog == Backlog::default();
-                let state = if settled && report.problems.is_empty() { State::UpToDate } else { State::Syncing };
+                let state =
+                    if settled && report.problems.is_empty() { SyncState::UpToDate } else { SyncState::Syncing };
                 if status.state != state {
                     status.since = Some(now.clone());
                 }
@@ -119,7 +132,7 @@ impl SyncEngine {
                 status.last_success_at = Some(now);
             }
             Err(e) => {
-                let state = if e.is_transient() { State::Offline } else { State::Error };
+                let state = if e.is_transient() { SyncState::Offline } else { SyncState::Error };
                 if status.state != state {
                     status.since = Some(now);
                 }
@@ -134,7 +147,7 @@ impl SyncEngine {
             }
         }
         let _ = self.save_status(&status);
-        (result, status)
+        status
     }
 
     pub(crate) fn note_skew(&self, skew: Option<i64>) {
@@ -167,8 +180,14 @@ pub struct SyncLoop {
     thread: Option<JoinHandle<()>>,
 }
 
+#[derive(Default)]
+struct Wake {
+    push: bool,
+    full: bool,
+}
+
 struct LoopShared {
-    wake: Mutex<bool>,
+    wake: Mutex<Wake>,
     cv: Condvar,
     stop: AtomicBool,
 }
@@ -177,16 +196,23 @@ impl SyncLoop {
     /// Starts rounds on a thread of its own; `on_round` hears each status (and whether the
     /// round applied anything, so the UI can reload).
     pub fn start(engine: Arc<SyncEngine>, on_round: RoundListener) -> SyncLoop {
-        let shared = Arc::new(LoopShared { wake: Mutex::new(false), cv: Condvar::new(), stop: AtomicBool::new(false) });
+        let shared = Arc::new(LoopShared {
+            wake: Mutex::new(Wake::default()),
+            cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
         let s = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("chairside-sync-loop".into())
             .spawn(move || {
                 let mut failures = 0u32;
                 let mut last_skew_check: Option<Instant> = None;
+                let mut last_full: Option<Instant> = None;
+                let mut full_wanted = true;
                 while !s.stop.load(Ordering::Relaxed) {
                     let wait = if engine.config().ok().flatten().is_none() {
                         on_round(&SyncStatus::off(), false);
+                        last_full = None;
                         IDLE_INTERVAL
                     } else {
                         if last_skew_check.is_none_or(|t| t.elapsed() > Duration::from_secs(3600))
@@ -195,7 +221,14 @@ impl SyncLoop {
                             engine.note_skew(skew);
                             last_skew_check = Some(Instant::now());
                         }
-                        let (result, status) = engine.round_with_status(failures);
+                        // Peers are listed once per interval; a local change in between only
+                        // uploads (and costs nothing when there is nothing to upload).
+                        let full = full_wanted || last_full.is_none_or(|t| t.elapsed() >= IDLE_INTERVAL);
+                        let (result, status) =
+                            if full { engine.round_with_status(failures) } else { engine.push_with_status(failures) };
+                        if full {
+                            last_full = Some(Instant::now());
+                        }
                         match result {
                             Ok(report) => {
                                 failures = 0;
@@ -203,8 +236,12 @@ impl SyncLoop {
                                     || report.downloaded_thumbnails > 0
                                     || report.downloaded_originals > 0;
                                 on_round(&status, changed);
-                                // More work queued behind a full batch: go again soon.
-                                if status.backlog.to_upload > 0 { Duration::from_secs(1) } else { IDLE_INTERVAL }
+                                if status.backlog.to_upload > 0 {
+                                    // More queued behind a full batch: go again soon.
+                                    Duration::from_secs(1)
+                                } else {
+                                    IDLE_INTERVAL.saturating_sub(last_full.map(|t| t.elapsed()).unwrap_or_default())
+                                }
                             }
                             Err(e) => {
                                 on_round(&status, false);
@@ -220,18 +257,27 @@ impl SyncLoop {
                     };
                     let guard = s.wake.lock().unwrap_or_else(|p| p.into_inner());
                     let (mut woken, _) =
-                        s.cv.wait_timeout_while(guard, wait, |w| !*w && !s.stop.load(Ordering::Relaxed))
-                            .unwrap_or_else(|p| p.into_inner());
-                    *woken = false;
+                        s.cv.wait_timeout_while(guard, wait.max(Duration::from_millis(50)), |w| {
+                            !w.push && !w.full && !s.stop.load(Ordering::Relaxed)
+                        })
+                        .unwrap_or_else(|p| p.into_inner());
+                    full_wanted = woken.full;
+                    *woken = Wake::default();
                 }
             })
             .ok();
         SyncLoop { shared, thread }
     }
 
+    /// Settings changed or the person asked: a full round now.
+    pub fn sync_now(&self) {
+        self.shared.wake.lock().unwrap_or_else(|p| p.into_inner()).full = true;
+        self.shared.cv.notify_all();
+    }
+
     /// A local change happened (import, edit) or settings changed: run a round now.
     pub fn nudge(&self) {
-        *self.shared.wake.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.shared.wake.lock().unwrap_or_else(|p| p.into_inner()).push = true;
         self.shared.cv.notify_all();
     }
 

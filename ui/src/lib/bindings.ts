@@ -176,3 +176,73 @@ export type CaptureOutcome = { file: FileResult,
 slot: number | null, };
 
 export type NewTemplate = { name: string, columns: number, rows: number, slots: Array<Slot>, };
+
+export type Originals = "all" | "on-open";
+
+export type SyncConfig = { endpoint: string, region: string, bucket: string, 
+/**
+ * Key prefix inside the bucket ("" or e.g. "clinic-a"), without slashes at either end.
+ */
+prefix: string, 
+/**
+ * Path-style addressing (`endpoint/bucket/key`), which MinIO and Ceph need; otherwise
+ * virtual-hosted (`bucket.endpoint/key`).
+ */
+path_style: boolean, access_key: string, originals: Originals, };
+
+export type SecretLocation = { "kind": "keychain" } | { "kind": "file", path: string, };
+
+export type SyncState = "off" | "offline" | "syncing" | "up_to_date" | "error";
+
+export type Backlog = { 
+/**
+ * Originals, thumbnails and change segments not in the bucket yet.
+ */
+to_upload: number, 
+/**
+ * Peer segments seen in the bucket and not applied yet, plus thumbnails and originals
+ * to download.
+ */
+to_apply: number, to_download: number, };
+
+export type SyncStatus = { state: SyncState, 
+/**
+ * When the current state began (offline since…, error since…).
+ */
+since: string | null, 
+/**
+ * Offline: when the next attempt is due.
+ */
+next_try: string | null, 
+/**
+ * Offline or error: what went wrong and what to do.
+ */
+message: string | null, code: string | null, backlog: Backlog, last_success_at: string | null, 
+/**
+ * Seconds this clock is ahead of the server's (negative: behind).
+ */
+clock_skew_seconds: number | null, warnings: Array<string>, };
+
+export type SyncEvent = { status: SyncStatus, 
+/**
+ * The round brought records, thumbnails or originals from peers: views should reload.
+ */
+changed: boolean, };
+
+export type SyncSettings = { config: SyncConfig | null, secret: SecretLocation, };
+
+export type Check = { name: string, ok: boolean, detail: string, };
+
+export type TierTransition = { days: number, storage_class: string, };
+
+export type LifecycleReport = { transitions: Array<TierTransition>, abort_incomplete_multipart_days: number, 
+/**
+ * Storage classes the server refused, with its answer.
+ */
+refused: Array<string>, 
+/**
+ * The configuration as read back from the server.
+ */
+installed_xml: string, };
+
+export type ShareLink = { document_id: string, url: string, expires_at: string, };
