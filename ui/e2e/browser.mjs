@@ -314,6 +314,37 @@ test('teeth are tagged on the chart in the viewer and filter the gallery', async
   await until(async () => (await tiles().count()) === anaTiles + 1, 'all again');
 });
 
+test('sync: a wrong secret is refused in the form, the right one is saved, the status bar follows, a share link is made', async () => {
+  await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Sync off'), 'sync off at first');
+  await page.getByRole('button', { name: '⚙ Settings' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Settings' });
+  await dialog.locator('input[name=sync_endpoint]').fill('https://s3.clinic.example');
+  await dialog.locator('input[name=sync_bucket]').fill('clinic-photos');
+  await dialog.locator('input[name=sync_access_key]').fill('AKIA-E2E');
+  await dialog.locator('input[name=sync_secret]').fill('wrong');
+  await dialog.getByRole('button', { name: 'Check and save' }).click();
+  await until(async () => (await dialog.locator('.form-error').textContent()).includes('refused the credentials'), 'the wrong secret is refused');
+  await dialog.locator('input[name=sync_secret]').fill('right-secret');
+  await dialog.getByRole('button', { name: 'Check and save' }).click();
+  await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Up to date'), 'the status bar says up to date');
+  await dialog.getByRole('button', { name: 'Test the server' }).click();
+  await until(async () => (await dialog.getByTestId('sync-checks').locator('li').count()) === 3, 'the checks are listed');
+  await dialog.getByRole('button', { name: 'Install lifecycle rule' }).click();
+  await until(async () => (await dialog.getByTestId('sync-lifecycle').textContent()).includes('STANDARD_IA after 30 days'), 'the rule is described');
+  await shot('15-sync-settings');
+  await dialog.getByRole('button', { name: 'Done' }).click();
+  await tiles().first().click();
+  const viewer = page.getByRole('dialog', { name: 'Viewer' });
+  await viewer.getByRole('button', { name: 'Share link…' }).click();
+  const share = page.getByRole('dialog', { name: 'Share link' });
+  await share.locator('select[name=share_expires]').selectOption({ label: '1 day' });
+  await share.getByRole('button', { name: 'Make link' }).click();
+  await until(async () => (await share.locator('input[name=share_url]').inputValue()).includes('X-Amz-Expires=86400'), 'a one-day link');
+  await share.getByRole('button', { name: 'Done' }).click();
+  await page.keyboard.press('Escape');
+  await until(async () => (await viewer.count()) === 0, 'viewer closed');
+});
+
 test('settings: a watched folder is added and the tooth notation switched to Palmer', async () => {
   await page.getByRole('button', { name: '⚙ Settings' }).click();
   const dialog = page.getByRole('dialog', { name: 'Settings' });

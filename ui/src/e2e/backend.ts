@@ -18,6 +18,8 @@ import type {
   Note,
   Patient,
   Plan,
+  SyncConfig,
+  SyncStatus,
 } from '../lib/bindings';
 
 type Doc = DocumentDetails;
@@ -83,6 +85,14 @@ const templates: Template[] = [
 ];
 const series: SeriesView[] = [];
 let session: string | null = null;
+
+// Sync: a bucket that accepts one secret, as the real configure checks before saving.
+let syncConfig: SyncConfig | null = null;
+const offStatus = (): SyncStatus => ({
+  state: 'off', since: null, next_try: null, message: null, code: null,
+  backlog: { to_upload: 0, to_apply: 0, to_download: 0 }, last_success_at: null, clock_skew_seconds: null, warnings: [],
+});
+let syncStatus: SyncStatus = offStatus();
 
 function startSeries(patientId: string, templateId: string): SeriesView {
   const template = need(templates.find((t) => t.id === templateId), 'template_not_found', 'template');
@@ -379,6 +389,33 @@ const handlers: Record<string, (a: Args) => unknown> = {
     const slot = v ? fillNext(v, d.id) : null;
     return { file: { path: 'camera', status: 'imported', document_id: d.id, sha256: d.sha256, error: null }, slot };
   },
+  sync_settings: () => ({ config: syncConfig, secret: { kind: 'keychain' } }),
+  sync_status: () => syncStatus,
+  sync_configure: (a) => {
+    const c = a.config as SyncConfig;
+    if (!/^https?:\/\//.test(c.endpoint)) throw new Refusal('invalid_input', `the endpoint "${c.endpoint}" must be a URL starting with https://`);
+    if (a.secret !== 'right-secret') {
+      throw new Refusal('sync_denied', `the bucket refused the credentials (access key ${c.access_key}): 403 SignatureDoesNotMatch. Check the access key and secret with your storage administrator`);
+    }
+    syncConfig = c;
+    syncStatus = { ...offStatus(), state: 'syncing', backlog: { to_upload: 3, to_apply: 0, to_download: 0 } };
+    setTimeout(() => {
+      syncStatus = { ...offStatus(), state: 'up_to_date', last_success_at: now() };
+      void emit('sync', { status: syncStatus, changed: false });
+    }, 300);
+    return { kind: 'keychain' };
+  },
+  sync_test: () => [
+    { name: 'list', ok: true, detail: '3 top-level folders' },
+    { name: 'conditional_put', ok: true, detail: 'a second create-only put was refused (412): If-None-Match works' },
+    { name: 'lifecycle', ok: false, detail: 'the bucket answered reading the lifecycle rule: 501 NotImplemented' },
+  ],
+  sync_now: () => null,
+  sync_share: (a) => {
+    if (!syncConfig) throw new Refusal('sync_not_configured', 'sync is not configured');
+    return { document_id: String(a.documentId), url: `https://s3.example/clinic/blob?X-Amz-Expires=${a.seconds}&X-Amz-Signature=e2e`, expires_at: new Date(Date.now() + Number(a.seconds) * 1000).toISOString() };
+  },
+  sync_lifecycle_install: () => ({ transitions: [{ days: 30, storage_class: 'STANDARD_IA' }], abort_incomplete_multipart_days: 7, refused: ['DEEP_ARCHIVE: InvalidStorageClass', 'GLACIER: InvalidStorageClass'], installed_xml: '' }),
   'plugin:dialog|open': () => ['/fake/new-photo-1.jpg', '/fake/new-photo-2.jpg', '/fake/broken.jpg'],
 };
 

@@ -33,6 +33,14 @@ import type {
   ThumbnailEvent,
   ToothChart,
   Transition,
+  Check,
+  LifecycleReport,
+  SecretLocation,
+  ShareLink,
+  SyncConfig,
+  SyncEvent,
+  SyncSettings,
+  SyncStatus,
 } from './bindings';
 
 /** A refused or failed call: a stable `code` for logic and a `message` for people. */
@@ -110,6 +118,15 @@ export const api = {
     call<SeriesView>('place_in_series', { seriesId, slot, documentId }),
   /** A camera still as JPEG bytes, sent raw (no base64). */
   captureStill: (jpeg: Uint8Array) => call<CaptureOutcome>('capture_still', jpeg),
+  syncSettings: () => call<SyncSettings>('sync_settings'),
+  syncStatus: () => call<SyncStatus>('sync_status'),
+  /** Checks the bucket first; nothing is saved when the check fails. */
+  syncConfigure: (config: SyncConfig, secret: string) => call<SecretLocation>('sync_configure', { config, secret }),
+  syncTest: () => call<Check[]>('sync_test'),
+  syncNow: () => call<null>('sync_now'),
+  /** A presigned link to the original, valid `seconds` (at most 7 days); audited. */
+  syncShare: (documentId: string, seconds: number) => call<ShareLink>('sync_share', { documentId, seconds }),
+  syncLifecycleInstall: () => call<LifecycleReport>('sync_lifecycle_install'),
 };
 
 export type ThumbSize = 256 | 1024 | 2048;
@@ -139,6 +156,7 @@ export const events = {
   onInbox: (f: (e: InboxNotice) => void): Promise<UnlistenFn> => listen<InboxNotice>('inbox', (e) => f(e.payload)),
   onActivePatient: (f: (e: ActivePatientEvent) => void): Promise<UnlistenFn> =>
     listen<ActivePatientEvent>('active-patient', (e) => f(e.payload)),
+  onSync: (f: (e: SyncEvent) => void): Promise<UnlistenFn> => listen<SyncEvent>('sync', (e) => f(e.payload)),
 };
 
 export function messageOf(e: unknown): string {
