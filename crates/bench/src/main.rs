@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod sync_bench;
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result =
@@ -43,8 +45,21 @@ fn main() {
             Some("inbox") if args.len() >= 2 => {
                 inbox(Path::new(&args[1]), args.get(2).and_then(|a| a.parse().ok()).unwrap_or(50))
             }
+            Some("photos") if args.len() == 4 => match (args[2].parse(), args[3].parse()) {
+                (Ok(n), Ok(mb)) => sync_bench::photos(Path::new(&args[1]), n, mb),
+                _ => Err("usage: chairside-bench photos DIR N MB".into()),
+            },
+            Some("sync-upload") if args.len() == 3 => sync_bench::upload(Path::new(&args[1]), Path::new(&args[2])),
+            Some("sync-visibility") if args.len() >= 2 => {
+                sync_bench::visibility(Path::new(&args[1]), args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20))
+            }
+            Some("sync-bootstrap") if args.len() >= 2 => sync_bench::bootstrap(
+                Path::new(&args[1]),
+                args.get(2).and_then(|a| a.parse().ok()).unwrap_or(10_000),
+                args.get(3).map(Path::new),
+            ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG]"
                     .to_string(),
             ),
         };

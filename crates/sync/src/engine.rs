@@ -105,6 +105,8 @@ pub struct SyncEngine {
     on_original: Option<OriginalListener>,
     /// Peer segments seen in the last listing and not applied (for the status).
     remote_pending: Mutex<u64>,
+    /// The workstations writing to the bucket, as last discovered.
+    known_peers: Mutex<Option<Vec<String>>>,
 }
 
 impl SyncEngine {
@@ -126,6 +128,7 @@ impl SyncEngine {
             remote: Mutex::new(None),
             on_original: options.on_original,
             remote_pending: Mutex::new(0),
+            known_peers: Mutex::new(None),
         })
     }
 
@@ -229,6 +232,7 @@ impl SyncEngine {
             Ok::<_, SyncError>(())
         })?;
         *self.remote.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.known_peers.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(location)
     }
 
@@ -238,6 +242,12 @@ impl SyncEngine {
     /// (and originals, by the setting). Errors that concern one object are collected in
     /// the report; an unreachable or refusing bucket ends the round with an error.
     pub fn run_round(&self) -> Result<RoundReport, SyncError> {
+        self.run_round_with(true)
+    }
+
+    /// A round; `discover` also lists which workstations write to the bucket (new peers).
+    /// Without it only the peers already known are listed: one request each.
+    pub fn run_round_with(&self, discover: bool) -> Result<RoundReport, SyncError> {
         let started = Instant::now();
         let remote = self.remote()?;
         let mut report = RoundReport::default();
@@ -245,7 +255,7 @@ impl SyncEngine {
         self.upload_thumbnails(&remote, &mut report)?;
         self.upload_segments(&remote, &mut report)?;
         self.update_tags(&remote, &mut report)?;
-        self.pull(&remote, &mut report)?;
+        self.pull(&remote, discover, &mut report)?;
         self.fetch_thumbnails(&remote, &mut report)?;
         let originals = remote.config().originals;
         if originals == Originals::All {
@@ -515,9 +525,15 @@ impl SyncEngine {
     }
 
     /// Lists each peer's new segments and applies them in order.
-    fn pull(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
+    fn pull(&self, remote: &Arc<Remote>, discover: bool, report: &mut RoundReport) -> Result<(), SyncError> {
         let me = self.actor.workstation.clone();
-        let mut peers: Vec<String> = self.rt.block_on(remote.list_folders("ops/"))?;
+        let mut peers: Vec<String> = {
+            let mut known = self.known_peers.lock().unwrap_or_else(|p| p.into_inner());
+            if discover || known.is_none() {
+                *known = Some(self.rt.block_on(remote.list_folders("ops/"))?);
+            }
+            known.clone().unwrap_or_default()
+        };
         peers.retain(|p| *p != me);
         report.peers = peers.len() as u64;
         let mut unapplied = 0u64;

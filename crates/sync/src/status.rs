@@ -17,6 +17,8 @@ const SETTING: &str = "sync_status";
 pub const IDLE_INTERVAL: Duration = Duration::from_secs(10);
 const BACKOFF_MIN: Duration = Duration::from_secs(2);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// How often the loop looks for workstations that joined the bucket.
+pub const DISCOVERY_INTERVAL: Duration = Duration::from_secs(300);
 /// A clock further than this off the server's is warned about.
 pub const SKEW_LIMIT_S: i64 = 60;
 
@@ -100,7 +102,17 @@ impl SyncEngine {
 
     /// Runs one round and records the resulting status (what `sync run` and the loop do).
     pub fn round_with_status(&self, failures: u32) -> (Result<crate::RoundReport, SyncError>, SyncStatus) {
-        let result = self.run_round();
+        self.round_with_status_discovering(true, failures)
+    }
+
+    /// A round that lists new workstations only when `discover` (the loop does so every few
+    /// minutes; in between, one listing per known peer).
+    pub fn round_with_status_discovering(
+        &self,
+        discover: bool,
+        failures: u32,
+    ) -> (Result<crate::RoundReport, SyncError>, SyncStatus) {
+        let result = self.run_round_with(discover);
         let status = self.record(&result, failures);
         (result, status)
     }
@@ -208,6 +220,7 @@ impl SyncLoop {
                 let mut failures = 0u32;
                 let mut last_skew_check: Option<Instant> = None;
                 let mut last_full: Option<Instant> = None;
+                let mut last_discovery: Option<Instant> = None;
                 let mut full_wanted = true;
                 while !s.stop.load(Ordering::Relaxed) {
                     let wait = if engine.config().ok().flatten().is_none() {
@@ -224,10 +237,17 @@ impl SyncLoop {
                         // Peers are listed once per interval; a local change in between only
                         // uploads (and costs nothing when there is nothing to upload).
                         let full = full_wanted || last_full.is_none_or(|t| t.elapsed() >= IDLE_INTERVAL);
-                        let (result, status) =
-                            if full { engine.round_with_status(failures) } else { engine.push_with_status(failures) };
+                        let discover = full_wanted || last_discovery.is_none_or(|t| t.elapsed() >= DISCOVERY_INTERVAL);
+                        let (result, status) = if full {
+                            engine.round_with_status_discovering(discover, failures)
+                        } else {
+                            engine.push_with_status(failures)
+                        };
                         if full {
                             last_full = Some(Instant::now());
+                            if discover && result.is_ok() {
+                                last_discovery = last_full;
+                            }
                         }
                         match result {
                             Ok(report) => {

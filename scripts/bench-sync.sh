@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The sync figures of the README, against a local radosgw started (and stopped) here:
+#   - uploading 200 × 4 MB photos, Chairside beside `rclone copy` of the same files;
+#   - a photo imported on workstation A visible on B (p95), B running the app's loop;
+#   - bootstrap of a 10,000-document library (records + thumbnails) on a new workstation;
+#   - requests while two workstations are idle and up to date (radosgw's own log).
+#   scripts/bench-sync.sh [DOCS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DOCS=${1:-10000}
+bash scripts/setup.sh >/dev/null
+cargo build --release --quiet -p chairside-bench
+BIN=target/release
+WORK=$(mktemp -d /tmp/chairside-bench-sync.XXXXXX)
+S3="$WORK/s3"
+trap 'bash scripts/s3-server.sh stop "$S3" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+bash scripts/s3-server.sh start "$S3" 17680 >/dev/null
+# shellcheck disable=SC1091
+. "$S3/env"
+echo "radosgw at $S3_ENDPOINT"
+
+echo "== upload: 200 × 4 MB photos"
+$BIN/chairside-bench photos "$WORK/photos" 200 4
+du -sh "$WORK/photos" | awk '{print "files: " $1}'
+export RCLONE_CONFIG=/dev/null
+remote=":s3,provider=Ceph,endpoint=$S3_ENDPOINT,access_key_id=$S3_ACCESS_KEY,secret_access_key=$S3_SECRET_KEY,force_path_style=true,region=$S3_REGION"
+start=$(date +%s.%N)
+rclone copy "$WORK/photos" "$remote:$S3_BUCKET/rclone-bench-$(date +%s)"
+end=$(date +%s.%N)
+awk -v s="$start" -v e="$end" 'BEGIN { printf "rclone copy (defaults: 4 transfers): %.2f s\n", e - s }'
+$BIN/chairside-bench sync-upload "$S3/env" "$WORK/photos"
+
+echo "== visibility A → B"
+$BIN/chairside-bench sync-visibility "$S3/env" 20
+
+echo "== bootstrap of $DOCS documents, then idle requests"
+$BIN/chairside-bench sync-bootstrap "$S3/env" "$DOCS" "$S3/rgw.log"
