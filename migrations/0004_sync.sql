@@ -16,7 +16,8 @@ CREATE TABLE sync_blobs (
     last_error       TEXT
 );
 CREATE INDEX sync_blobs_to_upload ON sync_blobs (sha256) WHERE in_bucket = 0 AND original_local = 1;
-CREATE INDEX sync_blobs_to_fetch ON sync_blobs (sha256) WHERE original_local = 0 OR thumb_local = 0;
+CREATE INDEX sync_blobs_thumb_missing ON sync_blobs (sha256) WHERE thumb_local = 0;
+CREATE INDEX sync_blobs_original_missing ON sync_blobs (sha256) WHERE original_local = 0;
 
 -- A multipart upload in progress, so a restart resumes it instead of starting over.
 CREATE TABLE sync_multipart (

@@ -22,10 +22,21 @@ echo "radosgw at $S3_ENDPOINT"
 echo "== upload: 200 × 4 MB photos"
 $BIN/chairside-bench photos "$WORK/photos" 200 4
 du -sh "$WORK/photos" | awk '{print "files: " $1}'
-export RCLONE_CONFIG=/dev/null
-remote=":s3,provider=Ceph,endpoint=$S3_ENDPOINT,access_key_id=$S3_ACCESS_KEY,secret_access_key=$S3_SECRET_KEY,force_path_style=true,region=$S3_REGION"
+cat >"$WORK/rclone.conf" <<CONF
+[bench]
+type = s3
+provider = Ceph
+endpoint = $S3_ENDPOINT
+access_key_id = $S3_ACCESS_KEY
+secret_access_key = $S3_SECRET_KEY
+region = $S3_REGION
+force_path_style = true
+CONF
+export RCLONE_CONFIG="$WORK/rclone.conf"
+remote=bench
 start=$(date +%s.%N)
-rclone copy "$WORK/photos" "$remote:$S3_BUCKET/rclone-bench-$(date +%s)"
+# rclone 1.60 fails on a plain-http endpoint when AWS_CA_BUNDLE is set.
+env -u AWS_CA_BUNDLE rclone copy "$WORK/photos" "$remote:$S3_BUCKET/rclone-bench-$(date +%s)"
 end=$(date +%s.%N)
 awk -v s="$start" -v e="$end" 'BEGIN { printf "rclone copy (defaults: 4 transfers): %.2f s\n", e - s }'
 $BIN/chairside-bench sync-upload "$S3/env" "$WORK/photos"

@@ -395,6 +395,56 @@ test('the practice software opens a patient: a second launch hands over to the w
   await shot('11-bridge');
 });
 
+test('sync: the bucket is set up in Settings, and a patient from another workstation appears in the window', async () => {
+  // scripts/test.sh starts a real radosgw and names its env file here.
+  const envFile = process.env.CHAIRSIDE_TEST_S3_ENV;
+  assert(envFile && existsSync(envFile), 'CHAIRSIDE_TEST_S3_ENV names the S3 test server (scripts/test.sh starts it)');
+  const s3 = Object.fromEntries((await readFile(envFile, 'utf8')).trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
+  const prefix = `app-e2e-${process.pid}`;
+  await clickButton('⚙ Settings', 'footer');
+  await wd.type(await $('input[name=sync_endpoint]'), s3.S3_ENDPOINT);
+  await wd.type(await $('input[name=sync_bucket]'), s3.S3_BUCKET);
+  await wd.type(await $('input[name=sync_region]'), s3.S3_REGION);
+  await wd.type(await $('input[name=sync_prefix]'), prefix);
+  await wd.type(await $('input[name=sync_access_key]'), s3.S3_ACCESS_KEY);
+  await wd.type(await $('input[name=sync_secret]'), 'not-the-secret');
+  await clickButton('Check and save', '[role=dialog]');
+  await until(async () => (await text('[role=dialog] .form-error'))?.includes('refused the credentials'), 'a wrong secret is refused', 20000);
+  await wd.exec("const i = document.querySelector('input[name=sync_secret]'); i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true }));");
+  await wd.type(await $('input[name=sync_secret]'), s3.S3_SECRET_KEY);
+  await clickButton('Check and save', '[role=dialog]');
+  await until(async () => (await text('[data-testid=sync-status]'))?.includes('Up to date'), 'the window uploaded its library', 60000);
+  await shot('13-sync-settings');
+  await clickButton('Done', '[role=dialog]');
+
+  // Another workstation: a second library, driven by the CLI, same bucket and prefix.
+  const peer = await mkdtemp(join(tmpdir(), 'chairside-app-e2e-peer-'));
+  const env = { ...process.env, CHAIRSIDE_S3_SECRET: s3.S3_SECRET_KEY, CHAIRSIDE_SECRET_STORE: 'file', CHAIRSIDE_USER: 'e2e-peer' };
+  const peerCli = (args) => JSON.parse(execFileSync(cli, ['--data-dir', peer, '--json', ...args], { encoding: 'utf8', env }));
+  peerCli(['sync', 'configure', '--endpoint', s3.S3_ENDPOINT, '--bucket', s3.S3_BUCKET, '--region', s3.S3_REGION, '--prefix', prefix, '--path-style', '--access-key', s3.S3_ACCESS_KEY]);
+  const pulled = peerCli(['sync', 'run']);
+  assert(pulled.report.applied_segments >= 1, 'the peer received the window\'s library');
+  assert(peerCli(['patient', 'list']).some((p) => p.name === 'Maria Test-Patient'), 'Maria is on the peer');
+  const remote = peerCli(['patient', 'add', '--name', 'Remote Workstation-Patient']);
+  peerCli(['import', '--patient', remote.id, join(fixtures, 'jpg_oneplus_progressive_gps.jpg')]);
+  peerCli(['sync', 'run']);
+  // The window's loop lists its peers every 10 s.
+  await until(
+    () => wd.exec("return [...document.querySelectorAll('.patient')].some((b) => b.textContent.includes('Remote Workstation-Patient'))"),
+    "the peer's patient in the window's list",
+    30000,
+  );
+  await wd.exec("[...document.querySelectorAll('.patient')].find((b) => b.textContent.includes('Remote Workstation-Patient')).click();");
+  await until(
+    () => wd.exec("return [...document.querySelectorAll('.tile img')].filter((i) => i.complete && i.naturalWidth > 0).length === 1"),
+    "the peer's photo with its thumbnail from the bucket",
+    30000,
+  );
+  await until(async () => (await text('[data-testid=doc-count]')) === '15 documents', 'the status bar counts it', 10000);
+  await shot('14-synced-from-peer');
+  await rm(peer, { recursive: true, force: true });
+});
+
 test('the light theme renders the gallery legibly', async () => {
   await wd.exec("[...document.querySelectorAll('.patient')].find((b) => b.textContent.includes('Maria Test-Patient')).click();");
   await clickButton('Photos', '.tabs');

@@ -24,6 +24,9 @@ use crate::remote::{Put, Remote};
 /// Originals above this go up in parts, resumably.
 pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
 pub const PART_SIZE: u64 = 8 * 1024 * 1024;
+/// A peer's object that failed this many times (missing, tampered) is no longer asked for
+/// every round; `verify --repair` or opening the document still tries.
+const MAX_ATTEMPTS: i64 = 10;
 /// Transfers in flight at once.
 const CONCURRENCY: usize = 8;
 /// Share links: default and longest validity.
@@ -529,7 +532,9 @@ impl SyncEngine {
         let me = self.actor.workstation.clone();
         let mut peers: Vec<String> = {
             let mut known = self.known_peers.lock().unwrap_or_else(|p| p.into_inner());
-            if discover || known.is_none() {
+            // Alone so far: look for peers every round (one listing, as one peer would cost).
+            let alone = known.as_ref().is_none_or(|k| k.iter().all(|p| *p == me));
+            if discover || alone {
                 *known = Some(self.rt.block_on(remote.list_folders("ops/"))?);
             }
             known.clone().unwrap_or_default()
@@ -589,23 +594,15 @@ impl SyncEngine {
     }
 
     fn fetch_thumbnails(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
+        // A thumbnail its workstation never managed to make is not asked for forever.
         let wanted: Vec<(String, String)> = self.db.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT s.sha256, b.mime FROM sync_blobs s INDEXED BY sync_blobs_to_fetch JOIN blobs b ON b.sha256 = s.sha256
-                 WHERE s.original_local = 0 OR s.thumb_local = 0",
+                "SELECT s.sha256, b.mime FROM sync_blobs s JOIN blobs b ON b.sha256 = s.sha256
+                 WHERE s.thumb_local = 0 AND s.attempts < ?1",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([MAX_ATTEMPTS], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok::<_, SyncError>(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
-        let wanted: Vec<(String, String)> = {
-            let done: Vec<String> = self.db.read(|c| {
-                let mut stmt = c.prepare("SELECT sha256 FROM sync_blobs WHERE thumb_local = 1")?;
-                let rows = stmt.query_map([], |r| r.get(0))?;
-                Ok::<_, SyncError>(rows.collect::<Result<Vec<_>, _>>()?)
-            })?;
-            let done: std::collections::HashSet<String> = done.into_iter().collect();
-            wanted.into_iter().filter(|(s, _)| !done.contains(s)).collect()
-        };
         // Files with no preview (PDF, DICOM without pixels…) have no thumbnail to fetch.
         let (with_preview, without): (Vec<_>, Vec<_>) =
             wanted.into_iter().partition(|(_, mime)| Format::from_mime(mime).is_some_and(|f| f.has_preview()));
@@ -649,7 +646,13 @@ impl SyncEngine {
                         report.downloaded_thumbnails += 1;
                     }
                     // Not made by its workstation yet: a later round fetches it.
-                    Ok(None) => {}
+                    Ok(None) => {
+                        self.db.write(|tx| {
+                            Ok::<_, SyncError>(
+                                tx.execute("UPDATE sync_blobs SET attempts = attempts + 1 WHERE sha256 = ?1", [&sha])?,
+                            )
+                        })?;
+                    }
                     Err(e) if e.is_transient() => return Err(e),
                     Err(e) => report.problems.push(e.to_string()),
                 }
@@ -669,20 +672,9 @@ impl SyncEngine {
         let wanted: Vec<String> = match only {
             Some(list) => list.to_vec(),
             None => self.db.read(|c| {
-                let mut stmt = c.prepare(
-                    "SELECT sha256 FROM sync_blobs INDEXED BY sync_blobs_to_fetch WHERE original_local = 0 OR thumb_local = 0",
-                )?;
-                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-                let all = rows.collect::<Result<Vec<_>, _>>()?;
-                let mut keep = Vec::new();
-                for sha in all {
-                    let local: bool =
-                        c.query_row("SELECT original_local FROM sync_blobs WHERE sha256 = ?1", [&sha], |r| r.get(0))?;
-                    if !local {
-                        keep.push(sha);
-                    }
-                }
-                Ok::<_, SyncError>(keep)
+                let mut stmt = c.prepare("SELECT sha256 FROM sync_blobs WHERE original_local = 0 AND attempts < ?1")?;
+                let rows = stmt.query_map([MAX_ATTEMPTS], |r| r.get::<_, String>(0))?;
+                Ok::<_, SyncError>(rows.collect::<Result<Vec<_>, _>>()?)
             })?,
         };
         for chunk in wanted.chunks(32) {
@@ -800,7 +792,11 @@ impl SyncEngine {
                 |r| r.get(0),
             )?;
             let segments = q("SELECT count(*) FROM sync_segments_out WHERE uploaded_at IS NULL")?;
-            let downloads = q("SELECT count(*) FROM sync_blobs WHERE original_local = 0 OR thumb_local = 0")?;
+            let all = SyncConfig::load(c)?.is_none_or(|c| c.originals == Originals::All);
+            let downloads = q(&format!(
+                "SELECT count(*) FROM sync_blobs WHERE attempts < {MAX_ATTEMPTS} AND (thumb_local = 0{})",
+                if all { " OR original_local = 0" } else { "" }
+            ))?;
             Ok::<_, SyncError>((blobs, thumbs, changes, segments, downloads))
         })?;
         let remote_pending = *self.remote_pending.lock().unwrap_or_else(|p| p.into_inner());

@@ -24,15 +24,21 @@ function time(iso: string | null): string {
   return Number.isNaN(d.getTime()) ? iso : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
-/** One short line for the status bar, and a longer one for its tooltip. */
-export function syncLine(s: SyncStatus | null): { text: string; detail: string; tone: 'dim' | 'ok' | 'warn' | 'error' } {
-  if (!s || s.state === 'off') return { text: 'Sync off', detail: 'No bucket configured: Settings → Sync.', tone: 'dim' };
-  const warn = s.warnings.length ? `\n${s.warnings.join('\n')}` : '';
+/** One short line for the status bar, a longer one for its tooltip, and the warnings apart. */
+export function syncLine(s: SyncStatus | null): {
+  text: string;
+  detail: string;
+  warnings: string[];
+  tone: 'dim' | 'ok' | 'warn' | 'error';
+} {
+  if (!s || s.state === 'off') return { text: 'Sync off', detail: 'No bucket configured: Settings → Sync.', warnings: [], tone: 'dim' };
+  const warnings = s.warnings;
   switch (s.state) {
     case 'offline':
       return {
         text: `Offline since ${time(s.since)} · next try ${time(s.next_try)}`,
-        detail: `${s.message ?? ''}\nNothing is lost: ${s.backlog.to_upload} waiting to upload.${warn}`,
+        detail: `${s.message ?? ''} Nothing is lost: ${s.backlog.to_upload} waiting to upload.`,
+        warnings,
         tone: 'warn',
       };
     case 'syncing': {
@@ -40,11 +46,11 @@ export function syncLine(s: SyncStatus | null): { text: string; detail: string; 
       if (s.backlog.to_upload) parts.push(`${s.backlog.to_upload} to upload`);
       if (s.backlog.to_apply) parts.push(`${s.backlog.to_apply} to apply`);
       if (s.backlog.to_download) parts.push(`${s.backlog.to_download} to download`);
-      return { text: `Syncing${parts.length ? ' · ' + parts.join(' · ') : '…'}`, detail: (s.message ?? '') + warn, tone: 'dim' };
+      return { text: `Syncing${parts.length ? ' · ' + parts.join(' · ') : '…'}`, detail: s.message ?? '', warnings, tone: 'dim' };
     }
     case 'up_to_date':
-      return { text: 'Up to date', detail: `Last round ${time(s.last_success_at)}.${warn}`, tone: s.warnings.length ? 'warn' : 'ok' };
+      return { text: 'Up to date', detail: `Last round ${time(s.last_success_at)}.`, warnings, tone: 'ok' };
     case 'error':
-      return { text: 'Sync error', detail: `${s.message ?? ''}${warn}`, tone: 'error' };
+      return { text: 'Sync error', detail: s.message ?? '', warnings, tone: 'error' };
   }
 }
