@@ -197,6 +197,32 @@ fn three_workstations_agree_on_concurrent_edits_of_one_field_and_one_photo_impor
         ws.lib.update_document(&doc, &DocumentPatch { notes: Some(text.into()), ..Default::default() }).expect("edit");
     }
     a.lib.update_patient(&p, &NewPatient { name: "Grace B. Hopper".into(), ..Default::default() }).expect("rename");
+    // The same link made on A and C at once: one stays live everywhere.
+    let note = a.lib.add_note(&p, "Shade taken").expect("note");
+    run(&a);
+    run(&c);
+    a.lib.link(&doc, "clinical_note", &note.id, None).expect("link on A");
+    c.lib.link(&doc, "clinical_note", &note.id, None).expect("link on C");
+    // The practice software opens the same new patient at two chairs: one patient.
+    let on_a = a
+        .lib
+        .add_patient(&NewPatient {
+            name: "Alan Turing".into(),
+            external_id: Some("PMS-42".into()),
+            ..Default::default()
+        })
+        .expect("a")
+        .id;
+    let on_b = b
+        .lib
+        .add_patient(&NewPatient {
+            name: "Alan Turing".into(),
+            external_id: Some("PMS-42".into()),
+            ..Default::default()
+        })
+        .expect("b")
+        .id;
+    assert_eq!(on_a, on_b, "a chart number names one patient of the clinic");
     // The same photo imported on B and C: one document everywhere.
     let same = jpeg(99, 240, 180);
     let on_b = import(&b, &p, &[("same.jpg".into(), same.clone())])[0].clone();
@@ -212,6 +238,19 @@ fn three_workstations_agree_on_concurrent_edits_of_one_field_and_one_photo_impor
     assert_eq!(sa, state(&c.lib));
     let docs = a.lib.list_documents(&p, StatusFilter::All).expect("docs");
     assert_eq!(docs.len(), 2, "one photo, imported twice, is one document");
+    let live = |lib: &Library| {
+        lib.show_document(&doc)
+            .expect("doc")
+            .links
+            .iter()
+            .filter(|l| l.owner_type == "clinical_note")
+            .map(|l| l.id.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(live(&a.lib).len(), 1, "one live link");
+    assert_eq!(live(&a.lib), live(&b.lib));
+    assert_eq!(live(&a.lib), live(&c.lib));
+    assert_eq!(a.lib.list_patients(Some("PMS-42")).expect("list").len(), 1);
     let notes = a.lib.show_document(&doc).expect("show").document.notes;
     assert!(matches!(notes.as_deref(), Some("from A" | "from B" | "from C")), "{notes:?}");
     assert_eq!(a.lib.patient(&p).expect("p").name, "Grace B. Hopper");

@@ -20,6 +20,8 @@ enum Op {
     Archive { doc: usize },
     Restore { doc: usize },
     AddNote { text: usize },
+    Link { doc: usize },
+    Unlink { doc: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -30,6 +32,8 @@ fn op() -> impl Strategy<Value = Op> {
         (0..2usize).prop_map(|doc| Op::Archive { doc }),
         (0..2usize).prop_map(|doc| Op::Restore { doc }),
         (0..4usize).prop_map(|text| Op::AddNote { text }),
+        (0..2usize).prop_map(|doc| Op::Link { doc }),
+        (0..2usize).prop_map(|doc| Op::Unlink { doc }),
     ]
 }
 
@@ -70,7 +74,14 @@ fn state(lib: &Library) -> Vec<String> {
         out.push(format!("patient {} {}", p.id, p.name));
         for d in lib.list_documents(&p.id, StatusFilter::All).expect("docs") {
             let doc = lib.show_document(&d.id).expect("doc").document;
-            out.push(format!("doc {} {:?} {:?} {:?}", d.id, doc.summary.status, doc.notes, doc.summary.teeth));
+            let full = lib.show_document(&d.id).expect("doc");
+            let mut links: Vec<String> =
+                full.links.iter().filter(|l| l.owner_type != "patient").map(|l| l.id.clone()).collect();
+            links.sort();
+            out.push(format!(
+                "doc {} {:?} {:?} {:?} live links {links:?}",
+                d.id, doc.summary.status, doc.notes, doc.summary.teeth
+            ));
         }
         let mut notes: Vec<String> =
             lib.list_notes(&p.id).expect("notes").into_iter().map(|n| format!("note {} {}", n.id, n.text)).collect();
@@ -81,7 +92,7 @@ fn state(lib: &Library) -> Vec<String> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn every_delivery_order_converges(
@@ -103,6 +114,7 @@ proptest! {
         }).collect();
         let docs: Vec<String> = libs[0].import_paths(&p, &paths, None, "test", &|_| {}).expect("import")
             .into_iter().map(|r| r.document_id.expect("doc")).collect();
+        let note = libs[0].add_note(&p, "linked from every workstation").expect("note").id;
         let base = cut_all(&libs[0]);
         for lib in &libs[1..] {
             for s in &base { apply(lib, s); }
@@ -119,6 +131,9 @@ proptest! {
                 Op::Archive { doc } => { lib.archive(&docs[*doc], None).expect("archive"); }
                 Op::Restore { doc } => { lib.restore(&docs[*doc]).expect("restore"); }
                 Op::AddNote { text } => { lib.add_note(&p, TEXTS[*text]).expect("note"); }
+                // Refused when this workstation already has (or has not) the link: fine.
+                Op::Link { doc } => { let _ = lib.link(&docs[*doc], "clinical_note", &note, None); }
+                Op::Unlink { doc } => { let _ = lib.unlink(&docs[*doc], "clinical_note", &note); }
             }
         }
         for (log, lib) in logs.iter_mut().zip(&libs) {

@@ -56,6 +56,9 @@ pub struct NewPatient {
     pub birth_date: Option<String>,
 }
 
+/// Namespace of the ids derived from a clinic and a chart number.
+const PATIENT_NAMESPACE: uuid::Uuid = uuid::Uuid::from_u128(0x6f1c_2b0e_5a3d_4c71_9e2a_c4a1_d0b7_3e55);
+
 pub fn create_clinic(tx: &Connection, actor: &Actor, name: &str) -> Result<Clinic, PatientError> {
     let name = name.trim();
     if name.is_empty() {
@@ -110,8 +113,20 @@ pub fn add(tx: &Connection, actor: &Actor, clinic_id: &str, new: &NewPatient) ->
         return Err(PatientError::DuplicateExternalId(ext.clone()));
     }
     let now = chairside_store::now_rfc3339();
+    // A chart number names one patient of a clinic: derived from it, the id is the same on
+    // every workstation that registers them (the practice software opening them at two chairs),
+    // so sync merges the two records instead of keeping both. A derived id already taken (the
+    // number moved to another patient since) falls back to a fresh one.
+    let id = external_id
+        .as_deref()
+        .map(|ext| uuid::Uuid::new_v5(&PATIENT_NAMESPACE, format!("{clinic_id}:{ext}").as_bytes()).to_string())
+        .filter(|id| {
+            !tx.query_row("SELECT EXISTS (SELECT 1 FROM patients WHERE id = ?1)", [id], |r| r.get::<_, bool>(0))
+                .unwrap_or(true)
+        })
+        .unwrap_or_else(chairside_store::new_id);
     let p = Patient {
-        id: chairside_store::new_id(),
+        id,
         clinic_id: clinic_id.to_string(),
         name: name.to_string(),
         external_id,

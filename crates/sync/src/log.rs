@@ -469,7 +469,9 @@ fn materialise(
                 return Ok(false);
             }
         }
-        if !insert_row(tx, columns, e.table, &row)? {
+        let inserted = insert_row(tx, columns, e.table, &row)?
+            || (entity_type == "attachment" && same_link_twice(tx, columns, &row)?);
+        if !inserted {
             return Ok(false);
         }
         if entity_type == "document" {
@@ -515,10 +517,57 @@ fn materialise(
     if !sets.is_empty() {
         let sql = format!("UPDATE {} SET {} WHERE id = ?1", e.table, sets.join(", "));
         let mut params: Vec<SqlValue> = vec![SqlValue::Text(entity_id.to_string())];
-        params.extend(values);
-        tx.execute(&sql, rusqlite::params_from_iter(params))?;
+        params.extend(values.iter().cloned());
+        match tx.execute(&sql, rusqlite::params_from_iter(params)) {
+            Ok(_) => {}
+            // A value a constraint refuses here (a chart number another patient holds): the
+            // other fields still apply, that one keeps its local value, and the apply goes on.
+            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                for (set, value) in sets.iter().zip(values) {
+                    let column = set.split(" = ").next().unwrap_or_default();
+                    let one = format!("UPDATE {} SET {column} = ?2 WHERE id = ?1", e.table);
+                    match tx.execute(&one, rusqlite::params![entity_id, value]) {
+                        Ok(_) => {}
+                        Err(rusqlite::Error::SqliteFailure(f, _))
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                        Err(other) => return Err(other.into()),
+                    }
+                }
+            }
+            Err(other) => return Err(other.into()),
+        }
     }
     Ok(true)
+}
+
+/// The same link (document, owner) made on two workstations at once: two attachment rows,
+/// of which only one may be live. Every workstation keeps the smaller id live and the other
+/// as ended, so all agree without either workstation's record being lost.
+fn same_link_twice(tx: &Connection, columns: &mut ColumnCache, row: &Map<String, Value>) -> Result<bool, SyncError> {
+    let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let (id, document, owner_type, owner_id) = (text("id"), text("document_id"), text("owner_type"), text("owner_id"));
+    let other: Option<String> = tx
+        .query_row(
+            "SELECT id FROM media_attachments WHERE document_id = ?1 AND owner_type = ?2 AND owner_id = ?3
+             AND unlinked_at IS NULL AND id != ?4",
+            params![document, owner_type, owner_id, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(other) = other else { return Ok(false) };
+    let ended_by = "sync: the same link was made on two workstations";
+    let mut row = row.clone();
+    if id < other {
+        // Ended at its own creation time: the same value on every workstation.
+        tx.execute(
+            "UPDATE media_attachments SET unlinked_at = created_at, unlinked_by = ?2 WHERE id = ?1",
+            params![other, ended_by],
+        )?;
+    } else {
+        row.insert("unlinked_at".into(), Value::from(text("created_at")));
+        row.insert("unlinked_by".into(), Value::from(ended_by));
+    }
+    insert_row(tx, columns, "media_attachments", &row)
 }
 
 /// A document's blob row: already here (imported on this workstation too), or inserted from
