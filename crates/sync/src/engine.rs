@@ -35,8 +35,11 @@ pub const SHARE_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const TAG_KEY: &str = "chairside-status";
 pub const TAG_ARCHIVED: &str = "archived";
 
+/// The key of an original. (`sha` is a checked hex address; anything else gets a key no
+/// original has, rather than a panic.)
 pub fn blob_key(sha: &str) -> String {
-    format!("blobs/sha256/{}/{}/{sha}", &sha[0..2], &sha[2..4])
+    let part = |r: std::ops::Range<usize>| sha.get(r).unwrap_or("__");
+    format!("blobs/sha256/{}/{}/{sha}", part(0..2), part(2..4))
 }
 
 pub fn thumb_key(sha: &str) -> String {

@@ -273,6 +273,8 @@ impl Remote {
                 SyncError::NoSuchBucket { bucket: self.config.bucket.clone(), endpoint: self.config.endpoint.clone() }
             }
             (401 | 403, _) => SyncError::Denied { access_key: self.config.access_key.clone(), reason },
+            // Overloaded or restarting: as transient as a refused connection.
+            (500..=599, _) => SyncError::Unreachable { endpoint: self.config.endpoint.clone(), reason },
             _ => SyncError::Remote {
                 context: context.to_string(),
                 reason: format!("{reason} {}", xml_value(&body, "Message").unwrap_or_default()).trim().to_string(),
