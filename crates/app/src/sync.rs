@@ -102,9 +102,9 @@ impl Library {
         repair: bool,
     ) -> Result<(VerifyReport, Option<RepairReport>), AppError> {
         let mut report = self.verify(options)?;
-        let remote_only: Vec<String> = self.db.read(|c| {
+        let remote_only: std::collections::HashSet<String> = self.db.read(|c| {
             let mut stmt = c.prepare("SELECT sha256 FROM sync_blobs WHERE original_local = 0")?;
-            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             Ok::<_, AppError>(rows)
         })?;
         // Not damage: a peer's original this workstation fetches later (or on first open).

@@ -282,8 +282,22 @@ impl SyncEngine {
     }
 
     fn upload_originals(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
-        let pending: Vec<(String, u64)> = self.db.write(|tx| {
-            tx.execute("INSERT OR IGNORE INTO sync_blobs (sha256) SELECT sha256 FROM blobs", [])?;
+        // New local blobs join the outbox; an idle round checks that by reading only.
+        let new_blobs: bool = self.db.read(|c| {
+            Ok::<_, SyncError>(c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM sync_blobs s WHERE s.sha256 = b.sha256))",
+                [],
+                |r| r.get(0),
+            )?)
+        })?;
+        if new_blobs {
+            self.db.write(|tx| {
+                Ok::<_, SyncError>(
+                    tx.execute("INSERT OR IGNORE INTO sync_blobs (sha256) SELECT sha256 FROM blobs", [])?,
+                )
+            })?;
+        }
+        let pending: Vec<(String, u64)> = self.db.read(|tx| {
             let mut stmt = tx.prepare(
                 "SELECT s.sha256, b.byte_size FROM sync_blobs s INDEXED BY sync_blobs_to_upload JOIN blobs b ON b.sha256 = s.sha256
                  WHERE s.in_bucket = 0 AND s.original_local = 1 ORDER BY s.sha256",
