@@ -87,6 +87,9 @@ osd pool default min size = 1
 osd pool default pg num = 8
 osd pool default pgp num = 8
 mon allow pool size one = true
+# A test server: do not refuse to start on a nearly full build disk.
+mon data avail crit = 1
+mon data avail warn = 2
 mon allow pool delete = true
 mon warn on pool no redundancy = false
 osd crush chooseleaf type = 0

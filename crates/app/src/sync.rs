@@ -108,10 +108,13 @@ impl Library {
             Ok::<_, AppError>(rows)
         })?;
         // Not damage: a peer's original this workstation fetches later (or on first open).
-        let before = report.missing.len();
-        report.missing.retain(|p| !remote_only.contains(&p.sha256));
-        let not_downloaded_yet = (before - report.missing.len()) as u64;
-        report.ok = report.missing.is_empty() && report.corrupt.is_empty();
+        let leave_out_remote = |report: &mut VerifyReport| {
+            let before = report.missing.len();
+            report.missing.retain(|p| !remote_only.contains(&p.sha256));
+            report.ok = report.is_clean();
+            (before - report.missing.len()) as u64
+        };
+        let not_downloaded_yet = leave_out_remote(&mut report);
         if !repair || self.sync_configured()?.is_none() {
             return Ok((report, None));
         }
@@ -119,8 +122,7 @@ impl Library {
         let (repaired, failed) = if damaged.is_empty() { (vec![], vec![]) } else { self.sync()?.repair(&damaged)? };
         if !repaired.is_empty() {
             report = self.verify(options)?;
-            report.missing.retain(|p| !remote_only.contains(&p.sha256));
-            report.ok = report.missing.is_empty() && report.corrupt.is_empty();
+            leave_out_remote(&mut report);
         }
         Ok((report, Some(RepairReport { repaired, failed, not_downloaded_yet })))
     }

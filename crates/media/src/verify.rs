@@ -46,6 +46,16 @@ pub struct VerifyReport {
     pub thumbnails_failed: Vec<String>,
 }
 
+impl VerifyReport {
+    /// Nothing corrupt, missing, stray or unmakeable: what `ok` says.
+    pub fn is_clean(&self) -> bool {
+        self.corrupt.is_empty()
+            && self.missing.is_empty()
+            && self.orphans.is_empty()
+            && self.thumbnails_failed.is_empty()
+    }
+}
+
 /// Options of a verify run.
 #[derive(Debug, Clone, Copy)]
 pub struct VerifyOptions {
@@ -174,10 +184,7 @@ pub fn verify(
         }
     }
 
-    report.ok = report.corrupt.is_empty()
-        && report.missing.is_empty()
-        && report.orphans.is_empty()
-        && report.thumbnails_failed.is_empty();
+    report.ok = report.is_clean();
     db.write(|tx| {
         chairside_audit::append(
             tx,

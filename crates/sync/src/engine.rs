@@ -105,6 +105,7 @@ pub struct SyncEngine {
     actor: Actor,
     thumbnailer: Arc<Thumbnailer>,
     blobs: LocalBlobStore,
+    thumbs: chairside_media::ThumbStore,
     secrets: Secrets,
     rt: tokio::runtime::Runtime,
     remote: Mutex<Option<(SyncConfig, Arc<Remote>)>>,
@@ -125,6 +126,7 @@ impl SyncEngine {
             .map_err(|e| SyncError::io("starting the sync runtime", e))?;
         Ok(SyncEngine {
             blobs: LocalBlobStore::new(options.data_dir.join("blobs")),
+            thumbs: chairside_media::ThumbStore::new(options.data_dir.join("thumbs")),
             secrets: Secrets::new(&options.data_dir),
             data_dir: options.data_dir,
             db: options.db,
@@ -446,7 +448,7 @@ impl SyncEngine {
             let results = self.rt.block_on(
                 futures::stream::iter(chunk.iter().cloned().map(|(sha, format)| {
                     let remote = Arc::clone(remote);
-                    let path = self.thumbnailer_path(&sha, &format);
+                    let path = self.thumbs.path(&sha, 256, &format);
                     async move {
                         match tokio::fs::read(&path).await {
                             Ok(body) => {
@@ -480,10 +482,6 @@ impl SyncEngine {
             }
         }
         Ok(())
-    }
-
-    fn thumbnailer_path(&self, sha: &str, format: &str) -> PathBuf {
-        chairside_media::ThumbStore::new(self.data_dir.join("thumbs")).path(sha, 256, format)
     }
 
     fn upload_segments(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {

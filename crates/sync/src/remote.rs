@@ -234,10 +234,12 @@ impl Remote {
 
     // ---- calls object_store does not wrap: presigned by it, sent with reqwest ----
 
+    /// A URL presigned for one request to `key` (an object, or the bucket itself for the
+    /// empty key), with its sub-resource query and Content-MD5 folded into the signature.
     async fn presigned(
         &self,
         method: Method,
-        rel: &str,
+        key: &KeyPath,
         query: &[(&str, &str)],
         md5: Option<&str>,
     ) -> Result<reqwest::Url, SyncError> {
@@ -249,10 +251,11 @@ impl Remote {
         }
         let url = self
             .store
-            .signed_url_opts(method, &self.key(rel), Duration::from_secs(300), &opts)
+            .signed_url_opts(method, key, Duration::from_secs(300), &opts)
             .await
-            .map_err(|e| self.error(&format!("signing a request for {rel}"), e))?;
-        reqwest::Url::parse(url.as_str()).map_err(|e| SyncError::Remote { context: rel.into(), reason: e.to_string() })
+            .map_err(|e| self.error(&format!("signing a request for {key}"), e))?;
+        reqwest::Url::parse(url.as_str())
+            .map_err(|e| SyncError::Remote { context: key.to_string(), reason: e.to_string() })
     }
 
     /// Sends a presigned request; the answer's body on 2xx, a mapped error otherwise.
@@ -290,13 +293,13 @@ impl Remote {
         }
         xml.push_str("</TagSet></Tagging>");
         let md5 = content_md5(xml.as_bytes());
-        let url = self.presigned(Method::PUT, rel, &[("tagging", "")], Some(&md5)).await?;
+        let url = self.presigned(Method::PUT, &self.key(rel), &[("tagging", "")], Some(&md5)).await?;
         self.send(&format!("tagging {rel}"), self.http.put(url).header("content-md5", md5).body(xml)).await.map(|_| ())
     }
 
     /// An object's tags as (key, value) pairs.
     pub async fn get_tags(&self, rel: &str) -> Result<Vec<(String, String)>, SyncError> {
-        let url = self.presigned(Method::GET, rel, &[("tagging", "")], None).await?;
+        let url = self.presigned(Method::GET, &self.key(rel), &[("tagging", "")], None).await?;
         let body = self.send(&format!("reading the tags of {rel}"), self.http.get(url)).await?;
         Ok(body.split("<Tag>").skip(1).filter_map(|t| Some((xml_value(t, "Key")?, xml_value(t, "Value")?))).collect())
     }
@@ -304,37 +307,19 @@ impl Remote {
     /// Puts the bucket's lifecycle configuration (replacing any).
     pub async fn put_lifecycle(&self, xml: &str) -> Result<(), SyncError> {
         let md5 = content_md5(xml.as_bytes());
-        let url = self.bucket_url(Method::PUT, "lifecycle", Some(&md5)).await?;
+        let url = self.presigned(Method::PUT, &KeyPath::from(""), &[("lifecycle", "")], Some(&md5)).await?;
         self.send("installing the lifecycle rule", self.http.put(url).header("content-md5", md5).body(xml.to_string()))
             .await
             .map(|_| ())
     }
 
     pub async fn get_lifecycle(&self) -> Result<Option<String>, SyncError> {
-        let url = self.bucket_url(Method::GET, "lifecycle", None).await?;
+        let url = self.presigned(Method::GET, &KeyPath::from(""), &[("lifecycle", "")], None).await?;
         match self.send("reading the lifecycle rule", self.http.get(url)).await {
             Ok(body) => Ok(Some(body)),
             Err(SyncError::Remote { reason, .. }) if reason.contains("NoSuchLifecycleConfiguration") => Ok(None),
             Err(e) => Err(e),
         }
-    }
-
-    /// A presigned URL for the bucket itself with one sub-resource (`?lifecycle`): signed for
-    /// an empty key, whose URL is the bucket's.
-    async fn bucket_url(&self, method: Method, sub: &str, md5: Option<&str>) -> Result<reqwest::Url, SyncError> {
-        let mut opts = SignedUrlOptions::new().with_query([(sub.to_string(), String::new())]);
-        if let Some(m) = md5
-            && let Ok(v) = HeaderValue::from_str(m)
-        {
-            opts = opts.with_signed_header(HeaderName::from_static("content-md5"), v);
-        }
-        let url = self
-            .store
-            .signed_url_opts(method, &KeyPath::from(""), Duration::from_secs(300), &opts)
-            .await
-            .map_err(|e| self.error("signing a bucket request", e))?;
-        reqwest::Url::parse(url.as_str())
-            .map_err(|e| SyncError::Remote { context: "bucket".into(), reason: e.to_string() })
     }
 
     /// A presigned GET of one object, valid for `expires`.

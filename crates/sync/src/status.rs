@@ -74,11 +74,7 @@ impl SyncEngine {
         if self.config()?.is_none() {
             return Ok(SyncStatus::off());
         }
-        let saved: Option<SyncStatus> = self
-            .db
-            .read(|c| Ok::<_, SyncError>(chairside_store::get_setting(c, SETTING)?))?
-            .and_then(|s| serde_json::from_str(&s).ok());
-        let mut status = saved.unwrap_or(SyncStatus { state: SyncState::Syncing, ..SyncStatus::off() });
+        let mut status = self.saved_status()?;
         status.backlog = self.backlog()?;
         if status.state == SyncState::UpToDate && status.backlog != Backlog::default() {
             status.state = SyncState::Syncing;
@@ -93,6 +89,15 @@ impl SyncEngine {
             }
         }
         Ok(status)
+    }
+
+    /// The status the last round recorded, its backlog as counted then.
+    fn saved_status(&self) -> Result<SyncStatus, SyncError> {
+        let saved: Option<SyncStatus> = self
+            .db
+            .read(|c| Ok::<_, SyncError>(chairside_store::get_setting(c, SETTING)?))?
+            .and_then(|s| serde_json::from_str(&s).ok());
+        Ok(saved.unwrap_or(SyncStatus { state: SyncState::Syncing, ..SyncStatus::off() }))
     }
 
     pub(crate) fn save_status(&self, status: &SyncStatus) -> Result<(), SyncError> {
@@ -125,7 +130,8 @@ impl SyncEngine {
     }
 
     fn record(&self, result: &Result<crate::RoundReport, SyncError>, failures: u32) -> SyncStatus {
-        let previous = self.status().unwrap_or_else(|_| SyncStatus::off());
+        // The backlog is counted once, below, not again here.
+        let previous = self.saved_status().unwrap_or_else(|_| SyncStatus::off());
         let now = chairside_store::now_rfc3339();
         let mut status = previous.clone();
         status.backlog = self.backlog().unwrap_or_default();
@@ -221,10 +227,15 @@ impl SyncLoop {
                 let mut last_skew_check: Option<Instant> = None;
                 let mut last_full: Option<Instant> = None;
                 let mut last_discovery: Option<Instant> = None;
+                let mut told_off = false;
                 let mut full_wanted = true;
                 while !s.stop.load(Ordering::Relaxed) {
                     let wait = if engine.config().ok().flatten().is_none() {
-                        on_round(&SyncStatus::off(), false);
+                        // Said once, not every interval, while nothing is configured.
+                        if last_full.is_some() || !told_off {
+                            on_round(&SyncStatus::off(), false);
+                            told_off = true;
+                        }
                         last_full = None;
                         IDLE_INTERVAL
                     } else {
