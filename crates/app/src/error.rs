@@ -18,6 +18,14 @@ pub enum AppError {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("no data folder could be determined for this user: set --data-dir or CHAIRSIDE_DATA_DIR")]
     NoDataDir,
+    #[error(
+        "{dir} holds originals, but its library database (library.sqlite3) is missing or empty. Chairside will not start a new, empty library over them and has changed nothing. Put library.sqlite3 back from the latest backup of this folder; or, if the clinic syncs to a bucket, open a new, empty library folder connected to that bucket, which brings the records back"
+    )]
+    DatabaseMissing { dir: PathBuf },
+    #[error(
+        "the user name {0:?} contains control characters (a line break, a tab, an escape…): set CHAIRSIDE_USER to a plain name"
+    )]
+    BadUserName(String),
     #[error(transparent)]
     Media(#[from] MediaError),
     #[error(transparent)]
@@ -63,6 +71,8 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::DataDir { .. } | AppError::NoDataDir => "data_dir_unusable",
+            AppError::DatabaseMissing { .. } => "library_database_missing",
+            AppError::BadUserName(_) => "invalid_user_name",
             AppError::Media(e) => e.code(),
             AppError::Sync(e) => e.code(),
             AppError::Patient(PatientError::NotFound(_)) => "patient_not_found",

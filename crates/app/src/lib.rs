@@ -80,6 +80,19 @@ pub struct Library {
     clinic_id: std::sync::RwLock<String>,
     workers: Arc<ThumbnailWorkers>,
     sync: std::sync::OnceLock<Arc<chairside_sync::SyncEngine>>,
+    anchor: Arc<chairside_audit::Anchor>,
+}
+
+/// Environment variable naming the folder that holds the audit trail's signing key and the
+/// witness copy of its head (default: the OS account's config folder for Chairside).
+pub const CONFIG_DIR_ENV: &str = "CHAIRSIDE_CONFIG_DIR";
+
+/// Where the audit heads' key and witness copies live: outside every library folder.
+fn witness_dir() -> Option<PathBuf> {
+    let base = std::env::var_os(CONFIG_DIR_ENV).map(PathBuf::from).or_else(|| {
+        directories::ProjectDirs::from("org", "Chairside", "Chairside").map(|d| d.config_dir().to_path_buf())
+    })?;
+    Some(base.join("audit-heads"))
 }
 
 /// Who is at the keyboard: `CHAIRSIDE_USER`, else the login name, else (services, sandboxes
@@ -136,10 +149,25 @@ impl Library {
         let paths =
             MediaPaths { blobs: dir.join("blobs"), thumbs: dir.join("thumbs"), quarantine: dir.join("quarantine") };
         for d in [&dir, &paths.blobs, &paths.thumbs, &paths.quarantine, &dir.join("inbox")] {
-            std::fs::create_dir_all(d).map_err(|source| AppError::DataDir { path: d.clone(), source })?;
+            chairside_store::private::create_dir_all(d)
+                .map_err(|source| AppError::DataDir { path: d.clone(), source })?;
         }
-        let db = Arc::new(Db::open(&dir.join("library.sqlite3"))?);
+        // Patient data is this account's only, whatever the umask was when it was written.
+        chairside_store::private::tighten_library(&dir)
+            .map_err(|source| AppError::DataDir { path: dir.clone(), source })?;
+        let db_path = dir.join("library.sqlite3");
+        // A folder with originals and no (or an empty) database is a library that lost its
+        // records, never a new one: creating an empty database over it would hide every photo
+        // (and a verify would quarantine them all).
+        let db_empty = std::fs::metadata(&db_path).map(|m| m.len() == 0).unwrap_or(true);
+        if db_empty && chairside_media::LocalBlobStore::new(&paths.blobs).holds_any() {
+            return Err(AppError::DatabaseMissing { dir });
+        }
         let user = options.user.unwrap_or_else(current_user);
+        if user.chars().any(char::is_control) {
+            return Err(AppError::BadUserName(user));
+        }
+        let db = Arc::new(Db::open(&db_path)?);
         // Read first: only the very first open of a library writes (and fsyncs) here.
         let settings = |c: &chairside_store::rusqlite::Connection| -> Result<_, AppError> {
             Ok((
@@ -170,7 +198,19 @@ impl Library {
                 Ok::<_, AppError>((ws, clinic))
             })?,
         };
+        let anchor = Arc::new(chairside_audit::Anchor::new(&dir, witness_dir().as_deref(), &workstation));
+        {
+            let anchor = Arc::clone(&anchor);
+            // A failed anchor write never fails the commit it follows; `audit verify` tells.
+            db.set_after_write(Box::new(move |c| {
+                let _ = anchor.refresh(c);
+            }));
+        }
+        // Events written by a build without anchors get their first head now.
+        db.read(|c| anchor.refresh(c))?;
         let media = Media::new(Arc::clone(&db), paths, owner_registry()?, options.limits);
+        // An export killed half way left a hidden partial file of patient data: gone now.
+        media.clean_interrupted_exports()?;
         let threads = options
             .thumbnail_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
@@ -187,6 +227,7 @@ impl Library {
             clinic_id: std::sync::RwLock::new(clinic_id),
             workers,
             sync: std::sync::OnceLock::new(),
+            anchor,
         })
     }
 
@@ -368,6 +409,6 @@ impl Library {
     }
 
     pub fn audit_verify(&self) -> Result<ChainReport, AppError> {
-        Ok(self.db.read(chairside_audit::verify)?)
+        Ok(self.db.read(|c| chairside_audit::verify_anchored(c, &self.anchor))?)
     }
 }

@@ -197,9 +197,11 @@ impl Library {
         // Import reads files: the still is written beside the library first (same disk, so
         // the blob store's rename stays atomic), then that working copy is removed.
         let dir = self.data_dir.join("tmp");
-        std::fs::create_dir_all(&dir).map_err(|source| AppError::DataDir { path: dir.clone(), source })?;
+        chairside_store::private::create_dir_all(&dir)
+            .map_err(|source| AppError::DataDir { path: dir.clone(), source })?;
         let path: PathBuf = dir.join(format!("capture-{}.jpg", chairside_store::new_id()));
-        std::fs::write(&path, jpeg).map_err(|source| AppError::DataDir { path: path.clone(), source })?;
+        chairside_store::private::write_new(&path, jpeg)
+            .map_err(|source| AppError::DataDir { path: path.clone(), source })?;
         let result = self.import_paths(&patient.id, std::slice::from_ref(&path), Some(kind), "camera", &|_| {});
         let _ = std::fs::remove_file(&path);
         let file = result?.into_iter().next().ok_or_else(|| AppError::InvalidInput("the still was empty".into()))?;

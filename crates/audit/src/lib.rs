@@ -2,6 +2,9 @@
 //! previous event's hash, so changing, removing or reordering any event breaks the chain from
 //! that point on, and `verify` names where. The database refuses UPDATE and DELETE on the table.
 
+mod anchor;
+
+pub use anchor::{Anchor, AnchorCheck, HEAD_FILE};
 use chairside_store::{Actor, StoreError, rusqlite};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -32,6 +35,37 @@ pub struct ChainReport {
     /// The first event whose stored hash or link does not match, if any.
     pub first_bad_seq: Option<i64>,
     pub problem: Option<String>,
+    /// What the heads anchored outside the database say (see [`Anchor`]); `None` when the
+    /// chain was checked alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anchor: Option<AnchorCheck>,
+}
+
+/// The chain checked link by link and against its anchored heads: a removed tail, a dropped
+/// table or a recomputed chain is reported too.
+pub fn verify_anchored(conn: &Connection, anchor: &Anchor) -> Result<ChainReport, StoreError> {
+    let table: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_events')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !table {
+        return Ok(ChainReport {
+            ok: false,
+            events_checked: 0,
+            first_bad_seq: None,
+            problem: Some("the audit table is gone from the database (dropped)".into()),
+            anchor: None,
+        });
+    }
+    let mut report = verify(conn)?;
+    let check = anchor.check(conn)?;
+    if report.ok && !check.problems.is_empty() {
+        report.ok = false;
+        report.problem = Some(check.problems.join("; "));
+    }
+    report.anchor = Some(check);
+    Ok(report)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -159,13 +193,14 @@ pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
                 events_checked: checked,
                 first_bad_seq: Some(e.seq),
                 problem: Some(problem),
+                anchor: None,
             });
         }
         checked += 1;
         expected_seq = e.seq + 1;
         expected_prev = e.hash;
     }
-    Ok(ChainReport { ok: true, events_checked: checked, first_bad_seq: None, problem: None })
+    Ok(ChainReport { ok: true, events_checked: checked, first_bad_seq: None, problem: None, anchor: None })
 }
 
 #[cfg(test)]

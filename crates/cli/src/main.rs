@@ -394,6 +394,19 @@ enum AuditCmd {
     Verify,
 }
 
+/// One line on stderr, its control characters escaped: file names and messages come from
+/// outside and must neither break the line format nor reach the terminal as escape codes.
+macro_rules! say {
+    ($($t:tt)*) => {
+        eprintln!("{}", chairside_store::text::escape_controls(&format!($($t)*)))
+    };
+}
+
+/// A field of a text line (a name, a path, a title): its tabs and line breaks escaped too.
+fn f(s: &str) -> std::borrow::Cow<'_, str> {
+    chairside_store::text::escape_controls(s)
+}
+
 /// What a command produced: its JSON, its human text, and whether it counts as a failure.
 struct Output {
     json: Value,
@@ -463,12 +476,12 @@ fn main() -> ExitCode {
             } else if out.text.is_empty() {
                 Ok(())
             } else {
-                writeln!(stdout, "{}", out.text.trim_end())
+                writeln!(stdout, "{}", chairside_store::text::escape_controls_in_block(out.text.trim_end()))
             };
             ExitCode::from(out.exit)
         }
         Err(e) => {
-            eprintln!("chairside: {e}");
+            say!("chairside: {e}");
             if json_mode {
                 println!("{}", json!({"error": e.to_payload()}));
             }
@@ -503,12 +516,12 @@ fn run(cli: Cli) -> Result<Output, AppError> {
     match cli.command {
         Command::Patient(PatientCmd::Add { name, external_id, birth_date }) => {
             let p = lib.add_patient(&NewPatient { name, external_id, birth_date })?;
-            let text = format!("{}\t{}", p.id, p.name);
+            let text = format!("{}\t{}", p.id, f(&p.name));
             Output::ok(p, text)
         }
         Command::Patient(PatientCmd::Edit { id, name, external_id, birth_date }) => {
             let p = lib.update_patient(&id, &NewPatient { name: name.unwrap_or_default(), external_id, birth_date })?;
-            let text = format!("{}\t{}", p.id, p.name);
+            let text = format!("{}\t{}", p.id, f(&p.name));
             Output::ok(p, text)
         }
         Command::Patient(PatientCmd::List { query }) => {
@@ -519,9 +532,9 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                     format!(
                         "{}\t{}\t{}\t{}",
                         p.id,
-                        p.name,
-                        p.external_id.as_deref().unwrap_or("-"),
-                        p.birth_date.as_deref().unwrap_or("-")
+                        f(&p.name),
+                        f(p.external_id.as_deref().unwrap_or("-")),
+                        f(p.birth_date.as_deref().unwrap_or("-"))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -536,9 +549,9 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 let r = p.result;
                 match (&r.document_id, &r.error) {
                     // The message of a rejection names the file already.
-                    (_, Some(e)) => eprintln!("[{}/{}] rejected {}", p.done, p.total, e.message),
-                    (Some(id), None) => eprintln!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
-                    (None, None) => eprintln!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
+                    (_, Some(e)) => say!("[{}/{}] rejected {}", p.done, p.total, e.message),
+                    (Some(id), None) => say!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
+                    (None, None) => say!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
                 }
             })?;
             lib.wait_for_thumbnails();
@@ -577,7 +590,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                         d.captured_at.as_deref().unwrap_or("-"),
                         d.width.map(|w| w.to_string()).unwrap_or("-".into()),
                         d.height.map(|h| h.to_string()).unwrap_or("-".into()),
-                        d.original_filename.as_deref().unwrap_or("-")
+                        f(d.original_filename.as_deref().unwrap_or("-"))
                     )
                 })
                 .collect::<Vec<_>>()
@@ -616,7 +629,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             let notes = lib.list_notes(&patient)?;
             let text = notes
                 .iter()
-                .map(|n| format!("{}\t{}\t{}", n.id, n.created_at, n.text.replace('\n', " ")))
+                .map(|n| format!("{}\t{}\t{}", n.id, n.created_at, f(&n.text)))
                 .collect::<Vec<_>>()
                 .join("\n");
             Output::ok(notes, text)
@@ -635,9 +648,9 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             let plans = lib.list_plans(&patient)?;
             let mut text = String::new();
             for p in &plans {
-                text.push_str(&format!("{}\t{}\n", p.id, p.title));
+                text.push_str(&format!("{}\t{}\n", p.id, f(&p.title)));
                 for i in &p.items {
-                    text.push_str(&format!("  {}\t{}. {}\n", i.id, i.position, i.title));
+                    text.push_str(&format!("  {}\t{}. {}\n", i.id, i.position, f(&i.title)));
                 }
             }
             Output::ok(plans, text)
@@ -654,7 +667,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         }
         Command::Export { patient, out } => {
             let s = lib.export_patient(&patient, &out)?;
-            let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, s.path.display());
+            let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, f(&s.path.display().to_string()));
             Output::ok(s, text)
         }
         Command::Sync(cmd) => sync(&lib, cmd),
@@ -670,17 +683,23 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 r.thumbnails_remade
             );
             for p in &r.corrupt {
-                text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, p.path.display()));
+                text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, f(&p.path.display().to_string())));
             }
             for p in &r.missing {
-                text.push_str(&format!("\nmissing: {} ({})", p.sha256, p.path.display()));
+                text.push_str(&format!("\nmissing: {} ({})", p.sha256, f(&p.path.display().to_string())));
             }
             for o in &r.orphans {
                 match &o.quarantined_to {
-                    Some(q) => text.push_str(&format!("\norphan: {} → {}", o.path.display(), q.display())),
-                    None => {
-                        text.push_str(&format!("\norphan: {} ({})", o.path.display(), o.note.as_deref().unwrap_or("")))
-                    }
+                    Some(q) => text.push_str(&format!(
+                        "\norphan: {} → {}",
+                        f(&o.path.display().to_string()),
+                        f(&q.display().to_string())
+                    )),
+                    None => text.push_str(&format!(
+                        "\norphan: {} ({})",
+                        f(&o.path.display().to_string()),
+                        o.note.as_deref().unwrap_or("")
+                    )),
                 }
             }
             if let Some(rep) = &repaired {
@@ -696,7 +715,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             }
             let exit = if r.ok { 0 } else { 1 };
             if !r.ok {
-                eprintln!("chairside: verify found problems in the library (see the report)");
+                say!("chairside: verify found problems in the library (see the report)");
             }
             let mut out = Output::ok(&r, text)?;
             if let Some(rep) = repaired {
@@ -720,7 +739,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                         "{}\t{}\t{}\t{}\t{}\t{}",
                         e.seq,
                         e.at,
-                        e.actor,
+                        f(&e.actor),
                         e.action,
                         e.entity_type,
                         e.entity_id.as_deref().unwrap_or("-")
@@ -738,7 +757,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             };
             let mut out = Output::ok(&r, text)?;
             if !r.ok {
-                eprintln!("chairside: the audit chain is broken: {}", r.problem.as_deref().unwrap_or(""));
+                say!("chairside: the audit chain is broken: {}", r.problem.as_deref().unwrap_or(""));
                 out.json["error"] = json!(ErrorPayload {
                     code: "audit_chain_broken".into(),
                     message: r.problem.clone().unwrap_or_default()
@@ -752,7 +771,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         }
         Command::Open { external_id, name, birth_date } => {
             let (p, created) = lib.open_external(&external_id, &name, birth_date.as_deref())?;
-            let text = format!("{}\t{}\t{}", p.id, p.name, if created { "created, active" } else { "active" });
+            let text = format!("{}\t{}\t{}", p.id, f(&p.name), if created { "created, active" } else { "active" });
             Output::ok(json!({"patient": p, "created": created, "active": true}), text)
         }
         Command::Active { set, clear } => {
@@ -764,7 +783,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 lib.active_patient()?
             };
             let text = match &p {
-                Some(p) => format!("{}\t{}", p.id, p.name),
+                Some(p) => format!("{}\t{}", p.id, f(&p.name)),
                 None => "no active patient".into(),
             };
             Output::ok(json!({"patient": p}), text)
@@ -776,7 +795,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 .map(|f| {
                     let kind = f.kind.map(|k| k.as_str()).unwrap_or("-");
                     let after = if f.after_import == AfterImport::Move { "move" } else { "leave" };
-                    format!("{}\t{kind}\t{after}", f.path)
+                    format!("{}\t{kind}\t{after}", self::f(&f.path))
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
@@ -789,21 +808,21 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 after_import: if leave { AfterImport::Leave } else { AfterImport::Move },
             };
             lib.set_inbox_folder(&folder)?;
-            let text = format!("watching {}", folder.path);
+            let text = format!("watching {}", f(&folder.path));
             Output::ok(folder, text)
         }
         Command::Inbox(InboxCmd::Remove { dir }) => {
             let path = absolute(&dir)?.display().to_string();
             lib.remove_inbox_folder(&path)?;
-            Output::ok(json!({"path": path, "removed": true}), format!("no longer watching {path}"))
+            Output::ok(json!({"path": path, "removed": true}), format!("no longer watching {}", f(&path)))
         }
         Command::Inbox(InboxCmd::Files) => {
             let files = lib.inbox_open_files()?;
             let text = files
                 .iter()
                 .map(|f| match &f.error {
-                    Some(e) => format!("{}\t{}\t{}", f.status, f.path, e.message),
-                    None => format!("{}\t{}", f.status, f.path),
+                    Some(e) => format!("{}\t{}\t{}", f.status, self::f(&f.path), self::f(&e.message)),
+                    None => format!("{}\t{}", f.status, self::f(&f.path)),
                 })
                 .collect::<Vec<_>>()
                 .join("\n");
@@ -833,11 +852,11 @@ fn run(cli: Cli) -> Result<Output, AppError> {
 }
 
 fn series_text(v: &SeriesView) -> String {
-    let mut text = format!("{}\t{}\t{}\n", v.series.id, v.series.title, v.series.started_at);
+    let mut text = format!("{}\t{}\t{}\n", v.series.id, f(&v.series.title), v.series.started_at);
     for s in &v.slots {
         let doc = s.document_id.as_deref().unwrap_or("-");
         let earlier = if s.earlier.is_empty() { String::new() } else { format!("\t({} earlier)", s.earlier.len()) };
-        text.push_str(&format!("  {:>2}. {}\t{}\t{doc}{earlier}\n", s.index + 1, s.slot.name, s.slot.kind));
+        text.push_str(&format!("  {:>2}. {}\t{}\t{doc}{earlier}\n", s.index + 1, f(&s.slot.name), s.slot.kind));
     }
     text
 }
@@ -852,7 +871,7 @@ fn series(lib: &Library, cmd: SeriesCmd) -> Result<Output, AppError> {
                     format!(
                         "{}\t{}\t{} slots{}",
                         t.id,
-                        t.name,
+                        f(&t.name),
                         t.slots.len(),
                         if t.builtin { "" } else { "\t(clinic)" }
                     )
@@ -944,15 +963,15 @@ fn print_notice(notice: &InboxNotice, json_mode: bool) {
         InboxNotice::Files { files } => {
             for f in files {
                 match (&f.error, &f.document_id) {
-                    (Some(e), _) => eprintln!("rejected {} ({})", f.path, e.message),
-                    (None, Some(id)) => eprintln!("{} {} {id}", f.status, f.path),
-                    (None, None) => eprintln!("{} {} (no active patient: waiting in the tray)", f.status, f.path),
+                    (Some(e), _) => say!("rejected {} ({})", f.path, e.message),
+                    (None, Some(id)) => say!("{} {} {id}", f.status, f.path),
+                    (None, None) => say!("{} {} (no active patient: waiting in the tray)", f.status, f.path),
                 }
             }
         }
-        InboxNotice::FolderUnavailable { folder, reason } => eprintln!("folder unavailable: {folder}: {reason}"),
-        InboxNotice::FolderAvailable { folder } => eprintln!("folder available again: {folder}"),
-        InboxNotice::Failed { error } => eprintln!("import failed: {}", error.message),
+        InboxNotice::FolderUnavailable { folder, reason } => say!("folder unavailable: {folder}: {reason}"),
+        InboxNotice::FolderAvailable { folder } => say!("folder available again: {folder}"),
+        InboxNotice::Failed { error } => say!("import failed: {}", error.message),
     }
 }
 
@@ -1002,7 +1021,7 @@ fn watch(
     let options = InboxOptions { folders, patient, timing: inbox::Options::default() };
     let running = Inbox::start(Arc::clone(&lib), options, move |n| print_notice(&n, json_mode))?;
     let names: Vec<&str> = watched.iter().map(|f| f.path.as_str()).collect();
-    eprintln!("watching {} (Ctrl-C to stop)", names.join(", "));
+    say!("watching {} (Ctrl-C to stop)", names.join(", "));
     let _ = stop_rx.recv();
     running.stop();
     lib.wait_for_thumbnails();
@@ -1099,7 +1118,7 @@ fn sync(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
                 saved.as_ref().map(|c| format!("{}/{}", c.endpoint, c.bucket)).unwrap_or_default()
             );
             if let chairside_app::sync_engine::SecretLocation::File { path } = &location {
-                eprintln!(
+                say!(
                     "chairside: warning: no OS keychain is available; the secret key is stored in {path} (readable only by you)"
                 );
                 text.push_str(&format!("\nwarning: the secret key is in {path}, not in a keychain"));
@@ -1136,7 +1155,7 @@ fn sync(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
                 sync_status_text(&status)
             );
             for p in &report.problems {
-                eprintln!("chairside: sync: {p}");
+                say!("chairside: sync: {p}");
             }
             let mut out = Output::ok(json!({"report": report, "status": status}), text)?;
             if !report.problems.is_empty() {

@@ -281,8 +281,8 @@ fn export_writes_originals_and_a_manifest_whose_hashes_hold() {
     assert!(entries.iter().any(|e| e["status"] == "archived"));
 
     let again = lib.json(&["export", "--patient", &p, "--out", out.to_str().expect("utf8")]);
-    assert_eq!(again.code, 1, "an existing file is never overwritten");
-    assert_eq!(again.json["error"]["code"], "export_failed");
+    assert_eq!(again.code, 2, "an existing file is never overwritten, and naming one is invalid input");
+    assert_eq!(again.json["error"]["code"], "target_exists");
 }
 
 #[test]

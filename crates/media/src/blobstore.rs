@@ -65,6 +65,19 @@ impl LocalBlobStore {
         &self.root
     }
 
+    /// Whether any original is on disk (stops at the first one found).
+    pub fn holds_any(&self) -> bool {
+        fn any_file(dir: &Path, depth: usize) -> bool {
+            let Ok(entries) = fs::read_dir(dir) else { return false };
+            entries.flatten().any(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => depth < 3 && any_file(&e.path(), depth + 1),
+                Ok(_) => is_sha256_hex(&e.file_name().to_string_lossy()),
+                Err(_) => false,
+            })
+        }
+        any_file(&self.root, 0)
+    }
+
     /// Where a blob lives (whether or not it exists). `sha256` must be a valid address.
     pub fn path_of(&self, sha256: &str) -> Result<PathBuf, BlobError> {
         if !is_sha256_hex(sha256) {
@@ -78,18 +91,32 @@ fn fsync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-impl BlobBackend for LocalBlobStore {
-    fn put(&self, sha256: &str, data: &mut dyn Read) -> Result<PutOutcome, BlobError> {
+/// An original just written and linked into place, whose import has not committed yet. While
+/// it lives, the file is locked (`flock`), so a `verify` running beside the import knows the
+/// unreferenced file is in progress rather than stray; the lock dies with the process, so what
+/// a killed import left is recognised at once — no timer involved.
+pub struct StagedBlob {
+    pub outcome: PutOutcome,
+    _lock: Option<File>,
+}
+
+impl LocalBlobStore {
+    /// Writes `data` under `sha256` (checked while writing, never overwriting) and keeps it
+    /// locked until the returned guard is dropped — after the database commit that names it.
+    pub fn stage(&self, sha256: &str, data: &mut dyn Read) -> Result<StagedBlob, BlobError> {
         let dest = self.path_of(sha256)?;
         if dest.exists() {
-            return Ok(PutOutcome::AlreadyPresent);
+            return Ok(StagedBlob { outcome: PutOutcome::AlreadyPresent, _lock: None });
         }
         let dir = dest.parent().expect("a blob path has a parent");
-        fs::create_dir_all(dir).map_err(|e| BlobError::io(format!("creating {}", dir.display()), e))?;
+        chairside_store::private::create_dir_all(dir)
+            .map_err(|e| BlobError::io(format!("creating {}", dir.display()), e))?;
         let tmp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
         let result = (|| {
-            let mut file =
-                File::create_new(&tmp).map_err(|e| BlobError::io(format!("creating {}", tmp.display()), e))?;
+            let mut file = chairside_store::private::create_new(&tmp)
+                .map_err(|e| BlobError::io(format!("creating {}", tmp.display()), e))?;
+            // Taken before the first byte: verify never sees this temp file unlocked.
+            file.lock().map_err(|e| BlobError::io(format!("locking {}", tmp.display()), e))?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 256 * 1024];
             loop {
@@ -107,9 +134,7 @@ impl BlobBackend for LocalBlobStore {
                 return Err(BlobError::HashMismatch { expected: sha256.to_string(), actual });
             }
             file.sync_all().map_err(|e| BlobError::io(format!("flushing {}", tmp.display()), e))?;
-            let mut perms = file.metadata().map_err(|e| BlobError::io("reading permissions", e))?.permissions();
-            perms.set_readonly(true);
-            let _ = fs::set_permissions(&tmp, perms);
+            let _ = chairside_store::private::set_mode(&tmp, chairside_store::private::ORIGINAL_MODE);
             // hard_link refuses to replace an existing file, so a concurrent writer of the same
             // content can never clobber a blob (rename would).
             let outcome = match fs::hard_link(&tmp, &dest) {
@@ -123,12 +148,26 @@ impl BlobBackend for LocalBlobStore {
                 Err(_) => PutOutcome::AlreadyPresent,
             };
             fsync_dir(dir).map_err(|e| BlobError::io(format!("flushing folder {}", dir.display()), e))?;
-            Ok(outcome)
+            Ok(StagedBlob { outcome, _lock: (outcome == PutOutcome::Created).then_some(file) })
         })();
         // The temp name is gone after a rename; after a link (or a failure) it is a second name
         // or a partial copy, never the only copy of an original.
         let _ = fs::remove_file(&tmp);
         result
+    }
+}
+
+/// Whether another process (or thread) holds the lock of a file being staged.
+pub(crate) fn is_being_staged(path: &Path) -> bool {
+    match File::open(path) {
+        Ok(f) => matches!(f.try_lock_shared(), Err(fs::TryLockError::WouldBlock)),
+        Err(_) => false,
+    }
+}
+
+impl BlobBackend for LocalBlobStore {
+    fn put(&self, sha256: &str, data: &mut dyn Read) -> Result<PutOutcome, BlobError> {
+        Ok(self.stage(sha256, data)?.outcome)
     }
 
     fn open(&self, sha256: &str) -> Result<Box<dyn Read + Send>, BlobError> {

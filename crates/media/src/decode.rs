@@ -17,6 +17,10 @@ pub struct Limits {
     pub max_pixels: u64,
     /// Largest allocation a decoder may make.
     pub max_alloc: u64,
+    /// The decoded-pixel budget: width × height × channels × bytes per sample of the decoded
+    /// image, checked from the header. A 776 KB PNG can declare 100 MP of 16-bit RGBA (800 MB
+    /// decoded); the pixel count alone would let it through.
+    pub max_decoded_bytes: u64,
 }
 
 impl Default for Limits {
@@ -25,7 +29,10 @@ impl Default for Limits {
             max_bytes: 256 * 1024 * 1024,
             // 100 MP covers every intraoral, extraoral and X-ray device we know of.
             max_pixels: 100_000_000,
-            max_alloc: 1024 * 1024 * 1024,
+            max_alloc: 512 * 1024 * 1024,
+            // 100 MP of 8-bit RGB (300 MB) or 85 MP of 16-bit RGB fit; an import's peak memory
+            // stays under twice this plus the process's own.
+            max_decoded_bytes: 512 * 1024 * 1024,
         }
     }
 }
@@ -35,6 +42,8 @@ impl Default for Limits {
 pub enum DecodeError {
     /// The pixel count exceeds the limit (from the header; nothing was decoded).
     TooManyPixels { width: u64, height: u64 },
+    /// The decoded image would exceed the decoded-pixel budget (from the header).
+    TooManyBytes { width: u64, height: u64, bytes: u64 },
     /// The file is damaged, truncated or not what its header says.
     Corrupt(String),
 }
@@ -48,8 +57,42 @@ pub struct Dimensions {
 
 fn image_limits(limits: &Limits) -> image::Limits {
     let mut l = image::Limits::default();
-    l.max_alloc = Some(limits.max_alloc);
+    l.max_alloc = Some(limits.max_alloc.min(limits.max_decoded_bytes));
     l
+}
+
+/// Checks `width × height` and the decoded size against the limits.
+pub fn check_budget(width: u64, height: u64, bytes_per_pixel: u64, limits: &Limits) -> Result<(), DecodeError> {
+    if width.saturating_mul(height) > limits.max_pixels {
+        return Err(DecodeError::TooManyPixels { width, height });
+    }
+    let bytes = width.saturating_mul(height).saturating_mul(bytes_per_pixel.max(1));
+    if bytes > limits.max_decoded_bytes {
+        return Err(DecodeError::TooManyBytes { width, height, bytes });
+    }
+    Ok(())
+}
+
+/// Runs a decoder over untrusted bytes on a thread of its own with a large stack, so that a
+/// decoder's panic becomes a refusal of this one file instead of taking the import (or the
+/// app) down. Stack overflows are prevented before this point (the DICOM walk and the PDF
+/// scan bound nesting); the large stack is the margin for codecs that recurse a little.
+pub fn guarded<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> Result<T, DecodeError> {
+    std::thread::scope(|s| {
+        let handle = std::thread::Builder::new()
+            .name(format!("decode-{what}"))
+            .stack_size(64 * 1024 * 1024)
+            .spawn_scoped(s, f)
+            .map_err(|e| DecodeError::Corrupt(format!("could not start the decoder: {e}")))?;
+        handle.join().map_err(|panic| {
+            let detail = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            DecodeError::Corrupt(format!("the {what} decoder gave up on this file ({detail})"))
+        })
+    })
 }
 
 /// Reads only the header to learn the dimensions, and checks them against the limits.
@@ -59,13 +102,13 @@ pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions
     };
     let mut reader = ImageReader::with_format(Cursor::new(bytes), image_format);
     reader.limits(image_limits(limits));
-    let (width, height) = reader.into_dimensions().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let decoder = reader.into_decoder().map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    let (width, height) = image::ImageDecoder::dimensions(&decoder);
+    let bytes_per_pixel = image::ImageDecoder::color_type(&decoder).bytes_per_pixel() as u64;
     if width == 0 || height == 0 {
         return Err(DecodeError::Corrupt("the image has no pixels".into()));
     }
-    if width as u64 * height as u64 > limits.max_pixels {
-        return Err(DecodeError::TooManyPixels { width: width as u64, height: height as u64 });
-    }
+    check_budget(width as u64, height as u64, bytes_per_pixel, limits)?;
     Ok(Dimensions { width, height })
 }
 

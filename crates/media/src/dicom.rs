@@ -1,8 +1,9 @@
 //! DICOM (what dental X-ray sensors export), through dicom-rs: the whole file is parsed on
 //! import, so a truncated one is refused; the first frame is rendered, with the file's own
-//! modality and VOI LUT (windowing), for the preview.
+//! modality and VOI LUT (windowing), for the preview. Before dicom-rs sees a file, its element
+//! structure is walked with bounded depth and checked lengths ([`crate::dicom_scan`]).
 
-use std::io::Cursor;
+use std::io::{Cursor, Read};
 
 use chrono::{Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use dicom_object::{DefaultDicomObject, OpenFileOptions, file::ReadPreamble};
@@ -10,6 +11,7 @@ use dicom_pixeldata::PixelDecoder;
 use image::DynamicImage;
 
 use crate::decode::{DecodeError, Limits};
+use crate::dicom_scan::{self, Encoding};
 
 /// What import learns from a DICOM file.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,7 +24,28 @@ pub struct DicomInfo {
     pub captured_at: Option<String>,
 }
 
-fn parse(bytes: &[u8]) -> Result<DefaultDicomObject, DecodeError> {
+/// The bounded structure walk; a deflated data set is inflated (at most `max_bytes`) first.
+fn check_structure(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
+    let (start, encoding) = dicom_scan::meta(bytes).map_err(DecodeError::Corrupt)?;
+    if encoding != Encoding::Deflated {
+        return dicom_scan::walk(bytes, start, encoding).map_err(DecodeError::Corrupt);
+    }
+    let mut inflated = Vec::new();
+    flate2::read::DeflateDecoder::new(&bytes[start..])
+        .take(limits.max_bytes + 1)
+        .read_to_end(&mut inflated)
+        .map_err(|e| DecodeError::Corrupt(format!("its deflated data does not inflate: {e}")))?;
+    if inflated.len() as u64 > limits.max_bytes {
+        return Err(DecodeError::Corrupt(format!(
+            "its deflated data inflates past {} bytes (a decompression bomb?)",
+            limits.max_bytes
+        )));
+    }
+    dicom_scan::walk(&inflated, 0, Encoding::ExplicitLittle).map_err(DecodeError::Corrupt)
+}
+
+fn parse(bytes: &[u8], limits: &Limits) -> Result<DefaultDicomObject, DecodeError> {
+    check_structure(bytes, limits)?;
     OpenFileOptions::new()
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
@@ -52,14 +75,10 @@ fn date_time(date: &str, time: Option<&str>) -> Option<String> {
 
 /// Parses every element of the file and checks its size against the limits.
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<DicomInfo, DecodeError> {
-    let obj = parse(bytes)?;
+    let obj = parse(bytes, limits)?;
     let (width, height) = (number(&obj, "Columns"), number(&obj, "Rows"));
     let frames = number(&obj, "NumberOfFrames").unwrap_or(1).max(1);
-    if let (Some(w), Some(h)) = (width, height)
-        && w as u64 * h as u64 > limits.max_pixels
-    {
-        return Err(DecodeError::TooManyPixels { width: w as u64, height: h as u64 });
-    }
+    check_frame_budget(&obj, limits)?;
     let captured_at = text(&obj, "AcquisitionDateTime")
         .and_then(|dt| date_time(&dt, dt.get(8..)))
         .or_else(|| text(&obj, "ContentDate").and_then(|d| date_time(&d, text(&obj, "ContentTime").as_deref())))
@@ -67,9 +86,20 @@ pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<DicomInfo, DecodeError> 
     Ok(DicomInfo { width, height, frames, modality: text(&obj, "Modality"), captured_at })
 }
 
+/// One decoded frame must fit the decoded-pixel budget: rows × columns × samples × bytes per
+/// sample, from the header, before any pixel is decoded.
+fn check_frame_budget(obj: &DefaultDicomObject, limits: &Limits) -> Result<(), DecodeError> {
+    let (Some(w), Some(h)) = (number(obj, "Columns"), number(obj, "Rows")) else { return Ok(()) };
+    let samples = number(obj, "SamplesPerPixel").unwrap_or(1).max(1) as u64;
+    let bytes = (number(obj, "BitsAllocated").unwrap_or(8) as u64).div_ceil(8).max(1);
+    // Rendering also makes an RGB8 copy, counted with the decoded frame.
+    crate::decode::check_budget(w as u64, h as u64, samples * bytes + 3, limits)
+}
+
 /// The first frame as an image, windowed as the file says.
-pub fn render_first_frame(bytes: &[u8]) -> Result<DynamicImage, DecodeError> {
-    let obj = parse(bytes)?;
+pub fn render_first_frame(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, DecodeError> {
+    let obj = parse(bytes, limits)?;
+    check_frame_budget(&obj, limits)?;
     let decoded = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))?;
     decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))
 }

@@ -18,6 +18,10 @@ pub enum MediaError {
     )]
     TooManyPixels { path: String, width: u64, height: u64, limit_mp: u64 },
     #[error(
+        "{path}: the image ({width} × {height}) would take {mb} MB to decode, more than the {limit_mb} MB limit (a decompression bomb or an unusual file): nothing was stored"
+    )]
+    TooManyBytes { path: String, width: u64, height: u64, mb: u64, limit_mb: u64 },
+    #[error(
         "{path}: the {format} file is damaged or incomplete ({reason}): copy it again from the camera or sensor software"
     )]
     Corrupt { path: String, format: String, reason: String },
@@ -55,6 +59,12 @@ pub enum MediaError {
     Io { context: String, source: std::io::Error },
     #[error("export failed: {0}")]
     Export(String),
+    #[error("{0} already exists: choose another file name (nothing was written)")]
+    ExportTargetExists(String),
+    #[error(
+        "export to {path} failed: the disk holding it is full. Free space there or choose another destination; nothing was left behind"
+    )]
+    ExportDiskFull { path: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -73,7 +83,7 @@ impl MediaError {
             MediaError::EmptyFile { .. } => "empty_file",
             MediaError::TooLarge { .. } => "file_too_large",
             MediaError::UnsupportedFormat { .. } => "unsupported_format",
-            MediaError::TooManyPixels { .. } => "too_many_pixels",
+            MediaError::TooManyPixels { .. } | MediaError::TooManyBytes { .. } => "too_many_pixels",
             MediaError::Corrupt { .. } => "corrupt_file",
             MediaError::DocumentNotFound(_) => "document_not_found",
             MediaError::PatientNotFound(_) => "patient_not_found",
@@ -90,6 +100,8 @@ impl MediaError {
             MediaError::Write(_) => "write_failed",
             MediaError::Io { .. } => "io_error",
             MediaError::Export(_) => "export_failed",
+            MediaError::ExportTargetExists(_) => "target_exists",
+            MediaError::ExportDiskFull { .. } => "disk_full",
             MediaError::Store(StoreError::DiskFull) => "disk_full",
             MediaError::Store(StoreError::ReadOnly) => "read_only",
             MediaError::Store(_) => "database_error",
@@ -106,7 +118,9 @@ impl MediaError {
                 | MediaError::TooLarge { .. }
                 | MediaError::UnsupportedFormat { .. }
                 | MediaError::TooManyPixels { .. }
+                | MediaError::TooManyBytes { .. }
                 | MediaError::Corrupt { .. }
+                | MediaError::ExportTargetExists(_)
                 | MediaError::DocumentNotFound(_)
                 | MediaError::PatientNotFound(_)
                 | MediaError::BadKind(_)

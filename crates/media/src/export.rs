@@ -51,6 +51,53 @@ fn export_err(msg: impl Into<String>) -> MediaError {
     MediaError::Export(msg.into())
 }
 
+/// A ZIP writer's error, keeping an I/O error as one (a full disk must be told as such).
+fn zip_err(e: zip::result::ZipError) -> MediaError {
+    match e {
+        zip::result::ZipError::Io(io) => MediaError::Write(io),
+        other => export_err(other.to_string()),
+    }
+}
+
+/// A full disk during an export is the destination's, not the library's: say which.
+fn disk_full_names(e: MediaError, out: &Path) -> MediaError {
+    let full = match &e {
+        MediaError::Write(io) | MediaError::Io { source: io, .. } => io.kind() == io::ErrorKind::StorageFull,
+        _ => false,
+    };
+    if full { MediaError::ExportDiskFull { path: out.display().to_string() } } else { e }
+}
+
+/// Removes what killed exports left (their rows in `staged_files`), except a file an export
+/// running now still holds. Called when the library opens and by verify.
+pub fn clean_staged(db: &Db, cleaned: &mut Vec<crate::verify::Orphan>) -> Result<(), MediaError> {
+    let rows: Vec<String> = db.read(|c| {
+        let mut stmt = c.prepare("SELECT path FROM staged_files ORDER BY path")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
+    })?;
+    for text in rows {
+        let path = PathBuf::from(&text);
+        if crate::blobstore::is_being_staged(&path) {
+            continue;
+        }
+        let removed = match fs::remove_file(&path) {
+            Ok(()) => true,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(_) => continue, // kept, and tried again next time
+        };
+        db.write(|tx| tx.execute("DELETE FROM staged_files WHERE path = ?1", [&text]).map_err(MediaError::from))?;
+        if removed {
+            cleaned.push(crate::verify::Orphan {
+                path,
+                quarantined_to: None,
+                note: Some("the partial file of an interrupted export: removed".into()),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Writes every document of a patient (active and archived) to `out`, which must not exist.
 pub fn export_patient(
     db: &Db,
@@ -64,7 +111,7 @@ pub fn export_patient(
         chairside_patients::get(c, patient_id).map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))
     })?;
     if out.exists() {
-        return Err(export_err(format!("{} already exists: choose another file name", out.display())));
+        return Err(MediaError::ExportTargetExists(out.display().to_string()));
     }
     let (docs, links) = db.read(|c| {
         let docs = documents::list(c, thumbs, patient_id, StatusFilter::All, None)?;
@@ -77,8 +124,20 @@ pub fn export_patient(
         out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         uuid::Uuid::new_v4()
     ));
+    // Recorded before the first byte, and locked while written: a kill leaves a row naming the
+    // partial file, which the next start (or verify) removes — unless an export still holds it.
+    let tmp_text = tmp.display().to_string();
+    db.write(|tx| {
+        tx.execute(
+            "INSERT OR REPLACE INTO staged_files (path, purpose, created_at) VALUES (?1, 'export', ?2)",
+            [&tmp_text, &chairside_store::now_rfc3339()],
+        )?;
+        Ok::<_, MediaError>(())
+    })?;
     let result = (|| {
-        let file = File::create_new(&tmp).map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
+        let file = chairside_store::private::create_new(&tmp)
+            .map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
+        file.lock().map_err(|e| MediaError::io(format!("locking {}", tmp.display()), e))?;
         let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
         let now = chrono::Utc::now();
         let stamp = {
@@ -103,7 +162,7 @@ pub fn export_patient(
             let ext = Format::from_mime(doc.mime).map(Format::extension).unwrap_or("bin");
             let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
             let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
-            zip.start_file(name.as_str(), options).map_err(|e| export_err(e.to_string()))?;
+            zip.start_file(name.as_str(), options).map_err(zip_err)?;
             let mut reader =
                 blobs.open(&doc.sha256).map_err(|_| MediaError::BlobMissing { sha256: doc.sha256.clone() })?;
             let mut hasher = Sha256::new();
@@ -143,23 +202,22 @@ pub fn export_patient(
             patient: json!({"id": patient.id, "name": patient.name, "external_id": patient.external_id, "birth_date": patient.birth_date}),
             documents: entries,
         };
-        zip.start_file("manifest.json", options).map_err(|e| export_err(e.to_string()))?;
+        zip.start_file("manifest.json", options).map_err(zip_err)?;
         zip.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| export_err(e.to_string()))?)
             .map_err(MediaError::Write)?;
-        let writer = zip.finish().map_err(|e| export_err(e.to_string()))?;
+        let writer = zip.finish().map_err(zip_err)?;
         let file = writer.into_inner().map_err(|e| MediaError::Write(e.into_error()))?;
         file.sync_all().map_err(MediaError::Write)?;
         check_archive(&tmp)?;
         fs::rename(&tmp, out).map_err(|e| MediaError::io(format!("naming {}", out.display()), e))?;
         Ok(manifest.documents.len())
     })();
-    let count = match result {
-        Ok(n) => n,
-        Err(e) => {
-            let _ = fs::remove_file(&tmp); // our own partial archive, never an original
-            return Err(e);
-        }
-    };
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp); // our own partial archive, never an original
+    }
+    let _ =
+        db.write(|tx| tx.execute("DELETE FROM staged_files WHERE path = ?1", [&tmp_text]).map_err(MediaError::from));
+    let count = result.map_err(|e| disk_full_names(e, out))?;
     let bytes = fs::metadata(out).map_err(|e| MediaError::io(format!("reading {}", out.display()), e))?.len();
     db.write(|tx| {
         chairside_audit::append(

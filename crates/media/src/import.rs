@@ -15,7 +15,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::MediaError;
-use crate::blobstore::{BlobBackend, BlobError, LocalBlobStore};
+use crate::blobstore::{BlobError, LocalBlobStore};
 use crate::decode::{self, DecodeError, Limits};
 use crate::documents::{Kind, write_history};
 use crate::exif::{self, ExifInfo};
@@ -75,10 +75,20 @@ struct Inspected {
 fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<std::time::SystemTime>), MediaError> {
     let shown = path.display().to_string();
     let unreadable = |e: io::Error| MediaError::Unreadable { path: shown.clone(), reason: e.to_string() };
-    let file = File::open(path).map_err(unreadable)?;
+    // A FIFO, socket or device is refused before it is opened: opening a FIFO for reading
+    // waits for a writer that may never come.
+    let not_regular = || MediaError::Unreadable {
+        path: shown.clone(),
+        reason: "it is not a regular file (a pipe, socket or device): only files can be imported".into(),
+    };
+    if !std::fs::metadata(path).map_err(unreadable)?.is_file() {
+        return Err(not_regular());
+    }
+    let file = open_nonblocking(path).map_err(unreadable)?;
+    // Checked again on what was opened, in case the name was swapped in between.
     let meta = file.metadata().map_err(unreadable)?;
     if !meta.is_file() {
-        return Err(MediaError::Unreadable { path: shown, reason: "not a regular file".into() });
+        return Err(not_regular());
     }
     if meta.len() > limits.max_bytes {
         return Err(MediaError::TooLarge { path: shown, size: meta.len(), limit: limits.max_bytes });
@@ -104,6 +114,19 @@ fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<
         return Err(MediaError::TooLarge { path: shown, size: bytes.len() as u64, limit: limits.max_bytes });
     }
     Ok((bytes, hex::encode(hasher.finalize()), meta.modified().ok()))
+}
+
+/// Opens for reading without ever blocking on a FIFO swapped in after the check (O_NONBLOCK
+/// has no effect on the reads of a regular file).
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    options.open(path)
 }
 
 fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, MediaError> {
@@ -170,6 +193,13 @@ fn decode_error(e: DecodeError, shown: &str, limits: &Limits, corrupt: &dyn Fn(S
             height,
             limit_mp: limits.max_pixels / 1_000_000,
         },
+        DecodeError::TooManyBytes { width, height, bytes } => MediaError::TooManyBytes {
+            path: shown.to_string(),
+            width,
+            height,
+            mb: bytes.div_ceil(1 << 20),
+            limit_mb: limits.max_decoded_bytes >> 20,
+        },
         DecodeError::Corrupt(reason) => corrupt(reason),
     }
 }
@@ -200,9 +230,17 @@ pub fn import_file(
     if db.read(exists)? {
         return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id, sha256, thumbnails: None });
     }
-    let info = inspect(&bytes, &shown, limits)?;
+    // Decoders run guarded: a panic in one refuses this file, not the import of the others.
+    let info = decode::guarded("import", || inspect(&bytes, &shown, limits)).map_err(|e| {
+        decode_error(e, &shown, limits, &|reason| MediaError::Corrupt {
+            path: shown.clone(),
+            format: "file".into(),
+            reason,
+        })
+    })??;
 
-    blobs.put(&sha256, &mut bytes.as_slice()).map_err(|e| match e {
+    // Held (locked) until the transaction below has committed: see `StagedBlob`.
+    let _staged = blobs.stage(&sha256, &mut bytes.as_slice()).map_err(|e| match e {
         BlobError::Io { source, .. } => MediaError::Write(source),
         other => MediaError::Write(io::Error::other(other.to_string())),
     })?;

@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod blobstore;
 pub mod decode;
 pub mod dicom;
+pub mod dicom_scan;
 pub mod documents;
 mod error;
 pub mod exif;
@@ -205,6 +206,13 @@ impl Media {
         out: &std::path::Path,
     ) -> Result<ExportSummary, MediaError> {
         export::export_patient(&self.db, &self.blobs, &self.thumbs, actor, patient_id, out)
+    }
+
+    /// Removes the partial files killed exports left behind (see [`export::clean_staged`]).
+    pub fn clean_interrupted_exports(&self) -> Result<Vec<verify::Orphan>, MediaError> {
+        let mut cleaned = Vec::new();
+        export::clean_staged(&self.db, &mut cleaned)?;
+        Ok(cleaned)
     }
 
     pub fn verify(&self, actor: &Actor, options: VerifyOptions) -> Result<VerifyReport, MediaError> {

@@ -15,6 +15,7 @@ use fast_image_resize as fr;
 use image::{DynamicImage, RgbImage};
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::blobstore::{BlobBackend, LocalBlobStore};
 use crate::decode::{self, DecodeError, JpegError, Limits};
@@ -155,7 +156,7 @@ pub fn fit(w: u32, h: u32, size: u32) -> (u32, u32) {
 /// every size by resizing step by step (2048 → 1024 → 256). Returned smallest first.
 pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
     if format == Format::Dicom {
-        let (pixels, w, h) = rgb8(crate::dicom::render_first_frame(bytes)?);
+        let (pixels, w, h) = rgb8(crate::dicom::render_first_frame(bytes, limits)?);
         return render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1);
     }
     let dims = decode::probe(bytes, format, limits)?;
@@ -301,20 +302,24 @@ impl Thumbnailer {
                 return Err(e);
             }
         };
-        let rendered = match render(&bytes, format, orientation, &self.limits) {
-            Ok(r) => r,
-            Err(e) => {
-                let msg = match e {
-                    DecodeError::Corrupt(m) => m,
-                    DecodeError::TooManyPixels { width, height } => {
-                        format!("{width} × {height} is over the pixel limit")
-                    }
-                };
-                self.set_status(sha256, "failed", Some(&msg))?;
-                on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: msg });
-                return Ok(());
-            }
-        };
+        let rendered =
+            match decode::guarded("thumbnail", || render(&bytes, format, orientation, &self.limits)).and_then(|r| r) {
+                Ok(r) => r,
+                Err(e) => {
+                    let msg = match e {
+                        DecodeError::Corrupt(m) => m,
+                        DecodeError::TooManyPixels { width, height } => {
+                            format!("{width} × {height} is over the pixel limit")
+                        }
+                        DecodeError::TooManyBytes { width, height, .. } => {
+                            format!("{width} × {height} is over the decoded-size limit")
+                        }
+                    };
+                    self.set_status(sha256, "failed", Some(&msg))?;
+                    on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: msg });
+                    return Ok(());
+                }
+            };
         drop(bytes);
         self.store(sha256, rendered, on_event)
     }
@@ -328,15 +333,17 @@ impl Thumbnailer {
     ) -> Result<(), MediaError> {
         for r in rendered {
             let path = self.store.path(sha256, r.size, FORMAT);
+            let file_hash = hex::encode(sha2::Sha256::digest(&r.jpeg));
             write_atomic(&path, &r.jpeg)
                 .map_err(|e| MediaError::io(format!("writing thumbnail {}", path.display()), e))?;
             self.db.write(|tx| {
                 tx.execute(
-                    "INSERT INTO thumbnails (sha256, size, width, height, format, status, error, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'ready', NULL, ?6)
+                    "INSERT INTO thumbnails (sha256, size, width, height, format, status, error, updated_at, file_sha256)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'ready', NULL, ?6, ?7)
                      ON CONFLICT (sha256, size) DO UPDATE SET width = excluded.width, height = excluded.height,
-                        format = excluded.format, status = 'ready', error = NULL, updated_at = excluded.updated_at",
-                    params![sha256, r.size, r.width, r.height, FORMAT, chairside_store::now_rfc3339()],
+                        format = excluded.format, status = 'ready', error = NULL, updated_at = excluded.updated_at,
+                        file_sha256 = excluded.file_sha256",
+                    params![sha256, r.size, r.width, r.height, FORMAT, chairside_store::now_rfc3339(), file_hash],
                 )?;
                 tx.execute(
                     "UPDATE documents SET thumbs_ready = thumbs_ready | ?2 WHERE sha256 = ?1",
@@ -407,9 +414,12 @@ impl Thumbnailer {
 /// Writes a derived file via a temp file and rename, so a reader never sees half a thumbnail.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("a thumbnail path has a parent");
-    fs::create_dir_all(dir)?;
+    chairside_store::private::create_dir_all(dir)?;
     let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
-    fs::write(&tmp, data)?;
+    // Locked while written, so a verify beside it leaves it alone (see `StagedBlob`).
+    let mut file = chairside_store::private::create_new(&tmp)?;
+    file.lock()?;
+    std::io::Write::write_all(&mut file, data)?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })

@@ -1,18 +1,19 @@
-//! The integrity check: every original re-hashed against its address, every thumbnail's file
-//! present (remade if not), and files in the blob store that no blob row names moved to
-//! `quarantine/` — never deleted.
+//! The integrity check: SQLite's own checks of the database, every original re-hashed
+//! against its address, every thumbnail re-hashed against the hash recorded when it was
+//! written (remade if it differs or is gone), what interrupted imports and exports left cleaned
+//! up, and files in the blob store that no blob row names moved to `quarantine/` — never
+//! deleted.
 
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
 
-use chairside_store::{Actor, Db};
+use chairside_store::{Actor, DatabaseCheck, Db};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::MediaError;
-use crate::blobstore::{LocalBlobStore, is_sha256_hex, sha256_of};
+use crate::blobstore::{LocalBlobStore, TEMP_PREFIX, is_being_staged, is_sha256_hex, sha256_of};
 use crate::thumbs::{ThumbStore, Thumbnailer};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -27,7 +28,7 @@ pub struct BlobProblem {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Orphan {
     pub path: PathBuf,
-    /// Where it was moved; `None` when it was left in place (see `note`).
+    /// Where it was moved; `None` when it was left in place or removed (see `note`).
     pub quarantined_to: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -36,6 +37,8 @@ pub struct Orphan {
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
     pub ok: bool,
+    /// SQLite's integrity and foreign-key checks.
+    pub database: DatabaseCheck,
     pub blobs_checked: u64,
     pub bytes_checked: u64,
     pub corrupt: Vec<BlobProblem>,
@@ -44,12 +47,20 @@ pub struct VerifyReport {
     pub thumbnails_checked: u64,
     pub thumbnails_remade: u64,
     pub thumbnails_failed: Vec<String>,
+    /// Thumbnails whose file was gone or no longer matched its recorded hash (all remade).
+    pub thumbnails_damaged: Vec<String>,
+    /// What a killed import or export left (temp files removed, an uncommitted original moved
+    /// to quarantine): expected after a crash, so not a problem.
+    pub cleaned_up: Vec<Orphan>,
+    /// Files of imports committing while verify ran, left alone.
+    pub in_progress: u64,
 }
 
 impl VerifyReport {
-    /// Nothing corrupt, missing, stray or unmakeable: what `ok` says.
+    /// Nothing damaged, corrupt, missing, stray or unmakeable: what `ok` says.
     pub fn is_clean(&self) -> bool {
-        self.corrupt.is_empty()
+        self.database.ok
+            && self.corrupt.is_empty()
             && self.missing.is_empty()
             && self.orphans.is_empty()
             && self.thumbnails_failed.is_empty()
@@ -57,18 +68,8 @@ impl VerifyReport {
 }
 
 /// Options of a verify run.
-#[derive(Debug, Clone, Copy)]
-pub struct VerifyOptions {
-    /// Files younger than this may belong to an import that is committing right now: they are
-    /// reported but left in place.
-    pub orphan_grace: Duration,
-}
-
-impl Default for VerifyOptions {
-    fn default() -> Self {
-        VerifyOptions { orphan_grace: Duration::from_secs(120) }
-    }
-}
+#[derive(Debug, Clone, Copy, Default)]
+pub struct VerifyOptions {}
 
 pub fn verify(
     db: &Db,
@@ -77,15 +78,12 @@ pub fn verify(
     thumbnailer: &Thumbnailer,
     quarantine: &Path,
     actor: &Actor,
-    options: VerifyOptions,
+    _options: VerifyOptions,
 ) -> Result<VerifyReport, MediaError> {
-    let rows: Vec<String> = db.read(|c| {
-        let mut stmt = c.prepare("SELECT sha256 FROM blobs ORDER BY sha256")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
-    })?;
+    let database = db.read(|c| chairside_store::check_database(c).map_err(MediaError::from))?;
     let mut report = VerifyReport {
         ok: true,
+        database,
         blobs_checked: 0,
         bytes_checked: 0,
         corrupt: vec![],
@@ -94,9 +92,73 @@ pub fn verify(
         thumbnails_checked: 0,
         thumbnails_remade: 0,
         thumbnails_failed: vec![],
+        thumbnails_damaged: vec![],
+        cleaned_up: vec![],
+        in_progress: 0,
     };
+    // A damaged database may fail the reads below: the report then says what was found so far
+    // (the damage first of all) instead of only the read error.
+    match check_files(db, blobs, thumbs, thumbnailer, quarantine, &mut report) {
+        Ok(()) => {}
+        Err(_) if !report.database.ok => {}
+        Err(e) => return Err(e),
+    }
+    report.ok = report.is_clean();
+    db.write(|tx| {
+        chairside_audit::append(
+            tx,
+            actor,
+            "verify",
+            "library",
+            None,
+            json!({
+                "ok": report.ok,
+                "database_ok": report.database.ok,
+                "blobs_checked": report.blobs_checked,
+                "corrupt": report.corrupt.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+                "missing": report.missing.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
+                "orphans": report.orphans.len(),
+                "thumbnails_damaged": report.thumbnails_damaged.len(),
+                "thumbnails_remade": report.thumbnails_remade,
+                "cleaned_up": report.cleaned_up.len(),
+            }),
+        )
+        .map_err(MediaError::from)
+    })?;
+    Ok(report)
+}
+
+fn check_files(
+    db: &Db,
+    blobs: &LocalBlobStore,
+    thumbs: &ThumbStore,
+    thumbnailer: &Thumbnailer,
+    quarantine: &Path,
+    report: &mut VerifyReport,
+) -> Result<(), MediaError> {
+    let rows: Vec<String> = db.read(|c| {
+        let mut stmt = c.prepare("SELECT sha256 FROM blobs ORDER BY sha256")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
+    })?;
+    check_originals(db, blobs, &rows, report)?;
+    check_thumbnails(db, thumbs, thumbnailer, report)?;
+    crate::export::clean_staged(db, &mut report.cleaned_up)?;
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    sweep_blob_store(blobs, &rows, &quarantine.join(&stamp), report);
+    sweep_temp_files(thumbs.root(), report);
+    Ok(())
+}
+
+/// Every original re-hashed against its address; the good ones stamped `verified_at`.
+fn check_originals(
+    db: &Db,
+    blobs: &LocalBlobStore,
+    rows: &[String],
+    report: &mut VerifyReport,
+) -> Result<(), MediaError> {
     let mut good = Vec::new();
-    for sha in &rows {
+    for sha in rows {
         report.blobs_checked += 1;
         // A row whose address is not hex can name no file: report it rather than stop.
         let Ok(path) = blobs.path_of(sha) else {
@@ -124,20 +186,49 @@ pub fn verify(
             stmt.execute([sha, &now])?;
         }
         Ok::<_, MediaError>(())
-    })?;
+    })
+}
 
-    // Thumbnails: derived data, so a missing one is simply made again.
-    let thumb_rows: Vec<(String, u32, String, Option<String>)> = db.read(|c| {
-        let mut stmt = c.prepare("SELECT sha256, size, status, format FROM thumbnails WHERE status IN ('ready', 'pending') ORDER BY sha256, size")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+/// Thumbnails are derived data: one whose file is gone, or no longer hashes to what was
+/// recorded when it was written (a flipped bit, a truncated file, another image in its place),
+/// is made again from its original.
+fn check_thumbnails(
+    db: &Db,
+    thumbs: &ThumbStore,
+    thumbnailer: &Thumbnailer,
+    report: &mut VerifyReport,
+) -> Result<(), MediaError> {
+    type Row = (String, u32, String, Option<String>, Option<String>);
+    let thumb_rows: Vec<Row> = db.read(|c| {
+        let mut stmt = c.prepare(
+            "SELECT sha256, size, status, format, file_sha256 FROM thumbnails
+             WHERE status IN ('ready', 'pending') ORDER BY sha256, size",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?;
         Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
     })?;
     let bad: HashSet<&String> = report.missing.iter().chain(&report.corrupt).map(|p| &p.sha256).collect();
     let mut to_remake: Vec<String> = Vec::new();
-    for (sha, size, status, format) in &thumb_rows {
+    for (sha, size, status, format, recorded) in &thumb_rows {
         report.thumbnails_checked += 1;
-        let present = status == "ready" && thumbs.path(sha, *size, format.as_deref().unwrap_or("jpg")).is_file();
-        if !present && !bad.contains(sha) && to_remake.last() != Some(sha) {
+        let fine = status == "ready" && {
+            let path = thumbs.path(sha, *size, format.as_deref().unwrap_or("jpg"));
+            let found = fs::File::open(&path).and_then(|mut f| sha256_of(&mut f)).map(|(h, _)| h);
+            match (found, recorded) {
+                (Ok(h), Some(r)) if &h == r => true,
+                // Written by a build that recorded no hash: remade once, quietly.
+                (Ok(_), None) => false,
+                (Ok(_), Some(_)) => {
+                    report.thumbnails_damaged.push(format!("{sha} ({size} px): it does not match its recorded hash"));
+                    false
+                }
+                (Err(_), _) => {
+                    report.thumbnails_damaged.push(format!("{sha} ({size} px): the file is missing"));
+                    false
+                }
+            }
+        };
+        if !fine && !bad.contains(sha) && to_remake.last() != Some(sha) {
             to_remake.push(sha.clone());
         }
     }
@@ -147,35 +238,69 @@ pub fn verify(
             Err(e) => report.thumbnails_failed.push(format!("{sha}: {e}")),
         }
     }
+    Ok(())
+}
 
+/// Files in the blob store that no blob row names. A file an import is committing right now
+/// is locked by it and left alone; a temp file a killed import left is removed (it is a partial
+/// copy or a second name, never the only copy); an intact original a killed import linked but
+/// never committed is moved to quarantine as cleaned up; anything else is an orphan, moved to
+/// quarantine and reported.
+fn sweep_blob_store(blobs: &LocalBlobStore, rows: &[String], quarantine: &Path, report: &mut VerifyReport) {
     let known: HashSet<&str> = rows.iter().map(String::as_str).collect();
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     let mut files = Vec::new();
     walk(blobs.root(), &mut files);
+    let mut unreferenced = Vec::new();
     for path in files {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let in_place = is_sha256_hex(&name) && blobs.path_of(&name).map(|p| p == path).unwrap_or(false);
         if in_place && known.contains(name.as_str()) {
             continue;
         }
-        let young = fs::metadata(&path)
-            .and_then(|m| m.modified())
-            .map(|m| SystemTime::now().duration_since(m).unwrap_or_default() < options.orphan_grace)
-            .unwrap_or(false);
-        if young {
+        if is_being_staged(&path) {
+            report.in_progress += 1;
+            continue;
+        }
+        if name.starts_with(TEMP_PREFIX) {
+            remove_leftover(path, report);
+            continue;
+        }
+        let intact = in_place
+            && fs::File::open(&path).and_then(|mut f| sha256_of(&mut f)).map(|(h, _)| h == name).unwrap_or(false);
+        unreferenced.push((path, intact));
+    }
+    // Far more unnamed originals than named ones means the database lost its rows, not that
+    // imports were interrupted: move nothing, and say so.
+    let intact = unreferenced.iter().filter(|(_, i)| *i).count();
+    if intact > 10 && intact > known.len() {
+        for (path, _) in unreferenced {
             report.orphans.push(Orphan {
                 path,
                 quarantined_to: None,
-                note: Some("written moments ago, may belong to an import in progress: left in place".into()),
+                note: Some("left in place: the database names far fewer originals than the disk holds; put library.sqlite3 back from a backup".into()),
             });
-            continue;
         }
+        return;
+    }
+    for (path, intact) in unreferenced {
         let rel = path.strip_prefix(blobs.root()).unwrap_or(&path).to_path_buf();
-        let dest = quarantine.join(&stamp).join("blobs").join(rel);
-        let moved =
-            dest.parent().map(fs::create_dir_all).transpose().and_then(|_| fs::rename(&path, &dest)).map(|_| dest);
+        let dest = quarantine.join("blobs").join(rel);
+        let moved = dest
+            .parent()
+            .map(chairside_store::private::create_dir_all)
+            .transpose()
+            .and_then(|_| fs::rename(&path, &dest))
+            .map(|_| dest);
+        let (list, note) = if intact {
+            (
+                &mut report.cleaned_up,
+                Some("an original whose import was interrupted before it was recorded".to_string()),
+            )
+        } else {
+            (&mut report.orphans, None)
+        };
         match moved {
-            Ok(dest) => report.orphans.push(Orphan { path, quarantined_to: Some(dest), note: None }),
+            Ok(dest) => list.push(Orphan { path, quarantined_to: Some(dest), note }),
             Err(e) => report.orphans.push(Orphan {
                 path,
                 quarantined_to: None,
@@ -183,27 +308,35 @@ pub fn verify(
             }),
         }
     }
+}
 
-    report.ok = report.is_clean();
-    db.write(|tx| {
-        chairside_audit::append(
-            tx,
-            actor,
-            "verify",
-            "library",
-            None,
-            json!({
-                "ok": report.ok,
-                "blobs_checked": report.blobs_checked,
-                "corrupt": report.corrupt.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
-                "missing": report.missing.iter().map(|p| &p.sha256).collect::<Vec<_>>(),
-                "orphans": report.orphans.len(),
-                "thumbnails_remade": report.thumbnails_remade,
-            }),
-        )
-        .map_err(MediaError::from)
-    })?;
-    Ok(report)
+/// Temp files of interrupted thumbnail writes (derived data): removed unless being written.
+fn sweep_temp_files(root: &Path, report: &mut VerifyReport) {
+    let mut files = Vec::new();
+    walk(root, &mut files);
+    for path in files {
+        let temp = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(TEMP_PREFIX));
+        if temp && !is_being_staged(&path) {
+            remove_leftover(path, report);
+        } else if temp {
+            report.in_progress += 1;
+        }
+    }
+}
+
+fn remove_leftover(path: PathBuf, report: &mut VerifyReport) {
+    match fs::remove_file(&path) {
+        Ok(()) => report.cleaned_up.push(Orphan {
+            path,
+            quarantined_to: None,
+            note: Some("a temporary file an interrupted write left: removed".into()),
+        }),
+        Err(e) => report.orphans.push(Orphan {
+            path,
+            quarantined_to: None,
+            note: Some(format!("a temporary file that could not be removed: {e}")),
+        }),
+    }
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {

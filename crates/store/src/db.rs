@@ -19,7 +19,11 @@ const MAX_IDLE: usize = 8;
 pub struct Db {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    after_write: std::sync::OnceLock<AfterWrite>,
 }
+
+/// Runs after each committed write, on its connection (the audit anchor is moved forward here).
+pub type AfterWrite = Box<dyn Fn(&Connection) + Send + Sync>;
 
 /// A connection borrowed from the pool; goes back to it when dropped.
 pub struct PooledConn<'a> {
@@ -54,7 +58,13 @@ impl Drop for PooledConn<'_> {
 impl Db {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Db, StoreError> {
-        let db = Db { path: path.to_path_buf(), idle: Mutex::new(Vec::new()) };
+        // Created private before SQLite sees it: SQLite gives the -wal and -shm files the
+        // database file's mode.
+        if !path.exists() {
+            // A failure here (a read-only folder) is left to SQLite to report as it always has.
+            let _ = crate::private::create_new(path);
+        }
+        let db = Db { path: path.to_path_buf(), idle: Mutex::new(Vec::new()), after_write: std::sync::OnceLock::new() };
         let mut conn = db.connect()?;
         crate::migrate::migrate(&mut conn, path)?;
         db.idle.lock().map_err(|_| StoreError::Busy)?.push(conn);
@@ -63,6 +73,11 @@ impl Db {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Sets what runs after every committed write (once; later calls are ignored).
+    pub fn set_after_write(&self, f: AfterWrite) {
+        let _ = self.after_write.set(f);
     }
 
     fn connect(&self) -> Result<Connection, StoreError> {
@@ -108,6 +123,9 @@ impl Db {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let value = f(&tx)?;
         tx.commit().map_err(StoreError::from)?;
+        if let Some(after) = self.after_write.get() {
+            after(&conn);
+        }
         Ok(value)
     }
 }

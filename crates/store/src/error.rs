@@ -23,6 +23,8 @@ pub enum StoreError {
     Busy,
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
+    #[error("cannot write the audit trail's anchor {0}: check that the folder is writable")]
+    Anchor(String),
 }
 
 impl From<rusqlite::Error> for StoreError {

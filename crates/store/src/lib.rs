@@ -7,9 +7,11 @@ mod changes;
 mod db;
 mod error;
 mod migrate;
+pub mod private;
+pub mod text;
 
 pub use changes::{Change, Hlc, changes_since, record_change};
-pub use db::{Db, PooledConn};
+pub use db::{AfterWrite, Db, PooledConn};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, schema_version};
 pub use rusqlite;
@@ -48,4 +50,54 @@ pub fn set_setting(conn: &rusqlite::Connection, key: &str, value: &str) -> Resul
         [key, value],
     )?;
     Ok(())
+}
+
+/// What SQLite's own checks say of the database file.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct DatabaseCheck {
+    pub ok: bool,
+    /// `PRAGMA integrity_check`'s findings (at most 20), empty when the file is sound.
+    pub integrity: Vec<String>,
+    /// Rows naming a parent that does not exist (`PRAGMA foreign_key_check`): a record removed
+    /// behind the library's back.
+    pub dangling: Vec<String>,
+    /// What to do, when something is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub advice: Option<String>,
+}
+
+/// Runs SQLite's integrity and foreign-key checks over the whole database.
+pub fn check_database(conn: &rusqlite::Connection) -> Result<DatabaseCheck, StoreError> {
+    let mut integrity = Vec::new();
+    {
+        let mut stmt = conn.prepare("PRAGMA integrity_check(20)")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let line: String = row.get(0)?;
+            if line != "ok" {
+                integrity.push(line);
+            }
+        }
+    }
+    let mut dangling = Vec::new();
+    {
+        let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let table: String = row.get(0)?;
+            let rowid: Option<i64> = row.get(1)?;
+            let parent: String = row.get(2)?;
+            if dangling.len() < 20 {
+                dangling.push(format!("a row of {table} (rowid {}) names a missing {parent}", rowid.unwrap_or(-1)));
+            }
+        }
+    }
+    let advice = if !integrity.is_empty() {
+        Some("the library database is damaged. Stop importing on this workstation, keep a copy of the whole folder, and put library.sqlite3 back from the latest backup (or rebuild this workstation from the clinic's sync bucket); the originals in blobs/ are checked separately above".to_string())
+    } else if !dangling.is_empty() {
+        Some("records were removed from the database behind Chairside's back (the library never deletes them): put library.sqlite3 back from the latest backup, and find out who changed the file".to_string())
+    } else {
+        None
+    };
+    Ok(DatabaseCheck { ok: integrity.is_empty() && dangling.is_empty(), integrity, dangling, advice })
 }

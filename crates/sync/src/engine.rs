@@ -737,7 +737,8 @@ impl SyncEngine {
             .unwrap_or(false);
             if !good {
                 let q = self.data_dir.join("quarantine");
-                std::fs::create_dir_all(&q).map_err(|e| SyncError::io(format!("creating {}", q.display()), e))?;
+                chairside_store::private::create_dir_all(&q)
+                    .map_err(|e| SyncError::io(format!("creating {}", q.display()), e))?;
                 let dest = q.join(format!("{sha}.corrupt-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")));
                 std::fs::rename(&path, &dest)
                     .map_err(|e| SyncError::io(format!("moving {} aside", path.display()), e))?;

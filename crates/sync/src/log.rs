@@ -514,8 +514,15 @@ fn materialise(
         sets.push(format!("{column} = ?{}", values.len() + 2));
         values.push(to_sql(&value));
     }
+    // A peer's change is a new version of the row, as a local one is (the database refuses a
+    // document status change that does not bump it).
+    let bump = if known.iter().any(|k| k == "version") && !sets.iter().any(|s| s.starts_with("version =")) {
+        ", version = version + 1"
+    } else {
+        ""
+    };
     if !sets.is_empty() {
-        let sql = format!("UPDATE {} SET {} WHERE id = ?1", e.table, sets.join(", "));
+        let sql = format!("UPDATE {} SET {}{bump} WHERE id = ?1", e.table, sets.join(", "));
         let mut params: Vec<SqlValue> = vec![SqlValue::Text(entity_id.to_string())];
         params.extend(values.iter().cloned());
         match tx.execute(&sql, rusqlite::params_from_iter(params)) {
@@ -525,7 +532,7 @@ fn materialise(
             Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
                 for (set, value) in sets.iter().zip(values) {
                     let column = set.split(" = ").next().unwrap_or_default();
-                    let one = format!("UPDATE {} SET {column} = ?2 WHERE id = ?1", e.table);
+                    let one = format!("UPDATE {} SET {column} = ?2{bump} WHERE id = ?1", e.table);
                     match tx.execute(&one, rusqlite::params![entity_id, value]) {
                         Ok(_) => {}
                         Err(rusqlite::Error::SqliteFailure(f, _))

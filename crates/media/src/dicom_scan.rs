@@ -1,0 +1,351 @@
+//! A bounded walk over a DICOM file's element structure, run before dicom-rs parses it.
+//!
+//! dicom-rs reads nested sequences recursively and trusts declared lengths, so a 40 KB file of
+//! a few thousand nested sequences overflows the stack and a 300-byte file declaring a 4 GB
+//! element makes it allocate 4 GB. This walk is iterative (its depth is a `Vec`, capped), and
+//! refuses any element, item or sequence whose declared length runs past the bytes that are
+//! really there, before anything is allocated from that length.
+
+use dicom_core::dictionary::{DataDictionary, DataDictionaryEntry};
+use dicom_core::{Tag, VR};
+use dicom_dictionary_std::StandardDataDictionary;
+
+/// Deeper nesting than this is refused: real files (sensor, CBCT, structured reports) stay
+/// well under ten levels.
+pub const MAX_DEPTH: usize = 64;
+/// Elements walked at most, so that a file of millions of empty elements is refused quickly.
+pub const MAX_ELEMENTS: usize = 4_000_000;
+
+const UNDEFINED: u32 = 0xFFFF_FFFF;
+const ITEM: (u16, u16) = (0xFFFE, 0xE000);
+const ITEM_END: (u16, u16) = (0xFFFE, 0xE00D);
+const SEQUENCE_END: (u16, u16) = (0xFFFE, 0xE0DD);
+const PIXEL_DATA: (u16, u16) = (0x7FE0, 0x0010);
+const TRANSFER_SYNTAX: (u16, u16) = (0x0002, 0x0010);
+
+/// How the data set after the file meta group is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    ExplicitLittle,
+    ImplicitLittle,
+    ExplicitBig,
+    /// Deflated explicit little endian: the data set is a raw deflate stream.
+    Deflated,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Frame {
+    /// A data set (the top level or an item of a sequence) with its defined end, if any.
+    Dataset { end: Option<usize>, implicit: bool },
+    /// The items of a sequence, up to its defined end or its delimiter.
+    Items { end: Option<usize>, implicit: bool },
+    /// Encapsulated pixel data: items of opaque bytes up to the sequence delimiter.
+    Fragments,
+}
+
+struct Cursor<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    big: bool,
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
+        let Some(end) = end else {
+            return Err(format!("the file ends inside an element header at byte {}", self.pos));
+        };
+        let bytes: &'a [u8] = self.bytes;
+        let s = &bytes[self.pos..end];
+        self.pos = end;
+        Ok(s)
+    }
+    fn u16(&mut self) -> Result<u16, String> {
+        let b = self.take(2)?;
+        Ok(if self.big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        let b = self.take(4)?;
+        let a = [b[0], b[1], b[2], b[3]];
+        Ok(if self.big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
+    }
+}
+
+/// VRs whose explicit header has two reserved bytes and a 32-bit length.
+fn long_form(vr: [u8; 2]) -> bool {
+    matches!(&vr, b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV")
+}
+
+fn is_sequence_in_dictionary(tag: (u16, u16)) -> bool {
+    StandardDataDictionary.by_tag(Tag(tag.0, tag.1)).is_some_and(|e| e.vr().relaxed() == VR::SQ)
+}
+
+/// Reads the file meta group (always explicit VR little endian) and returns where the data set
+/// starts and how it is encoded.
+pub fn meta(bytes: &[u8]) -> Result<(usize, Encoding), String> {
+    if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
+        return Err("it has no DICOM preamble".into());
+    }
+    let mut c = Cursor { bytes, pos: 132, big: false };
+    let mut syntax: Option<String> = None;
+    while c.pos + 8 <= bytes.len() && u16::from_le_bytes([bytes[c.pos], bytes[c.pos + 1]]) == 0x0002 {
+        let tag = (c.u16()?, c.u16()?);
+        let vr = c.take(2)?;
+        let vr = [vr[0], vr[1]];
+        let len = if long_form(vr) {
+            c.take(2)?;
+            c.u32()?
+        } else {
+            c.u16()? as u32
+        };
+        if len == UNDEFINED {
+            return Err("its file meta information has an element of undefined length".into());
+        }
+        let value = c
+            .take(len as usize)
+            .map_err(|_| format!("a file meta element declares {len} bytes, more than the file has left"))?;
+        if tag == TRANSFER_SYNTAX {
+            syntax = Some(String::from_utf8_lossy(value).trim_end_matches(['\0', ' ']).to_string());
+        }
+    }
+    let encoding = match syntax.as_deref() {
+        Some("1.2.840.10008.1.2") => Encoding::ImplicitLittle,
+        Some("1.2.840.10008.1.2.2") => Encoding::ExplicitBig,
+        Some("1.2.840.10008.1.2.1.99") => Encoding::Deflated,
+        Some(_) => Encoding::ExplicitLittle,
+        None => return Err("its file meta information names no transfer syntax".into()),
+    };
+    Ok((c.pos, encoding))
+}
+
+/// Walks the data set `bytes[start..]` element by element. Returns a reason when the structure
+/// is deeper than [`MAX_DEPTH`], has more than [`MAX_ELEMENTS`] elements, or declares a length
+/// that runs past its container or the end of the file.
+pub fn walk(bytes: &[u8], start: usize, encoding: Encoding) -> Result<(), String> {
+    let implicit_top = encoding == Encoding::ImplicitLittle;
+    let mut c = Cursor { bytes, pos: start, big: encoding == Encoding::ExplicitBig };
+    let mut stack = vec![Frame::Dataset { end: None, implicit: implicit_top }];
+    let mut elements = 0usize;
+    loop {
+        // Close every frame whose defined end has been reached.
+        while let Some(&top) = stack.last() {
+            let end = match top {
+                Frame::Dataset { end, .. } | Frame::Items { end, .. } => end,
+                Frame::Fragments => None,
+            };
+            match end {
+                Some(e) if c.pos == e => {
+                    stack.pop();
+                }
+                Some(e) if c.pos > e => {
+                    return Err(format!("an element runs past the end of its container at byte {e}"));
+                }
+                _ => break,
+            }
+        }
+        let Some(&top) = stack.last() else {
+            // The top level never has a defined end, so this is unreachable in practice.
+            return Ok(());
+        };
+        if c.pos == bytes.len() {
+            return match top {
+                Frame::Dataset { end: None, .. } if stack.len() == 1 => Ok(()),
+                _ => Err("the file ends inside a sequence".into()),
+            };
+        }
+        elements += 1;
+        if elements > MAX_ELEMENTS {
+            return Err(format!("it has more than {MAX_ELEMENTS} elements"));
+        }
+        let limit = frame_end(&stack).unwrap_or(bytes.len());
+        let tag = (c.u16()?, c.u16()?);
+        match top {
+            Frame::Fragments => {
+                let len = c.u32()?;
+                match tag {
+                    ITEM if len != UNDEFINED => skip(&mut c, len, limit)?,
+                    SEQUENCE_END => {
+                        stack.pop();
+                    }
+                    _ => return Err(format!("encapsulated pixel data holds an unexpected element at byte {}", c.pos)),
+                }
+            }
+            Frame::Items { implicit, .. } => {
+                let len = c.u32()?;
+                match tag {
+                    ITEM => {
+                        let end = defined_end(&c, len, limit)?;
+                        push(&mut stack, Frame::Dataset { end, implicit })?;
+                    }
+                    SEQUENCE_END => {
+                        if frame_end(&stack).is_some() {
+                            return Err("a sequence of defined length ends with a delimiter".into());
+                        }
+                        stack.pop();
+                    }
+                    _ => return Err(format!("a sequence holds a non-item element at byte {}", c.pos)),
+                }
+            }
+            Frame::Dataset { implicit, end } => {
+                if tag == ITEM_END {
+                    c.u32()?;
+                    if end.is_some() || stack.len() == 1 {
+                        return Err(format!("an unexpected item delimiter at byte {}", c.pos));
+                    }
+                    stack.pop();
+                    continue;
+                }
+                if tag.0 == 0xFFFE {
+                    return Err(format!("an item element outside a sequence at byte {}", c.pos));
+                }
+                let (vr, len) = if implicit {
+                    (None, c.u32()?)
+                } else {
+                    let v = c.take(2)?;
+                    let vr = [v[0], v[1]];
+                    let len = if long_form(vr) {
+                        c.take(2)?;
+                        c.u32()?
+                    } else {
+                        c.u16()? as u32
+                    };
+                    (Some(vr), len)
+                };
+                let sequence = match vr {
+                    Some(v) => &v == b"SQ",
+                    None => is_sequence_in_dictionary(tag),
+                };
+                if len == UNDEFINED {
+                    if tag == PIXEL_DATA && !implicit {
+                        push(&mut stack, Frame::Fragments)?;
+                    } else if sequence || vr.is_none() || vr == Some(*b"UN") {
+                        // Undefined length means a sequence; a UN one is encoded implicit VR.
+                        let inner_implicit = implicit || vr == Some(*b"UN");
+                        push(&mut stack, Frame::Items { end: None, implicit: inner_implicit })?;
+                    } else {
+                        return Err(format!("an element of undefined length that is not a sequence at byte {}", c.pos));
+                    }
+                } else if sequence {
+                    let end = defined_end(&c, len, limit)?;
+                    push(&mut stack, Frame::Items { end, implicit })?;
+                } else {
+                    skip(&mut c, len, limit)?;
+                }
+            }
+        }
+    }
+}
+
+/// The innermost defined end among the open frames: nothing inside may pass it.
+fn frame_end(stack: &[Frame]) -> Option<usize> {
+    stack.iter().rev().find_map(|f| match *f {
+        Frame::Dataset { end, .. } | Frame::Items { end, .. } => end,
+        Frame::Fragments => None,
+    })
+}
+
+fn defined_end(c: &Cursor<'_>, len: u32, limit: usize) -> Result<Option<usize>, String> {
+    if len == UNDEFINED {
+        return Ok(None);
+    }
+    let end = c.pos + len as usize;
+    if end > limit {
+        return Err(too_long(len, limit - c.pos));
+    }
+    Ok(Some(end))
+}
+
+fn skip(c: &mut Cursor<'_>, len: u32, limit: usize) -> Result<(), String> {
+    let left = limit.saturating_sub(c.pos);
+    if len as usize > left {
+        return Err(too_long(len, left));
+    }
+    c.pos += len as usize;
+    Ok(())
+}
+
+fn too_long(len: u32, left: usize) -> String {
+    format!("an element declares {len} bytes but only {left} are left: the file is truncated or damaged")
+}
+
+fn push(stack: &mut Vec<Frame>, frame: Frame) -> Result<(), String> {
+    if stack.len() >= MAX_DEPTH {
+        return Err(format!("its sequences are nested more than {MAX_DEPTH} deep"));
+    }
+    stack.push(frame);
+    Ok(())
+}
+
+/// Builders of hostile DICOM files, for tests here and in the test tree.
+pub mod craft {
+    /// A file with `depth` nested sequences of undefined length (explicit VR little endian).
+    pub fn nested_sequences(depth: usize) -> Vec<u8> {
+        let mut out = header("1.2.840.10008.1.2.1");
+        for _ in 0..depth {
+            // (0008,1115) SQ, undefined length, then an item of undefined length.
+            out.extend_from_slice(&[0x08, 0x00, 0x15, 0x11, b'S', b'Q', 0, 0, 0xFF, 0xFF, 0xFF, 0xFF]);
+            out.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0xFF, 0xFF, 0xFF, 0xFF]);
+        }
+        for _ in 0..depth {
+            out.extend_from_slice(&[0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+            out.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        }
+        out
+    }
+
+    /// A small file whose pixel data declares `len` bytes (and has a few).
+    pub fn pixel_data_claiming(len: u32) -> Vec<u8> {
+        let mut out = header("1.2.840.10008.1.2.1");
+        // Rows, Columns = 16 (US), then Pixel Data OW with the declared length.
+        out.extend_from_slice(&[0x28, 0x00, 0x10, 0x00, b'U', b'S', 2, 0, 16, 0]);
+        out.extend_from_slice(&[0x28, 0x00, 0x11, 0x00, b'U', b'S', 2, 0, 16, 0]);
+        out.extend_from_slice(&[0xE0, 0x7F, 0x10, 0x00, b'O', b'W', 0, 0]);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&[0u8; 64]);
+        out
+    }
+
+    /// The preamble, `DICM` and a file meta group naming `syntax`.
+    pub fn header(syntax: &str) -> Vec<u8> {
+        let mut out = vec![0u8; 128];
+        out.extend_from_slice(b"DICM");
+        let mut uid = syntax.as_bytes().to_vec();
+        if uid.len() % 2 == 1 {
+            uid.push(0);
+        }
+        out.extend_from_slice(&[0x02, 0x00, 0x10, 0x00, b'U', b'I']);
+        out.extend_from_slice(&(uid.len() as u16).to_le_bytes());
+        out.extend_from_slice(&uid);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(bytes: &[u8]) -> Result<(), String> {
+        let (start, enc) = meta(bytes)?;
+        walk(bytes, start, enc)
+    }
+
+    #[test]
+    fn deep_nesting_and_lying_lengths_are_refused_without_recursion() {
+        assert!(check(&craft::nested_sequences(8)).is_ok(), "modest nesting is fine");
+        let deep = check(&craft::nested_sequences(5_000)).expect_err("5,000 levels");
+        assert!(deep.contains("nested more than"), "{deep}");
+        let long = check(&craft::pixel_data_claiming(0xFFFF_FFF0)).expect_err("4 GB claimed");
+        assert!(long.contains("declares"), "{long}");
+        assert!(check(&craft::pixel_data_claiming(64)).is_ok(), "an honest length passes");
+        let mut cut = craft::nested_sequences(3);
+        cut.truncate(cut.len() - 8);
+        assert!(check(&cut).is_err(), "a sequence left open at the end of the file");
+    }
+
+    #[test]
+    fn a_real_file_walks_to_its_end() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/dcm_ct_small.dcm");
+        let bytes = std::fs::read(path).expect("fixture");
+        check(&bytes).expect("a real CT slice is well formed");
+    }
+}
