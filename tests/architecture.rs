@@ -1,5 +1,6 @@
 //! The layering rules, read from `cargo metadata`: media never depends on the modules that
-//! attach documents to their records, and no domain crate depends on Tauri.
+//! attach documents to their records, and no domain crate depends on Tauri; and the schema's
+//! rule that every table holding a record refuses DELETE.
 
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
@@ -94,5 +95,47 @@ fn domain_crates_know_nothing_of_tauri() {
         let gui: Vec<_> =
             deps.iter().filter(|d| d.starts_with("tauri") || d.starts_with("wry") || d.starts_with("webkit")).collect();
         assert!(gui.is_empty(), "{krate} depends on GUI crates {gui:?}: domain crates must build without a window");
+    }
+}
+
+/// Tables that hold working state, not records, and so may lose rows — each with the reason.
+/// Every other table must refuse DELETE in the database (a trigger), so that a table added
+/// later without one fails here.
+const OPERATIONAL_TABLES: &[(&str, &str)] = &[
+    ("settings", "configuration: a key is removed when a setting is cleared (sync configuration)"),
+    ("inbox_folders", "configuration: a watched folder is removed when the user stops watching it"),
+    ("sync_multipart", "an upload's parts in flight, dropped once the object is complete"),
+    ("staged_files", "partial files being written (exports), dropped once finished or cleaned"),
+];
+
+#[test]
+fn every_table_that_holds_a_record_refuses_delete() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = chairside_store::Db::open(&dir.path().join("lib.sqlite3")).expect("open");
+    let conn = db.conn().expect("conn");
+    let names = |sql: &str| -> Vec<String> {
+        let mut stmt = conn.prepare(sql).expect("prepare");
+        stmt.query_map([], |r| r.get(0)).expect("query").collect::<Result<_, _>>().expect("rows")
+    };
+    let tables =
+        names("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name");
+    assert!(tables.len() > 20, "the schema is read: {tables:?}");
+    let guarded: BTreeSet<String> = names(
+        "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger'
+         AND sql LIKE '%BEFORE DELETE ON%' AND sql LIKE '%RAISE(ABORT%'",
+    )
+    .into_iter()
+    .collect();
+    let exempt: BTreeSet<&str> = OPERATIONAL_TABLES.iter().map(|(t, _)| *t).collect();
+    let unguarded: Vec<&String> =
+        tables.iter().filter(|t| !guarded.contains(*t) && !exempt.contains(t.as_str())).collect();
+    assert!(
+        unguarded.is_empty(),
+        "these tables accept DELETE: add a `BEFORE DELETE … RAISE(ABORT …)` trigger in their migration, or name \
+         them in OPERATIONAL_TABLES with the reason they hold no record: {unguarded:?}"
+    );
+    for t in &exempt {
+        assert!(tables.iter().any(|n| n == t), "{t} is exempt but no longer exists: drop it from the list");
+        assert!(!guarded.contains(*t), "{t} is exempt yet guarded: drop it from the list");
     }
 }

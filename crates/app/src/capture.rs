@@ -313,6 +313,18 @@ impl Library {
         folders: &[InboxFolder],
         patient: Option<&str>,
     ) -> Result<Vec<InboxFile>, AppError> {
+        self.take_in_files(files, folders, patient, false)
+    }
+
+    /// [`Library::take_in`]; with `assigned`, files someone chose from the tray (refused ones
+    /// included, to retry) are taken whatever became of them before.
+    fn take_in_files(
+        &self,
+        files: &[ReadyFile],
+        folders: &[InboxFolder],
+        patient: Option<&str>,
+        assigned: bool,
+    ) -> Result<Vec<InboxFile>, AppError> {
         let folders: HashMap<&str, &InboxFolder> = folders.iter().map(|f| (f.path.as_str(), f)).collect();
         let mut fresh = Vec::new();
         for f in files {
@@ -325,16 +337,18 @@ impl Library {
                 .map_err(AppError::from)
             })?;
             // Seen before, unchanged: in the library already (a file left in place, seen again
-            // at start), or waiting in the tray / refused — those stay as they are until someone
-            // assigns them to a patient, not go to whoever is in the chair at the next start.
-            let done = known.is_some_and(|(status, size, ms)| {
-                let unchanged = size == f.size as i64 && ms == modified_ms(f.modified);
-                let settled = match status.as_str() {
-                    "imported" | "duplicate" => true,
-                    _ => patient.is_none(),
-                };
-                unchanged && settled
-            });
+            // at start), refused (never tried again until it changes, so a hostile file cannot
+            // make the inbox loop), or waiting in the tray — those stay as they are until
+            // someone assigns them to a patient, not go to whoever is in the chair next.
+            let done = !assigned
+                && known.is_some_and(|(status, size, ms)| {
+                    let unchanged = size == f.size as i64 && ms == modified_ms(f.modified);
+                    let settled = match status.as_str() {
+                        "imported" | "duplicate" | "rejected" => true,
+                        _ => patient.is_none(),
+                    };
+                    unchanged && settled
+                });
             if !done {
                 fresh.push(f);
             }
@@ -426,7 +440,7 @@ impl Library {
                 modified: meta.modified().unwrap_or(UNIX_EPOCH),
             });
         }
-        self.take_in(&ready, &self.inbox_folders()?, Some(patient_id))
+        self.take_in_files(&ready, &self.inbox_folders()?, Some(patient_id), true)
     }
 
     fn record_inbox_file(

@@ -111,7 +111,7 @@ impl AppError {
             | AppError::Note(NoteError::Store(_))
             | AppError::Plan(PlanError::Store(_)) => false,
             AppError::Patient(_) | AppError::Note(_) | AppError::Plan(_) => true,
-            AppError::Teeth(_) | AppError::InvalidInput(_) => true,
+            AppError::Teeth(_) | AppError::InvalidInput(_) | AppError::BadUserName(_) => true,
             AppError::Series(SeriesError::Store(_)) => false,
             AppError::Series(_) => true,
             AppError::Sync(chairside_sync::SyncError::InvalidConfig(_)) => true,

@@ -207,10 +207,12 @@ impl Library {
             }));
         }
         // Events written by a build without anchors get their first head now.
-        db.read(|c| anchor.refresh(c))?;
+        // (A damaged database is left for verify to report, not refused here.)
+        let _ = db.read(|c| anchor.refresh(c));
         let media = Media::new(Arc::clone(&db), paths, owner_registry()?, options.limits);
         // An export killed half way left a hidden partial file of patient data: gone now.
-        media.clean_interrupted_exports()?;
+        // (Failing here, on a damaged database, is left for verify to report.)
+        let _ = media.clean_interrupted_exports();
         let threads = options
             .thumbnail_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));

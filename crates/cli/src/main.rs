@@ -682,6 +682,22 @@ fn run(cli: Cli) -> Result<Output, AppError> {
                 r.orphans.len(),
                 r.thumbnails_remade
             );
+            if !r.database.ok {
+                for line in r.database.integrity.iter().chain(&r.database.dangling) {
+                    text.push_str(&format!("\ndatabase: {}", f(line)));
+                }
+                text.push_str(&format!("\ndatabase: {}", r.database.advice.as_deref().unwrap_or("damaged")));
+            }
+            for t in &r.thumbnails_damaged {
+                text.push_str(&format!("\nthumbnail remade: {t}"));
+            }
+            for c in &r.cleaned_up {
+                text.push_str(&format!(
+                    "\ncleaned up: {} ({})",
+                    f(&c.path.display().to_string()),
+                    c.note.as_deref().unwrap_or("")
+                ));
+            }
             for p in &r.corrupt {
                 text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, f(&p.path.display().to_string())));
             }
@@ -725,7 +741,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
             if !r.ok {
                 out.json["error"] = json!(ErrorPayload {
                     code: "integrity_problems".into(),
-                    message: "verify found corrupt, missing or stray files: see corrupt, missing and orphans".into()
+                    message: "verify found a damaged database or corrupt, missing or stray files: see database, corrupt, missing and orphans".into()
                 });
             }
             Ok(out)

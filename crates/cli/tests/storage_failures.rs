@@ -62,7 +62,7 @@ fn a_full_disk_is_a_clear_error_and_the_library_stays_consistent() {
         eprintln!("SKIPPED: this machine does not allow tmpfs mounts (needs root)");
         return;
     }
-    let lib = Lib { dir: tempfile::tempdir_in(mnt.path()).expect("lib dir") };
+    let lib = Lib::in_dir(tempfile::tempdir_in(mnt.path()).expect("lib dir"));
     let p = lib.patient("Ada");
     let src = tempfile::tempdir().expect("src");
     // Noisy 600×600 JPEGs are ~300 KB each: a 4 MB disk fills up part-way.

@@ -111,12 +111,10 @@ impl LocalBlobStore {
         let dir = dest.parent().expect("a blob path has a parent");
         chairside_store::private::create_dir_all(dir)
             .map_err(|e| BlobError::io(format!("creating {}", dir.display()), e))?;
-        let tmp = dir.join(format!("{TEMP_PREFIX}{}", uuid::Uuid::new_v4()));
+        // Locked before the first byte: verify never removes this temp file.
+        let (tmp, mut file) = chairside_store::private::create_locked_temp(dir, TEMP_PREFIX)
+            .map_err(|e| BlobError::io(format!("creating a temp file in {}", dir.display()), e))?;
         let result = (|| {
-            let mut file = chairside_store::private::create_new(&tmp)
-                .map_err(|e| BlobError::io(format!("creating {}", tmp.display()), e))?;
-            // Taken before the first byte: verify never sees this temp file unlocked.
-            file.lock().map_err(|e| BlobError::io(format!("locking {}", tmp.display()), e))?;
             let mut hasher = Sha256::new();
             let mut buf = vec![0u8; 256 * 1024];
             loop {

@@ -415,10 +415,8 @@ impl Thumbnailer {
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("a thumbnail path has a parent");
     chairside_store::private::create_dir_all(dir)?;
-    let tmp = dir.join(format!(".tmp-{}", uuid::Uuid::new_v4()));
     // Locked while written, so a verify beside it leaves it alone (see `StagedBlob`).
-    let mut file = chairside_store::private::create_new(&tmp)?;
-    file.lock()?;
+    let (tmp, mut file) = chairside_store::private::create_locked_temp(dir, ".tmp-")?;
     std::io::Write::write_all(&mut file, data)?;
     fs::rename(&tmp, path).inspect_err(|_| {
         let _ = fs::remove_file(&tmp);

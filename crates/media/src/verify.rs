@@ -104,7 +104,7 @@ pub fn verify(
         Err(e) => return Err(e),
     }
     report.ok = report.is_clean();
-    db.write(|tx| {
+    let audited = db.write(|tx| {
         chairside_audit::append(
             tx,
             actor,
@@ -124,8 +124,12 @@ pub fn verify(
             }),
         )
         .map_err(MediaError::from)
-    })?;
-    Ok(report)
+    });
+    // A damaged database may refuse the audit event too: the report still reaches the user.
+    match audited {
+        Err(e) if report.database.ok => Err(e),
+        _ => Ok(report),
+    }
 }
 
 fn check_files(
@@ -145,7 +149,16 @@ fn check_files(
     check_thumbnails(db, thumbs, thumbnailer, report)?;
     crate::export::clean_staged(db, &mut report.cleaned_up)?;
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    sweep_blob_store(blobs, &rows, &quarantine.join(&stamp), report);
+    // An import may have committed since `rows` was read: asked again, file by file, after
+    // the file's lock was found free (an import unlocks only after its commit).
+    let recorded_now = |sha: &str| -> bool {
+        db.read(|c| {
+            c.query_row("SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?1)", [sha], |r| r.get::<_, bool>(0))
+                .map_err(MediaError::from)
+        })
+        .unwrap_or(true)
+    };
+    sweep_blob_store(blobs, &rows, &recorded_now, &quarantine.join(&stamp), report);
     sweep_temp_files(thumbs.root(), report);
     Ok(())
 }
@@ -246,7 +259,13 @@ fn check_thumbnails(
 /// copy or a second name, never the only copy); an intact original a killed import linked but
 /// never committed is moved to quarantine as cleaned up; anything else is an orphan, moved to
 /// quarantine and reported.
-fn sweep_blob_store(blobs: &LocalBlobStore, rows: &[String], quarantine: &Path, report: &mut VerifyReport) {
+fn sweep_blob_store(
+    blobs: &LocalBlobStore,
+    rows: &[String],
+    recorded_now: &dyn Fn(&str) -> bool,
+    quarantine: &Path,
+    report: &mut VerifyReport,
+) {
     let known: HashSet<&str> = rows.iter().map(String::as_str).collect();
     let mut files = Vec::new();
     walk(blobs.root(), &mut files);
@@ -263,6 +282,9 @@ fn sweep_blob_store(blobs: &LocalBlobStore, rows: &[String], quarantine: &Path, 
         }
         if name.starts_with(TEMP_PREFIX) {
             remove_leftover(path, report);
+            continue;
+        }
+        if in_place && recorded_now(&name) {
             continue;
         }
         let intact = in_place

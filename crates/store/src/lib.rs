@@ -69,7 +69,8 @@ pub struct DatabaseCheck {
 /// Runs SQLite's integrity and foreign-key checks over the whole database.
 pub fn check_database(conn: &rusqlite::Connection) -> Result<DatabaseCheck, StoreError> {
     let mut integrity = Vec::new();
-    {
+    // A damaged file can fail the check itself part way: that is a finding too.
+    let checked = (|| -> rusqlite::Result<()> {
         let mut stmt = conn.prepare("PRAGMA integrity_check(20)")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
@@ -78,9 +79,13 @@ pub fn check_database(conn: &rusqlite::Connection) -> Result<DatabaseCheck, Stor
                 integrity.push(line);
             }
         }
+        Ok(())
+    })();
+    if let Err(e) = checked {
+        integrity.push(format!("the check could not finish: {e}"));
     }
     let mut dangling = Vec::new();
-    {
+    if integrity.is_empty() {
         let mut stmt = conn.prepare("PRAGMA foreign_key_check")?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
@@ -93,7 +98,7 @@ pub fn check_database(conn: &rusqlite::Connection) -> Result<DatabaseCheck, Stor
         }
     }
     let advice = if !integrity.is_empty() {
-        Some("the library database is damaged. Stop importing on this workstation, keep a copy of the whole folder, and put library.sqlite3 back from the latest backup (or rebuild this workstation from the clinic's sync bucket); the originals in blobs/ are checked separately above".to_string())
+        Some("the library database is damaged. Stop importing on this workstation, keep a copy of the whole folder, and put library.sqlite3 back from the latest backup (or rebuild this workstation from the clinic's sync bucket); the originals in blobs/ are checked on their own".to_string())
     } else if !dangling.is_empty() {
         Some("records were removed from the database behind Chairside's back (the library never deletes them): put library.sqlite3 back from the latest backup, and find out who changed the file".to_string())
     } else {

@@ -38,6 +38,36 @@ pub fn write_new(path: &Path, data: &[u8]) -> io::Result<()> {
     f.write_all(data)
 }
 
+/// Creates a new private temp file `dir/<prefix><uuid>` and locks it (`flock`, exclusive)
+/// before anything is written. A cleaner (verify) removes only unlocked temp files, and could
+/// catch one between its creation and its lock: so the lock is checked to be on the file that
+/// is still at that name, and a fresh one is made if not.
+pub fn create_locked_temp(dir: &Path, prefix: &str) -> io::Result<(std::path::PathBuf, File)> {
+    for _ in 0..8 {
+        let path = dir.join(format!("{prefix}{}", uuid::Uuid::new_v4()));
+        let file = create_new(&path)?;
+        file.lock()?;
+        if same_file(&file, &path) {
+            return Ok((path, file));
+        }
+    }
+    Err(io::Error::other(format!("temp files in {} keep disappearing", dir.display())))
+}
+
+#[cfg(unix)]
+fn same_file(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(_file: &File, path: &Path) -> bool {
+    path.exists()
+}
+
 /// Creates `dir` and its missing parents with mode 0700 (existing ones are left as they are;
 /// [`tighten_library`] sees to the library's own).
 pub fn create_dir_all(dir: &Path) -> io::Result<()> {

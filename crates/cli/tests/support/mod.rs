@@ -22,14 +22,20 @@ pub struct Run {
     pub stderr: String,
 }
 
-/// A library in a temporary folder.
+/// A library in a temporary folder, with its own folder for the audit heads' key and witness
+/// copy (the account's config folder in real use).
 pub struct Lib {
     pub dir: tempfile::TempDir,
+    pub config: tempfile::TempDir,
 }
 
 impl Lib {
     pub fn new() -> Lib {
-        Lib { dir: tempfile::tempdir().expect("tempdir") }
+        Lib::in_dir(tempfile::tempdir().expect("tempdir"))
+    }
+
+    pub fn in_dir(dir: tempfile::TempDir) -> Lib {
+        Lib { dir, config: tempfile::tempdir().expect("config tempdir") }
     }
 
     pub fn path(&self) -> &Path {
@@ -38,7 +44,11 @@ impl Lib {
 
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
-        c.arg("--data-dir").arg(self.dir.path()).env("CHAIRSIDE_USER", "dr.test").env_remove("CHAIRSIDE_DATA_DIR");
+        c.arg("--data-dir")
+            .arg(self.dir.path())
+            .env("CHAIRSIDE_USER", "dr.test")
+            .env("CHAIRSIDE_CONFIG_DIR", self.config.path())
+            .env_remove("CHAIRSIDE_DATA_DIR");
         c
     }
 
@@ -106,6 +116,12 @@ pub fn sha256_file(path: &Path) -> String {
 /// A PNG whose header claims `w` × `h` pixels, with a token of image data: enough to be
 /// recognised as a PNG and refused on its size.
 pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
+    png_header_claiming(w, h, 8, 0)
+}
+
+/// A PNG whose header claims `w` × `h` pixels of `depth`-bit samples in PNG colour type
+/// `color` (0 grey, 2 RGB, 6 RGBA), with a token of image data.
+pub fn png_header_claiming(w: u32, h: u32, depth: u8, color: u8) -> Vec<u8> {
     fn chunk(out: &mut Vec<u8>, kind: &[u8], data: &[u8]) {
         out.extend_from_slice(&(data.len() as u32).to_be_bytes());
         let mut crc_input = kind.to_vec();
@@ -117,7 +133,7 @@ pub fn png_claiming(w: u32, h: u32) -> Vec<u8> {
     let mut ihdr = Vec::new();
     ihdr.extend_from_slice(&w.to_be_bytes());
     ihdr.extend_from_slice(&h.to_be_bytes());
-    ihdr.extend_from_slice(&[8, 0, 0, 0, 0]);
+    ihdr.extend_from_slice(&[depth, color, 0, 0, 0]);
     chunk(&mut png, b"IHDR", &ihdr);
     // A zlib stream holding one stored empty block.
     chunk(&mut png, b"IDAT", &[0x78, 0x01, 0x01, 0x00, 0x00, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01]);
@@ -144,4 +160,9 @@ pub fn jpeg(seed: u32, w: u32, h: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
     image::DynamicImage::ImageRgb8(img).write_to(&mut out, image::ImageFormat::Jpeg).expect("encode jpeg");
     out.into_inner()
+}
+
+/// A path's permission bits.
+pub fn mode_of(path: &Path) -> u32 {
+    chairside_store::private::mode_of(path).expect("mode")
 }
