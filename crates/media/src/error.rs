@@ -22,6 +22,12 @@ pub enum MediaError {
     )]
     TooManyBytes { path: String, width: u64, height: u64, mb: u64, limit_mb: u64 },
     #[error(
+        "{path}: the PDF carries active content ({what}): a scanned document never does. Print it to a new PDF (or scan the paper again) and import that"
+    )]
+    ActiveContent { path: String, what: String },
+    #[error("{path}: the file is password-protected: save an unprotected copy and import that")]
+    Encrypted { path: String },
+    #[error(
         "{path}: the {format} file is damaged or incomplete ({reason}): copy it again from the camera or sensor software"
     )]
     Corrupt { path: String, format: String, reason: String },
@@ -85,6 +91,8 @@ impl MediaError {
             MediaError::UnsupportedFormat { .. } => "unsupported_format",
             MediaError::TooManyPixels { .. } | MediaError::TooManyBytes { .. } => "too_many_pixels",
             MediaError::Corrupt { .. } => "corrupt_file",
+            MediaError::ActiveContent { .. } => "active_content",
+            MediaError::Encrypted { .. } => "encrypted_file",
             MediaError::DocumentNotFound(_) => "document_not_found",
             MediaError::PatientNotFound(_) => "patient_not_found",
             MediaError::BadKind(_) => "invalid_kind",
@@ -120,6 +128,8 @@ impl MediaError {
                 | MediaError::TooManyPixels { .. }
                 | MediaError::TooManyBytes { .. }
                 | MediaError::Corrupt { .. }
+                | MediaError::ActiveContent { .. }
+                | MediaError::Encrypted { .. }
                 | MediaError::ExportTargetExists(_)
                 | MediaError::DocumentNotFound(_)
                 | MediaError::PatientNotFound(_)

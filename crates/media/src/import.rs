@@ -20,6 +20,7 @@ use crate::decode::{self, DecodeError, Limits};
 use crate::documents::{Kind, write_history};
 use crate::exif::{self, ExifInfo};
 use crate::format::{Format, Sniffed, sniff};
+use crate::pdf::PdfProblem;
 use crate::thumbs::{self, Rendered, SIZES};
 
 /// Namespace of document ids: a document's id is derived from its patient and its content, so
@@ -147,6 +148,14 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
             let tail = &bytes[bytes.len().saturating_sub(2048)..];
             if !tail.windows(5).any(|w| w == b"%%EOF") {
                 return Err(corrupt("it ends before the PDF end-of-file marker".into()));
+            }
+            match crate::pdf::check(bytes, limits) {
+                Ok(_) => {}
+                Err(PdfProblem::Damaged(reason)) => return Err(corrupt(reason)),
+                Err(PdfProblem::Encrypted) => return Err(MediaError::Encrypted { path: shown.to_string() }),
+                Err(PdfProblem::Active(what)) => {
+                    return Err(MediaError::ActiveContent { path: shown.to_string(), what });
+                }
             }
             Ok(Inspected { format, width: None, height: None, exif: None, captured_at: None, thumbnails: None })
         }

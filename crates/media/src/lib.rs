@@ -14,6 +14,7 @@ pub mod exif;
 pub mod export;
 mod format;
 pub mod import;
+pub mod pdf;
 pub mod thumbs;
 pub mod verify;
 
