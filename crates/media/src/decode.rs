@@ -125,7 +125,24 @@ pub fn decode_full(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dyna
     if format == Format::Jpeg && !jpeg_has_end_marker(bytes) {
         return Err(DecodeError::Corrupt("the JPEG data ends before its end-of-image marker".into()));
     }
+    check_riff_length(bytes, format)?;
     Ok(image)
+}
+
+/// A WebP is a RIFF container whose header gives its length: a file shorter than that was cut
+/// (the decoder stops at the image data and would not notice a lost EXIF or XMP chunk).
+fn check_riff_length(bytes: &[u8], format: Format) -> Result<(), DecodeError> {
+    if format != Format::Webp || bytes.len() < 12 {
+        return Ok(());
+    }
+    let declared = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]) as u64 + 8;
+    if (bytes.len() as u64) < declared {
+        return Err(DecodeError::Corrupt(format!(
+            "the file is {} bytes but its RIFF header says {declared}: it was cut short",
+            bytes.len()
+        )));
+    }
+    Ok(())
 }
 
 /// A JPEG's image data must end with EOI (FFD9); some cameras append data after it, so look

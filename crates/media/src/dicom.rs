@@ -92,8 +92,9 @@ fn check_frame_budget(obj: &DefaultDicomObject, limits: &Limits) -> Result<(), D
     let (Some(w), Some(h)) = (number(obj, "Columns"), number(obj, "Rows")) else { return Ok(()) };
     let samples = number(obj, "SamplesPerPixel").unwrap_or(1).max(1) as u64;
     let bytes = (number(obj, "BitsAllocated").unwrap_or(8) as u64).div_ceil(8).max(1);
-    // Rendering also makes an RGB8 copy, counted with the decoded frame.
-    crate::decode::check_budget(w as u64, h as u64, samples * bytes + 3, limits)
+    // dicom-pixeldata holds the decoded samples, a floating-point copy for the modality and
+    // VOI LUTs (up to 8 bytes a sample) and its output; rendering then makes an RGB8 copy.
+    crate::decode::check_budget(w as u64, h as u64, samples * (bytes + 8) + 3, limits)
 }
 
 /// The first frame as an image, windowed as the file says.

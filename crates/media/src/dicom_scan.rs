@@ -71,9 +71,34 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// VRs whose explicit header has two reserved bytes and a 32-bit length.
+/// Whether an explicit VR header has two reserved bytes and a 32-bit length: every VR but the
+/// short ones of PS3.5 7.1.2 — an unknown VR code included, as dicom-rs reads it (the walk
+/// must see the same lengths as the parser it guards).
 fn long_form(vr: [u8; 2]) -> bool {
-    matches!(&vr, b"OB" | b"OD" | b"OF" | b"OL" | b"OV" | b"OW" | b"SQ" | b"SV" | b"UC" | b"UN" | b"UR" | b"UT" | b"UV")
+    !matches!(
+        &vr,
+        b"AE"
+            | b"AS"
+            | b"AT"
+            | b"CS"
+            | b"DA"
+            | b"DS"
+            | b"DT"
+            | b"FL"
+            | b"FD"
+            | b"IS"
+            | b"LO"
+            | b"LT"
+            | b"PN"
+            | b"SH"
+            | b"SL"
+            | b"SS"
+            | b"ST"
+            | b"TM"
+            | b"UI"
+            | b"UL"
+            | b"US"
+    )
 }
 
 fn is_sequence_in_dictionary(tag: (u16, u16)) -> bool {

@@ -43,6 +43,12 @@ const ACTIVE_ACTIONS: &[&[u8]] = &[b"Launch", b"JavaScript", b"ImportData", b"Su
 
 /// Parses the PDF and checks it is a plain document.
 pub fn check(bytes: &[u8], limits: &Limits) -> Result<PdfInfo, PdfProblem> {
+    // Every PDF ends with `startxref`, an offset and `%%EOF`; a cut-off file lacks them (a
+    // lenient parser would rebuild what it can and hide the loss).
+    let tail = &bytes[bytes.len().saturating_sub(2048)..];
+    if !tail.windows(9).any(|w| w == b"startxref") {
+        return Err(PdfProblem::Damaged("it ends without its cross-reference trailer (cut short?)".into()));
+    }
     let options = LoadOptions {
         max_decompressed_size: Some(MAX_STREAM.min(limits.max_decoded_bytes as usize)),
         ..LoadOptions::default()
