@@ -91,9 +91,10 @@ fn viewing_an_original_is_hash_checked_and_audited() {
 #[test]
 fn pdfs_are_stored_without_preview_and_truncated_ones_refused() {
     let (dir, lib, p) = open_with(|_| {});
-    let pdf = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
+    // A real one-page PDF (a PDF with no pages, or only the header, is not a scanned document).
+    let pdf = chairside_media::pdf::craft::pdf("", &[]);
     let good = dir.path().join("consent form.pdf");
-    std::fs::write(&good, pdf).expect("write");
+    std::fs::write(&good, &pdf).expect("write");
     let cut = dir.path().join("cut.pdf");
     std::fs::write(&cut, &pdf[..60]).expect("write");
     let r = lib.import_paths(&p, &[good, cut], None, "test", &|_| {}).expect("import");

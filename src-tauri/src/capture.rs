@@ -91,7 +91,7 @@ pub fn handle_bridge<R: Runtime>(app: &tauri::AppHandle<R>, request: BridgeReque
                 let _ =
                     app.emit(EVENT_ACTIVE_PATIENT, ActivePatientEvent { patient: Some(patient), from_bridge: true });
             }
-            Err(e) => eprintln!("chairside: the practice software's request failed: {e}"),
+            Err(e) => log_line!("chairside: the practice software's request failed: {e}"),
         }
         if let Some(window) = app.get_webview_window("main") {
             let _ = window.unminimize();
@@ -117,7 +117,7 @@ pub fn start_inbox<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Arc<Library>) {
     }) {
         Ok(inbox) => *slot = Some(inbox),
         Err(e) => {
-            eprintln!("chairside: {e}");
+            log_line!("chairside: {e}");
             let _ = app.emit(EVENT_INBOX, InboxNotice::Failed { error: e.to_payload() });
         }
     }
@@ -145,7 +145,7 @@ pub fn follow_active_patient<R: Runtime>(app: &tauri::AppHandle<R>, lib: Arc<Lib
         }
     });
     if let Err(e) = spawned {
-        eprintln!("chairside: cannot follow the active patient: {e}");
+        log_line!("chairside: cannot follow the active patient: {e}");
     }
 }
 

@@ -2,6 +2,14 @@
 //! commands, the `media:` protocol, events — and nothing decides: the rules live in the
 //! domain crates, shared with the CLI.
 
+/// One log line on stderr, control characters escaped (messages carry file names and paths
+/// from outside).
+macro_rules! log_line {
+    ($($t:tt)*) => {
+        eprintln!("{}", chairside_app::text::escape_controls(&format!($($t)*)))
+    };
+}
+
 pub mod bindings;
 pub mod capture;
 mod command_names;
@@ -114,7 +122,7 @@ pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
             capture::follow_active_patient(app, Arc::clone(lib));
             sync::start(app, lib);
         }
-        Err(e) => eprintln!("chairside: cannot open the library: {}", e.message),
+        Err(e) => log_line!("chairside: cannot open the library: {}", e.message),
     }
     app.state::<Shared>().set(library);
 }

@@ -27,7 +27,7 @@ pub fn start<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Arc<Library>) {
     let engine = match lib.sync() {
         Ok(e) => Arc::clone(e),
         Err(e) => {
-            eprintln!("chairside: sync is unavailable: {e}");
+            log_line!("chairside: sync is unavailable: {e}");
             return;
         }
     };

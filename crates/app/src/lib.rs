@@ -24,6 +24,8 @@ use chairside_store::{Actor, Db};
 use chairside_treatment_plan::{Plan, PlanItem, PlanItemOwner};
 
 pub use chairside_media::{ImportStatus, Kind};
+/// Escaping of outside text for terminals and logs, for the shells.
+pub use chairside_store::text;
 // The domain crates, for shells that name their types (the desktop's TypeScript bindings).
 pub use capture::{AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions};
 pub use error::{AppError, ErrorPayload};

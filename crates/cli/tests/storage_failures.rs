@@ -94,6 +94,36 @@ fn a_full_disk_is_a_clear_error_and_the_library_stays_consistent() {
     umount(mnt.path());
 }
 
+#[test]
+fn an_export_to_a_full_disk_names_the_destination_and_leaves_nothing() {
+    let lib = Lib::new();
+    let p = lib.patient("Ada");
+    let src = tempfile::tempdir().expect("src");
+    let files: Vec<_> = (0..12)
+        .map(|i| {
+            let path = src.path().join(format!("{i:02}.jpg"));
+            std::fs::write(&path, noisy_jpeg(100 + i)).expect("write");
+            path
+        })
+        .collect();
+    let run = lib.import(&p, &files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mnt = tempfile::tempdir().expect("mountpoint");
+    if !mount(&["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.path().to_str().expect("utf8")]) {
+        eprintln!("SKIPPED: this machine does not allow tmpfs mounts (needs root)");
+        return;
+    }
+    let out = mnt.path().join("ada.zip");
+    let run = lib.json(&["export", "--patient", &p, "--out", out.to_str().expect("utf8")]);
+    let left: Vec<_> = std::fs::read_dir(mnt.path()).expect("ls").flatten().map(|e| e.path()).collect();
+    umount(mnt.path());
+    assert_eq!(run.code, 1, "a full destination is not the user's input error: {}", run.stdout);
+    assert_eq!(run.json["error"]["code"], "disk_full", "{}", run.json);
+    let msg = run.json["error"]["message"].as_str().expect("message");
+    assert!(msg.contains(out.to_str().expect("utf8")), "the message names the destination: {msg}");
+    assert!(left.is_empty(), "nothing partial is left on the destination: {left:?}");
+}
+
 fn noisy_jpeg(seed: u32) -> Vec<u8> {
     let mut state = seed.wrapping_mul(747_796_405).wrapping_add(1);
     let img = image::RgbImage::from_fn(600, 600, |_, _| {

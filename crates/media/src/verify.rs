@@ -348,6 +348,8 @@ fn sweep_temp_files(root: &Path, report: &mut VerifyReport) {
 
 fn remove_leftover(path: PathBuf, report: &mut VerifyReport) {
     match fs::remove_file(&path) {
+        // Renamed into place by its writer between the listing and now: finished, not left.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Ok(()) => report.cleaned_up.push(Orphan {
             path,
             quarantined_to: None,
