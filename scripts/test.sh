@@ -10,6 +10,9 @@ bash scripts/setup.sh || exit 1
 
 summary=()
 status=0
+# The audit trail's signing key and witness heads go to the account's config folder in real
+# use; the tests' libraries keep theirs in a folder of this run.
+export CHAIRSIDE_CONFIG_DIR="${CHAIRSIDE_CONFIG_DIR:-$(mktemp -d /tmp/chairside-config.XXXXXX)}"
 record() { # name exit-code line
     summary+=("$3")
     [ "$2" -eq 0 ] || status=1

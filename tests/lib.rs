@@ -3,4 +3,5 @@
 //! provenance are in `fixtures/`. [`s3`] starts the real S3 server the sync tests use and a
 //! fault-injecting proxy in front of it.
 
+pub mod hostile_corpus;
 pub mod s3;

@@ -378,7 +378,10 @@ fn the_library_is_private_whatever_the_umask() {
 }
 
 /// The audit trail's hash, as an attacker who read the source would recompute it.
-fn event_hash(prev: &str, row: &(i64, String, String, String, String, String, Option<String>, String)) -> String {
+/// An audit row as stored: seq, at, actor, workstation, action, entity type, entity id, detail.
+type AuditRow = (i64, String, String, String, String, String, Option<String>, String);
+
+fn event_hash(prev: &str, row: &AuditRow) -> String {
     use sha2::Digest;
     let (seq, at, actor, ws, action, et, eid, detail) = row;
     let canonical = serde_json::json!([prev, seq, at, actor, ws, action, et, eid, detail]);
@@ -427,7 +430,7 @@ fn the_audit_chain_cannot_be_cut_dropped_or_recomputed_unnoticed() {
         let mut stmt = c
             .prepare("SELECT seq, at, actor, workstation, action, entity_type, entity_id, detail_json FROM audit_events ORDER BY seq")
             .expect("prepare");
-        let rows: Vec<(i64, String, String, String, String, String, Option<String>, String)> = stmt
+        let rows: Vec<AuditRow> = stmt
             .query_map([], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?))
             })

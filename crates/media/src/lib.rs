@@ -13,6 +13,7 @@ mod error;
 pub mod exif;
 pub mod export;
 mod format;
+pub mod fuzz_targets;
 pub mod import;
 pub mod pdf;
 pub mod thumbs;

@@ -1,0 +1,50 @@
+//! The entry points `cargo fuzz` drives (`crates/fuzz`), one per parser we own or configure,
+//! kept here so the test run can replay the fuzz corpus and every past crash through exactly
+//! the same code (`tests/fuzz_replay.rs`). Each takes untrusted bytes and must return, never
+//! panic, whatever they are.
+
+use crate::decode::Limits;
+use crate::format::{Format, Sniffed, sniff};
+
+/// Smaller limits than an import's, so the fuzzer spends its time on structure, not on
+/// decoding large (valid) images.
+pub fn limits() -> Limits {
+    Limits { max_bytes: 16 << 20, max_pixels: 4_000_000, max_alloc: 64 << 20, max_decoded_bytes: 64 << 20 }
+}
+
+/// The DICOM path: the bounded walk, dicom-rs's parse and the first frame's rendering.
+pub fn dicom(data: &[u8]) {
+    let limits = limits();
+    if crate::dicom::inspect(data, &limits).is_ok() {
+        let _ = crate::dicom::render_first_frame(data, &limits);
+    }
+}
+
+/// The sniffer and, for what it recognises, the header probe and the thumbnail rendering
+/// (every raster decoder: JPEG through libjpeg-turbo and image-rs, PNG, TIFF, WebP, BMP).
+pub fn image(data: &[u8]) {
+    let limits = limits();
+    if let Sniffed::Supported(format) = sniff(&data[..data.len().min(512)])
+        && format.image_format().is_some()
+    {
+        let _ = crate::thumbs::render(data, format, 1, &limits);
+    }
+}
+
+/// The PDF structure and active-content check.
+pub fn pdf(data: &[u8]) {
+    let _ = crate::pdf::check(data, &limits());
+}
+
+/// EXIF in every container that carries it.
+pub fn exif(data: &[u8]) {
+    for format in [Format::Jpeg, Format::Png, Format::Tiff, Format::Webp] {
+        let _ = crate::exif::read(data, format);
+    }
+}
+
+/// A fuzz target: untrusted bytes in, nothing out.
+pub type Target = fn(&[u8]);
+
+/// Every target by name, for the replay test and the bench script.
+pub const TARGETS: &[(&str, Target)] = &[("dicom", dicom), ("image", image), ("pdf", pdf), ("exif", exif)];

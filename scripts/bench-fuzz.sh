@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Fuzzes media's parsers with cargo fuzz (libFuzzer, nightly): the DICOM path, the raster
+# decoders behind the sniffer, the PDF check and EXIF. Each target runs FUZZ_SECONDS (default
+# 600, the issue's 10 minutes) from seeds: the fixtures and the generated hostile corpus.
+# A crash is copied to crates/fuzz/regressions/<target>/, which tests/fuzz_replay.rs replays
+# in every test run (commit it with the fix). Not part of scripts/test.sh: too long for CI.
+#   scripts/bench-fuzz.sh [TARGET…]      e.g. FUZZ_SECONDS=60 scripts/bench-fuzz.sh dicom pdf
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh >/dev/null || exit 1
+seconds=${FUZZ_SECONDS:-600}
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(dicom image pdf exif)
+
+if ! cargo +nightly --version >/dev/null 2>&1; then
+    echo "bench-fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2
+    exit 1
+fi
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz || exit 1
+cargo +nightly fuzz build -O --fuzz-dir crates/fuzz || exit 1
+
+seeds=$(mktemp -d /tmp/chairside-fuzz-seeds.XXXXXX)
+trap 'rm -rf "$seeds"' EXIT
+CHAIRSIDE_HOSTILE_OUT="$seeds" cargo test -q -p chairside-tests --test hostile -- --ignored write_corpus >/dev/null || exit 1
+cp tests/fixtures/* "$seeds"/ 2>/dev/null
+rm -f "$seeds"/*.py "$seeds"/*.tsv
+
+summary=()
+status=0
+for t in "${targets[@]}"; do
+    corpus=crates/fuzz/corpus/$t
+    mkdir -p "$corpus" crates/fuzz/artifacts/"$t"
+    cp -n "$seeds"/* "$corpus"/
+    log=$(mktemp)
+    echo "== fuzzing $t for ${seconds}s"
+    # -rss_limit_mb: a crash is also an input that takes more than the import budget allows.
+    cargo +nightly fuzz run -O --fuzz-dir crates/fuzz "$t" "$corpus" -- \
+        -max_total_time="$seconds" -rss_limit_mb=1200 -timeout=10 -max_len=4194304 \
+        -artifact_prefix=crates/fuzz/artifacts/"$t"/ >"$log" 2>&1
+    code=$?
+    runs=$(grep -Eo '#[0-9]+' "$log" | tail -1 | tr -d '#')
+    crashes=$(find crates/fuzz/artifacts/"$t" -type f | wc -l)
+    if [ "$code" -ne 0 ] || [ "$crashes" -gt 0 ]; then
+        status=1
+        mkdir -p crates/fuzz/regressions/"$t"
+        find crates/fuzz/artifacts/"$t" -type f -exec cp {} crates/fuzz/regressions/"$t"/ \;
+        grep -E 'ERROR|panicked|SUMMARY' "$log" | head -5
+    fi
+    summary+=("fuzz $t: ${seconds}s, ${runs:-0} runs, $crashes crash(es)")
+    rm -f "$log"
+done
+echo "== Summary"
+printf '%s\n' "${summary[@]}"
+exit "$status"
