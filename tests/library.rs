@@ -153,3 +153,45 @@ fn every_replicated_change_is_in_the_change_log_in_clock_order() {
         changes.iter().filter(|c| c.entity_id == doc && c.field == "status").map(|c| c.value.clone()).collect();
     assert_eq!(status, vec![serde_json::json!("active"), serde_json::json!("archived")], "archive is a status change");
 }
+
+/// The hostile files the hardening issue reproduced, kept small in `fixtures/hostile` (the
+/// bytes the generated corpus makes; `CHAIRSIDE_WRITE_FIXTURES=1` rewrites them): each is
+/// refused with its own code, and nothing of them is stored.
+#[test]
+fn the_committed_hostile_fixtures_are_refused_with_their_codes() {
+    let expected = [
+        ("dicom_nested_1000.dcm", "corrupt_file"),
+        ("dicom_pixels_claim_4294967280.dcm", "corrupt_file"),
+        ("png_header_9990x9990_16_6.png", "too_many_pixels"),
+        ("jpeg_claim_65535x65535.jpg", "too_many_pixels"),
+        ("tiff_loop_1x1.tif", "corrupt_file"),
+        ("pdf_javascript.pdf", "active_content"),
+        ("pdf_launch.pdf", "active_content"),
+        ("pdf_embedded.pdf", "active_content"),
+        ("pdf_wrapping_a_jpeg.pdf", "corrupt_file"),
+        ("setup.jpg", "unsupported_format"),
+    ];
+    let corpus: std::collections::HashMap<String, Vec<u8>> =
+        chairside_tests::hostile_corpus::corpus().into_iter().collect();
+    let dir = fixture("hostile");
+    if std::env::var_os("CHAIRSIDE_WRITE_FIXTURES").is_some() {
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        for (name, _) in expected {
+            std::fs::write(dir.join(name), &corpus[name]).expect("write");
+        }
+    }
+    let (d, lib, p) = open_with(|_| {});
+    for (name, code) in expected {
+        let path = dir.join(name);
+        assert_eq!(std::fs::read(&path).expect(name), corpus[name], "{name} is what the generator makes");
+        let r = lib.import_paths(&p, &[path], None, "test", &|_| {}).expect("import");
+        assert_eq!(r[0].error.as_ref().map(|e| e.code.as_str()), Some(code), "{name}: {r:?}");
+    }
+    let originals = walk_files(&d.path().join("blobs"));
+    assert_eq!(originals, 0, "no refused file left a blob");
+}
+
+fn walk_files(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries.flatten().map(|e| if e.file_type().is_ok_and(|t| t.is_dir()) { walk_files(&e.path()) } else { 1 }).sum()
+}
