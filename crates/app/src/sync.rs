@@ -9,7 +9,6 @@ use chairside_sync::{
     Check, EngineOptions, LifecycleReport, RoundReport, SecretLocation, ShareLink, SyncConfig, SyncEngine, SyncError,
     SyncStatus,
 };
-use rusqlite::OptionalExtension;
 use serde::Serialize;
 
 use crate::{AppError, Library};
@@ -81,13 +80,7 @@ impl Library {
 
     /// Fetches an original only a peer had, when sync is set up. `Ok(false)` without sync.
     pub(crate) fn fetch_from_bucket(&self, sha256: &str) -> Result<bool, AppError> {
-        let remote_only: bool = self.db.read(|c| {
-            Ok::<_, AppError>(
-                c.query_row("SELECT original_local = 0 FROM sync_blobs WHERE sha256 = ?1", [sha256], |r| r.get(0))
-                    .optional()?
-                    .unwrap_or(false),
-            )
-        })?;
+        let remote_only = self.db.read(|c| chairside_sync::originals::is_remote_only(c, sha256))?;
         if !remote_only || self.sync_configured()?.is_none() {
             return Ok(false);
         }
@@ -102,11 +95,7 @@ impl Library {
         repair: bool,
     ) -> Result<(VerifyReport, Option<RepairReport>), AppError> {
         let mut report = self.verify(options)?;
-        let remote_only: std::collections::HashSet<String> = self.db.read(|c| {
-            let mut stmt = c.prepare("SELECT sha256 FROM sync_blobs WHERE original_local = 0")?;
-            let rows = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            Ok::<_, AppError>(rows)
-        })?;
+        let remote_only = self.db.read(chairside_sync::originals::remote_only)?;
         // Not damage: a peer's original this workstation fetches later (or on first open).
         let leave_out_remote = |report: &mut VerifyReport| {
             let before = report.missing.len();

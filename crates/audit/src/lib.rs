@@ -10,6 +10,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] = &["audit_events"];
+
 /// The hash the first event chains from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 

@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use chairside_store::{Actor, Db, rusqlite};
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
@@ -223,12 +223,8 @@ pub fn import_file(
     actor: &Actor,
     req: &ImportRequest<'_>,
 ) -> Result<ImportOutcome, MediaError> {
-    let clinic_id: String = db
-        .read(|c| {
-            c.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [req.patient_id], |r| r.get(0))
-                .optional()
-                .map_err(MediaError::from)
-        })?
+    let clinic_id = db
+        .read(|c| chairside_patients::clinic_of(c, req.patient_id).map_err(MediaError::from))?
         .ok_or_else(|| MediaError::PatientNotFound(req.patient_id.to_string()))?;
     let shown = req.path.display().to_string();
     let (bytes, sha256, modified) = read_hashed(req.path, limits)?;

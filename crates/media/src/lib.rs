@@ -38,6 +38,11 @@ pub use import::{ImportOutcome, ImportRequest, ImportStatus};
 pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
 pub use verify::{VerifyOptions, VerifyReport};
 
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] =
+    &["blobs", "documents", "document_history", "thumbnails", "media_attachments", "staged_files"];
+
 /// The folders media keeps its files in.
 #[derive(Debug, Clone)]
 pub struct MediaPaths {

@@ -7,6 +7,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] = &["clinics", "patients"];
+
 #[derive(Debug, thiserror::Error)]
 pub enum PatientError {
     #[error("no patient with id {0}: check the id with `chairside patient list`")]
@@ -219,6 +223,12 @@ pub fn get(conn: &Connection, id: &str) -> Result<Patient, PatientError> {
     conn.query_row(&format!("{SELECT} WHERE id = ?1"), [id], row)
         .optional()?
         .ok_or_else(|| PatientError::NotFound(id.to_string()))
+}
+
+/// The clinic a patient belongs to, or `None` when there is no such patient: what the modules
+/// that attach records to a patient need before they write.
+pub fn clinic_of(conn: &Connection, patient_id: &str) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0)).optional()
 }
 
 pub fn find_by_external_id(

@@ -12,6 +12,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] = &["series_templates", "series"];
+
 pub const OWNER_TYPE: &str = "series";
 
 #[derive(Debug, thiserror::Error)]
@@ -302,9 +306,7 @@ pub fn start(
     template_id: &str,
     title: Option<&str>,
 ) -> Result<Series, SeriesError> {
-    let clinic_id: String = tx
-        .query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0))
-        .optional()?
+    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?
         .ok_or_else(|| SeriesError::PatientNotFound(patient_id.to_string()))?;
     let template = template(tx, &clinic_id, template_id)?;
     let series = Series {

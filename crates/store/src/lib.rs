@@ -16,6 +16,10 @@ pub use error::StoreError;
 pub use migrate::{MIGRATIONS, schema_version};
 pub use rusqlite;
 
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] = &["settings", "hlc_state", "change_log"];
+
 /// Who is acting, from where. Passed explicitly to every write so history, audit and the
 /// change log all name the same person and workstation.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -16,6 +16,7 @@ pub mod config;
 pub mod engine;
 mod error;
 pub mod log;
+pub mod originals;
 pub mod remote;
 pub mod status;
 
@@ -26,3 +27,8 @@ pub use engine::{
 };
 pub use error::SyncError;
 pub use status::{SyncLoop, SyncState, SyncStatus};
+
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] =
+    &["sync_blobs", "sync_multipart", "sync_segments_out", "sync_peers", "sync_rows", "remote_audit_events"];

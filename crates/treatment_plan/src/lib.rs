@@ -7,6 +7,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
+/// The tables this crate owns: its code is the only code whose SQL names them, the others call
+/// its API (`tests/architecture.rs` holds the rule).
+pub const TABLES: &[&str] = &["treatment_plans", "plan_items"];
+
 pub const OWNER_TYPE: &str = "plan_item";
 pub const ROLES: &[&str] = &["before", "after", "xray", "reference"];
 
@@ -60,9 +64,7 @@ fn clean_title(title: &str) -> Result<&str, PlanError> {
 
 pub fn create_plan(tx: &Connection, actor: &Actor, patient_id: &str, title: &str) -> Result<Plan, PlanError> {
     let title = clean_title(title)?;
-    let clinic_id: String = tx
-        .query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0))
-        .optional()?
+    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?
         .ok_or_else(|| PlanError::PatientNotFound(patient_id.to_string()))?;
     let plan = Plan {
         id: chairside_store::new_id(),
