@@ -106,6 +106,8 @@ fn a_file_written_slowly_is_imported_once_it_is_complete_and_moved_aside() {
     wait_until("the import", LIMIT, || s.documents() == 1);
     wait_until("the move", LIMIT, || s.inbox.join(IMPORTED_SUBFOLDER).join("IMG_0001.jpg").is_file());
     assert!(!path.exists());
+    // The file is moved aside before the importer reports its batch.
+    wait_until("the report", LIMIT, || !s.outcomes().is_empty());
     assert_eq!(s.outcomes(), vec![("IMG_0001.jpg".to_string(), "imported".to_string())]);
 }
 
@@ -124,6 +126,7 @@ fn a_writer_that_reopens_between_chunks_ends_with_one_document() {
     }
     wait_until("the import", LIMIT, || s.documents() == 1);
     wait_until("the move", LIMIT, || !path.exists());
+    wait_until("the report", LIMIT, || s.outcomes().iter().any(|o| o.1 == "imported"));
     // A partial file may have been tried and refused on the way; the finished one went in.
     let outcomes = s.outcomes();
     assert_eq!(outcomes.last().map(|o| o.1.as_str()), Some("imported"), "{outcomes:?}");
@@ -144,6 +147,7 @@ fn a_burst_of_200_files_is_imported_with_none_missed_or_doubled() {
     wait_until("every file moved", LIMIT, || {
         std::fs::read_dir(&s.inbox).expect("read").flatten().filter(|e| e.path().is_file()).count() == 0
     });
+    wait_until("every report", LIMIT, || s.outcomes().len() >= 200);
     let outcomes = s.outcomes();
     assert_eq!(outcomes.len(), 200, "each file reported exactly once");
     assert!(outcomes.iter().all(|o| o.1 == "imported"), "{outcomes:?}");
@@ -218,6 +222,7 @@ fn files_that_arrived_while_closed_are_taken_at_start_and_left_files_are_not_tak
     let _again = s.start_default();
     std::fs::write(sensor.join("x3.jpg"), jpeg(11)).expect("write");
     wait_until("the new file", LIMIT, || s.lib.list_documents(&other, StatusFilter::All).expect("list").len() == 1);
+    wait_until("the report", LIMIT, || !s.outcomes().is_empty());
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(s.outcomes(), vec![("x3.jpg".to_string(), "imported".to_string())]);
 }
@@ -270,6 +275,7 @@ fn files_waiting_in_the_tray_do_not_follow_whoever_is_in_the_chair_at_the_next_s
     let _again = s.start_default();
     std::fs::write(s.inbox.join("new.jpg"), jpeg(22)).expect("write");
     wait_until("the new file imported", LIMIT, || s.documents() == 1);
+    wait_until("the report", LIMIT, || !s.outcomes().is_empty());
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(s.outcomes(), vec![("new.jpg".to_string(), "imported".to_string())]);
     let tray = s.lib.inbox_open_files().expect("files");
