@@ -162,17 +162,6 @@ const NOT_YET_OWNED: &[(&str, &str)] = &[
     ("crates/bench", "blobs"),
     ("crates/bench", "documents"),
     ("crates/bench", "thumbnails"),
-    // Sync reads and applies other crates' rows by name; these go when each domain crate
-    // registers its replicated tables with sync instead.
-    ("crates/sync", "audit_events"),
-    ("crates/sync", "blobs"),
-    ("crates/sync", "change_log"),
-    ("crates/sync", "clinics"),
-    ("crates/sync", "documents"),
-    ("crates/sync", "hlc_state"),
-    ("crates/sync", "media_attachments"),
-    ("crates/sync", "settings"),
-    ("crates/sync", "thumbnails"),
 ];
 
 /// The string literals of a Rust file, its `#[cfg(test)]` module left out (tests may set up
@@ -311,6 +300,59 @@ fn each_table_has_one_owner_and_only_its_code_names_it_in_sql() {
     assert!(new.is_empty(), "SQL naming another crate's table: call its owner's API instead\n{}", new.join("\n"));
     let gone: Vec<&(String, String)> = allowed.difference(&found).collect();
     assert!(gone.is_empty(), "these no longer happen: drop them from NOT_YET_OWNED: {gone:?}");
+}
+
+/// Each crate's replicated tables, as the composition root hands them to sync.
+fn replicated_by() -> Vec<(&'static str, &'static [chairside_store::replicated::Replicated])> {
+    vec![
+        ("crates/patients", chairside_patients::REPLICATED),
+        ("crates/media", chairside_media::REPLICATED),
+        ("crates/series", chairside_series::REPLICATED),
+        ("crates/clinical_notes", chairside_clinical_notes::REPLICATED),
+        ("crates/treatment_plan", chairside_treatment_plan::REPLICATED),
+    ]
+}
+
+#[test]
+fn each_replicated_table_is_declared_by_its_owner_and_every_clinic_table_replicates() {
+    let owners: HashMap<&str, &[&str]> = table_owners().into_iter().collect();
+    for (krate, declared) in replicated_by() {
+        for e in declared {
+            assert!(owners[krate].contains(&e.table), "{krate} declares {} replicated but does not own it", e.table);
+        }
+    }
+    let registry = chairside_app::replicated();
+    let registered: BTreeSet<&str> = registry.iter().map(|e| e.table).collect();
+    let declared: BTreeSet<&str> = replicated_by().iter().flat_map(|(_, d)| d.iter().map(|e| e.table)).collect();
+    assert_eq!(registered, declared, "the app composes every crate's declaration");
+    for e in registry.iter() {
+        for p in e.parents {
+            assert!(
+                registry.rank(p) < registry.rank(e.entity_type),
+                "{} is applied before its parent {p}",
+                e.entity_type
+            );
+        }
+    }
+
+    // A table scoped to a clinic holds records a peer needs: it must replicate (joining a
+    // bucket's clinic rewrites exactly the registered tables).
+    let dir = tempfile::tempdir().expect("dir");
+    let lib = chairside_app::Library::open(chairside_app::LibraryOptions::new(dir.path())).expect("open");
+    let scoped: BTreeSet<String> = lib
+        .db()
+        .read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+                 WHERE m.type = 'table' AND p.name = 'clinic_id'",
+            )?;
+            let names = stmt.query_map([], |r| r.get(0))?.collect::<Result<BTreeSet<String>, _>>()?;
+            Ok::<_, chairside_app::AppError>(names)
+        })
+        .expect("schema");
+    let registered: BTreeSet<String> = registered.iter().map(|s| s.to_string()).collect();
+    let missing: Vec<&String> = scoped.difference(&registered).collect();
+    assert!(missing.is_empty(), "tables with a clinic_id that no crate declares replicated: {missing:?}");
 }
 
 #[test]

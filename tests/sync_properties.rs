@@ -51,7 +51,7 @@ fn cut_all(lib: &Library) -> Vec<Segment> {
         .write(|tx| {
             tx.execute("INSERT OR IGNORE INTO sync_blobs (sha256) SELECT sha256 FROM blobs", [])?;
             tx.execute("UPDATE sync_blobs SET in_bucket = 1", [])?;
-            while log::cut_segment(tx, &ws)?.is_some() {}
+            while log::cut_segment(tx, &chairside_app::replicated(), &ws)?.is_some() {}
             let mut stmt = tx.prepare("SELECT body FROM sync_segments_out WHERE uploaded_at IS NULL ORDER BY first")?;
             let bodies: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
             tx.execute("UPDATE sync_segments_out SET uploaded_at = 'test' WHERE uploaded_at IS NULL", [])?;
@@ -64,7 +64,7 @@ fn cut_all(lib: &Library) -> Vec<Segment> {
 }
 
 fn apply(lib: &Library, segment: &Segment) {
-    let applied = lib.db().write(|tx| log::apply_segment(tx, segment)).expect("apply");
+    let applied = lib.db().write(|tx| log::apply_segment(tx, &chairside_app::replicated(), segment)).expect("apply");
     assert!(!matches!(applied, log::Applied::Gap { .. }), "delivered in order, never a gap: {applied:?}");
 }
 

@@ -89,6 +89,28 @@ pub struct Library {
     anchor: Arc<chairside_audit::Anchor>,
 }
 
+/// The replicated tables of every domain crate: what sync applies from peers, and nothing
+/// else. A crate with a new replicated table adds it to its `REPLICATED`; a new crate is
+/// one more line here.
+pub fn replicated() -> Arc<chairside_store::replicated::Registry> {
+    static REGISTRY: std::sync::LazyLock<Arc<chairside_store::replicated::Registry>> = std::sync::LazyLock::new(|| {
+        let declared = [
+            chairside_patients::REPLICATED,
+            chairside_media::REPLICATED,
+            chairside_series::REPLICATED,
+            chairside_clinical_notes::REPLICATED,
+            chairside_treatment_plan::REPLICATED,
+        ];
+        // The declarations are constants: tests/architecture.rs builds this registry, so a
+        // bad one fails there, never at a clinic.
+        Arc::new(
+            chairside_store::replicated::Registry::new(&declared)
+                .expect("the replicated tables are declared consistently"),
+        )
+    });
+    Arc::clone(&REGISTRY)
+}
+
 /// Environment variable naming the folder that holds the audit trail's signing key and the
 /// witness copy of its head (default: the OS account's config folder for Chairside).
 pub const CONFIG_DIR_ENV: &str = "CHAIRSIDE_CONFIG_DIR";
@@ -152,8 +174,7 @@ fn owner_registry() -> Result<OwnerRegistry, AppError> {
 impl Library {
     pub fn open(options: LibraryOptions) -> Result<Library, AppError> {
         let dir = options.data_dir;
-        let paths =
-            MediaPaths { blobs: dir.join("blobs"), thumbs: dir.join("thumbs"), quarantine: dir.join("quarantine") };
+        let paths = MediaPaths::in_folder(&dir);
         for d in [&dir, &paths.blobs, &paths.thumbs, &paths.quarantine, &dir.join("inbox")] {
             chairside_store::private::create_dir_all(d)
                 .map_err(|source| AppError::DataDir { path: d.clone(), source })?;

@@ -38,6 +38,7 @@ impl Library {
             actor: self.actor.clone(),
             thumbnailer: self.media.thumbnailer(),
             on_original: Some(Box::new(move |sha: &str| workers.enqueue(sha))),
+            registry: crate::replicated(),
         })?;
         Ok(self.sync.get_or_init(|| Arc::new(engine)))
     }

@@ -161,6 +161,15 @@ pub fn list(conn: &Connection, entity: Option<&str>, limit: usize) -> Result<Vec
     Ok(out)
 }
 
+/// Events after `seq`, oldest first (at most `limit`), each with its detail exactly as stored
+/// (the text its hash covers): what sync sends to peers.
+pub fn events_after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<(AuditEvent, String)>, StoreError> {
+    let limit = limit.min(i64::MAX as usize) as i64;
+    let mut stmt = conn.prepare_cached(&format!("{SELECT} WHERE seq > ?1 ORDER BY seq LIMIT ?2"))?;
+    let rows = stmt.query_map(params![seq, limit], row_to_event)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// Re-computes every hash and link of the chain, oldest first.
 pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
     let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;

@@ -11,6 +11,16 @@ use serde_json::json;
 /// its API (`tests/architecture.rs` holds the rule).
 pub const TABLES: &[&str] = &["clinical_notes"];
 
+/// Its tables that replicate between workstations (sync applies them from this declaration).
+pub const REPLICATED: &[chairside_store::replicated::Replicated] = &[chairside_store::replicated::Replicated {
+    entity_type: "clinical_note",
+    table: "clinical_notes",
+    renamed: &[],
+    parents: &["clinic", "patient"],
+    blob_field: None,
+    hooks: None,
+}];
+
 pub const OWNER_TYPE: &str = "clinical_note";
 
 #[derive(Debug, thiserror::Error)]

@@ -182,6 +182,23 @@ impl BlobBackend for LocalBlobStore {
     }
 }
 
+/// The whole original, refused unless its bytes still hash to its address: the one read of
+/// an original everything else goes through.
+pub fn read_checked(blobs: &dyn BlobBackend, sha256: &str) -> Result<Vec<u8>, crate::MediaError> {
+    use crate::MediaError;
+    let mut bytes = Vec::new();
+    blobs
+        .open(sha256)
+        .map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?
+        .read_to_end(&mut bytes)
+        .map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
+    let actual = sha256_of(&mut bytes.as_slice()).map_err(|e| MediaError::io("hashing", e))?.0;
+    if actual != sha256 {
+        return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
+    }
+    Ok(bytes)
+}
+
 /// Hashes everything `reader` yields: (hex SHA-256, byte count).
 pub fn sha256_of(reader: &mut dyn Read) -> io::Result<(String, u64)> {
     let mut hasher = Sha256::new();

@@ -123,6 +123,11 @@ pub struct HistoryEntry {
     pub changes: Value,
 }
 
+/// The SHA-256 of a document's original, `None` when there is no such document.
+pub fn sha256_of(conn: &Connection, id: &str) -> Result<Option<String>, MediaError> {
+    Ok(conn.query_row("SELECT sha256 FROM documents WHERE id = ?1", [id], |r| r.get(0)).optional()?)
+}
+
 /// One document with its ready thumbnails.
 pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document, MediaError> {
     conn.query_row(

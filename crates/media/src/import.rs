@@ -288,12 +288,12 @@ pub fn import_file(
             params![sha256, byte_size, info.format.mime(), info.width, info.height, orientation, exif_json, now],
         )?;
         tx.execute(
-            "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, mime, byte_size, width, height, orientation,
-                thumbs_ready, original_filename, captured_at, imported_at, imported_by, workstation, source, status, version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?13, ?14, ?15, ?16,
-                (SELECT COALESCE(SUM(CASE size WHEN 256 THEN 1 WHEN 1024 THEN 2 WHEN 2048 THEN 4 END), 0)
-                 FROM thumbnails WHERE sha256 = ?4 AND status = 'ready'),
-                ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
+            &format!(
+                "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, mime, byte_size, width, height, orientation,
+                    thumbs_ready, original_filename, captured_at, imported_at, imported_by, workstation, source, status, version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?13, ?14, ?15, ?16, {}, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
+                crate::thumbs::thumbs_ready_sql("?4")
+            ),
             params![
                 document_id,
                 clinic_id,

@@ -16,10 +16,12 @@ mod format;
 pub mod fuzz_targets;
 pub mod import;
 pub mod pdf;
+pub mod quarantine;
+pub mod replicated;
+pub mod sql;
 pub mod thumbs;
 pub mod verify;
 
-use std::io::Read;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -35,6 +37,7 @@ pub use exif::ExifInfo;
 pub use export::ExportSummary;
 pub use format::{Format, Sniffed, sniff};
 pub use import::{ImportOutcome, ImportRequest, ImportStatus};
+pub use replicated::REPLICATED;
 pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
 pub use verify::{VerifyOptions, VerifyReport};
 
@@ -49,6 +52,38 @@ pub struct MediaPaths {
     pub blobs: PathBuf,
     pub thumbs: PathBuf,
     pub quarantine: PathBuf,
+}
+
+impl MediaPaths {
+    /// The layout inside a library folder.
+    pub fn in_folder(dir: &std::path::Path) -> MediaPaths {
+        MediaPaths { blobs: dir.join("blobs"), thumbs: dir.join("thumbs"), quarantine: dir.join("quarantine") }
+    }
+}
+
+/// Stores an original that arrived from another workstation, checked against its address as
+/// it is written. A damaged copy already in its place is moved to quarantine first (never
+/// deleted), and the blob is stamped verified now.
+pub fn receive_original(db: &Db, paths: &MediaPaths, sha256: &str, body: &[u8]) -> Result<(), MediaError> {
+    let blobs = LocalBlobStore::new(&paths.blobs);
+    let path = blobs
+        .path_of(sha256)
+        .map_err(|e| MediaError::io("locating the original", std::io::Error::other(e.to_string())))?;
+    if path.exists() && blobstore::read_checked(&blobs, sha256).is_err() {
+        quarantine::QuarantineRun::now(&paths.quarantine)
+            .move_in("blobs", blobs.root(), &path)
+            .map_err(|e| MediaError::io(format!("moving the damaged {} to quarantine", path.display()), e))?;
+    }
+    blobs
+        .put(sha256, &mut &body[..])
+        .map_err(|e| MediaError::io(format!("storing original {sha256}"), std::io::Error::other(e.to_string())))?;
+    db.write(|tx| {
+        tx.execute(
+            "UPDATE blobs SET verified_at = ?2 WHERE sha256 = ?1",
+            rusqlite::params![sha256, chairside_store::now_rfc3339()],
+        )?;
+        Ok::<_, MediaError>(())
+    })
 }
 
 /// A document with everything known about it.
@@ -189,16 +224,7 @@ impl Media {
     /// The original's bytes for viewing, hash-checked, with an audit event ("view").
     pub fn read_original(&self, actor: &Actor, id: &str) -> Result<(Document, Vec<u8>), MediaError> {
         let doc = self.get(id)?;
-        let mut bytes = Vec::with_capacity(doc.summary.byte_size as usize);
-        self.blobs
-            .open(&doc.summary.sha256)
-            .map_err(|_| MediaError::BlobMissing { sha256: doc.summary.sha256.clone() })?
-            .read_to_end(&mut bytes)
-            .map_err(|e| MediaError::io(format!("reading blob {}", doc.summary.sha256), e))?;
-        let actual = blobstore::sha256_of(&mut bytes.as_slice()).map_err(|e| MediaError::io("hashing", e))?.0;
-        if actual != doc.summary.sha256 {
-            return Err(MediaError::BlobCorrupt { sha256: doc.summary.sha256.clone(), actual });
-        }
+        let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
         self.db.write(|tx| {
             chairside_audit::append(tx, actor, "view", "document", Some(id), serde_json::json!({}))
                 .map_err(MediaError::from)

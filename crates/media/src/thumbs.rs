@@ -5,7 +5,6 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -17,7 +16,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 use sha2::Digest;
 
-use crate::blobstore::{BlobBackend, LocalBlobStore};
+use crate::blobstore::LocalBlobStore;
 use crate::decode::{self, DecodeError, JpegError, Limits};
 use crate::{Format, MediaError};
 
@@ -294,7 +293,7 @@ impl Thumbnailer {
         let Some(format) = format.filter(|f| f.has_preview()) else {
             return self.set_status(sha256, "unsupported", Some("no preview for this kind of file"));
         };
-        let bytes = match self.read_checked(sha256) {
+        let bytes = match crate::blobstore::read_checked(self.blobs.as_ref(), sha256) {
             Ok(b) => b,
             Err(e) => {
                 self.set_status(sha256, "failed", Some(&e.to_string()))?;
@@ -357,20 +356,6 @@ impl Thumbnailer {
     }
 
     /// The bytes of an original, checked against its address on the way in.
-    fn read_checked(&self, sha256: &str) -> Result<Vec<u8>, MediaError> {
-        let mut bytes = Vec::new();
-        self.blobs
-            .open(sha256)
-            .map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?
-            .read_to_end(&mut bytes)
-            .map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
-        let actual = crate::blobstore::sha256_of(&mut bytes.as_slice()).map_err(|e| MediaError::io("hashing", e))?.0;
-        if actual != sha256 {
-            return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
-        }
-        Ok(bytes)
-    }
-
     fn set_status(&self, sha256: &str, status: &str, error: Option<&str>) -> Result<(), MediaError> {
         self.db.write(|tx| {
             for size in SIZES {
@@ -431,6 +416,15 @@ struct Job {
 
 /// Rendered thumbnails waiting in the queue are ~0.4 MB a photo; past this many, a burst
 /// keeps only the address and the worker renders again, so memory stays bounded.
+/// A blob's `thumbs_ready` bitmask (1 = 256, 2 = 1024, 4 = 2048) from its ready thumbnails,
+/// as an SQL expression over `sha`, the expression giving its hash.
+pub(crate) fn thumbs_ready_sql(sha: &str) -> String {
+    format!(
+        "(SELECT COALESCE(SUM(CASE size WHEN 256 THEN 1 WHEN 1024 THEN 2 WHEN 2048 THEN 4 ELSE 0 END), 0)
+          FROM thumbnails WHERE thumbnails.sha256 = {sha} AND status = 'ready')"
+    )
+}
+
 const MAX_PREPARED_QUEUED: usize = 64;
 
 #[derive(Default)]

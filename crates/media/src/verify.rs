@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::MediaError;
 use crate::blobstore::{LocalBlobStore, TEMP_PREFIX, is_being_staged, is_sha256_hex, sha256_of};
+use crate::quarantine::QuarantineRun;
 use crate::thumbs::{ThumbStore, Thumbnailer};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -148,7 +149,6 @@ fn check_files(
     check_originals(db, blobs, &rows, report)?;
     check_thumbnails(db, thumbs, thumbnailer, report)?;
     crate::export::clean_staged(db, &mut report.cleaned_up)?;
-    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     // An import may have committed since `rows` was read: asked again, file by file, after
     // the file's lock was found free (an import unlocks only after its commit).
     let recorded_now = |sha: &str| -> bool {
@@ -158,7 +158,7 @@ fn check_files(
         })
         .unwrap_or(true)
     };
-    sweep_blob_store(blobs, &rows, &recorded_now, &quarantine.join(&stamp), report);
+    sweep_blob_store(blobs, &rows, &recorded_now, &QuarantineRun::now(quarantine), report);
     sweep_temp_files(thumbs.root(), report);
     Ok(())
 }
@@ -263,7 +263,7 @@ fn sweep_blob_store(
     blobs: &LocalBlobStore,
     rows: &[String],
     recorded_now: &dyn Fn(&str) -> bool,
-    quarantine: &Path,
+    quarantine: &QuarantineRun,
     report: &mut VerifyReport,
 ) {
     let known: HashSet<&str> = rows.iter().map(String::as_str).collect();
@@ -305,14 +305,7 @@ fn sweep_blob_store(
         return;
     }
     for (path, intact) in unreferenced {
-        let rel = path.strip_prefix(blobs.root()).unwrap_or(&path).to_path_buf();
-        let dest = quarantine.join("blobs").join(rel);
-        let moved = dest
-            .parent()
-            .map(chairside_store::private::create_dir_all)
-            .transpose()
-            .and_then(|_| fs::rename(&path, &dest))
-            .map(|_| dest);
+        let moved = quarantine.move_in("blobs", blobs.root(), &path);
         let (list, note) = if intact {
             (
                 &mut report.cleaned_up,

@@ -11,6 +11,26 @@ use serde_json::json;
 /// its API (`tests/architecture.rs` holds the rule).
 pub const TABLES: &[&str] = &["clinics", "patients"];
 
+/// Its tables that replicate between workstations (sync applies them from this declaration).
+pub const REPLICATED: &[chairside_store::replicated::Replicated] = &[
+    chairside_store::replicated::Replicated {
+        entity_type: "clinic",
+        table: "clinics",
+        renamed: &[],
+        parents: &[],
+        blob_field: None,
+        hooks: None,
+    },
+    chairside_store::replicated::Replicated {
+        entity_type: "patient",
+        table: "patients",
+        renamed: &[],
+        parents: &["clinic"],
+        blob_field: None,
+        hooks: None,
+    },
+];
+
 #[derive(Debug, thiserror::Error)]
 pub enum PatientError {
     #[error("no patient with id {0}: check the id with `chairside patient list`")]
@@ -77,6 +97,20 @@ pub fn create_clinic(tx: &Connection, actor: &Actor, name: &str) -> Result<Clini
     chairside_store::record_change(tx, actor, "clinic", &clinic.id, &[("name", json!(clinic.name))])?;
     chairside_audit::append(tx, actor, "clinic_create", "clinic", Some(&clinic.id), json!({"name": clinic.name}))?;
     Ok(clinic)
+}
+
+/// Makes a clinic known here as another workstation created it (same id, name and time).
+pub fn adopt_clinic(tx: &Connection, clinic: &Clinic) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO clinics (id, name, created_at) VALUES (?1, ?2, ?3)",
+        params![clinic.id, clinic.name, clinic.created_at],
+    )?;
+    Ok(())
+}
+
+/// A clinic's name, `None` when there is no such clinic.
+pub fn clinic_name(conn: &Connection, id: &str) -> Result<Option<String>, StoreError> {
+    Ok(conn.query_row("SELECT name FROM clinics WHERE id = ?1", [id], |r| r.get(0)).optional()?)
 }
 
 pub fn list_clinics(conn: &Connection) -> Result<Vec<Clinic>, PatientError> {

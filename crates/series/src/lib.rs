@@ -16,6 +16,27 @@ use serde_json::json;
 /// its API (`tests/architecture.rs` holds the rule).
 pub const TABLES: &[&str] = &["series_templates", "series"];
 
+/// Its tables that replicate between workstations (sync applies them from this declaration).
+/// The JSON columns carry a `_json` suffix the change fields do not.
+pub const REPLICATED: &[chairside_store::replicated::Replicated] = &[
+    chairside_store::replicated::Replicated {
+        entity_type: "series_template",
+        table: "series_templates",
+        renamed: &[("slots", "slots_json")],
+        parents: &["clinic"],
+        blob_field: None,
+        hooks: None,
+    },
+    chairside_store::replicated::Replicated {
+        entity_type: "series",
+        table: "series",
+        renamed: &[("template", "template_json")],
+        parents: &["clinic", "patient"],
+        blob_field: None,
+        hooks: None,
+    },
+];
+
 pub const OWNER_TYPE: &str = "series";
 
 #[derive(Debug, thiserror::Error)]

@@ -77,20 +77,124 @@ pub fn changes_since(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<Ch
         "SELECT seq, hlc, workstation, entity_type, entity_id, field, value_json, at
          FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
-    let rows = stmt.query_map(rusqlite::params![seq, limit as i64], |r| {
-        let value: String = r.get(6)?;
-        Ok(Change {
-            seq: r.get(0)?,
-            hlc: Hlc(r.get(1)?),
-            workstation: r.get(2)?,
-            entity_type: r.get(3)?,
-            entity_id: r.get(4)?,
-            field: r.get(5)?,
-            value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
-            at: r.get(7)?,
-        })
-    })?;
+    let rows = stmt.query_map(rusqlite::params![seq, limit as i64], change_from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+    let value: String = r.get(6)?;
+    Ok(Change {
+        seq: r.get(0)?,
+        hlc: Hlc(r.get(1)?),
+        workstation: r.get(2)?,
+        entity_type: r.get(3)?,
+        entity_id: r.get(4)?,
+        field: r.get(5)?,
+        value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
+        at: r.get(7)?,
+    })
+}
+
+/// The changes `workstation` recorded after its `seq`, oldest first (at most `limit`): what
+/// sync sends next.
+pub fn own_changes_after(
+    conn: &Connection,
+    workstation: &str,
+    seq: i64,
+    limit: usize,
+) -> Result<Vec<Change>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, hlc, workstation, entity_type, entity_id, field, value_json, at
+         FROM change_log INDEXED BY change_log_origin WHERE workstation = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+    )?;
+    let rows = stmt.query_map(rusqlite::params![workstation, seq, limit as i64], change_from_row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many changes (one per HLC value: one edit of one entity) `workstation` made after `seq`.
+pub fn own_edits_after(conn: &Connection, workstation: &str, seq: i64) -> Result<i64, StoreError> {
+    Ok(conn.query_row(
+        "SELECT count(DISTINCT hlc) FROM change_log INDEXED BY change_log_origin WHERE workstation = ?1 AND seq > ?2",
+        rusqlite::params![workstation, seq],
+        |r| r.get(0),
+    )?)
+}
+
+/// Keeps a change a peer made (its `workstation`, HLC and value as received); one already
+/// here is not kept twice. Returns whether it was new.
+pub fn record_peer_change(tx: &Connection, change: &Change) -> Result<bool, StoreError> {
+    let mut exists = tx.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM change_log INDEXED BY change_log_field
+         WHERE entity_type = ?1 AND entity_id = ?2 AND field = ?3 AND hlc = ?4 AND workstation = ?5)",
+    )?;
+    let c = change;
+    let seen: bool = exists
+        .query_row(rusqlite::params![c.entity_type, c.entity_id, c.field, c.hlc.0, c.workstation], |r| r.get(0))?;
+    if seen {
+        return Ok(false);
+    }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO change_log (hlc, workstation, entity_type, entity_id, field, value_json, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?;
+    insert.execute(rusqlite::params![
+        c.hlc.0,
+        c.workstation,
+        c.entity_type,
+        c.entity_id,
+        c.field,
+        c.value.to_string(),
+        c.at
+    ])?;
+    Ok(true)
+}
+
+/// The clock's receive rule: changes made here later order after `seen`.
+pub fn observe_hlc(tx: &Connection, seen: Hlc) -> Result<(), StoreError> {
+    tx.execute("UPDATE hlc_state SET last = max(last, ?1) WHERE id = 1", [seen.0])?;
+    Ok(())
+}
+
+/// The clock's current value (the newest change made or seen here).
+pub fn current_hlc(conn: &Connection) -> Result<Hlc, StoreError> {
+    Ok(Hlc(conn.query_row("SELECT last FROM hlc_state WHERE id = 1", [], |r| r.get(0))?))
+}
+
+/// The newest value of each field of one entity, by (HLC, workstation): last writer wins.
+pub fn newest_values(
+    conn: &Connection,
+    entity_type: &str,
+    entity_id: &str,
+) -> Result<Vec<(String, serde_json::Value)>, StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT field, value_json FROM change_log INDEXED BY change_log_field WHERE entity_type = ?1 AND entity_id = ?2
+         ORDER BY field, hlc DESC, workstation DESC",
+    )?;
+    let rows: Vec<(String, String)> =
+        stmt.query_map([entity_type, entity_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+    let mut out: Vec<(String, serde_json::Value)> = Vec::new();
+    for (field, value) in rows {
+        if out.last().is_some_and(|(f, _)| *f == field) {
+            continue;
+        }
+        out.push((field, serde_json::from_str(&value).unwrap_or(serde_json::Value::Null)));
+    }
+    Ok(out)
+}
+
+/// Rewrites `field` from `old` to `new` in every change `workstation` made (a library that
+/// joins a clinic moves its records, and their changes not sent yet, to it).
+pub fn rewrite_own_values(
+    tx: &Connection,
+    workstation: &str,
+    field: &str,
+    old: &serde_json::Value,
+    new: &serde_json::Value,
+) -> Result<usize, StoreError> {
+    Ok(tx.execute(
+        "UPDATE change_log SET value_json = ?1 WHERE field = ?4 AND value_json = ?2 AND workstation = ?3",
+        rusqlite::params![new.to_string(), old.to_string(), workstation, field],
+    )?)
 }
 
 #[cfg(test)]

@@ -8,9 +8,13 @@ mod db;
 mod error;
 mod migrate;
 pub mod private;
+pub mod replicated;
 pub mod text;
 
-pub use changes::{Change, Hlc, changes_since, record_change};
+pub use changes::{
+    Change, Hlc, changes_since, current_hlc, newest_values, observe_hlc, own_changes_after, own_edits_after,
+    record_change, record_peer_change, rewrite_own_values,
+};
 pub use db::{AfterWrite, Db, PooledConn};
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, schema_version};
@@ -53,6 +57,12 @@ pub fn set_setting(conn: &rusqlite::Connection, key: &str, value: &str) -> Resul
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
         [key, value],
     )?;
+    Ok(())
+}
+
+/// Removes a setting.
+pub fn delete_setting(conn: &rusqlite::Connection, key: &str) -> Result<(), StoreError> {
+    conn.execute("DELETE FROM settings WHERE key = ?1", [key])?;
     Ok(())
 }
 

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chairside_media::thumbs::{Rendered, Thumbnailer};
-use chairside_media::{BlobBackend, Format, LocalBlobStore};
+use chairside_media::{Format, LocalBlobStore, MediaPaths};
+use chairside_store::replicated::Registry;
 use chairside_store::{Actor, Db};
 use futures::StreamExt;
 use rusqlite::{OptionalExtension, params};
@@ -97,19 +98,22 @@ pub struct EngineOptions {
     pub thumbnailer: Arc<Thumbnailer>,
     /// Called after a peer's original lands, so the shell can make its larger thumbnails.
     pub on_original: Option<OriginalListener>,
+    /// The replicated tables of every domain crate, as the composition root gathered them.
+    pub registry: Arc<Registry>,
 }
 
 pub struct SyncEngine {
-    data_dir: PathBuf,
     pub(crate) db: Arc<Db>,
     actor: Actor,
     thumbnailer: Arc<Thumbnailer>,
     blobs: LocalBlobStore,
     thumbs: chairside_media::ThumbStore,
+    media: MediaPaths,
     secrets: Secrets,
     rt: tokio::runtime::Runtime,
     remote: Mutex<Option<(SyncConfig, Arc<Remote>)>>,
     on_original: Option<OriginalListener>,
+    registry: Arc<Registry>,
     /// Peer segments seen in the last listing and not applied (for the status).
     remote_pending: Mutex<u64>,
     /// The workstations writing to the bucket, as last discovered.
@@ -124,17 +128,20 @@ impl SyncEngine {
             .enable_all()
             .build()
             .map_err(|e| SyncError::io("starting the sync runtime", e))?;
+        // Where media keeps originals and thumbnails in the library folder: media's layout.
+        let media = MediaPaths::in_folder(&options.data_dir);
         Ok(SyncEngine {
-            blobs: LocalBlobStore::new(options.data_dir.join("blobs")),
-            thumbs: chairside_media::ThumbStore::new(options.data_dir.join("thumbs")),
+            blobs: LocalBlobStore::new(&media.blobs),
+            thumbs: chairside_media::ThumbStore::new(&media.thumbs),
+            media,
             secrets: Secrets::new(&options.data_dir),
-            data_dir: options.data_dir,
             db: options.db,
             actor: options.actor,
             thumbnailer: options.thumbnailer,
             rt,
             remote: Mutex::new(None),
             on_original: options.on_original,
+            registry: options.registry,
             remote_pending: Mutex::new(0),
             known_peers: Mutex::new(None),
         })
@@ -176,10 +183,7 @@ impl SyncEngine {
         let remote = Remote::new(&config, secret)?;
         let (clinic_id, clinic_name) = self.db.read(|c| {
             let id = chairside_store::get_setting(c, "default_clinic_id")?.unwrap_or_default();
-            let name: String = c
-                .query_row("SELECT name FROM clinics WHERE id = ?1", [&id], |r| r.get(0))
-                .optional()?
-                .unwrap_or_default();
+            let name = chairside_patients::clinic_name(c, &id)?.unwrap_or_default();
             Ok::<_, SyncError>((id, name))
         })?;
         let ws = self.actor.workstation.clone();
@@ -214,7 +218,7 @@ impl SyncEngine {
             )));
         }
         self.db.write(|tx| {
-            join_clinic(tx, &self.actor, &format)?;
+            join_clinic(tx, &self.registry, &self.actor, &format)?;
             config.save(tx)?;
             Ok::<_, SyncError>(())
         })?;
@@ -222,9 +226,7 @@ impl SyncEngine {
             Ok(l) => l,
             Err(e) => {
                 // The settings without their secret would only fail later: take them back.
-                self.db.write(|tx| {
-                    Ok::<_, SyncError>(tx.execute("DELETE FROM settings WHERE key = 'sync_config'", [])?)
-                })?;
+                self.db.write(|tx| Ok::<_, SyncError>(chairside_store::delete_setting(tx, "sync_config")?))?;
                 return Err(e);
             }
         };
@@ -287,24 +289,36 @@ impl SyncEngine {
         // New local blobs join the outbox; an idle round checks that by reading only.
         let new_blobs: bool = self.db.read(|c| {
             Ok::<_, SyncError>(c.query_row(
-                "SELECT EXISTS (SELECT 1 FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM sync_blobs s WHERE s.sha256 = b.sha256))",
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM ({}) b WHERE NOT EXISTS (SELECT 1 FROM sync_blobs s WHERE s.sha256 = b.sha256))",
+                    chairside_media::sql::all_blobs()
+                ),
                 [],
                 |r| r.get(0),
             )?)
         })?;
         if new_blobs {
             self.db.write(|tx| {
-                Ok::<_, SyncError>(
-                    tx.execute("INSERT OR IGNORE INTO sync_blobs (sha256) SELECT sha256 FROM blobs", [])?,
-                )
+                Ok::<_, SyncError>(tx.execute(
+                    &format!("INSERT OR IGNORE INTO sync_blobs (sha256) {}", chairside_media::sql::all_blobs()),
+                    [],
+                )?)
             })?;
         }
         let pending: Vec<(String, u64)> = self.db.read(|tx| {
-            let mut stmt = tx.prepare(
-                "SELECT s.sha256, b.byte_size FROM sync_blobs s INDEXED BY sync_blobs_to_upload JOIN blobs b ON b.sha256 = s.sha256
+            let mut stmt = tx.prepare(&format!(
+                "SELECT s.sha256, {} FROM sync_blobs s INDEXED BY sync_blobs_to_upload
                  WHERE s.in_bucket = 0 AND s.original_local = 1 ORDER BY s.sha256",
-            )?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+                chairside_media::sql::blob_size("s.sha256")
+            ))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<u64>>(1)?)))?
+                .filter_map(|r| match r {
+                    Ok((sha, Some(size))) => Some(Ok((sha, size))),
+                    Ok((_, None)) => None,
+                    Err(e) => Some(Err(e)),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             Ok::<_, SyncError>(rows)
         })?;
         let (small, large): (Vec<_>, Vec<_>) = pending.into_iter().partition(|(_, size)| *size <= MULTIPART_THRESHOLD);
@@ -436,12 +450,12 @@ impl SyncEngine {
 
     fn upload_thumbnails(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
         let pending: Vec<(String, String)> = self.db.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT s.sha256, t.format FROM sync_blobs s JOIN thumbnails t ON t.sha256 = s.sha256 AND t.size = 256
-                 WHERE s.thumb_in_bucket = 0 AND s.thumb_local = 1 AND t.status = 'ready'",
-            )?;
-            let rows = stmt
-                .query_map([], |r| Ok((r.get(0)?, r.get::<_, Option<String>>(1)?.unwrap_or_else(|| "jpg".into()))))?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT sha256, format FROM (SELECT s.sha256, {} AS format FROM sync_blobs s
+                   WHERE s.thumb_in_bucket = 0 AND s.thumb_local = 1) WHERE format IS NOT NULL",
+                chairside_media::sql::ready_thumbnail_format("s.sha256", 256)
+            ))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok::<_, SyncError>(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
         for chunk in pending.chunks(256) {
@@ -486,7 +500,7 @@ impl SyncEngine {
 
     fn upload_segments(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
         let ws = self.actor.workstation.clone();
-        while self.db.write(|tx| log::cut_segment(tx, &ws))?.is_some() {}
+        while self.db.write(|tx| log::cut_segment(tx, &self.registry, &ws))?.is_some() {}
         let pending: Vec<(i64, i64, String)> = self.db.read(|c| {
             let mut stmt =
                 c.prepare("SELECT first, last, body FROM sync_segments_out WHERE uploaded_at IS NULL ORDER BY first")?;
@@ -513,13 +527,13 @@ impl SyncEngine {
     /// is archived, and untags it when one is restored, so the lifecycle rule tiers it.
     fn update_tags(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
         let changed: Vec<(String, bool)> = self.db.read(|c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare(&format!(
                 "SELECT sha256, archived FROM (
-                   SELECT s.sha256, s.tagged_archived,
-                     NOT EXISTS (SELECT 1 FROM documents d WHERE d.sha256 = s.sha256 AND d.status = 'active') AS archived
+                   SELECT s.sha256, s.tagged_archived, NOT {} AS archived
                    FROM sync_blobs s WHERE s.in_bucket = 1)
                  WHERE archived != tagged_archived",
-            )?;
+                chairside_media::sql::shown_by_an_active_document("s.sha256")
+            ))?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok::<_, SyncError>(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
@@ -590,7 +604,7 @@ impl SyncEngine {
                     report.problems.push(e.to_string());
                     break;
                 }
-                match self.db.write(|tx| log::apply_segment(tx, &segment))? {
+                match self.db.write(|tx| log::apply_segment(tx, &self.registry, &segment))? {
                     Applied::Applied { entities, .. } => {
                         report.applied_segments += 1;
                         report.applied_entities += entities as u64;
@@ -611,10 +625,11 @@ impl SyncEngine {
     fn fetch_thumbnails(&self, remote: &Arc<Remote>, report: &mut RoundReport) -> Result<(), SyncError> {
         // A thumbnail its workstation never managed to make is not asked for forever.
         let wanted: Vec<(String, String)> = self.db.read(|c| {
-            let mut stmt = c.prepare(
-                "SELECT s.sha256, b.mime FROM sync_blobs s JOIN blobs b ON b.sha256 = s.sha256
-                 WHERE s.thumb_local = 0 AND s.attempts < ?1",
-            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT sha256, mime FROM (SELECT s.sha256, {} AS mime FROM sync_blobs s
+                   WHERE s.thumb_local = 0 AND s.attempts < ?1) WHERE mime IS NOT NULL",
+                chairside_media::sql::blob_mime("s.sha256")
+            ))?;
             let rows = stmt.query_map([MAX_ATTEMPTS], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok::<_, SyncError>(rows.collect::<Result<Vec<_>, _>>()?)
         })?;
@@ -728,31 +743,9 @@ impl SyncEngine {
     /// Stores a downloaded original (hash-checked again by the blob store) and moves a
     /// corrupt local file, if any, to quarantine first: never deleted.
     fn store_original(&self, sha: &str, body: &[u8]) -> Result<(), SyncError> {
-        let path = self.blobs.path_of(sha).map_err(|e| SyncError::InvalidConfig(e.to_string()))?;
-        if path.exists() {
-            let good = chairside_media::blobstore::sha256_of(
-                &mut std::fs::File::open(&path).map_err(|e| SyncError::io("reading", e))?,
-            )
-            .map(|(s, _)| s == sha)
-            .unwrap_or(false);
-            if !good {
-                let q = self.data_dir.join("quarantine");
-                chairside_store::private::create_dir_all(&q)
-                    .map_err(|e| SyncError::io(format!("creating {}", q.display()), e))?;
-                let dest = q.join(format!("{sha}.corrupt-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.3f")));
-                std::fs::rename(&path, &dest)
-                    .map_err(|e| SyncError::io(format!("moving {} aside", path.display()), e))?;
-            }
-        }
-        self.blobs
-            .put(sha, &mut &body[..])
-            .map_err(|e| SyncError::io(format!("storing original {sha}"), std::io::Error::other(e.to_string())))?;
+        chairside_media::receive_original(&self.db, &self.media, sha, body)?;
         self.db.write(|tx| {
             tx.execute("UPDATE sync_blobs SET original_local = 1, last_error = NULL WHERE sha256 = ?1", [sha])?;
-            tx.execute(
-                "UPDATE blobs SET verified_at = ?2 WHERE sha256 = ?1",
-                params![sha, chairside_store::now_rfc3339()],
-            )?;
             Ok::<_, SyncError>(())
         })?;
         if let Some(f) = &self.on_original {
@@ -800,13 +793,16 @@ impl SyncEngine {
             let q = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
             let change_seq: i64 =
                 chairside_store::get_setting(c, "sync_out_change_seq")?.and_then(|v| v.parse().ok()).unwrap_or(0);
-            let blobs = q("SELECT count(*) FROM blobs b WHERE NOT EXISTS (SELECT 1 FROM sync_blobs s WHERE s.sha256 = b.sha256 AND (s.in_bucket = 1 OR s.original_local = 0))")?;
-            let thumbs = q("SELECT count(*) FROM sync_blobs s JOIN thumbnails t ON t.sha256 = s.sha256 AND t.size = 256 AND t.status = 'ready' WHERE s.thumb_in_bucket = 0 AND s.thumb_local = 1")?;
-            let changes: i64 = c.query_row(
-                "SELECT count(DISTINCT hlc) FROM change_log INDEXED BY change_log_origin WHERE workstation = ?1 AND seq > ?2",
-                params![ws, change_seq],
-                |r| r.get(0),
-            )?;
+            let blobs = q(&format!(
+                "SELECT count(*) FROM ({}) b WHERE NOT EXISTS
+                   (SELECT 1 FROM sync_blobs s WHERE s.sha256 = b.sha256 AND (s.in_bucket = 1 OR s.original_local = 0))",
+                chairside_media::sql::all_blobs()
+            ))?;
+            let thumbs = q(&format!(
+                "SELECT count(*) FROM sync_blobs s WHERE s.thumb_in_bucket = 0 AND s.thumb_local = 1 AND {} IS NOT NULL",
+                chairside_media::sql::ready_thumbnail_format("s.sha256", 256)
+            ))?;
+            let changes = chairside_store::own_edits_after(c, &ws, change_seq)?;
             let segments = q("SELECT count(*) FROM sync_segments_out WHERE uploaded_at IS NULL")?;
             let all = SyncConfig::load(c)?.is_none_or(|c| c.originals == Originals::All);
             let downloads = q(&format!(
@@ -955,12 +951,7 @@ impl SyncEngine {
         }
         let sha: String = self
             .db
-            .read(|c| {
-                Ok::<_, SyncError>(
-                    c.query_row("SELECT sha256 FROM documents WHERE id = ?1", [document_id], |r| r.get(0))
-                        .optional()?,
-                )
-            })?
+            .read(|c| Ok::<_, SyncError>(chairside_media::documents::sha256_of(c, document_id)?))?
             .ok_or_else(|| SyncError::DocumentNotFound(document_id.to_string()))?;
         let uploaded: bool = self.db.read(|c| {
             Ok::<_, SyncError>(
@@ -1028,7 +1019,12 @@ fn read_range(path: &std::path::Path, offset: u64, len: u64) -> Result<Bytes, Sy
 /// Makes the bucket's clinic this library's clinic. A library that never synced moves its
 /// records (and their not yet uploaded changes) to it; one already syncing another clinic
 /// is refused.
-fn join_clinic(tx: &rusqlite::Transaction<'_>, actor: &Actor, format: &BucketFormat) -> Result<(), SyncError> {
+fn join_clinic(
+    tx: &rusqlite::Transaction<'_>,
+    registry: &Registry,
+    actor: &Actor,
+    format: &BucketFormat,
+) -> Result<(), SyncError> {
     let local = chairside_store::get_setting(tx, "default_clinic_id")?.unwrap_or_default();
     if local == format.clinic_id {
         return Ok(());
@@ -1041,30 +1037,31 @@ fn join_clinic(tx: &rusqlite::Transaction<'_>, actor: &Actor, format: &BucketFor
     if synced {
         return Err(SyncError::OtherClinic { bucket_clinic: format.clinic_id.clone(), local_clinic: local });
     }
-    tx.execute(
-        "INSERT OR IGNORE INTO clinics (id, name, created_at) VALUES (?1, ?2, ?3)",
-        params![format.clinic_id, format.clinic_name, format.created_at],
+    chairside_patients::adopt_clinic(
+        tx,
+        &chairside_patients::Clinic {
+            id: format.clinic_id.clone(),
+            name: format.clinic_name.clone(),
+            created_at: format.created_at.clone(),
+        },
     )?;
-    let tables: Vec<String> = {
-        let mut stmt = tx.prepare(
-            "SELECT m.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
-             WHERE m.type = 'table' AND p.name = 'clinic_id'",
-        )?;
-        stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?
-    };
-    for table in tables {
-        tx.execute(
-            &format!("UPDATE {table} SET clinic_id = ?1 WHERE clinic_id = ?2"),
-            params![format.clinic_id, local],
-        )?;
+    // Every replicated table scoped to a clinic: its rows, and their changes not sent yet.
+    let lookup = |_: &rusqlite::Connection, _: &str, _: &str| Ok(None);
+    let apply = chairside_store::replicated::Apply::new(tx, &lookup);
+    for e in registry.iter() {
+        if apply.columns(e.table)?.iter().any(|c| c == "clinic_id") {
+            tx.execute(
+                &format!("UPDATE {} SET clinic_id = ?1 WHERE clinic_id = ?2", e.table),
+                params![format.clinic_id, local],
+            )?;
+        }
     }
-    let (old, new) = (
-        serde_json::Value::from(local.clone()).to_string(),
-        serde_json::Value::from(format.clinic_id.clone()).to_string(),
-    );
-    tx.execute(
-        "UPDATE change_log SET value_json = ?1 WHERE field = 'clinic_id' AND value_json = ?2 AND workstation = ?3",
-        params![new, old, actor.workstation],
+    chairside_store::rewrite_own_values(
+        tx,
+        &actor.workstation,
+        "clinic_id",
+        &serde_json::Value::from(local.clone()),
+        &serde_json::Value::from(format.clinic_id.clone()),
     )?;
     // The local clinic's own creation stays in the log, harmless: it is never synced to a
     // peer's default clinic. Mark its changes as already cut.

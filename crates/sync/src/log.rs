@@ -6,10 +6,11 @@
 //! then every touched entity is *materialised* from the newest change of each of its fields.
 //! So the same set of changes gives the same rows in any order, and applying twice is a no-op.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use chairside_store::Hlc;
-use rusqlite::types::{Value as SqlValue, ValueRef};
+use chairside_store::replicated::{Apply, Prepared, Registry, Row, to_sql};
+use chairside_store::{Change, Hlc};
+use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -19,30 +20,6 @@ use crate::SyncError;
 pub const FORMAT: u32 = 1;
 /// At most this many entries (changes + audit events) per segment.
 pub const SEGMENT_ENTRIES: i64 = 2000;
-
-/// A replicated entity type: its table and the fields whose column has another name.
-struct Entity {
-    entity_type: &'static str,
-    table: &'static str,
-    renamed: &'static [(&'static str, &'static str)],
-}
-
-/// In dependency order: a row's foreign keys point only to entities listed before it.
-const ENTITIES: &[Entity] = &[
-    Entity { entity_type: "clinic", table: "clinics", renamed: &[] },
-    Entity { entity_type: "patient", table: "patients", renamed: &[] },
-    Entity { entity_type: "document", table: "documents", renamed: &[] },
-    Entity { entity_type: "series_template", table: "series_templates", renamed: &[("slots", "slots_json")] },
-    Entity { entity_type: "series", table: "series", renamed: &[("template", "template_json")] },
-    Entity { entity_type: "clinical_note", table: "clinical_notes", renamed: &[] },
-    Entity { entity_type: "treatment_plan", table: "treatment_plans", renamed: &[] },
-    Entity { entity_type: "plan_item", table: "plan_items", renamed: &[] },
-    Entity { entity_type: "attachment", table: "media_attachments", renamed: &[] },
-];
-
-fn entity(entity_type: &str) -> Option<&'static Entity> {
-    ENTITIES.iter().find(|e| e.entity_type == entity_type)
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SegChange {
@@ -139,37 +116,31 @@ fn set_setting_i64(conn: &Connection, key: &str, value: i64) -> Result<(), SyncE
 /// keeps it in `sync_segments_out` (in this transaction) until it is uploaded. A change
 /// naming a blob not in the bucket yet ends the segment before it: blobs go up first.
 /// Returns the new segment's `first`, or `None` when there was nothing to cut.
-pub fn cut_segment(tx: &Connection, workstation: &str) -> Result<Option<i64>, SyncError> {
+pub fn cut_segment(tx: &Connection, registry: &Registry, workstation: &str) -> Result<Option<i64>, SyncError> {
     let change_seq = setting_i64(tx, "sync_out_change_seq")?;
     let audit_seq = setting_i64(tx, "sync_out_audit_seq")?;
     let last_n = setting_i64(tx, "sync_out_n")?;
 
-    let mut stmt = tx.prepare_cached(
-        "SELECT seq, hlc, entity_type, entity_id, field, value_json, at FROM change_log INDEXED BY change_log_origin
-         WHERE workstation = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-    )?;
-    let mut rows: Vec<(i64, SegChange)> = stmt
-        .query_map(params![workstation, change_seq, SEGMENT_ENTRIES], |r| {
-            let value: String = r.get(5)?;
-            Ok((
-                r.get(0)?,
-                SegChange {
+    let mut rows: Vec<(i64, SegChange)> =
+        chairside_store::own_changes_after(tx, workstation, change_seq, SEGMENT_ENTRIES as usize)?
+            .into_iter()
+            .map(|c| {
+                let seg = SegChange {
                     n: 0,
-                    hlc: r.get(1)?,
-                    entity_type: r.get(2)?,
-                    entity_id: r.get(3)?,
-                    field: r.get(4)?,
-                    value: serde_json::from_str(&value).unwrap_or(Value::Null),
-                    at: r.get(6)?,
-                },
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
+                    hlc: c.hlc.0,
+                    entity_type: c.entity_type,
+                    entity_id: c.entity_id,
+                    field: c.field,
+                    value: c.value,
+                    at: c.at,
+                };
+                (c.seq, seg)
+            })
+            .collect();
     // Stop before the first change naming a blob the bucket does not have yet (whole
     // record_change groups: the rows of one entity under one HLC stay together).
     if let Some(mut cut) = rows.iter().position(|(_, c)| {
-        c.entity_type == "document"
-            && c.field == "sha256"
+        registry.get(&c.entity_type).and_then(|e| e.blob_field) == Some(c.field.as_str())
             && !c.value.as_str().is_some_and(|sha| blob_in_bucket(tx, sha).unwrap_or(false))
     }) {
         while cut > 0 && rows[cut - 1].1.hlc == rows[cut].1.hlc && rows[cut - 1].1.entity_id == rows[cut].1.entity_id {
@@ -179,26 +150,21 @@ pub fn cut_segment(tx: &Connection, workstation: &str) -> Result<Option<i64>, Sy
     }
 
     let room = SEGMENT_ENTRIES - rows.len() as i64;
-    let mut stmt = tx.prepare_cached(
-        "SELECT seq, at, actor, action, entity_type, entity_id, detail_json, prev_hash, hash
-         FROM audit_events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    )?;
-    let audit: Vec<SegAudit> = stmt
-        .query_map(params![audit_seq, room.max(0)], |r| {
-            Ok(SegAudit {
-                n: 0,
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                action: r.get(3)?,
-                entity_type: r.get(4)?,
-                entity_id: r.get(5)?,
-                detail_json: r.get(6)?,
-                prev_hash: r.get(7)?,
-                hash: r.get(8)?,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let audit: Vec<SegAudit> = chairside_audit::events_after(tx, audit_seq, room.max(0) as usize)?
+        .into_iter()
+        .map(|(e, detail_json)| SegAudit {
+            n: 0,
+            seq: e.seq,
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            entity_type: e.entity_type,
+            entity_id: e.entity_id,
+            detail_json,
+            prev_hash: e.prev_hash,
+            hash: e.hash,
+        })
+        .collect();
     if rows.is_empty() && audit.is_empty() {
         return Ok(None);
     }
@@ -223,13 +189,12 @@ pub fn cut_segment(tx: &Connection, workstation: &str) -> Result<Option<i64>, Sy
     }
     let mut snapshots = Vec::new();
     for (entity_type, entity_id) in touched {
-        let Some(e) = entity(&entity_type) else { continue };
-        if let Some(row) = row_json(tx, e.table, "id", &entity_id)? {
-            if entity_type == "document"
-                && let Some(sha) = row.get("sha256").and_then(Value::as_str)
-                && let Some(blob) = row_json(tx, "blobs", "sha256", sha)?
-            {
-                snapshots.push(SegRow { entity_type: "blob".into(), entity_id: sha.to_string(), row: blob });
+        let Some(e) = registry.get(&entity_type) else { continue };
+        if let Some(row) = chairside_store::replicated::row_snapshot(tx, e.table, "id", &entity_id)? {
+            if let Some(hooks) = e.hooks {
+                for c in hooks.companions(tx, &row)? {
+                    snapshots.push(SegRow { entity_type: c.entity_type, entity_id: c.entity_id, row: c.row });
+                }
             }
             snapshots.push(SegRow { entity_type, entity_id, row });
         }
@@ -264,28 +229,6 @@ fn blob_in_bucket(conn: &Connection, sha: &str) -> Result<bool, SyncError> {
         .unwrap_or(false))
 }
 
-/// A row as a JSON object of its columns.
-fn row_json(conn: &Connection, table: &str, key: &str, id: &str) -> Result<Option<Map<String, Value>>, SyncError> {
-    let mut stmt = conn.prepare_cached(&format!("SELECT * FROM {table} WHERE {key} = ?1"))?;
-    let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
-    Ok(stmt
-        .query_row([id], |r| {
-            let mut map = Map::new();
-            for (i, name) in names.iter().enumerate() {
-                let v = match r.get_ref(i)? {
-                    ValueRef::Null => Value::Null,
-                    ValueRef::Integer(n) => Value::from(n),
-                    ValueRef::Real(f) => Value::from(f),
-                    ValueRef::Text(t) => Value::from(String::from_utf8_lossy(t).into_owned()),
-                    ValueRef::Blob(_) => continue,
-                };
-                map.insert(name.clone(), v);
-            }
-            Ok(map)
-        })
-        .optional()?)
-}
-
 // ---------------------------------------------------------------- inbound
 
 /// What applying one segment did.
@@ -308,7 +251,7 @@ pub fn watermark(conn: &Connection, workstation: &str) -> Result<i64, SyncError>
 }
 
 /// Applies one segment of a peer, inside the caller's transaction.
-pub fn apply_segment(tx: &Connection, segment: &Segment) -> Result<Applied, SyncError> {
+pub fn apply_segment(tx: &Connection, registry: &Registry, segment: &Segment) -> Result<Applied, SyncError> {
     let ws = &segment.workstation;
     let applied = watermark(tx, ws)?;
     if segment.last <= applied {
@@ -328,58 +271,37 @@ pub fn apply_segment(tx: &Connection, segment: &Segment) -> Result<Applied, Sync
 
     let mut max_hlc = 0i64;
     let mut touched = BTreeSet::new();
-    {
-        let mut exists = tx.prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM change_log INDEXED BY change_log_field
-             WHERE entity_type = ?1 AND entity_id = ?2 AND field = ?3 AND hlc = ?4 AND workstation = ?5)",
+    for c in &segment.changes {
+        max_hlc = max_hlc.max(c.hlc);
+        touched.insert((c.entity_type.clone(), c.entity_id.clone()));
+        chairside_store::record_peer_change(
+            tx,
+            &Change {
+                seq: 0,
+                hlc: Hlc(c.hlc),
+                workstation: ws.clone(),
+                entity_type: c.entity_type.clone(),
+                entity_id: c.entity_id.clone(),
+                field: c.field.clone(),
+                value: c.value.clone(),
+                at: c.at.clone(),
+            },
         )?;
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO change_log (hlc, workstation, entity_type, entity_id, field, value_json, at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?;
-        for c in &segment.changes {
-            max_hlc = max_hlc.max(c.hlc);
-            touched.insert((c.entity_type.clone(), c.entity_id.clone()));
-            let seen: bool = exists.query_row(params![c.entity_type, c.entity_id, c.field, c.hlc, ws], |r| r.get(0))?;
-            if !seen {
-                insert.execute(params![c.hlc, ws, c.entity_type, c.entity_id, c.field, c.value.to_string(), c.at])?;
-            }
-        }
     }
     // Hybrid logical clock, receive rule: later local changes order after what was seen.
-    tx.execute("UPDATE hlc_state SET last = max(last, ?1) WHERE id = 1", [max_hlc])?;
+    chairside_store::observe_hlc(tx, Hlc(max_hlc))?;
+    keep_audit(tx, ws, &segment.audit)?;
 
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT OR IGNORE INTO remote_audit_events
-             (workstation, seq, at, actor, action, entity_type, entity_id, detail_json, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        for a in &segment.audit {
-            insert.execute(params![
-                ws,
-                a.seq,
-                a.at,
-                a.actor,
-                a.action,
-                a.entity_type,
-                a.entity_id,
-                a.detail_json,
-                a.prev_hash,
-                a.hash
-            ])?;
-        }
-    }
-
+    let lookup = snapshot_of;
+    let apply = Apply::new(tx, &lookup);
     let mut new_remote_blobs = Vec::new();
-    let mut columns = ColumnCache::default();
     // Dependency order, so a document finds the patient that came in the same segment.
     let mut ordered: Vec<&(String, String)> = touched.iter().collect();
-    ordered.sort_by_key(|(t, _)| ENTITIES.iter().position(|e| e.entity_type == t).unwrap_or(usize::MAX));
+    ordered.sort_by_key(|(t, _)| registry.rank(t));
     for (entity_type, entity_id) in ordered {
-        materialise(tx, &mut columns, entity_type, entity_id, &mut new_remote_blobs)?;
+        materialise(&apply, registry, entity_type, entity_id, &mut new_remote_blobs)?;
     }
-    retry_waiting(tx, &mut columns, &mut new_remote_blobs)?;
+    retry_waiting(&apply, registry, &mut new_remote_blobs)?;
 
     tx.execute(
         "INSERT INTO sync_peers (workstation, applied_last, applied_at) VALUES (?1, ?2, ?3)
@@ -389,22 +311,66 @@ pub fn apply_segment(tx: &Connection, segment: &Segment) -> Result<Applied, Sync
     Ok(Applied::Applied { new_remote_blobs, entities: touched.len() })
 }
 
+/// A peer's audit events, kept beside (never in) this workstation's own chain.
+fn keep_audit(tx: &Connection, ws: &str, events: &[SegAudit]) -> Result<(), SyncError> {
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO remote_audit_events
+         (workstation, seq, at, actor, action, entity_type, entity_id, detail_json, prev_hash, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?;
+    for a in events {
+        insert.execute(params![
+            ws,
+            a.seq,
+            a.at,
+            a.actor,
+            a.action,
+            a.entity_type,
+            a.entity_id,
+            a.detail_json,
+            a.prev_hash,
+            a.hash
+        ])?;
+    }
+    Ok(())
+}
+
+/// The row a peer sent for an entity or companion, as received.
+fn snapshot_of(conn: &Connection, entity_type: &str, entity_id: &str) -> rusqlite::Result<Option<Row>> {
+    let snapshot: Option<String> = conn
+        .query_row(
+            "SELECT row_json FROM sync_rows WHERE entity_type = ?1 AND entity_id = ?2",
+            [entity_type, entity_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match snapshot.map(|s| serde_json::from_str::<Value>(&s)) {
+        Some(Ok(Value::Object(row))) => Some(row),
+        _ => None,
+    })
+}
+
 /// Entities whose row could not be inserted before (a parent from another peer was missing):
 /// tried again, in dependency order, until a pass inserts nothing.
-fn retry_waiting(tx: &Connection, columns: &mut ColumnCache, new_blobs: &mut Vec<String>) -> Result<(), SyncError> {
+fn retry_waiting(apply: &Apply<'_>, registry: &Registry, new_blobs: &mut Vec<String>) -> Result<(), SyncError> {
     loop {
-        let mut stmt = tx.prepare_cached(
-            "SELECT entity_type, entity_id FROM sync_rows INDEXED BY sync_rows_waiting WHERE waiting = 1 AND entity_type != 'blob'",
+        let mut stmt = apply.tx.prepare_cached(
+            "SELECT entity_type, entity_id FROM sync_rows INDEXED BY sync_rows_waiting WHERE waiting = 1",
         )?;
-        let mut waiting: Vec<(String, String)> =
-            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
+        let mut waiting: Vec<(String, String)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(String, String)>, _>>()?
+            .into_iter()
+            // Companions (a document's blob row) are not entities: they go in with theirs.
+            .filter(|(t, _)| registry.get(t).is_some())
+            .collect();
         if waiting.is_empty() {
             return Ok(());
         }
-        waiting.sort_by_key(|(t, _)| ENTITIES.iter().position(|e| e.entity_type == t).unwrap_or(usize::MAX));
+        waiting.sort_by_key(|(t, _)| registry.rank(t));
         let mut progress = false;
         for (t, id) in &waiting {
-            progress |= materialise(tx, columns, t, id, new_blobs)?;
+            progress |= materialise(apply, registry, t, id, new_blobs)?;
         }
         if !progress {
             return Ok(());
@@ -412,75 +378,22 @@ fn retry_waiting(tx: &Connection, columns: &mut ColumnCache, new_blobs: &mut Vec
     }
 }
 
-#[derive(Default)]
-struct ColumnCache(HashMap<&'static str, Vec<String>>);
-
-impl ColumnCache {
-    fn get(&mut self, conn: &Connection, table: &'static str) -> Result<&Vec<String>, SyncError> {
-        if !self.0.contains_key(table) {
-            let mut stmt = conn.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
-            let names: Vec<String> = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            self.0.insert(table, names);
-        }
-        Ok(&self.0[table])
-    }
-}
-
-fn to_sql(v: &Value) -> SqlValue {
-    match v {
-        Value::Null => SqlValue::Null,
-        Value::Bool(b) => SqlValue::Integer(*b as i64),
-        Value::Number(n) => {
-            n.as_i64().map(SqlValue::Integer).unwrap_or_else(|| SqlValue::Real(n.as_f64().unwrap_or(0.0)))
-        }
-        Value::String(s) => SqlValue::Text(s.clone()),
-        other => SqlValue::Text(other.to_string()),
-    }
-}
-
 /// Makes the entity's row what its change log says: inserts it from its snapshot if it is
 /// not here yet, then sets every field to its newest change by (HLC, workstation). Returns
 /// whether the row exists afterwards; one that cannot be inserted yet stays waiting.
 fn materialise(
-    tx: &Connection,
-    columns: &mut ColumnCache,
+    apply: &Apply<'_>,
+    registry: &Registry,
     entity_type: &str,
     entity_id: &str,
     new_blobs: &mut Vec<String>,
 ) -> Result<bool, SyncError> {
-    let Some(e) = entity(entity_type) else { return Ok(false) };
+    let tx = apply.tx;
+    let Some(e) = registry.get(entity_type) else { return Ok(false) };
     let exists: bool =
         tx.query_row(&format!("SELECT EXISTS (SELECT 1 FROM {} WHERE id = ?1)", e.table), [entity_id], |r| r.get(0))?;
-    if !exists {
-        let snapshot: Option<String> = tx
-            .query_row(
-                "SELECT row_json FROM sync_rows WHERE entity_type = ?1 AND entity_id = ?2",
-                [entity_type, entity_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(snapshot) = snapshot else { return Ok(false) };
-        let Ok(Value::Object(mut row)) = serde_json::from_str::<Value>(&snapshot) else { return Ok(false) };
-        if entity_type == "document" {
-            // Derived locally: which thumbnails this workstation has made or fetched.
-            row.insert("thumbs_ready".into(), Value::from(0));
-            let Some(sha) = row.get("sha256").and_then(Value::as_str).map(str::to_string) else { return Ok(false) };
-            if !ensure_blob(tx, columns, &sha, new_blobs)? {
-                return Ok(false);
-            }
-        }
-        let inserted = insert_row(tx, columns, e.table, &row)?
-            || (entity_type == "attachment" && same_link_twice(tx, columns, &row)?);
-        if !inserted {
-            return Ok(false);
-        }
-        if entity_type == "document" {
-            tx.execute(
-                "UPDATE documents SET thumbs_ready = COALESCE((SELECT SUM(CASE size WHEN 256 THEN 1 WHEN 1024 THEN 2 WHEN 2048 THEN 4 ELSE 0 END)
-                   FROM thumbnails WHERE thumbnails.sha256 = documents.sha256 AND status = 'ready'), 0) WHERE id = ?1",
-                [entity_id],
-            )?;
-        }
+    if !exists && !insert_from_snapshot(apply, e, entity_type, entity_id, new_blobs)? {
+        return Ok(false);
     }
 
     // Here now (inserted, or created on this workstation too): nothing waits for it.
@@ -489,28 +402,15 @@ fn materialise(
         [entity_type, entity_id],
     )?;
 
-    // The newest change of each field: ordered by field, then (HLC, workstation) descending.
-    let mut stmt = tx.prepare_cached(
-        "SELECT field, value_json FROM change_log INDEXED BY change_log_field WHERE entity_type = ?1 AND entity_id = ?2
-         ORDER BY field, hlc DESC, workstation DESC",
-    )?;
-    let rows: Vec<(String, String)> =
-        stmt.query_map([entity_type, entity_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?;
-    let known = columns.get(tx, e.table)?.clone();
+    let known = apply.columns(e.table)?;
     let mut sets = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
-    let mut last_field: Option<&str> = None;
-    for (field, value_json) in &rows {
-        if last_field == Some(field.as_str()) {
-            continue;
-        }
-        last_field = Some(field.as_str());
-        let column = e.renamed.iter().find(|(f, _)| f == field).map(|(_, c)| *c).unwrap_or(field.as_str());
+    for (field, value) in chairside_store::newest_values(tx, entity_type, entity_id)? {
+        let column = e.column(&field);
         // Identity and ownership never change after creation; the snapshot set them.
         if !known.iter().any(|k| k == column) || column == "id" || column == "clinic_id" {
             continue;
         }
-        let value: Value = serde_json::from_str(value_json).unwrap_or(Value::Null);
         sets.push(format!("{column} = ?{}", values.len() + 2));
         values.push(to_sql(&value));
     }
@@ -521,121 +421,76 @@ fn materialise(
     } else {
         ""
     };
-    if !sets.is_empty() {
-        let sql = format!("UPDATE {} SET {}{bump} WHERE id = ?1", e.table, sets.join(", "));
-        let mut params: Vec<SqlValue> = vec![SqlValue::Text(entity_id.to_string())];
-        params.extend(values.iter().cloned());
-        match tx.execute(&sql, rusqlite::params_from_iter(params)) {
-            Ok(_) => {}
-            // A value a constraint refuses here (a chart number another patient holds): the
-            // other fields still apply, that one keeps its local value, and the apply goes on.
-            Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                for (set, value) in sets.iter().zip(values) {
-                    let column = set.split(" = ").next().unwrap_or_default();
-                    let one = format!("UPDATE {} SET {column} = ?2{bump} WHERE id = ?1", e.table);
-                    match tx.execute(&one, rusqlite::params![entity_id, value]) {
-                        Ok(_) => {}
-                        Err(rusqlite::Error::SqliteFailure(f, _))
-                            if f.code == rusqlite::ErrorCode::ConstraintViolation => {}
-                        Err(other) => return Err(other.into()),
-                    }
-                }
-            }
-            Err(other) => return Err(other.into()),
-        }
-    }
-    Ok(true)
-}
-
-/// The same link (document, owner) made on two workstations at once: two attachment rows,
-/// of which only one may be live. Every workstation keeps the smaller id live and the other
-/// as ended, so all agree without either workstation's record being lost.
-fn same_link_twice(tx: &Connection, columns: &mut ColumnCache, row: &Map<String, Value>) -> Result<bool, SyncError> {
-    let text = |k: &str| row.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-    let (id, document, owner_type, owner_id) = (text("id"), text("document_id"), text("owner_type"), text("owner_id"));
-    let other: Option<String> = tx
-        .query_row(
-            "SELECT id FROM media_attachments WHERE document_id = ?1 AND owner_type = ?2 AND owner_id = ?3
-             AND unlinked_at IS NULL AND id != ?4",
-            params![document, owner_type, owner_id, id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let Some(other) = other else { return Ok(false) };
-    let ended_by = "sync: the same link was made on two workstations";
-    let mut row = row.clone();
-    if id < other {
-        // Ended at its own creation time: the same value on every workstation.
-        tx.execute(
-            "UPDATE media_attachments SET unlinked_at = created_at, unlinked_by = ?2 WHERE id = ?1",
-            params![other, ended_by],
-        )?;
-    } else {
-        row.insert("unlinked_at".into(), Value::from(text("created_at")));
-        row.insert("unlinked_by".into(), Value::from(ended_by));
-    }
-    insert_row(tx, columns, "media_attachments", &row)
-}
-
-/// A document's blob row: already here (imported on this workstation too), or inserted from
-/// its snapshot as known-in-the-bucket, original and thumbnail still to fetch.
-fn ensure_blob(
-    tx: &Connection,
-    columns: &mut ColumnCache,
-    sha: &str,
-    new_blobs: &mut Vec<String>,
-) -> Result<bool, SyncError> {
-    let here: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM blobs WHERE sha256 = ?1)", [sha], |r| r.get(0))?;
-    if here {
+    if sets.is_empty() {
         return Ok(true);
     }
-    let snapshot: Option<String> = tx
-        .query_row("SELECT row_json FROM sync_rows WHERE entity_type = 'blob' AND entity_id = ?1", [sha], |r| r.get(0))
-        .optional()?;
-    let Some(Ok(Value::Object(mut row))) = snapshot.map(|s| serde_json::from_str::<Value>(&s)) else {
-        return Ok(false);
-    };
-    row.insert("verified_at".into(), Value::Null);
-    if !insert_row(tx, columns, "blobs", &row)? {
-        return Ok(false);
+    let sql = format!("UPDATE {} SET {}{bump} WHERE id = ?1", e.table, sets.join(", "));
+    let mut params: Vec<SqlValue> = vec![SqlValue::Text(entity_id.to_string())];
+    params.extend(values.iter().cloned());
+    match tx.execute(&sql, rusqlite::params_from_iter(params)) {
+        Ok(_) => {}
+        // A value a constraint refuses here (a chart number another patient holds): the
+        // other fields still apply, that one keeps its local value, and the apply goes on.
+        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+            for (set, value) in sets.iter().zip(values) {
+                let column = set.split(" = ").next().unwrap_or_default();
+                let one = format!("UPDATE {} SET {column} = ?2{bump} WHERE id = ?1", e.table);
+                match tx.execute(&one, rusqlite::params![entity_id, value]) {
+                    Ok(_) => {}
+                    Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                    }
+                    Err(other) => return Err(other.into()),
+                }
+            }
+        }
+        Err(other) => return Err(other.into()),
     }
-    tx.execute(
-        "INSERT INTO sync_blobs (sha256, in_bucket, thumb_in_bucket, original_local, thumb_local) VALUES (?1, 1, 0, 0, 0)
-         ON CONFLICT (sha256) DO UPDATE SET in_bucket = 1, original_local = 0, thumb_local = 0",
-        [sha],
-    )?;
-    tx.execute("UPDATE sync_rows SET waiting = 0 WHERE entity_type = 'blob' AND entity_id = ?1", [sha])?;
-    new_blobs.push(sha.to_string());
     Ok(true)
 }
 
-/// Inserts a snapshot's known columns. `false` when a constraint refuses it (a parent row
-/// not applied yet): the statement alone is rolled back, the transaction goes on.
-fn insert_row(
-    tx: &Connection,
-    columns: &mut ColumnCache,
-    table: &'static str,
-    row: &Map<String, Value>,
+/// Inserts an entity not here yet from the row its peer sent, through its owner's hooks.
+/// `false` when it cannot go in yet (no snapshot, or something it needs is missing).
+fn insert_from_snapshot(
+    apply: &Apply<'_>,
+    e: &chairside_store::replicated::Replicated,
+    entity_type: &str,
+    entity_id: &str,
+    new_blobs: &mut Vec<String>,
 ) -> Result<bool, SyncError> {
-    let known = columns.get(tx, table)?;
-    let (names, values): (Vec<&String>, Vec<SqlValue>) =
-        row.iter().filter(|(k, _)| known.contains(k)).map(|(k, v)| (k, to_sql(v))).unzip();
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
-    let sql = format!(
-        "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT DO NOTHING",
-        names.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-        placeholders.join(", ")
-    );
-    match tx.execute(&sql, rusqlite::params_from_iter(values)) {
-        Ok(n) => Ok(n == 1),
-        Err(rusqlite::Error::SqliteFailure(f, _)) if f.code == rusqlite::ErrorCode::ConstraintViolation => Ok(false),
-        Err(e) => Err(e.into()),
+    let Some(mut row) = snapshot_of(apply.tx, entity_type, entity_id)? else { return Ok(false) };
+    if let Some(hooks) = e.hooks {
+        match hooks.before_insert(apply, &mut row)? {
+            Prepared::Wait => return Ok(false),
+            Prepared::Ready { new_blob: None } => {}
+            Prepared::Ready { new_blob: Some(sha) } => {
+                // Known in the bucket, its original and thumbnail still to fetch.
+                apply.tx.execute(
+                    "INSERT INTO sync_blobs (sha256, in_bucket, thumb_in_bucket, original_local, thumb_local) VALUES (?1, 1, 0, 0, 0)
+                     ON CONFLICT (sha256) DO UPDATE SET in_bucket = 1, original_local = 0, thumb_local = 0",
+                    [&sha],
+                )?;
+                apply.tx.execute(
+                    "UPDATE sync_rows SET waiting = 0 WHERE entity_type = ?1 AND entity_id = ?2",
+                    [chairside_media::replicated::BLOB, &sha],
+                )?;
+                new_blobs.push(sha);
+            }
+        }
     }
+    let inserted = apply.insert(e.table, &row)?
+        || match e.hooks {
+            Some(hooks) => hooks.on_refused(apply, &row)?,
+            None => false,
+        };
+    if inserted && let Some(hooks) = e.hooks {
+        hooks.after_insert(apply.tx, entity_id)?;
+    }
+    Ok(inserted)
 }
 
 /// The HLC physical time of the newest applied change, for "last change seen at".
 pub fn newest_hlc(conn: &Connection) -> Result<Hlc, SyncError> {
-    Ok(Hlc(conn.query_row("SELECT last FROM hlc_state WHERE id = 1", [], |r| r.get(0))?))
+    Ok(chairside_store::current_hlc(conn)?)
 }
 
 #[cfg(test)]

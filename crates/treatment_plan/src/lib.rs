@@ -11,6 +11,26 @@ use serde_json::json;
 /// its API (`tests/architecture.rs` holds the rule).
 pub const TABLES: &[&str] = &["treatment_plans", "plan_items"];
 
+/// Its tables that replicate between workstations (sync applies them from this declaration).
+pub const REPLICATED: &[chairside_store::replicated::Replicated] = &[
+    chairside_store::replicated::Replicated {
+        entity_type: "treatment_plan",
+        table: "treatment_plans",
+        renamed: &[],
+        parents: &["clinic", "patient"],
+        blob_field: None,
+        hooks: None,
+    },
+    chairside_store::replicated::Replicated {
+        entity_type: "plan_item",
+        table: "plan_items",
+        renamed: &[],
+        parents: &["treatment_plan"],
+        blob_field: None,
+        hooks: None,
+    },
+];
+
 pub const OWNER_TYPE: &str = "plan_item";
 pub const ROLES: &[&str] = &["before", "after", "xray", "reference"];
 
