@@ -151,7 +151,7 @@ fn table_owners() -> Vec<(&'static str, &'static [&'static str])> {
         ("crates/treatment_plan", chairside_treatment_plan::TABLES),
         ("crates/series", chairside_series::TABLES),
         ("crates/sync", chairside_sync::TABLES),
-        ("crates/app", chairside_app::TABLES),
+        ("crates/inbox", chairside_inbox::records::TABLES),
     ]
 }
 

@@ -6,51 +6,18 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, mpsc};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
+use chairside_inbox::records::{self, FileRecord, FolderSetting, imported_destination, modified_ms, move_aside};
 use chairside_inbox::{Folder, InboxWatcher, ReadyFile};
 use chairside_media::Kind;
 use chairside_patients::{NewPatient, Patient};
-use chairside_store::rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::{AppError, ErrorPayload, FileResult, Library};
 
-const ACTIVE_PATIENT: &str = "active_patient_id";
-/// Where files go once imported, inside each watched folder (never reported again).
-pub const IMPORTED_SUBFOLDER: &str = "imported";
-
-/// What happens to a file of a watched folder once it is in the library.
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AfterImport {
-    /// Moved to the folder's `imported/` subfolder (the default): the inbox shows what is left.
-    Move,
-    /// Left where it is (software that keeps its own files); remembered so it is imported once.
-    Leave,
-}
-
-impl AfterImport {
-    fn as_str(self) -> &'static str {
-        match self {
-            AfterImport::Move => "move",
-            AfterImport::Leave => "leave",
-        }
-    }
-}
-
-impl FromStr for AfterImport {
-    type Err = AppError;
-    fn from_str(s: &str) -> Result<Self, AppError> {
-        match s {
-            "move" => Ok(AfterImport::Move),
-            "leave" => Ok(AfterImport::Leave),
-            _ => Err(AppError::InvalidInput(format!("after-import must be move or leave, not “{s}”"))),
-        }
-    }
-}
+pub use chairside_inbox::records::{AfterImport, IMPORTED_SUBFOLDER};
 
 /// One watched folder of this workstation.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -104,42 +71,12 @@ pub enum InboxNotice {
     },
 }
 
-fn modified_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// Where `path` (inside `root`) goes once imported: `root/imported/<same relative path>`, with
-/// ` (2)`, ` (3)`… before the extension when that name is taken. Never overwrites.
-fn imported_destination(root: &Path, path: &Path) -> PathBuf {
-    let rel = path.strip_prefix(root).unwrap_or(path.file_name().map(Path::new).unwrap_or(path));
-    let target = root.join(IMPORTED_SUBFOLDER).join(rel);
-    if !target.exists() {
-        return target;
-    }
-    let stem = target.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let ext = target.extension().map(|e| format!(".{}", e.to_string_lossy())).unwrap_or_default();
-    (2..).map(|n| target.with_file_name(format!("{stem} ({n}){ext}"))).find(|p| !p.exists()).unwrap_or(target)
-}
-
-/// Moves a file without ever replacing another (hard link then unlink on the same disk).
-fn move_aside(from: &Path, to: &Path) -> std::io::Result<()> {
-    if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent)?;
-    }
-    match std::fs::hard_link(from, to) {
-        Ok(()) => std::fs::remove_file(from),
-        // File systems without hard links (FAT on a stick): a rename, after the exists check.
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => std::fs::rename(from, to),
-        Err(e) => Err(e),
-    }
-}
-
 impl Library {
     // --- the active patient ---
 
     /// The id of the patient in the chair: one settings read, for callers that poll it.
     pub fn active_patient_id(&self) -> Result<Option<String>, AppError> {
-        Ok(self.db.read(|c| chairside_store::get_setting(c, ACTIVE_PATIENT))?.filter(|s| !s.is_empty()))
+        Ok(self.db.read(records::active_patient)?)
     }
 
     /// The patient whose chair this workstation is at, if one was chosen.
@@ -154,10 +91,8 @@ impl Library {
     pub fn set_active_patient(&self, id: Option<&str>) -> Result<Option<Patient>, AppError> {
         let patient = id.map(|id| self.patient(id)).transpose()?;
         self.db.write(|tx| {
-            let old = chairside_store::get_setting(tx, ACTIVE_PATIENT)?.filter(|s| !s.is_empty());
             let new = patient.as_ref().map(|p| p.id.clone());
-            if old != new {
-                chairside_store::set_setting(tx, ACTIVE_PATIENT, new.as_deref().unwrap_or(""))?;
+            if let Some(old) = records::set_active_patient(tx, new.as_deref())? {
                 chairside_audit::append(
                     tx,
                     &self.actor,
@@ -211,15 +146,7 @@ impl Library {
 
     /// This workstation's watched folders (the default inbox when none is configured).
     pub fn inbox_folders(&self) -> Result<Vec<InboxFolder>, AppError> {
-        let rows = self.db.read(|c| {
-            let mut st = c.prepare("SELECT path, kind, after_import FROM inbox_folders ORDER BY path")?;
-            let rows = st
-                .query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?, r.get::<_, String>(2)?))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, AppError>(rows)
-        })?;
+        let rows = self.db.read(records::folders)?;
         if rows.is_empty() {
             return Ok(vec![InboxFolder {
                 path: self.default_inbox().display().to_string(),
@@ -228,11 +155,11 @@ impl Library {
             }]);
         }
         rows.into_iter()
-            .map(|(path, kind, after)| {
+            .map(|f| {
                 Ok(InboxFolder {
-                    path,
-                    kind: kind.map(|k| Kind::from_str(&k)).transpose().map_err(AppError::from)?,
-                    after_import: AfterImport::from_str(&after)?,
+                    path: f.path,
+                    kind: f.kind.map(|k| Kind::from_str(&k)).transpose().map_err(AppError::from)?,
+                    after_import: f.after_import,
                 })
             })
             .collect()
@@ -249,15 +176,13 @@ impl Library {
             )));
         }
         self.db.write(|tx| {
-            tx.execute(
-                "INSERT INTO inbox_folders (path, kind, after_import, added_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (path) DO UPDATE SET kind = excluded.kind, after_import = excluded.after_import",
-                params![
-                    folder.path,
-                    folder.kind.map(|k| k.as_str()),
-                    folder.after_import.as_str(),
-                    chairside_store::now_rfc3339()
-                ],
+            records::set_folder(
+                tx,
+                &FolderSetting {
+                    path: folder.path.clone(),
+                    kind: folder.kind.map(|k| k.as_str().to_string()),
+                    after_import: folder.after_import,
+                },
             )?;
             chairside_audit::append(
                 tx,
@@ -274,7 +199,7 @@ impl Library {
     /// Stops watching a folder (its files are left alone).
     pub fn remove_inbox_folder(&self, path: &str) -> Result<(), AppError> {
         self.db.write(|tx| {
-            if tx.execute("DELETE FROM inbox_folders WHERE path = ?1", [path])? == 0 {
+            if !records::remove_folder(tx, path)? {
                 return Err(AppError::InvalidInput(format!("{path} is not a watched folder")));
             }
             chairside_audit::append(
@@ -292,16 +217,7 @@ impl Library {
     /// Files waiting for a patient (the Unassigned tray) and files that failed, newest first.
     /// Entries whose file has since gone (moved away by hand) are left out.
     pub fn inbox_open_files(&self) -> Result<Vec<InboxFile>, AppError> {
-        let files = self.db.read(|c| {
-            let mut st = c.prepare(
-                "SELECT path, folder, status, patient_id, document_id, error_code, error_message, moved_to,
-                        byte_size, updated_at
-                 FROM inbox_files WHERE status IN ('waiting', 'rejected') ORDER BY updated_at DESC, path",
-            )?;
-            let rows = st.query_map([], inbox_file_row)?.collect::<Result<Vec<_>, _>>()?;
-            Ok::<_, AppError>(rows)
-        })?;
-        Ok(files.into_iter().filter(|f| Path::new(&f.path).is_file()).collect())
+        Ok(self.db.read(records::open_files)?.into_iter().map(InboxFile::from).collect())
     }
 
     /// Takes in files a watched folder reported ready: into `patient` (else the active
@@ -328,27 +244,7 @@ impl Library {
         let folders: HashMap<&str, &InboxFolder> = folders.iter().map(|f| (f.path.as_str(), f)).collect();
         let mut fresh = Vec::new();
         for f in files {
-            let path = f.path.display().to_string();
-            let known: Option<(String, i64, i64)> = self.db.read(|c| {
-                c.query_row("SELECT status, byte_size, modified_ms FROM inbox_files WHERE path = ?1", [&path], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()
-                .map_err(AppError::from)
-            })?;
-            // Seen before, unchanged: in the library already (a file left in place, seen again
-            // at start), refused (never tried again until it changes, so a hostile file cannot
-            // make the inbox loop), or waiting in the tray — those stay as they are until
-            // someone assigns them to a patient, not go to whoever is in the chair next.
-            let done = !assigned
-                && known.is_some_and(|(status, size, ms)| {
-                    let unchanged = size == f.size as i64 && ms == modified_ms(f.modified);
-                    let settled = match status.as_str() {
-                        "imported" | "duplicate" | "rejected" => true,
-                        _ => patient.is_none(),
-                    };
-                    unchanged && settled
-                });
+            let done = !assigned && self.db.read(|c| records::is_settled(c, f, patient.is_some()))?;
             if !done {
                 fresh.push(f);
             }
@@ -422,11 +318,7 @@ impl Library {
         self.patient(patient_id)?;
         let mut ready = Vec::new();
         for p in paths {
-            let folder: Option<String> = self.db.read(|c| {
-                c.query_row("SELECT folder FROM inbox_files WHERE path = ?1", [p], |r| r.get(0))
-                    .optional()
-                    .map_err(AppError::from)
-            })?;
+            let folder = self.db.read(|c| records::folder_of(c, p))?;
             let Some(folder) = folder else {
                 return Err(AppError::InvalidInput(format!("{p} is not a file of a watched folder")));
             };
@@ -463,51 +355,38 @@ impl Library {
             updated_at: chairside_store::now_rfc3339(),
             series_slot: None,
         };
-        self.db.write(|tx| {
-            tx.execute(
-                "INSERT INTO inbox_files (path, folder, byte_size, modified_ms, status, patient_id, document_id,
-                     error_code, error_message, moved_to, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
-                 ON CONFLICT (path) DO UPDATE SET folder = excluded.folder, byte_size = excluded.byte_size,
-                     modified_ms = excluded.modified_ms, status = excluded.status, patient_id = excluded.patient_id,
-                     document_id = excluded.document_id, error_code = excluded.error_code,
-                     error_message = excluded.error_message, moved_to = excluded.moved_to,
-                     updated_at = excluded.updated_at",
-                params![
-                    file.path,
-                    file.folder,
-                    f.size as i64,
-                    modified_ms(f.modified),
-                    file.status,
-                    file.patient_id,
-                    file.document_id,
-                    file.error.as_ref().map(|e| e.code.clone()),
-                    file.error.as_ref().map(|e| e.message.clone()),
-                    file.moved_to,
-                    file.updated_at
-                ],
-            )?;
-            Ok::<_, AppError>(())
-        })?;
+        let record = FileRecord {
+            path: file.path.clone(),
+            folder: file.folder.clone(),
+            status: file.status.clone(),
+            patient_id: file.patient_id.clone(),
+            document_id: file.document_id.clone(),
+            error: file.error.as_ref().map(|e| (e.code.clone(), e.message.clone())),
+            moved_to: file.moved_to.clone(),
+            byte_size: f.size,
+            modified_ms: modified_ms(f.modified),
+            updated_at: file.updated_at.clone(),
+        };
+        self.db.write(|tx| records::record(tx, &record))?;
         Ok(file)
     }
 }
 
-fn inbox_file_row(r: &chairside_store::rusqlite::Row<'_>) -> chairside_store::rusqlite::Result<InboxFile> {
-    let code: Option<String> = r.get(5)?;
-    let message: Option<String> = r.get(6)?;
-    Ok(InboxFile {
-        path: r.get(0)?,
-        folder: r.get(1)?,
-        status: r.get(2)?,
-        patient_id: r.get(3)?,
-        document_id: r.get(4)?,
-        error: code.map(|code| ErrorPayload { code, message: message.unwrap_or_default() }),
-        moved_to: r.get(7)?,
-        byte_size: r.get::<_, i64>(8)?.max(0) as u64,
-        updated_at: r.get(9)?,
-        series_slot: None,
-    })
+impl From<FileRecord> for InboxFile {
+    fn from(r: FileRecord) -> InboxFile {
+        InboxFile {
+            path: r.path,
+            folder: r.folder,
+            status: r.status,
+            patient_id: r.patient_id,
+            document_id: r.document_id,
+            error: r.error.map(|(code, message)| ErrorPayload { code, message }),
+            moved_to: r.moved_to,
+            byte_size: r.byte_size,
+            updated_at: r.updated_at,
+            series_slot: None,
+        }
+    }
 }
 
 /// Options for a running inbox.

@@ -23,10 +23,6 @@ use chairside_patients::{NewPatient, Patient, PatientOwner};
 use chairside_store::{Actor, Db};
 use chairside_treatment_plan::{Plan, PlanItem, PlanItemOwner};
 
-/// The tables this crate owns (its code alone names them in SQL): the inbox's history and
-/// folders, kept by `capture.rs` until the inbox has a domain home of its own.
-pub const TABLES: &[&str] = &["inbox_files", "inbox_folders"];
-
 pub use chairside_media::{ImportStatus, Kind};
 /// Escaping of outside text for terminals and logs, for the shells.
 pub use chairside_store::text;

@@ -1,0 +1,266 @@
+//! Documents: import, list, show, edit, archive, restore, export, verify.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chairside_app::teeth::Tooth;
+use chairside_app::{AppError, ErrorPayload, Library};
+use chairside_media::{StatusFilter, VerifyOptions};
+use clap::Subcommand;
+use serde_json::json;
+
+use super::*;
+use crate::output::{Output, f};
+
+#[derive(Subcommand)]
+pub enum DocumentCmd {
+    /// Import files or folders (recursively) for a patient; waits for the thumbnails.
+    Import {
+        #[arg(long)]
+        patient: String,
+        /// intraoral, extraoral, xray, document or other (default: from the file type).
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// A patient's documents, newest first.
+    List {
+        #[arg(long)]
+        patient: String,
+        /// active, archived or all.
+        #[arg(long, default_value = "active")]
+        status: String,
+        /// Only documents tagged with this tooth (in --notation, else the clinic's notation).
+        #[arg(long)]
+        tooth: Option<String>,
+        /// fdi, universal or palmer (default: the clinic's, see `teeth notation`).
+        #[arg(long)]
+        notation: Option<String>,
+    },
+    /// One document with its EXIF, links and history.
+    Show { document: String },
+    /// Change a document's kind, notes, teeth or captured time (never the original).
+    Edit {
+        document: String,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long)]
+        notes: Option<String>,
+        /// Teeth, e.g. "16, 26" (FDI), "3 14" (Universal), "UR6 UL6" (Palmer); "" clears.
+        #[arg(long)]
+        teeth: Option<String>,
+        /// The notation --teeth is written in: fdi, universal or palmer (default: the clinic's).
+        #[arg(long)]
+        notation: Option<String>,
+        /// RFC 3339, e.g. 2026-03-01T10:30:00Z.
+        #[arg(long)]
+        captured_at: Option<String>,
+    },
+    /// Move documents out of the active gallery (they are kept, and can be restored).
+    Archive {
+        #[arg(required = true)]
+        documents: Vec<String>,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Bring archived documents back to the active gallery.
+    Restore {
+        #[arg(required = true)]
+        documents: Vec<String>,
+    },
+    /// Write a patient's documents at full quality to a ZIP with a manifest.
+    Export {
+        #[arg(long)]
+        patient: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Re-hash every original, check thumbnails, quarantine stray files.
+    Verify {
+        /// Bring missing or corrupt originals back from the sync bucket (hash-checked).
+        #[arg(long)]
+        repair: bool,
+    },
+}
+
+pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
+    match cmd {
+        DocumentCmd::Import { patient, kind, paths } => {
+            let kind = parse_kind(kind.as_deref())?;
+            let results = lib.import_paths(&patient, &paths, kind, "cli", &|p| {
+                // One line per file on stderr as soon as it is committed: a script (or a
+                // person) sees progress, and every "imported" line is a durable promise.
+                let r = p.result;
+                match (&r.document_id, &r.error) {
+                    // The message of a rejection names the file already.
+                    (_, Some(e)) => say!("[{}/{}] rejected {}", p.done, p.total, e.message),
+                    (Some(id), None) => say!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
+                    (None, None) => say!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
+                }
+            })?;
+            lib.wait_for_thumbnails();
+            let rejected = results.iter().filter(|r| r.status == "rejected").count();
+            let imported = results.iter().filter(|r| r.status == "imported").count();
+            let text =
+                format!("{imported} imported, {} duplicate, {rejected} rejected", results.len() - imported - rejected);
+            let mut out = Output::ok(json!({"results": results}), text)?;
+            // 2 when only the files were at fault; 1 when the library failed (disk full…).
+            if results.iter().any(|r| r.status == "rejected" && !r.input_fault) {
+                out.exit = 1;
+            } else if rejected > 0 {
+                out.exit = 2;
+            }
+            Ok(out)
+        }
+        DocumentCmd::List { patient, status, tooth, notation } => {
+            let filter = StatusFilter::from_str(&status)?;
+            let mut docs = lib.list_documents(&patient, filter)?;
+            if let Some(t) = tooth {
+                let notation = match parse_notation(notation.as_deref())? {
+                    Some(n) => n,
+                    None => lib.tooth_notation()?,
+                };
+                let tooth = Tooth::parse(&t, notation)?;
+                docs.retain(|d| chairside_app::shows_tooth(d, tooth));
+            }
+            let text = docs
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{}\t{}\t{}\t{}\t{}x{}\t{}",
+                        d.id,
+                        d.kind.as_str(),
+                        d.status.as_str(),
+                        d.captured_at.as_deref().unwrap_or("-"),
+                        d.width.map(|w| w.to_string()).unwrap_or("-".into()),
+                        d.height.map(|h| h.to_string()).unwrap_or("-".into()),
+                        f(d.original_filename.as_deref().unwrap_or("-"))
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            Output::ok(docs, text)
+        }
+        DocumentCmd::Show { document } => {
+            let d = lib.show_document(&document)?;
+            let text = serde_json::to_string_pretty(&d).unwrap_or_default();
+            Output::ok(d, text)
+        }
+        DocumentCmd::Edit { document, kind, notes, teeth, notation, captured_at } => {
+            let patch =
+                chairside_media::DocumentPatch { kind: parse_kind(kind.as_deref())?, notes, teeth, captured_at };
+            let t = lib.update_document_in(&document, &patch, parse_notation(notation.as_deref())?)?;
+            Output::ok(
+                json!({"id": document, "changed": t == chairside_media::Transition::Changed}),
+                format!("{document}\t{t:?}"),
+            )
+        }
+        DocumentCmd::Archive { documents, reason } => {
+            transition(lib, &documents, "archived", |id| lib.archive(id, reason.as_deref()))
+        }
+        DocumentCmd::Restore { documents } => transition(lib, &documents, "active", |id| lib.restore(id)),
+        DocumentCmd::Export { patient, out } => {
+            let s = lib.export_patient(&patient, &out)?;
+            let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, f(&s.path.display().to_string()));
+            Output::ok(s, text)
+        }
+        DocumentCmd::Verify { repair } => {
+            let (r, repaired) = lib.verify_and_repair(VerifyOptions::default(), repair)?;
+            let mut text = format!(
+                "{} blobs checked ({} bytes): {} corrupt, {} missing, {} orphan file(s); {} thumbnail(s) remade",
+                r.blobs_checked,
+                r.bytes_checked,
+                r.corrupt.len(),
+                r.missing.len(),
+                r.orphans.len(),
+                r.thumbnails_remade
+            );
+            if !r.database.ok {
+                for line in r.database.integrity.iter().chain(&r.database.dangling) {
+                    text.push_str(&format!("\ndatabase: {}", f(line)));
+                }
+                text.push_str(&format!("\ndatabase: {}", r.database.advice.as_deref().unwrap_or("damaged")));
+            }
+            for t in &r.thumbnails_damaged {
+                text.push_str(&format!("\nthumbnail remade: {t}"));
+            }
+            for c in &r.cleaned_up {
+                text.push_str(&format!(
+                    "\ncleaned up: {} ({})",
+                    f(&c.path.display().to_string()),
+                    c.note.as_deref().unwrap_or("")
+                ));
+            }
+            for p in &r.corrupt {
+                text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, f(&p.path.display().to_string())));
+            }
+            for p in &r.missing {
+                text.push_str(&format!("\nmissing: {} ({})", p.sha256, f(&p.path.display().to_string())));
+            }
+            for o in &r.orphans {
+                match &o.quarantined_to {
+                    Some(q) => text.push_str(&format!(
+                        "\norphan: {} → {}",
+                        f(&o.path.display().to_string()),
+                        f(&q.display().to_string())
+                    )),
+                    None => text.push_str(&format!(
+                        "\norphan: {} ({})",
+                        f(&o.path.display().to_string()),
+                        o.note.as_deref().unwrap_or("")
+                    )),
+                }
+            }
+            if let Some(rep) = &repaired {
+                text.push_str(&format!(
+                    "\nrepaired from the bucket: {}; could not repair: {}; not downloaded yet: {}",
+                    rep.repaired.len(),
+                    rep.failed.len(),
+                    rep.not_downloaded_yet
+                ));
+                for f in &rep.failed {
+                    text.push_str(&format!("\nnot repaired: {f}"));
+                }
+            }
+            let exit = if r.ok { 0 } else { 1 };
+            if !r.ok {
+                say!("chairside: verify found problems in the library (see the report)");
+            }
+            let mut out = Output::ok(&r, text)?;
+            if let Some(rep) = repaired {
+                out.json["repair"] = json!(rep);
+            }
+            out.exit = exit;
+            if !r.ok {
+                out.json["error"] = json!(ErrorPayload {
+                    code: "integrity_problems".into(),
+                    message: "verify found a damaged database or corrupt, missing or stray files: see database, corrupt, missing and orphans".into()
+                });
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Archive/restore of several documents: all ids are checked first, so one unknown id
+/// changes nothing at all.
+fn transition(
+    lib: &Library,
+    ids: &[String],
+    target: &str,
+    apply: impl Fn(&str) -> Result<chairside_media::Transition, AppError>,
+) -> Result<Output, AppError> {
+    for id in ids {
+        lib.show_document(id)?;
+    }
+    let mut results = Vec::new();
+    let mut text = String::new();
+    for id in ids {
+        let changed = apply(id)? == chairside_media::Transition::Changed;
+        text.push_str(&format!("{id}\t{target}{}\n", if changed { "" } else { " (unchanged)" }));
+        results.push(json!({"id": id, "status": target, "changed": changed}));
+    }
+    Output::ok(json!({"results": results}), text)
+}

@@ -1,0 +1,199 @@
+//! `chairside sync …`: configure, test, run, status, lifecycle, share.
+
+use chairside_app::{AppError, Library};
+use clap::Subcommand;
+use serde_json::json;
+
+use crate::output::Output;
+
+#[derive(Subcommand)]
+pub enum SyncCmd {
+    /// Check the bucket (reachable, credentials, writable) and save the settings. The secret
+    /// comes from CHAIRSIDE_S3_SECRET or is asked for; it goes to the OS keychain.
+    Configure {
+        #[arg(long)]
+        endpoint: String,
+        #[arg(long)]
+        bucket: String,
+        #[arg(long, default_value = "")]
+        region: String,
+        #[arg(long, default_value = "")]
+        prefix: String,
+        /// Path-style addresses (endpoint/bucket/key): MinIO, Ceph and most on-site servers.
+        #[arg(long)]
+        path_style: bool,
+        #[arg(long)]
+        access_key: String,
+        /// When peers' originals are downloaded: all (default) or on-open.
+        #[arg(long, default_value = "all")]
+        originals: String,
+    },
+    /// Report what the server supports: list, put, conditional put, tagging, lifecycle, clock.
+    Test,
+    /// One full round: upload everything pending, apply everything new, then exit.
+    Run,
+    /// Off / offline / syncing / up to date / error, with the backlog.
+    Status,
+    /// Lifecycle rules of the bucket.
+    #[command(subcommand)]
+    Lifecycle(LifecycleCmd),
+    /// A time-limited link to one document's original (audited).
+    Share {
+        document: String,
+        /// How long the link works: e.g. 30m, 1h, 2d (at most 7d).
+        #[arg(long, default_value = "1h")]
+        expires: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum LifecycleCmd {
+    /// Tier archived originals (STANDARD_IA after 30 days, DEEP_ARCHIVE after 365) and abort
+    /// incomplete uploads after 7 days.
+    Install,
+}
+
+/// "90s", "30m", "1h", "2d" or plain seconds.
+fn parse_duration(text: &str) -> Result<std::time::Duration, AppError> {
+    let t = text.trim();
+    let (number, unit) = t.split_at(t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| AppError::InvalidInput(format!("{text:?} is not a duration: write e.g. 30m, 1h or 2d")))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(AppError::InvalidInput(format!("{text:?} is not a duration: write e.g. 30m, 1h or 2d"))),
+    };
+    Ok(std::time::Duration::from_secs(seconds))
+}
+
+fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
+    use chairside_app::sync_engine::SyncState as State;
+    let b = &s.backlog;
+    let mut text = match s.state {
+        State::Off => "off: no bucket configured (run `chairside sync configure`)".to_string(),
+        State::Offline => format!(
+            "offline since {}; next try {}: {}",
+            s.since.as_deref().unwrap_or("?"),
+            s.next_try.as_deref().unwrap_or("soon"),
+            s.message.as_deref().unwrap_or("")
+        ),
+        State::Syncing => {
+            format!("syncing: {} to upload, {} to apply, {} to download", b.to_upload, b.to_apply, b.to_download)
+        }
+        State::UpToDate => format!("up to date (last round {})", s.last_success_at.as_deref().unwrap_or("?")),
+        State::Error => {
+            format!("error since {}: {}", s.since.as_deref().unwrap_or("?"), s.message.as_deref().unwrap_or(""))
+        }
+    };
+    for w in &s.warnings {
+        text.push_str(&format!("\nwarning: {w}"));
+    }
+    text
+}
+
+pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
+    use chairside_app::sync_engine::{Originals, SHARE_DEFAULT, SyncConfig, SyncState as State};
+    match cmd {
+        SyncCmd::Configure { endpoint, bucket, region, prefix, path_style, access_key, originals } => {
+            let originals = match originals.as_str() {
+                "all" => Originals::All,
+                "on-open" => Originals::OnOpen,
+                other => return Err(AppError::InvalidInput(format!("--originals {other:?}: use all or on-open"))),
+            };
+            let secret = match std::env::var("CHAIRSIDE_S3_SECRET") {
+                Ok(s) if !s.is_empty() => s,
+                _ => rpassword::prompt_password(format!("Secret key for {access_key}: ")).map_err(|e| {
+                    AppError::InvalidInput(format!(
+                        "no secret key: set CHAIRSIDE_S3_SECRET or type it at the prompt ({e})"
+                    ))
+                })?,
+            };
+            let config = SyncConfig { endpoint, region, bucket, prefix, path_style, access_key, originals };
+            let location = lib.sync_configure(config, &secret)?;
+            let saved = lib.sync_configured()?;
+            let mut text = format!(
+                "sync configured: {}",
+                saved.as_ref().map(|c| format!("{}/{}", c.endpoint, c.bucket)).unwrap_or_default()
+            );
+            if let chairside_app::sync_engine::SecretLocation::File { path } = &location {
+                say!(
+                    "chairside: warning: no OS keychain is available; the secret key is stored in {path} (readable only by you)"
+                );
+                text.push_str(&format!("\nwarning: the secret key is in {path}, not in a keychain"));
+            }
+            Output::ok(json!({"config": saved, "secret": location, "clinic_id": lib.clinic_id()}), text)
+        }
+        SyncCmd::Test => {
+            let checks = lib.sync_test()?;
+            let text = checks
+                .iter()
+                .map(|c| format!("{} {:<16} {}", if c.ok { "ok  " } else { "FAIL" }, c.name, c.detail))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let all_ok = checks.iter().all(|c| c.ok);
+            let mut out = Output::ok(json!({"ok": all_ok, "checks": checks}), text)?;
+            if !all_ok {
+                out.exit = 1;
+            }
+            Ok(out)
+        }
+        SyncCmd::Run => {
+            let (report, status) = lib.sync_run()?;
+            let text = format!(
+                "uploaded {} originals ({} bytes), {} thumbnails, {} segments; applied {} segments ({} records); downloaded {} thumbnails, {} originals; {} ms\n{}",
+                report.uploaded_originals,
+                report.uploaded_bytes,
+                report.uploaded_thumbnails,
+                report.uploaded_segments,
+                report.applied_segments,
+                report.applied_entities,
+                report.downloaded_thumbnails,
+                report.downloaded_originals,
+                report.ms,
+                sync_status_text(&status)
+            );
+            for p in &report.problems {
+                say!("chairside: sync: {p}");
+            }
+            let mut out = Output::ok(json!({"report": report, "status": status}), text)?;
+            if !report.problems.is_empty() {
+                out.exit = 1;
+            }
+            Ok(out)
+        }
+        SyncCmd::Status => {
+            let status = lib.sync_status()?;
+            let text = sync_status_text(&status);
+            let mut out = Output::ok(&status, text)?;
+            if status.state == State::Error {
+                out.exit = 1;
+            }
+            Ok(out)
+        }
+        SyncCmd::Lifecycle(LifecycleCmd::Install) => {
+            let r = lib.sync_lifecycle_install()?;
+            let mut text = String::from("lifecycle rule installed: archived originals");
+            for t in &r.transitions {
+                text.push_str(&format!(" → {} after {} days", t.storage_class, t.days));
+            }
+            if r.transitions.is_empty() {
+                text.push_str(" stay in their storage class (the server refused every tiering class)");
+            }
+            text.push_str(&format!("; incomplete uploads aborted after {} days", r.abort_incomplete_multipart_days));
+            for refused in &r.refused {
+                text.push_str(&format!("\nleft out, the server refused it: {refused}"));
+            }
+            Output::ok(r, text)
+        }
+        SyncCmd::Share { document, expires } => {
+            let expires = if expires.is_empty() { SHARE_DEFAULT } else { parse_duration(&expires)? };
+            let link = lib.sync_share(&document, expires)?;
+            let text = format!("{}\n(valid until {})", link.url, link.expires_at);
+            Output::ok(link, text)
+        }
+    }
+}

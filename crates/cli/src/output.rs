@@ -1,0 +1,43 @@
+//! What a command produced and how it is written: one JSON document with `--json`, else its
+//! text with outside strings escaped; the exit status from the outcome alone.
+
+use chairside_app::AppError;
+use serde::Serialize;
+use serde_json::Value;
+
+/// One line on stderr, its control characters escaped: file names and messages come from
+/// outside and must neither break the line format nor reach the terminal as escape codes.
+macro_rules! say {
+    ($($t:tt)*) => {
+        eprintln!("{}", chairside_store::text::escape_controls(&format!($($t)*)))
+    };
+}
+
+/// A field of a text line (a name, a path, a title): its tabs and line breaks escaped too.
+pub fn f(s: &str) -> std::borrow::Cow<'_, str> {
+    chairside_store::text::escape_controls(s)
+}
+
+/// What a command produced: its JSON, its human text, and whether it counts as a failure.
+pub struct Output {
+    pub json: Value,
+    pub text: String,
+    pub exit: u8,
+    /// Already printed as it happened (`watch`): nothing more at the end.
+    pub streamed: bool,
+}
+
+impl Output {
+    pub fn ok(value: impl Serialize, text: impl Into<String>) -> Result<Output, AppError> {
+        Ok(Output {
+            json: serde_json::to_value(value).unwrap_or(Value::Null),
+            text: text.into(),
+            exit: 0,
+            streamed: false,
+        })
+    }
+}
+
+pub fn error_exit(e: &AppError) -> u8 {
+    if e.is_invalid_input() { 2 } else { 1 }
+}

@@ -1,0 +1,36 @@
+//! Repair: originals missing or damaged here brought back from the bucket.
+
+use super::*;
+
+impl SyncEngine {
+    /// Brings back originals that are missing or corrupt here (from `verify`), each checked
+    /// against its address. Returns the ones repaired.
+    pub fn repair(&self, shas: &[String]) -> Result<(Vec<String>, Vec<String>), SyncError> {
+        let remote = self.remote()?;
+        let mut repaired = Vec::new();
+        let mut failed = Vec::new();
+        for sha in shas {
+            match self.rt.block_on(remote.get_checked(&blob_key(sha), Some(sha))) {
+                Ok(Some(body)) => {
+                    self.store_original(sha, &body)?;
+                    repaired.push(sha.clone());
+                }
+                Ok(None) => failed.push(format!("{sha}: not in the bucket")),
+                Err(e) if e.is_transient() => return Err(e),
+                Err(e) => failed.push(format!("{sha}: {e}")),
+            }
+        }
+        Ok((repaired, failed))
+    }
+
+    /// Fetches one document's original now (originals "on open").
+    pub fn fetch_original(&self, sha: &str) -> Result<bool, SyncError> {
+        let remote = self.remote()?;
+        let mut report = RoundReport::default();
+        self.fetch_originals(&remote, Some(&[sha.to_string()]), &mut report)?;
+        if let Some(p) = report.problems.pop() {
+            return Err(SyncError::Remote { context: format!("fetching original {sha}"), reason: p });
+        }
+        Ok(report.downloaded_originals == 1)
+    }
+}
