@@ -183,22 +183,7 @@ pub fn cut_segment(tx: &Connection, registry: &Registry, workstation: &str) -> R
         n += 1;
         a.n = n;
     }
-    let mut touched = BTreeSet::new();
-    for c in &changes {
-        touched.insert((c.entity_type.clone(), c.entity_id.clone()));
-    }
-    let mut snapshots = Vec::new();
-    for (entity_type, entity_id) in touched {
-        let Some(e) = registry.get(&entity_type) else { continue };
-        if let Some(row) = chairside_store::replicated::row_snapshot(tx, e.table, "id", &entity_id)? {
-            if let Some(hooks) = e.hooks {
-                for c in hooks.companions(tx, &row)? {
-                    snapshots.push(SegRow { entity_type: c.entity_type, entity_id: c.entity_id, row: c.row });
-                }
-            }
-            snapshots.push(SegRow { entity_type, entity_id, row });
-        }
-    }
+    let snapshots = snapshots(tx, registry, &changes)?;
     let segment = Segment {
         format: FORMAT,
         workstation: workstation.to_string(),
@@ -220,6 +205,26 @@ pub fn cut_segment(tx: &Connection, registry: &Registry, workstation: &str) -> R
     set_setting_i64(tx, "sync_out_audit_seq", new_audit_seq)?;
     set_setting_i64(tx, "sync_out_n", n)?;
     Ok(Some(segment.first))
+}
+
+/// The rows of the entities these changes touch, as they are now, with their companions: what
+/// a peer needs to insert an entity it has not seen (columns no change names, like `created_at`).
+fn snapshots(tx: &Connection, registry: &Registry, changes: &[SegChange]) -> Result<Vec<SegRow>, SyncError> {
+    let touched: BTreeSet<(&str, &str)> =
+        changes.iter().map(|c| (c.entity_type.as_str(), c.entity_id.as_str())).collect();
+    let mut snapshots = Vec::new();
+    for (entity_type, entity_id) in touched {
+        let Some(e) = registry.get(entity_type) else { continue };
+        if let Some(row) = chairside_store::replicated::row_snapshot(tx, e.table, "id", entity_id)? {
+            if let Some(hooks) = e.hooks {
+                for c in hooks.companions(tx, &row)? {
+                    snapshots.push(SegRow { entity_type: c.entity_type, entity_id: c.entity_id, row: c.row });
+                }
+            }
+            snapshots.push(SegRow { entity_type: entity_type.to_string(), entity_id: entity_id.to_string(), row });
+        }
+    }
+    Ok(snapshots)
 }
 
 fn blob_in_bucket(conn: &Connection, sha: &str) -> Result<bool, SyncError> {

@@ -87,33 +87,7 @@ pub enum DocumentCmd {
 
 pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
     match cmd {
-        DocumentCmd::Import { patient, kind, paths } => {
-            let kind = parse_kind(kind.as_deref())?;
-            let results = lib.import_paths(&patient, &paths, kind, "cli", &|p| {
-                // One line per file on stderr as soon as it is committed: a script (or a
-                // person) sees progress, and every "imported" line is a durable promise.
-                let r = p.result;
-                match (&r.document_id, &r.error) {
-                    // The message of a rejection names the file already.
-                    (_, Some(e)) => say!("[{}/{}] rejected {}", p.done, p.total, e.message),
-                    (Some(id), None) => say!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
-                    (None, None) => say!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
-                }
-            })?;
-            lib.wait_for_thumbnails();
-            let rejected = results.iter().filter(|r| r.status == "rejected").count();
-            let imported = results.iter().filter(|r| r.status == "imported").count();
-            let text =
-                format!("{imported} imported, {} duplicate, {rejected} rejected", results.len() - imported - rejected);
-            let mut out = Output::ok(json!({"results": results}), text)?;
-            // 2 when only the files were at fault; 1 when the library failed (disk full…).
-            if results.iter().any(|r| r.status == "rejected" && !r.input_fault) {
-                out.exit = 1;
-            } else if rejected > 0 {
-                out.exit = 2;
-            }
-            Ok(out)
-        }
+        DocumentCmd::Import { patient, kind, paths } => import(lib, &patient, kind, &paths),
         DocumentCmd::List { patient, status, tooth, notation } => {
             let filter = StatusFilter::from_str(&status)?;
             let mut docs = lib.list_documents(&patient, filter)?;
@@ -166,82 +140,113 @@ pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
             let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, f(&s.path.display().to_string()));
             Output::ok(s, text)
         }
-        DocumentCmd::Verify { repair } => {
-            let (r, repaired) = lib.verify_and_repair(VerifyOptions::default(), repair)?;
-            let mut text = format!(
-                "{} blobs checked ({} bytes): {} corrupt, {} missing, {} orphan file(s); {} thumbnail(s) remade",
-                r.blobs_checked,
-                r.bytes_checked,
-                r.corrupt.len(),
-                r.missing.len(),
-                r.orphans.len(),
-                r.thumbnails_remade
-            );
-            if !r.database.ok {
-                for line in r.database.integrity.iter().chain(&r.database.dangling) {
-                    text.push_str(&format!("\ndatabase: {}", f(line)));
-                }
-                text.push_str(&format!("\ndatabase: {}", r.database.advice.as_deref().unwrap_or("damaged")));
-            }
-            for t in &r.thumbnails_damaged {
-                text.push_str(&format!("\nthumbnail remade: {t}"));
-            }
-            for c in &r.cleaned_up {
-                text.push_str(&format!(
-                    "\ncleaned up: {} ({})",
-                    f(&c.path.display().to_string()),
-                    c.note.as_deref().unwrap_or("")
-                ));
-            }
-            for p in &r.corrupt {
-                text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, f(&p.path.display().to_string())));
-            }
-            for p in &r.missing {
-                text.push_str(&format!("\nmissing: {} ({})", p.sha256, f(&p.path.display().to_string())));
-            }
-            for o in &r.orphans {
-                match &o.quarantined_to {
-                    Some(q) => text.push_str(&format!(
-                        "\norphan: {} → {}",
-                        f(&o.path.display().to_string()),
-                        f(&q.display().to_string())
-                    )),
-                    None => text.push_str(&format!(
-                        "\norphan: {} ({})",
-                        f(&o.path.display().to_string()),
-                        o.note.as_deref().unwrap_or("")
-                    )),
-                }
-            }
-            if let Some(rep) = &repaired {
-                text.push_str(&format!(
-                    "\nrepaired from the bucket: {}; could not repair: {}; not downloaded yet: {}",
-                    rep.repaired.len(),
-                    rep.failed.len(),
-                    rep.not_downloaded_yet
-                ));
-                for f in &rep.failed {
-                    text.push_str(&format!("\nnot repaired: {f}"));
-                }
-            }
-            let exit = if r.ok { 0 } else { 1 };
-            if !r.ok {
-                say!("chairside: verify found problems in the library (see the report)");
-            }
-            let mut out = Output::ok(&r, text)?;
-            if let Some(rep) = repaired {
-                out.json["repair"] = json!(rep);
-            }
-            out.exit = exit;
-            if !r.ok {
-                out.json["error"] = json!(ErrorPayload {
-                    code: "integrity_problems".into(),
-                    message: "verify found a damaged database or corrupt, missing or stray files: see database, corrupt, missing and orphans".into()
-                });
-            }
-            Ok(out)
+        DocumentCmd::Verify { repair } => verify(lib, repair),
+    }
+}
+
+/// Checks every original, thumbnail and the database; with `repair`, restores from the bucket.
+fn verify(lib: &Library, repair: bool) -> Result<Output, AppError> {
+    let (r, repaired) = lib.verify_and_repair(VerifyOptions::default(), repair)?;
+    let mut text = format!(
+        "{} blobs checked ({} bytes): {} corrupt, {} missing, {} orphan file(s); {} thumbnail(s) remade",
+        r.blobs_checked,
+        r.bytes_checked,
+        r.corrupt.len(),
+        r.missing.len(),
+        r.orphans.len(),
+        r.thumbnails_remade
+    );
+    if !r.database.ok {
+        for line in r.database.integrity.iter().chain(&r.database.dangling) {
+            text.push_str(&format!("\ndatabase: {}", f(line)));
+        }
+        text.push_str(&format!("\ndatabase: {}", r.database.advice.as_deref().unwrap_or("damaged")));
+    }
+    for t in &r.thumbnails_damaged {
+        text.push_str(&format!("\nthumbnail remade: {t}"));
+    }
+    for c in &r.cleaned_up {
+        text.push_str(&format!(
+            "\ncleaned up: {} ({})",
+            f(&c.path.display().to_string()),
+            c.note.as_deref().unwrap_or("")
+        ));
+    }
+    for p in &r.corrupt {
+        text.push_str(&format!("\ncorrupt: {} ({})", p.sha256, f(&p.path.display().to_string())));
+    }
+    for p in &r.missing {
+        text.push_str(&format!("\nmissing: {} ({})", p.sha256, f(&p.path.display().to_string())));
+    }
+    for o in &r.orphans {
+        match &o.quarantined_to {
+            Some(q) => text.push_str(&format!(
+                "\norphan: {} → {}",
+                f(&o.path.display().to_string()),
+                f(&q.display().to_string())
+            )),
+            None => text.push_str(&format!(
+                "\norphan: {} ({})",
+                f(&o.path.display().to_string()),
+                o.note.as_deref().unwrap_or("")
+            )),
         }
     }
+    if let Some(rep) = &repaired {
+        text.push_str(&format!(
+            "\nrepaired from the bucket: {}; could not repair: {}; not downloaded yet: {}",
+            rep.repaired.len(),
+            rep.failed.len(),
+            rep.not_downloaded_yet
+        ));
+        for f in &rep.failed {
+            text.push_str(&format!("\nnot repaired: {f}"));
+        }
+    }
+    let exit = if r.ok { 0 } else { 1 };
+    if !r.ok {
+        say!("chairside: verify found problems in the library (see the report)");
+    }
+    let mut out = Output::ok(&r, text)?;
+    if let Some(rep) = repaired {
+        out.json["repair"] = json!(rep);
+    }
+    out.exit = exit;
+    if !r.ok {
+        out.json["error"] = json!(ErrorPayload {
+            code: "integrity_problems".into(),
+            message: "verify found a damaged database or corrupt, missing or stray files: see database, corrupt, missing and orphans".into()
+        });
+    }
+    Ok(out)
+}
+
+/// Imports files or folders, one progress line per file on stderr as each is committed.
+fn import(lib: &Library, patient: &str, kind: Option<String>, paths: &[PathBuf]) -> Result<Output, AppError> {
+    let kind = parse_kind(kind.as_deref())?;
+    let results = lib.import_paths(patient, paths, kind, "cli", &|p| {
+        // One line per file on stderr as soon as it is committed: a script (or a
+        // person) sees progress, and every "imported" line is a durable promise.
+        let r = p.result;
+        match (&r.document_id, &r.error) {
+            // The message of a rejection names the file already.
+            (_, Some(e)) => say!("[{}/{}] rejected {}", p.done, p.total, e.message),
+            (Some(id), None) => say!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
+            (None, None) => say!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
+        }
+    })?;
+    lib.wait_for_thumbnails();
+    let rejected = results.iter().filter(|r| r.status == "rejected").count();
+    let imported = results.iter().filter(|r| r.status == "imported").count();
+    let text = format!("{imported} imported, {} duplicate, {rejected} rejected", results.len() - imported - rejected);
+    let mut out = Output::ok(json!({"results": results}), text)?;
+    // 2 when only the files were at fault; 1 when the library failed (disk full…).
+    if results.iter().any(|r| r.status == "rejected" && !r.input_fault) {
+        out.exit = 1;
+    } else if rejected > 0 {
+        out.exit = 2;
+    }
+    Ok(out)
 }
 
 /// Archive/restore of several documents: all ids are checked first, so one unknown id

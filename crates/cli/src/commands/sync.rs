@@ -98,35 +98,11 @@ fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
 pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
     use chairside_app::sync_engine::{Originals, SHARE_DEFAULT, SyncConfig, SyncState as State};
     match cmd {
-        SyncCmd::Configure { endpoint, bucket, region, prefix, path_style, access_key, originals } => {
-            let originals = match originals.as_str() {
-                "all" => Originals::All,
-                "on-open" => Originals::OnOpen,
-                other => return Err(AppError::InvalidInput(format!("--originals {other:?}: use all or on-open"))),
-            };
-            let secret = match std::env::var("CHAIRSIDE_S3_SECRET") {
-                Ok(s) if !s.is_empty() => s,
-                _ => rpassword::prompt_password(format!("Secret key for {access_key}: ")).map_err(|e| {
-                    AppError::InvalidInput(format!(
-                        "no secret key: set CHAIRSIDE_S3_SECRET or type it at the prompt ({e})"
-                    ))
-                })?,
-            };
-            let config = SyncConfig { endpoint, region, bucket, prefix, path_style, access_key, originals };
-            let location = lib.sync_configure(config, &secret)?;
-            let saved = lib.sync_configured()?;
-            let mut text = format!(
-                "sync configured: {}",
-                saved.as_ref().map(|c| format!("{}/{}", c.endpoint, c.bucket)).unwrap_or_default()
-            );
-            if let chairside_app::sync_engine::SecretLocation::File { path } = &location {
-                say!(
-                    "chairside: warning: no OS keychain is available; the secret key is stored in {path} (readable only by you)"
-                );
-                text.push_str(&format!("\nwarning: the secret key is in {path}, not in a keychain"));
-            }
-            Output::ok(json!({"config": saved, "secret": location, "clinic_id": lib.clinic_id()}), text)
-        }
+        SyncCmd::Configure { endpoint, bucket, region, prefix, path_style, access_key, originals } => configure(
+            lib,
+            SyncConfig { endpoint, region, bucket, prefix, path_style, access_key, originals: Originals::All },
+            &originals,
+        ),
         SyncCmd::Test => {
             let checks = lib.sync_test()?;
             let text = checks
@@ -196,4 +172,34 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
             Output::ok(link, text)
         }
     }
+}
+
+use chairside_app::sync_engine::{Originals, SyncConfig};
+
+/// Checks the bucket and saves the settings; the secret comes from the environment or a prompt.
+fn configure(lib: &Library, mut config: SyncConfig, originals: &str) -> Result<Output, AppError> {
+    config.originals = match originals {
+        "all" => Originals::All,
+        "on-open" => Originals::OnOpen,
+        other => return Err(AppError::InvalidInput(format!("--originals {other:?}: use all or on-open"))),
+    };
+    let secret = match std::env::var("CHAIRSIDE_S3_SECRET") {
+        Ok(s) if !s.is_empty() => s,
+        _ => rpassword::prompt_password(format!("Secret key for {}: ", config.access_key)).map_err(|e| {
+            AppError::InvalidInput(format!("no secret key: set CHAIRSIDE_S3_SECRET or type it at the prompt ({e})"))
+        })?,
+    };
+    let location = lib.sync_configure(config, &secret)?;
+    let saved = lib.sync_configured()?;
+    let mut text = format!(
+        "sync configured: {}",
+        saved.as_ref().map(|c| format!("{}/{}", c.endpoint, c.bucket)).unwrap_or_default()
+    );
+    if let chairside_app::sync_engine::SecretLocation::File { path } = &location {
+        say!(
+            "chairside: warning: no OS keychain is available; the secret key is stored in {path} (readable only by you)"
+        );
+        text.push_str(&format!("\nwarning: the secret key is in {path}, not in a keychain"));
+    }
+    Output::ok(json!({"config": saved, "secret": location, "clinic_id": lib.clinic_id()}), text)
 }
