@@ -59,6 +59,9 @@ pub fn typescript() -> String {
         out.push_str(&d);
         out.push('\n');
     }
+    // The commands the backend answers: the client and the e2e mock are typed by it.
+    let names: Vec<String> = crate::COMMANDS.iter().map(|c| format!("\"{c}\"")).collect();
+    out.push_str(&format!("\nexport type Command = {};\n", names.join(" | ")));
     out
 }
 

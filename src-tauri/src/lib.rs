@@ -12,12 +12,20 @@ macro_rules! log_line {
 
 pub mod bindings;
 pub mod capture;
+#[macro_use]
 mod command_names;
 pub mod commands;
 pub mod protocol;
 pub mod sync;
 
 pub use command_names::COMMANDS;
+
+/// The invoke handler of every declared command (see `command_names.rs`).
+macro_rules! app_handler {
+    ($($c:ident),* $(,)?) => {
+        tauri::generate_handler![$(commands::$c),*]
+    };
+}
 
 use std::path::PathBuf;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
@@ -167,54 +175,7 @@ pub fn with_chairside<R: Runtime>(
                 responder.respond(response);
             });
         })
-        .invoke_handler(tauri::generate_handler![
-            commands::app_ready,
-            commands::library_status,
-            commands::list_patients,
-            commands::get_patient,
-            commands::add_patient,
-            commands::update_patient,
-            commands::list_documents,
-            commands::show_document,
-            commands::update_document,
-            commands::archive_document,
-            commands::restore_document,
-            commands::import_files,
-            commands::link_document,
-            commands::unlink_document,
-            commands::owner_documents,
-            commands::list_notes,
-            commands::add_note,
-            commands::edit_note,
-            commands::list_plans,
-            commands::add_plan,
-            commands::add_plan_item,
-            commands::get_active_patient,
-            commands::set_active_patient,
-            commands::inbox_folders,
-            commands::set_inbox_folder,
-            commands::remove_inbox_folder,
-            commands::inbox_files,
-            commands::assign_inbox_files,
-            commands::tooth_chart,
-            commands::set_tooth_notation,
-            commands::series_templates,
-            commands::add_series_template,
-            commands::show_series,
-            commands::list_series,
-            commands::start_capture,
-            commands::capture_session,
-            commands::resume_capture,
-            commands::place_in_series,
-            commands::capture_still,
-            commands::sync_settings,
-            commands::sync_status,
-            commands::sync_configure,
-            commands::sync_test,
-            commands::sync_now,
-            commands::sync_share,
-            commands::sync_lifecycle_install,
-        ])
+        .invoke_handler(with_app_commands!(app_handler))
 }
 
 /// Turns on getUserMedia in the webview (WebKitGTK keeps it off by default). With

@@ -45,9 +45,11 @@ pub fn error_response(status: u16, message: &str) -> Response<Vec<u8>> {
 }
 
 fn status_of(e: &AppError) -> u16 {
-    match e.code() {
-        "document_not_found" => 404,
-        c if c.starts_with("blob_") => 410,
+    use chairside_app::media::MediaError;
+    match e {
+        AppError::Media(MediaError::DocumentNotFound(_)) => 404,
+        // The record is there but its original is gone or damaged here.
+        AppError::Media(MediaError::BlobMissing { .. } | MediaError::BlobCorrupt { .. }) => 410,
         _ => 500,
     }
 }

@@ -156,6 +156,16 @@ fn the_handler_the_manifest_and_the_capability_agree() {
 }
 
 #[test]
+fn each_command_has_its_client_function_in_the_ui() {
+    // The client is typed by the generated `Command` union (bindings.ts), so a name it calls
+    // must exist; this checks the other way: no command is left without a caller's door.
+    let api = include_str!("../../ui/src/lib/api.ts");
+    let missing: Vec<&str> =
+        chairside_desktop::COMMANDS.iter().copied().filter(|c| !api.contains(&format!("('{c}'"))).collect();
+    assert!(missing.is_empty(), "commands with no function in ui/src/lib/api.ts: {missing:?}");
+}
+
+#[test]
 fn what_the_capability_does_not_grant_is_refused() {
     let s = shell();
     for cmd in ["plugin:dialog|save", "plugin:dialog|message", "plugin:event|emit", "plugin:window|close"] {

@@ -3,8 +3,7 @@ use std::path::PathBuf;
 use chairside_clinical_notes::NoteError;
 use chairside_media::MediaError;
 use chairside_patients::PatientError;
-use chairside_series::SeriesError;
-use chairside_store::StoreError;
+use chairside_store::{ErrorCode, StoreError};
 use chairside_treatment_plan::PlanError;
 use serde::Serialize;
 
@@ -55,68 +54,45 @@ impl From<chairside_store::rusqlite::Error> for AppError {
     }
 }
 
-fn store_code(e: &StoreError) -> &'static str {
-    match e {
-        StoreError::DiskFull => "disk_full",
-        StoreError::ReadOnly => "read_only",
-        StoreError::Busy => "busy",
-        StoreError::TooNew { .. } => "library_too_new",
-        StoreError::Open { .. } => "cannot_open_library",
-        _ => "database_error",
-    }
-}
-
 impl AppError {
-    /// A stable machine-readable code.
+    /// A stable machine-readable code: the failing crate's own (see [`ErrorCode`]).
     pub fn code(&self) -> &'static str {
         match self {
             AppError::DataDir { .. } | AppError::NoDataDir => "data_dir_unusable",
             AppError::DatabaseMissing { .. } => "library_database_missing",
             AppError::BadUserName(_) => "invalid_user_name",
-            AppError::Media(e) => e.code(),
-            AppError::Sync(e) => e.code(),
-            AppError::Patient(PatientError::NotFound(_)) => "patient_not_found",
-            AppError::Patient(PatientError::ClinicNotFound(_)) => "clinic_not_found",
-            AppError::Patient(PatientError::DuplicateExternalId(_)) => "duplicate_external_id",
-            AppError::Patient(PatientError::EmptyName | PatientError::BadBirthDate(_)) => "invalid_input",
-            AppError::Patient(PatientError::Store(e)) => store_code(e),
-            AppError::Note(NoteError::NotFound(_)) => "note_not_found",
-            AppError::Note(NoteError::PatientNotFound(_)) => "patient_not_found",
-            AppError::Note(NoteError::EmptyText) => "invalid_input",
-            AppError::Note(NoteError::Store(e)) => store_code(e),
-            AppError::Plan(PlanError::PlanNotFound(_)) => "plan_not_found",
-            AppError::Plan(PlanError::ItemNotFound(_)) => "plan_item_not_found",
-            AppError::Plan(PlanError::PatientNotFound(_)) => "patient_not_found",
-            AppError::Plan(PlanError::EmptyTitle) => "invalid_input",
-            AppError::Plan(PlanError::Store(e)) => store_code(e),
-            AppError::Store(e) => store_code(e),
-            AppError::Series(e) => match e {
-                SeriesError::NotFound(_) => "series_not_found",
-                SeriesError::TemplateNotFound(_) => "template_not_found",
-                SeriesError::PatientNotFound(_) => "patient_not_found",
-                SeriesError::NoSuchSlot { .. } | SeriesError::InvalidTemplate(_) => "invalid_input",
-                SeriesError::Store(e) => store_code(e),
-            },
-            AppError::Teeth(_) => "invalid_teeth",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Inbox(_) => "inbox_unavailable",
+            _ => self.domain().map(ErrorCode::code).unwrap_or("internal_error"),
         }
     }
 
     /// True when the caller's input was at fault (and nothing was changed).
     pub fn is_invalid_input(&self) -> bool {
         match self {
-            AppError::Media(e) => e.is_invalid_input(),
-            AppError::Patient(PatientError::Store(_))
-            | AppError::Note(NoteError::Store(_))
-            | AppError::Plan(PlanError::Store(_)) => false,
-            AppError::Patient(_) | AppError::Note(_) | AppError::Plan(_) => true,
-            AppError::Teeth(_) | AppError::InvalidInput(_) | AppError::BadUserName(_) => true,
-            AppError::Series(SeriesError::Store(_)) => false,
-            AppError::Series(_) => true,
-            AppError::Sync(chairside_sync::SyncError::InvalidConfig(_)) => true,
-            _ => false,
+            AppError::InvalidInput(_) | AppError::BadUserName(_) => true,
+            _ => self.domain().is_some_and(ErrorCode::is_invalid_input),
         }
+    }
+
+    /// The domain crate's error this one wraps, if any.
+    fn domain(&self) -> Option<&dyn ErrorCode> {
+        Some(match self {
+            AppError::Media(e) => e,
+            AppError::Patient(e) => e,
+            AppError::Note(e) => e,
+            AppError::Plan(e) => e,
+            AppError::Store(e) => e,
+            AppError::Series(e) => e,
+            AppError::Teeth(e) => e,
+            AppError::Sync(e) => e,
+            AppError::DataDir { .. }
+            | AppError::NoDataDir
+            | AppError::DatabaseMissing { .. }
+            | AppError::BadUserName(_)
+            | AppError::InvalidInput(_)
+            | AppError::Inbox(_) => return None,
+        })
     }
 
     pub fn to_payload(&self) -> ErrorPayload {

@@ -35,6 +35,20 @@ pub enum NoteError {
     Store(#[from] StoreError),
 }
 
+impl chairside_store::ErrorCode for NoteError {
+    fn code(&self) -> &'static str {
+        match self {
+            NoteError::NotFound(_) => "note_not_found",
+            NoteError::PatientNotFound(_) => "patient_not_found",
+            NoteError::EmptyText => "invalid_input",
+            NoteError::Store(e) => e.code(),
+        }
+    }
+    fn is_invalid_input(&self) -> bool {
+        !matches!(self, NoteError::Store(_))
+    }
+}
+
 impl From<rusqlite::Error> for NoteError {
     fn from(e: rusqlite::Error) -> Self {
         NoteError::Store(e.into())

@@ -81,6 +81,15 @@ impl From<rusqlite::Error> for MediaError {
     }
 }
 
+impl chairside_store::ErrorCode for MediaError {
+    fn code(&self) -> &'static str {
+        MediaError::code(self)
+    }
+    fn is_invalid_input(&self) -> bool {
+        MediaError::is_invalid_input(self)
+    }
+}
+
 impl MediaError {
     /// A stable, machine-readable code (never changes once released).
     pub fn code(&self) -> &'static str {

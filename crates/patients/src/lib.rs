@@ -47,6 +47,21 @@ pub enum PatientError {
     Store(#[from] StoreError),
 }
 
+impl chairside_store::ErrorCode for PatientError {
+    fn code(&self) -> &'static str {
+        match self {
+            PatientError::NotFound(_) => "patient_not_found",
+            PatientError::ClinicNotFound(_) => "clinic_not_found",
+            PatientError::DuplicateExternalId(_) => "duplicate_external_id",
+            PatientError::EmptyName | PatientError::BadBirthDate(_) => "invalid_input",
+            PatientError::Store(e) => e.code(),
+        }
+    }
+    fn is_invalid_input(&self) -> bool {
+        !matches!(self, PatientError::Store(_))
+    }
+}
+
 impl From<rusqlite::Error> for PatientError {
     fn from(e: rusqlite::Error) -> Self {
         PatientError::Store(e.into())

@@ -55,6 +55,21 @@ pub enum SeriesError {
     Store(#[from] StoreError),
 }
 
+impl chairside_store::ErrorCode for SeriesError {
+    fn code(&self) -> &'static str {
+        match self {
+            SeriesError::NotFound(_) => "series_not_found",
+            SeriesError::TemplateNotFound(_) => "template_not_found",
+            SeriesError::PatientNotFound(_) => "patient_not_found",
+            SeriesError::NoSuchSlot { .. } | SeriesError::InvalidTemplate(_) => "invalid_input",
+            SeriesError::Store(e) => e.code(),
+        }
+    }
+    fn is_invalid_input(&self) -> bool {
+        !matches!(self, SeriesError::Store(_))
+    }
+}
+
 impl From<rusqlite::Error> for SeriesError {
     fn from(e: rusqlite::Error) -> Self {
         SeriesError::Store(e.into())

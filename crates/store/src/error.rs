@@ -27,6 +27,30 @@ pub enum StoreError {
     Anchor(String),
 }
 
+/// What every error a domain crate returns offers the shells: a stable code for scripts and
+/// the UI (never changed once released) and whether the caller's input was at fault (nothing
+/// was changed). Its message (`Display`) says what happened and what to do about it.
+pub trait ErrorCode: std::error::Error {
+    fn code(&self) -> &'static str;
+    fn is_invalid_input(&self) -> bool;
+}
+
+impl ErrorCode for StoreError {
+    fn code(&self) -> &'static str {
+        match self {
+            StoreError::DiskFull => "disk_full",
+            StoreError::ReadOnly => "read_only",
+            StoreError::Busy => "busy",
+            StoreError::TooNew { .. } => "library_too_new",
+            StoreError::Open { .. } => "cannot_open_library",
+            _ => "database_error",
+        }
+    }
+    fn is_invalid_input(&self) -> bool {
+        false
+    }
+}
+
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
         use rusqlite::ErrorCode;

@@ -56,6 +56,16 @@ impl From<rusqlite::Error> for SyncError {
     }
 }
 
+impl chairside_store::ErrorCode for SyncError {
+    fn code(&self) -> &'static str {
+        SyncError::code(self)
+    }
+    /// Settings that do not hold together; everything else is the bucket's or the network's.
+    fn is_invalid_input(&self) -> bool {
+        matches!(self, SyncError::InvalidConfig(_))
+    }
+}
+
 impl SyncError {
     /// A stable machine-readable code for scripts and the UI.
     pub fn code(&self) -> &'static str {

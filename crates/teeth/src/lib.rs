@@ -61,6 +61,15 @@ pub enum ToothError {
     NotATooth { text: String, notation: Notation, hint: &'static str },
 }
 
+impl chairside_store::ErrorCode for ToothError {
+    fn code(&self) -> &'static str {
+        "invalid_teeth"
+    }
+    fn is_invalid_input(&self) -> bool {
+        true
+    }
+}
+
 fn hint(n: Notation) -> &'static str {
     match n {
         Notation::Fdi => "permanent 11–18, 21–28, 31–38, 41–48; primary 51–55, 61–65, 71–75, 81–85",

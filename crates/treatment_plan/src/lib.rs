@@ -48,6 +48,21 @@ pub enum PlanError {
     Store(#[from] StoreError),
 }
 
+impl chairside_store::ErrorCode for PlanError {
+    fn code(&self) -> &'static str {
+        match self {
+            PlanError::PlanNotFound(_) => "plan_not_found",
+            PlanError::ItemNotFound(_) => "plan_item_not_found",
+            PlanError::PatientNotFound(_) => "patient_not_found",
+            PlanError::EmptyTitle => "invalid_input",
+            PlanError::Store(e) => e.code(),
+        }
+    }
+    fn is_invalid_input(&self) -> bool {
+        !matches!(self, PlanError::Store(_))
+    }
+}
+
 impl From<rusqlite::Error> for PlanError {
     fn from(e: rusqlite::Error) -> Self {
         PlanError::Store(e.into())

@@ -4,6 +4,7 @@
 import { mockIPC, mockWindows, mockConvertFileSrc } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
 import type {
+  Command,
   SeriesView,
   Template,
   InboxFile,
@@ -204,7 +205,9 @@ function history(d: Doc, action: string, changes: Record<string, unknown>) {
 }
 
 type Args = Record<string, unknown>;
-const handlers: Record<string, (a: Args) => unknown> = {
+// Typed by the backend's command list: a command the app has and the mock lacks (or one the
+// app no longer has) fails the type check.
+const handlers: Record<Command, (a: Args) => unknown> = {
   app_ready: () => ({ startup_ms: 1 }),
   library_status: () => ({ data_dir: '/e2e/library', documents: docs.size, thumbnails_in_progress: 0, user: 'e2e', workstation: 'ws', version: '0.1.0' }),
   list_patients: (a) => {
@@ -379,6 +382,16 @@ const handlers: Record<string, (a: Args) => unknown> = {
     session = (a.seriesId as string | null) ?? null;
     return series.find((v) => v.series.id === session) ?? null;
   },
+  place_in_series: (a) => {
+    const v = need(series.find((x) => x.series.id === a.seriesId), 'series_not_found', 'series');
+    const i = Number(a.slot);
+    if (!v.slots[i]) throw new Refusal('invalid_input', `this series has no slot ${i + 1}`);
+    need(docs.get(String(a.documentId)), 'document_not_found', 'document');
+    v.slots[i].document_id = String(a.documentId);
+    const empty = v.slots.find((x) => x.document_id === null);
+    v.next = empty ? empty.index : null;
+    return v;
+  },
   capture_still: (a) => {
     const bytes = a as unknown as Uint8Array;
     if (!active) throw new Refusal('invalid_input', 'nobody is in the chair: choose the patient first, then capture');
@@ -416,6 +429,9 @@ const handlers: Record<string, (a: Args) => unknown> = {
     return { document_id: String(a.documentId), url: `https://s3.example/clinic/blob?X-Amz-Expires=${a.seconds}&X-Amz-Signature=e2e`, expires_at: new Date(Date.now() + Number(a.seconds) * 1000).toISOString() };
   },
   sync_lifecycle_install: () => ({ transitions: [{ days: 30, storage_class: 'STANDARD_IA' }], abort_incomplete_multipart_days: 7, refused: ['DEEP_ARCHIVE: InvalidStorageClass', 'GLACIER: InvalidStorageClass'], installed_xml: '' }),
+};
+// Tauri plugins' own commands the UI uses (not the app's).
+const plugins: Partial<Record<string, (a: Args) => unknown>> = {
   'plugin:dialog|open': () => ['/fake/new-photo-1.jpg', '/fake/new-photo-2.jpg', '/fake/broken.jpg'],
 };
 
@@ -424,7 +440,7 @@ export function installMockBackend(): void {
   mockConvertFileSrc('linux');
   mockIPC(
     async (cmd, payload) => {
-      const h = handlers[cmd];
+      const h = (handlers as Partial<Record<string, (a: Args) => unknown>>)[cmd] ?? plugins[cmd];
       if (!h) throw { code: 'unknown_command', message: `the e2e backend has no ${cmd}` };
       try {
         return await h((payload ?? {}) as Args);

@@ -1,6 +1,7 @@
 // The one door to the backend: typed calls over Tauri's IPC, media URLs and events.
 // Components never call `invoke` themselves, so tests can stand in for the backend with
-// `mockIPC` and the command names live in one place.
+// `mockIPC`. `Command` (generated from src-tauri/src/command_names.rs) is every name the
+// backend answers: a call to any other does not type-check.
 import { invoke, convertFileSrc, type InvokeArgs } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
@@ -34,6 +35,7 @@ import type {
   ToothChart,
   Transition,
   Check,
+  Command,
   LifecycleReport,
   SecretLocation,
   ShareLink,
@@ -56,7 +58,7 @@ function isPayload(e: unknown): e is ErrorPayload {
   return typeof e === 'object' && e !== null && 'code' in e && 'message' in e;
 }
 
-async function call<T>(command: string, args?: InvokeArgs): Promise<T> {
+async function call<T>(command: Command, args?: InvokeArgs): Promise<T> {
   try {
     return await invoke<T>(command, args);
   } catch (e) {

@@ -246,3 +246,5 @@ refused: Array<string>,
 installed_xml: string, };
 
 export type ShareLink = { document_id: string, url: string, expires_at: string, };
+
+export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install";
