@@ -8,7 +8,7 @@
 /// Calls `$then!` with every command's name.
 macro_rules! with_app_commands {
     ($then:ident) => {
-        $then!(
+        $then! {
             app_ready,
             library_status,
             list_patients,
@@ -55,7 +55,7 @@ macro_rules! with_app_commands {
             sync_now,
             sync_share,
             sync_lifecycle_install
-        )
+        }
     };
 }
 
