@@ -120,20 +120,18 @@ impl Library {
             .slots
             .get(index)
             .ok_or(chairside_series::SeriesError::NoSuchSlot { slot: index + 1, count })?;
-        self.media.link_exclusive(
-            &self.actor,
-            document_id,
-            chairside_series::OWNER_TYPE,
-            series_id,
-            &slot_role(index),
-        )?;
         let doc = self.media.get(document_id)?;
         let patch = DocumentPatch {
             kind: Some(Kind::from_str(&slot.kind)?),
             teeth: if doc.summary.teeth.is_none() { slot.teeth.clone() } else { None },
             ..Default::default()
         };
-        self.media.update(&self.actor, document_id, &patch)?;
+        self.media.link_exclusive_and_update(
+            &self.actor,
+            (chairside_series::OWNER_TYPE, series_id, &slot_role(index)),
+            document_id,
+            &patch,
+        )?;
         self.series_view(series_id)
     }
 

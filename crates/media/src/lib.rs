@@ -202,6 +202,23 @@ impl Media {
             .write(|tx| attachments::link_exclusive(tx, actor, &self.owners, document_id, owner_type, owner_id, role))
     }
 
+    /// [`Media::link_exclusive`] and [`Media::update`] in one transaction: a photo placed in a
+    /// mount's slot takes the slot's kind and teeth at the same moment, never one without the
+    /// other (a reader, or a crash, in between would see a filled slot with the wrong kind).
+    pub fn link_exclusive_and_update(
+        &self,
+        actor: &Actor,
+        link: (&str, &str, &str),
+        document_id: &str,
+        patch: &DocumentPatch,
+    ) -> Result<Transition, MediaError> {
+        let (owner_type, owner_id, role) = link;
+        self.db.write(|tx| {
+            attachments::link_exclusive(tx, actor, &self.owners, document_id, owner_type, owner_id, role)?;
+            documents::update(tx, actor, document_id, patch)
+        })
+    }
+
     pub fn unlink(
         &self,
         actor: &Actor,
