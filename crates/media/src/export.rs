@@ -139,19 +139,7 @@ pub fn export_patient(
             .map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
         file.lock().map_err(|e| MediaError::io(format!("locking {}", tmp.display()), e))?;
         let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
-        let now = chrono::Utc::now();
-        let stamp = {
-            use chrono::{Datelike, Timelike};
-            zip::DateTime::from_date_and_time(
-                now.year() as u16,
-                now.month() as u8,
-                now.day() as u8,
-                now.hour() as u8,
-                now.minute() as u8,
-                now.second() as u8,
-            )
-            .unwrap_or_default()
-        };
+        let stamp = zip_now();
         // Photos are already compressed: store them as they are.
         let options = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
@@ -163,22 +151,7 @@ pub fn export_patient(
             let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
             let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
             zip.start_file(name.as_str(), options).map_err(zip_err)?;
-            let mut reader =
-                blobs.open(&doc.sha256).map_err(|_| MediaError::BlobMissing { sha256: doc.sha256.clone() })?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 1024 * 1024];
-            loop {
-                let n = reader.read(&mut buf).map_err(|e| MediaError::io(format!("reading blob {}", doc.sha256), e))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                zip.write_all(&buf[..n]).map_err(MediaError::Write)?;
-            }
-            let actual = hex::encode(hasher.finalize());
-            if actual != doc.sha256 {
-                return Err(MediaError::BlobCorrupt { sha256: doc.sha256.clone(), actual });
-            }
+            copy_checked(blobs, &doc.sha256, &mut zip)?;
             entries.push(ManifestEntry {
                 document_id: doc.id.clone(),
                 file: name,
@@ -231,6 +204,42 @@ pub fn export_patient(
         .map_err(MediaError::from)
     })?;
     Ok(ExportSummary { path: out.to_path_buf(), documents: count, bytes })
+}
+
+/// Now, as a ZIP entry's time.
+fn zip_now() -> zip::DateTime {
+    use chrono::{Datelike, Timelike};
+    let now = chrono::Utc::now();
+    zip::DateTime::from_date_and_time(
+        now.year() as u16,
+        now.month() as u8,
+        now.day() as u8,
+        now.hour() as u8,
+        now.minute() as u8,
+        now.second() as u8,
+    )
+    .unwrap_or_default()
+}
+
+/// Streams an original into `out`, hashing it on the way: an original that no longer hashes
+/// to its address fails the export rather than being copied out.
+fn copy_checked(blobs: &LocalBlobStore, sha256: &str, out: &mut impl Write) -> Result<(), MediaError> {
+    let mut reader = blobs.open(sha256).map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1024 * 1024];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        out.write_all(&buf[..n]).map_err(MediaError::Write)?;
+    }
+    let actual = hex::encode(hasher.finalize());
+    if actual != sha256 {
+        return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
+    }
+    Ok(())
 }
 
 /// Reads a written archive back: every file named by the manifest is there and hashes to the

@@ -272,6 +272,18 @@ pub fn import_file(
     let original_filename = req.path.file_name().map(|n| n.to_string_lossy().into_owned());
     let exif_json = info.exif.as_ref().map(|e| serde_json::to_string(e).unwrap_or_default());
 
+    let new = NewDocument {
+        document_id: &document_id,
+        clinic_id: &clinic_id,
+        sha256: &sha256,
+        byte_size,
+        kind,
+        orientation,
+        original_filename: original_filename.as_deref(),
+        captured_at: &captured_at,
+        exif_json: exif_json.as_deref(),
+        now: &now,
+    };
     db.write(|tx| {
         // Checked again under the write lock: another import of the same bytes may have won.
         if exists(tx)? {
@@ -282,63 +294,7 @@ pub fn import_file(
                 thumbnails: None,
             });
         }
-        tx.execute(
-            "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![sha256, byte_size, info.format.mime(), info.width, info.height, orientation, exif_json, now],
-        )?;
-        tx.execute(
-            &format!(
-                "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, mime, byte_size, width, height, orientation,
-                    thumbs_ready, original_filename, captured_at, imported_at, imported_by, workstation, source, status, version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?13, ?14, ?15, ?16, {}, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
-                crate::thumbs::thumbs_ready_sql("?4")
-            ),
-            params![
-                document_id,
-                clinic_id,
-                req.patient_id,
-                sha256,
-                kind.as_str(),
-                original_filename,
-                captured_at,
-                now,
-                actor.user,
-                actor.workstation,
-                req.source,
-                info.format.mime(),
-                byte_size,
-                info.width,
-                info.height,
-                orientation
-            ],
-        )?;
-        let thumb_status = if info.format.has_preview() { "pending" } else { "unsupported" };
-        for size in SIZES {
-            tx.execute(
-                "INSERT OR IGNORE INTO thumbnails (sha256, size, status, error, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![sha256, size, thumb_status, (thumb_status == "unsupported").then_some("no preview for this kind of file"), now],
-            )?;
-        }
-        let fields = [
-            ("clinic_id", json!(clinic_id)),
-            ("patient_id", json!(req.patient_id)),
-            ("sha256", json!(sha256)),
-            ("kind", json!(kind.as_str())),
-            ("original_filename", json!(original_filename)),
-            ("captured_at", json!(captured_at)),
-            ("status", json!("active")),
-        ];
-        write_history(tx, actor, &document_id, 1, "import", &json!({"kind": kind.as_str(), "source": req.source}))?;
-        chairside_store::record_change(tx, actor, "document", &document_id, &fields)?;
-        chairside_audit::append(
-            tx,
-            actor,
-            "import",
-            "document",
-            Some(&document_id),
-            json!({"sha256": sha256, "patient_id": req.patient_id, "source": req.source, "original_filename": original_filename}),
-        )?;
+        record_import(tx, actor, req, &info, &new)?;
         Ok(ImportOutcome {
             status: ImportStatus::Imported,
             document_id: document_id.clone(),
@@ -352,4 +308,105 @@ pub fn import_file(
         }
         outcome
     })
+}
+
+/// A document about to be recorded: what `import_file` found out about the file.
+struct NewDocument<'a> {
+    document_id: &'a str,
+    clinic_id: &'a str,
+    sha256: &'a str,
+    byte_size: i64,
+    kind: Kind,
+    orientation: u16,
+    original_filename: Option<&'a str>,
+    captured_at: &'a str,
+    exif_json: Option<&'a str>,
+    now: &'a str,
+}
+
+/// Writes one imported document — its blob row, the document, its pending thumbnails, history,
+/// change log and audit event — inside the caller's transaction.
+fn record_import(
+    tx: &rusqlite::Connection,
+    actor: &Actor,
+    req: &ImportRequest<'_>,
+    info: &Inspected,
+    new: &NewDocument<'_>,
+) -> Result<(), MediaError> {
+    let NewDocument {
+        document_id,
+        clinic_id,
+        sha256,
+        byte_size,
+        kind,
+        orientation,
+        original_filename,
+        captured_at,
+        exif_json,
+        now,
+    } = *new;
+    tx.execute(
+        "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        params![sha256, byte_size, info.format.mime(), info.width, info.height, orientation, exif_json, now],
+    )?;
+    tx.execute(
+        &format!(
+            "INSERT INTO documents (id, clinic_id, patient_id, sha256, kind, mime, byte_size, width, height, orientation,
+                thumbs_ready, original_filename, captured_at, imported_at, imported_by, workstation, source, status, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?12, ?13, ?14, ?15, ?16, {}, ?6, ?7, ?8, ?9, ?10, ?11, 'active', 1)",
+            crate::thumbs::thumbs_ready_sql("?4")
+        ),
+        params![
+            document_id,
+            clinic_id,
+            req.patient_id,
+            sha256,
+            kind.as_str(),
+            original_filename,
+            captured_at,
+            now,
+            actor.user,
+            actor.workstation,
+            req.source,
+            info.format.mime(),
+            byte_size,
+            info.width,
+            info.height,
+            orientation
+        ],
+    )?;
+    let thumb_status = if info.format.has_preview() { "pending" } else { "unsupported" };
+    for size in SIZES {
+        tx.execute(
+            "INSERT OR IGNORE INTO thumbnails (sha256, size, status, error, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                sha256,
+                size,
+                thumb_status,
+                (thumb_status == "unsupported").then_some("no preview for this kind of file"),
+                now
+            ],
+        )?;
+    }
+    let fields = [
+        ("clinic_id", json!(clinic_id)),
+        ("patient_id", json!(req.patient_id)),
+        ("sha256", json!(sha256)),
+        ("kind", json!(kind.as_str())),
+        ("original_filename", json!(original_filename)),
+        ("captured_at", json!(captured_at)),
+        ("status", json!("active")),
+    ];
+    write_history(tx, actor, document_id, 1, "import", &json!({"kind": kind.as_str(), "source": req.source}))?;
+    chairside_store::record_change(tx, actor, "document", document_id, &fields)?;
+    chairside_audit::append(
+        tx,
+        actor,
+        "import",
+        "document",
+        Some(document_id),
+        json!({"sha256": sha256, "patient_id": req.patient_id, "source": req.source, "original_filename": original_filename}),
+    )?;
+    Ok(())
 }
