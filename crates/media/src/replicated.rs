@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 /// The companion type of a document's blob row in a segment.
-pub const BLOB: &str = "blob";
+const BLOB: &str = "blob";
 
 pub const REPLICATED: &[Replicated] = &[
     Replicated {

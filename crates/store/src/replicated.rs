@@ -94,8 +94,7 @@ impl<'a> Apply<'a> {
         if let Some(c) = self.columns.borrow().get(table) {
             return Ok(c.clone());
         }
-        let mut stmt = self.tx.prepare("SELECT name FROM pragma_table_info(?1)")?;
-        let names: Vec<String> = stmt.query_map([table], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let names = columns_of(self.tx, table)?;
         self.columns.borrow_mut().insert(table.to_string(), names.clone());
         Ok(names)
     }
@@ -125,6 +124,12 @@ impl<'a> Apply<'a> {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The column names of `table`.
+pub fn columns_of(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT name FROM pragma_table_info(?1)")?;
+    stmt.query_map([table], |r| r.get(0))?.collect()
 }
 
 /// A JSON value as SQLite stores it.

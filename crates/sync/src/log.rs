@@ -267,10 +267,13 @@ pub fn apply_segment(tx: &Connection, registry: &Registry, segment: &Segment) ->
     }
 
     for r in &segment.rows {
+        // Only an entity waits to be inserted; a companion (a document's blob row) goes in
+        // with its entity and never waits on its own.
+        let waits = registry.get(&r.entity_type).is_some();
         tx.execute(
-            "INSERT INTO sync_rows (entity_type, entity_id, row_json, waiting) VALUES (?1, ?2, ?3, 1)
+            "INSERT INTO sync_rows (entity_type, entity_id, row_json, waiting) VALUES (?1, ?2, ?3, ?4)
              ON CONFLICT (entity_type, entity_id) DO NOTHING",
-            params![r.entity_type, r.entity_id, Value::Object(r.row.clone()).to_string()],
+            params![r.entity_type, r.entity_id, Value::Object(r.row.clone()).to_string(), waits],
         )?;
     }
 
@@ -362,13 +365,15 @@ fn retry_waiting(apply: &Apply<'_>, registry: &Registry, new_blobs: &mut Vec<Str
         let mut stmt = apply.tx.prepare_cached(
             "SELECT entity_type, entity_id FROM sync_rows INDEXED BY sync_rows_waiting WHERE waiting = 1",
         )?;
-        let mut waiting: Vec<(String, String)> = stmt
+        let (mut waiting, companions): (Vec<(String, String)>, Vec<(String, String)>) = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<Result<Vec<(String, String)>, _>>()?
             .into_iter()
-            // Companions (a document's blob row) are not entities: they go in with theirs.
-            .filter(|(t, _)| registry.get(t).is_some())
-            .collect();
+            .partition(|(t, _)| registry.get(t).is_some());
+        // Companions marked waiting by an earlier version: never again read on every apply.
+        for (t, id) in &companions {
+            apply.tx.execute("UPDATE sync_rows SET waiting = 0 WHERE entity_type = ?1 AND entity_id = ?2", [t, id])?;
+        }
         if waiting.is_empty() {
             return Ok(());
         }
@@ -473,10 +478,6 @@ fn insert_from_snapshot(
                     "INSERT INTO sync_blobs (sha256, in_bucket, thumb_in_bucket, original_local, thumb_local) VALUES (?1, 1, 0, 0, 0)
                      ON CONFLICT (sha256) DO UPDATE SET in_bucket = 1, original_local = 0, thumb_local = 0",
                     [&sha],
-                )?;
-                apply.tx.execute(
-                    "UPDATE sync_rows SET waiting = 0 WHERE entity_type = ?1 AND entity_id = ?2",
-                    [chairside_media::replicated::BLOB, &sha],
                 )?;
                 new_blobs.push(sha);
             }

@@ -298,10 +298,8 @@ pub(super) fn join_clinic(
         },
     )?;
     // Every replicated table scoped to a clinic: its rows, and their changes not sent yet.
-    let lookup = |_: &rusqlite::Connection, _: &str, _: &str| Ok(None);
-    let apply = chairside_store::replicated::Apply::new(tx, &lookup);
     for e in registry.iter() {
-        if apply.columns(e.table)?.iter().any(|c| c == "clinic_id") {
+        if chairside_store::replicated::columns_of(tx, e.table)?.iter().any(|c| c == "clinic_id") {
             tx.execute(
                 &format!("UPDATE {} SET clinic_id = ?1 WHERE clinic_id = ?2", e.table),
                 params![format.clinic_id, local],
