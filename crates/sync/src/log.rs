@@ -358,6 +358,9 @@ fn snapshot_of(conn: &Connection, entity_type: &str, entity_id: &str) -> rusqlit
     })
 }
 
+/// A row of `sync_rows`: (entity type, entity id).
+type RowKey = (String, String);
+
 /// Entities whose row could not be inserted before (a parent from another peer was missing):
 /// tried again, in dependency order, until a pass inserts nothing.
 fn retry_waiting(apply: &Apply<'_>, registry: &Registry, new_blobs: &mut Vec<String>) -> Result<(), SyncError> {
@@ -365,9 +368,9 @@ fn retry_waiting(apply: &Apply<'_>, registry: &Registry, new_blobs: &mut Vec<Str
         let mut stmt = apply.tx.prepare_cached(
             "SELECT entity_type, entity_id FROM sync_rows INDEXED BY sync_rows_waiting WHERE waiting = 1",
         )?;
-        let (mut waiting, companions): (Vec<(String, String)>, Vec<(String, String)>) = stmt
+        let (mut waiting, companions): (Vec<RowKey>, Vec<RowKey>) = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-            .collect::<Result<Vec<(String, String)>, _>>()?
+            .collect::<Result<Vec<RowKey>, _>>()?
             .into_iter()
             .partition(|(t, _)| registry.get(t).is_some());
         // Companions marked waiting by an earlier version: never again read on every apply.
