@@ -386,3 +386,32 @@ fn the_sql_reader_finds_tables_in_every_kind_of_literal() {
     let named: BTreeSet<String> = literals.iter().flat_map(|l| tables_named(l, &known)).collect();
     assert_eq!(named, ["documents", "patients"].iter().map(|s| s.to_string()).collect::<BTreeSet<_>>());
 }
+
+/// A domain crate's messages reach every shell, so none names one shell's command: the next
+/// step is a `Remedy` that each shell words itself.
+#[test]
+fn no_domain_message_names_a_cli_command() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let shells = ["cli", "bench", "app"];
+    let mut offenders = Vec::new();
+    let mut literals = 0;
+    for entry in std::fs::read_dir(root.join("crates")).expect("crates/").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if shells.contains(&name.as_str()) {
+            continue;
+        }
+        let mut files = Vec::new();
+        rust_files(&entry.path().join("src"), &mut files);
+        for file in files {
+            let src = std::fs::read_to_string(&file).expect("read source");
+            for lit in string_literals(&src) {
+                literals += 1;
+                if lit.contains("`chairside ") {
+                    offenders.push(format!("{}: {lit}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(literals > 1000, "the domain crates' literals were read ({literals})");
+    assert!(offenders.is_empty(), "messages naming a CLI command (give a Remedy instead): {offenders:#?}");
+}

@@ -67,7 +67,7 @@ impl Setup {
                     .iter()
                     .map(|f| {
                         let name = Path::new(&f.path).file_name().map(|s| s.to_string_lossy().into_owned());
-                        (name.unwrap_or_default(), f.status.clone())
+                        (name.unwrap_or_default(), f.status.to_string())
                     })
                     .collect(),
                 _ => Vec::new(),
@@ -239,7 +239,7 @@ fn with_no_active_patient_files_wait_in_the_tray_until_assigned_and_failures_kee
     assert!(tray.iter().all(|f| f.status == "waiting"), "{tray:?}");
     let paths: Vec<String> = tray.iter().map(|f| f.path.clone()).collect();
     let out = s.lib.assign_inbox_files(&s.patient, &paths).expect("assign");
-    let status = |name: &str| out.iter().find(|f| f.path.ends_with(name)).map(|f| f.status.clone());
+    let status = |name: &str| out.iter().find(|f| f.path.ends_with(name)).map(|f| f.status.to_string());
     assert_eq!(status("waiting.jpg").as_deref(), Some("imported"));
     assert_eq!(status("broken.jpg").as_deref(), Some("rejected"));
     assert_eq!(s.documents(), 1);

@@ -12,8 +12,8 @@ use chairside_app::series::{NewTemplate, Series, Slot, Template};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
-    AfterImport, CaptureOutcome, ErrorPayload, FileResult, InboxFile, InboxFolder, InboxNotice, SeriesView, SlotView,
-    ToothLabel,
+    AfterImport, CaptureOutcome, ErrorPayload, FileResult, FileStatus, InboxFile, InboxFolder, InboxNotice,
+    InboxStatus, SeriesView, SlotView, ToothLabel,
 };
 use ts_rs::{Config, TS};
 
@@ -43,9 +43,9 @@ pub fn typescript() -> String {
     let cfg = Config::new().with_large_int("number");
     let decls = declarations!(&cfg;
         ErrorPayload, Kind, Status, Transition, ThumbnailRef, ThumbnailEvent, GalleryItem, Document,
-        HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileResult, LibraryStatus,
+        HistoryEntry, Attachment, DocumentDetails, Patient, Note, PlanItem, Plan, FileStatus, FileResult, LibraryStatus,
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
-        InboxFolder, InboxFolderInput, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
+        InboxFolder, InboxFolderInput, InboxStatus, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
         SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
         SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink,
     );

@@ -118,7 +118,7 @@ pub fn start_inbox<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Arc<Library>) {
         Ok(inbox) => *slot = Some(inbox),
         Err(e) => {
             log_line!("chairside: {e}");
-            let _ = app.emit(EVENT_INBOX, InboxNotice::Failed { error: e.to_payload() });
+            let _ = app.emit(EVENT_INBOX, InboxNotice::Failed { error: crate::commands::payload(&e) });
         }
     }
 }

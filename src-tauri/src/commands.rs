@@ -14,8 +14,8 @@ use chairside_app::sync_engine::{Check, LifecycleReport, SecretLocation, ShareLi
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
-    AfterImport, AppError, CaptureOutcome, ErrorPayload, FileResult, InboxFile, InboxFolder, Library, SeriesView,
-    ToothLabel,
+    AfterImport, AppError, CaptureOutcome, ErrorPayload, FileResult, InboxFile, InboxFolder, Library, Remedy,
+    SeriesView, ToothLabel,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -24,6 +24,20 @@ use ts_rs::TS;
 use crate::{EVENT_IMPORT_PROGRESS, Shared, capture};
 
 type Reply<T> = Result<T, ErrorPayload>;
+
+/// An error as the desktop says it: its message, then the next step as a place in the app.
+pub(crate) fn payload(e: &AppError) -> ErrorPayload {
+    e.payload_with(|r| match r {
+        Remedy::FindPatient => "search for the patient again in the patient list",
+        Remedy::FindDocument => "open the patient's documents again",
+        Remedy::ListSeriesTemplates => "pick one of the templates in Settings → Series templates",
+        Remedy::VerifyLibrary => {
+            "ask whoever looks after this workstation to verify the library (`chairside verify`); the other images are not affected"
+        }
+        Remedy::ConfigureSync => "open Settings → Sync",
+        Remedy::EnterSyncSecret => "open Settings → Sync and enter the secret key again",
+    })
+}
 
 /// Runs `f` on the blocking pool against the open library (waiting there, not here, if the
 /// library is still opening).
@@ -35,7 +49,7 @@ where
 {
     tauri::async_runtime::spawn_blocking(move || {
         let library: Arc<Library> = app.state::<Shared>().library()?;
-        f(&library).map_err(|e| e.to_payload())
+        f(&library).map_err(|e| payload(&e))
     })
     .await
     .map_err(|e| ErrorPayload {

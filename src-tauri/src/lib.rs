@@ -108,7 +108,7 @@ impl Shared {
 fn data_dir() -> Result<PathBuf, ErrorPayload> {
     match std::env::var_os(chairside_app::DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         Some(dir) => Ok(PathBuf::from(dir)),
-        None => chairside_app::default_data_dir().map_err(|e| e.to_payload()),
+        None => chairside_app::default_data_dir().map_err(|e| commands::payload(&e)),
     }
 }
 
@@ -121,7 +121,7 @@ pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
         // A closed window cannot be told; the thumbnail is on disk either way.
         let _ = emitter.emit(EVENT_THUMBNAIL, event);
     }));
-    let library = Library::open(options).map(Arc::new).map_err(|e| e.to_payload());
+    let library = Library::open(options).map(Arc::new).map_err(|e| commands::payload(&e));
     match &library {
         Ok(lib) => {
             let active = lib.active_patient().ok().flatten().map(|p| p.id);

@@ -121,6 +121,8 @@ fn refusals_reach_the_ui_as_a_code_and_a_message() {
     let e = s.call("get_patient", json!({"id": "nobody"})).expect_err("unknown patient");
     assert_eq!(e["code"], "patient_not_found");
     assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    // The next step in the desktop's words, not a command line.
+    assert_eq!(e["message"], "no patient with id nobody: search for the patient again in the patient list");
     let e = s
         .call("add_patient", json!({"input": {"name": "  ", "external_id": null, "birth_date": null}}))
         .expect_err("empty");

@@ -15,9 +15,9 @@ use chairside_patients::{NewPatient, Patient};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{AppError, ErrorPayload, FileResult, Library};
+use crate::{AppError, ErrorPayload, FileResult, FileStatus, Library};
 
-pub use chairside_inbox::records::{AfterImport, IMPORTED_SUBFOLDER};
+pub use chairside_inbox::records::{AfterImport, IMPORTED_SUBFOLDER, InboxStatus};
 
 /// One watched folder of this workstation.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -35,9 +35,7 @@ pub struct InboxFolder {
 pub struct InboxFile {
     pub path: String,
     pub folder: String,
-    /// `waiting` (no active patient: in the Unassigned tray), `imported`, `duplicate` or
-    /// `rejected` (the file stays where it is; `error` says why).
-    pub status: String,
+    pub status: InboxStatus,
     pub patient_id: Option<String>,
     pub document_id: Option<String>,
     pub error: Option<ErrorPayload>,
@@ -119,7 +117,7 @@ impl Library {
     ) -> Result<(Patient, bool), AppError> {
         let external_id = external_id.trim();
         if external_id.is_empty() {
-            return Err(AppError::InvalidInput("the chart number (--external-id) is empty".into()));
+            return Err(AppError::InvalidInput("the chart number (the patient's external id) is empty".into()));
         }
         let found = self.db.read(|c| chairside_patients::find_by_external_id(c, &self.clinic_id(), external_id))?;
         let (patient, created) = match found {
@@ -256,7 +254,7 @@ impl Library {
         let Some(patient_id) = patient_id else {
             let mut out = Vec::new();
             for f in fresh {
-                out.push(self.record_inbox_file(f, "waiting", None, None, None)?);
+                out.push(self.record_inbox_file(f, InboxStatus::Waiting, None, None, None)?);
             }
             return Ok(out);
         };
@@ -277,7 +275,7 @@ impl Library {
                     .map(|c| c.after_import)
                     .unwrap_or(AfterImport::Move);
                 let mut moved_to = None;
-                if r.status != "rejected" && after == AfterImport::Move {
+                if r.status != FileStatus::Rejected && after == AfterImport::Move {
                     let dest = imported_destination(&f.folder, &f.path);
                     match move_aside(&f.path, &dest) {
                         Ok(()) => moved_to = Some(dest.display().to_string()),
@@ -297,7 +295,7 @@ impl Library {
                         }
                     }
                 }
-                out.push(self.record_inbox_file(f, &r.status, Some(&patient_id), Some(r), moved_to)?);
+                out.push(self.record_inbox_file(f, r.status.into(), Some(&patient_id), Some(r), moved_to)?);
             }
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -305,7 +303,7 @@ impl Library {
         // (the order cameras and sensors number their shots).
         if let Some(session) = self.capture_session()?.filter(|s| s.series.patient_id == patient_id) {
             for f in &mut out {
-                if let (Some(doc), "imported" | "duplicate") = (f.document_id.as_deref(), f.status.as_str()) {
+                if let (Some(doc), true) = (f.document_id.as_deref(), f.status.is_in_library()) {
                     f.series_slot = self.fill_next(&session.series.id, doc)?;
                 }
             }
@@ -338,7 +336,7 @@ impl Library {
     fn record_inbox_file(
         &self,
         f: &ReadyFile,
-        status: &str,
+        status: InboxStatus,
         patient_id: Option<&str>,
         result: Option<&FileResult>,
         moved_to: Option<String>,
@@ -346,7 +344,7 @@ impl Library {
         let file = InboxFile {
             path: f.path.display().to_string(),
             folder: f.folder.display().to_string(),
-            status: status.to_string(),
+            status,
             patient_id: patient_id.map(str::to_string),
             document_id: result.and_then(|r| r.document_id.clone()),
             error: result.and_then(|r| r.error.clone()),
@@ -358,7 +356,7 @@ impl Library {
         let record = FileRecord {
             path: file.path.clone(),
             folder: file.folder.clone(),
-            status: file.status.clone(),
+            status: file.status,
             patient_id: file.patient_id.clone(),
             document_id: file.document_id.clone(),
             error: file.error.as_ref().map(|e| (e.code.clone(), e.message.clone())),

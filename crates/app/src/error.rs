@@ -3,12 +3,13 @@ use std::path::PathBuf;
 use chairside_clinical_notes::NoteError;
 use chairside_media::MediaError;
 use chairside_patients::PatientError;
-use chairside_store::{ErrorCode, StoreError};
+use chairside_store::{ErrorCode, Remedy, StoreError};
 use chairside_treatment_plan::PlanError;
 use serde::Serialize;
 
-/// Everything the app API can fail with. Shells show [`AppError::to_string`] to people and
-/// hand [`AppError::code`] to scripts and the UI.
+/// Everything the app API can fail with. Shells show [`AppError::message_with`] to people (the
+/// message and the next step in the shell's words) and hand [`AppError::code`] to scripts and
+/// the UI.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error(
@@ -75,6 +76,29 @@ impl AppError {
         }
     }
 
+    /// The next step a shell offers, when the failure has one.
+    pub fn remedy(&self) -> Option<Remedy> {
+        self.domain().and_then(ErrorCode::remedy)
+    }
+
+    /// The message for people: what happened, then the next step as `words` says it (each
+    /// shell names its own commands or screens).
+    pub fn message_with(&self, words: impl Fn(Remedy) -> &'static str) -> String {
+        match self.remedy() {
+            Some(r) => format!("{self}: {}", words(r)),
+            None => self.to_string(),
+        }
+    }
+
+    /// The payload with the next step in words of no particular shell.
+    pub fn to_payload(&self) -> ErrorPayload {
+        self.payload_with(Remedy::advice)
+    }
+
+    pub fn payload_with(&self, words: impl Fn(Remedy) -> &'static str) -> ErrorPayload {
+        ErrorPayload { code: self.code().to_string(), message: self.message_with(words) }
+    }
+
     /// The domain crate's error this one wraps, if any.
     fn domain(&self) -> Option<&dyn ErrorCode> {
         Some(match self {
@@ -93,10 +117,6 @@ impl AppError {
             | AppError::InvalidInput(_)
             | AppError::Inbox(_) => return None,
         })
-    }
-
-    pub fn to_payload(&self) -> ErrorPayload {
-        ErrorPayload { code: self.code().to_string(), message: self.to_string() }
     }
 }
 

@@ -5,19 +5,73 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chairside_media::{ImportRequest, ImportStatus, Kind, MediaError};
+use chairside_media::{ImportRequest, ImportStatus, Kind};
 use serde::Serialize;
 use serde_json::json;
 
 use crate::{AppError, ErrorPayload, Library};
+
+/// What became of one file offered for import.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FileStatus {
+    Imported,
+    /// Already in the library (same SHA-256): nothing new was stored.
+    Duplicate,
+    /// Refused, nothing stored; the result's error says why.
+    Rejected,
+}
+
+impl FileStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileStatus::Imported => "imported",
+            FileStatus::Duplicate => "duplicate",
+            FileStatus::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for FileStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A status equals its name (`"imported"`), as scripts and tests write it.
+impl PartialEq<&str> for FileStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl From<ImportStatus> for FileStatus {
+    fn from(s: ImportStatus) -> FileStatus {
+        match s {
+            ImportStatus::Imported => FileStatus::Imported,
+            ImportStatus::Duplicate => FileStatus::Duplicate,
+        }
+    }
+}
+
+impl From<FileStatus> for chairside_inbox::records::InboxStatus {
+    fn from(s: FileStatus) -> Self {
+        use chairside_inbox::records::InboxStatus;
+        match s {
+            FileStatus::Imported => InboxStatus::Imported,
+            FileStatus::Duplicate => InboxStatus::Duplicate,
+            FileStatus::Rejected => InboxStatus::Rejected,
+        }
+    }
+}
 
 /// The outcome for one file, in the shape of the CLI contract.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct FileResult {
     pub path: String,
-    /// `imported`, `duplicate` or `rejected`.
-    pub status: String,
+    pub status: FileStatus,
     pub document_id: Option<String>,
     pub sha256: Option<String>,
     pub error: Option<ErrorPayload>,
@@ -76,7 +130,7 @@ fn expand(paths: &[PathBuf], out: &mut Vec<PathBuf>, problems: &mut Vec<FileResu
 fn rejected(path: &Path, code: &str, message: String, input_fault: bool) -> FileResult {
     FileResult {
         path: path.display().to_string(),
-        status: "rejected".into(),
+        status: FileStatus::Rejected,
         document_id: None,
         sha256: None,
         error: Some(ErrorPayload { code: code.into(), message }),
@@ -96,7 +150,7 @@ impl Library {
         source: &str,
         on_progress: &(dyn Fn(ImportProgress<'_>) + Sync),
     ) -> Result<Vec<FileResult>, AppError> {
-        self.patient(patient_id).map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))?;
+        self.patient(patient_id)?;
         let mut files = Vec::new();
         let mut problems = Vec::new();
         expand(paths, &mut files, &mut problems);
@@ -134,22 +188,14 @@ impl Library {
     fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
         let req = ImportRequest { patient_id, path, kind, source };
         match self.media.import(&self.actor, &req) {
-            Ok(mut outcome) => {
-                if outcome.status == ImportStatus::Imported {
-                    self.workers.enqueue_prepared(&outcome.sha256, outcome.thumbnails.take());
-                }
-                FileResult {
-                    path: path.display().to_string(),
-                    status: match outcome.status {
-                        ImportStatus::Imported => "imported".into(),
-                        ImportStatus::Duplicate => "duplicate".into(),
-                    },
-                    document_id: Some(outcome.document_id),
-                    sha256: Some(outcome.sha256),
-                    error: None,
-                    input_fault: false,
-                }
-            }
+            Ok(outcome) => FileResult {
+                path: path.display().to_string(),
+                status: outcome.status.into(),
+                document_id: Some(outcome.document_id),
+                sha256: Some(outcome.sha256),
+                error: None,
+                input_fault: false,
+            },
             Err(e) => {
                 let e = AppError::from(e);
                 // The rejection is worth keeping in the audit trail (what was refused, why);

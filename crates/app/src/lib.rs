@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use chairside_audit::{AuditEvent, ChainReport};
 use chairside_clinical_notes::{Note, NoteOwner};
-use chairside_media::thumbs::{ThumbnailListener, ThumbnailWorkers};
+use chairside_media::thumbs::ThumbnailListener;
 use chairside_media::{
     Attachment, Document, DocumentDetails, DocumentPatch, DocumentSummary, ExportSummary, Limits, Media, MediaPaths,
     OwnerRegistry, OwnerSpec, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
@@ -27,9 +27,12 @@ pub use chairside_media::{ImportStatus, Kind};
 /// Escaping of outside text for terminals and logs, for the shells.
 pub use chairside_store::text;
 // The domain crates, for shells that name their types (the desktop's TypeScript bindings).
-pub use capture::{AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions};
+pub use capture::{
+    AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions, InboxStatus,
+};
+pub use chairside_store::Remedy;
 pub use error::{AppError, ErrorPayload};
-pub use import::{FileResult, ImportProgress};
+pub use import::{FileResult, FileStatus, ImportProgress};
 pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
@@ -80,7 +83,6 @@ pub struct Library {
     media: Media,
     actor: Actor,
     clinic_id: std::sync::RwLock<String>,
-    workers: Arc<ThumbnailWorkers>,
     sync: std::sync::OnceLock<Arc<chairside_sync::SyncEngine>>,
     anchor: Arc<chairside_audit::Anchor>,
 }
@@ -239,18 +241,13 @@ impl Library {
         let threads = options
             .thumbnail_threads
             .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
-        let workers = Arc::new(ThumbnailWorkers::start(media.thumbnailer(), threads, options.on_thumbnail));
-        // Thumbnails left pending by an earlier run (a crash, a quit) are made now.
-        for sha in media.thumbnailer().pending()? {
-            workers.enqueue(&sha);
-        }
+        media.start_thumbnail_workers(threads, options.on_thumbnail)?;
         Ok(Library {
             data_dir: dir,
             db,
             media,
             actor: Actor { user, workstation },
             clinic_id: std::sync::RwLock::new(clinic_id),
-            workers,
             sync: std::sync::OnceLock::new(),
             anchor,
         })
@@ -361,12 +358,12 @@ impl Library {
 
     /// Blocks until the thumbnail workers have nothing left to do.
     pub fn wait_for_thumbnails(&self) {
-        self.workers.wait_idle();
+        self.media.wait_for_thumbnails();
     }
 
     /// Blobs whose thumbnails are queued or being made.
     pub fn thumbnails_in_progress(&self) -> usize {
-        self.workers.in_progress()
+        self.media.thumbnails_in_progress()
     }
 
     // --- links ---

@@ -31,13 +31,13 @@ impl Library {
         if let Some(engine) = self.sync.get() {
             return Ok(engine);
         }
-        let workers = Arc::clone(&self.workers);
+        let queue_thumbnails = self.media.thumbnail_queue();
         let engine = SyncEngine::new(EngineOptions {
             data_dir: self.data_dir.clone(),
             db: Arc::clone(&self.db),
             actor: self.actor.clone(),
             thumbnailer: self.media.thumbnailer(),
-            on_original: Some(Box::new(move |sha: &str| workers.enqueue(sha))),
+            on_original: Some(Box::new(queue_thumbnails)),
             registry: crate::replicated(),
         })?;
         Ok(self.sync.get_or_init(|| Arc::new(engine)))

@@ -298,138 +298,174 @@ fn distinct_jpeg(photo: &[u8], tag: &str) -> Vec<u8> {
 }
 
 fn inbox(photo_dir: &Path, n: usize) -> Result<(), String> {
-    use std::collections::HashMap;
-    use std::io::Write;
-    use std::sync::{Arc, Condvar, Mutex};
+    let photos = read_jpegs(photo_dir)?;
+    let bench = InboxBench::start()?;
+    bench.one_at_a_time(&photos, n)?;
+    bench.burst(&photos, n)
+}
 
-    use chairside_app::{Inbox, InboxNotice, InboxOptions};
-    use chairside_media::ThumbnailEvent;
-
-    let mut photos: Vec<Vec<u8>> = Vec::new();
-    let mut names: Vec<_> = std::fs::read_dir(photo_dir)
-        .map_err(|e| format!("{}: {e}", photo_dir.display()))?
+/// The `.jpg` files of a folder, in name order.
+fn read_jpegs(dir: &Path) -> Result<Vec<Vec<u8>>, String> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
         .flatten()
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x.eq_ignore_ascii_case("jpg")))
         .collect();
     names.sort();
-    for p in &names {
-        photos.push(std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?);
-    }
+    let photos = names
+        .iter()
+        .map(|p| std::fs::read(p).map_err(|e| format!("{}: {e}", p.display())))
+        .collect::<Result<Vec<_>, _>>()?;
     if photos.is_empty() {
-        return Err(format!("no .jpg in {}", photo_dir.display()));
+        return Err(format!("no .jpg in {}", dir.display()));
+    }
+    Ok(photos)
+}
+
+/// A library with its inbox running and a patient in the chair, and when each blob's
+/// 256-px thumbnail became ready.
+struct InboxBench {
+    _dir: tempfile::TempDir,
+    lib: std::sync::Arc<Library>,
+    patient: String,
+    inbox: std::path::PathBuf,
+    ready: std::sync::Arc<(std::sync::Mutex<std::collections::HashMap<String, Instant>>, std::sync::Condvar)>,
+    notices: std::sync::Arc<std::sync::Mutex<Vec<chairside_app::InboxNotice>>>,
+    running: chairside_app::Inbox,
+}
+
+impl InboxBench {
+    fn start() -> Result<InboxBench, String> {
+        use chairside_media::ThumbnailEvent;
+        use std::sync::{Arc, Mutex};
+
+        let ready: Arc<(Mutex<std::collections::HashMap<String, Instant>>, std::sync::Condvar)> = Arc::default();
+        let sink = Arc::clone(&ready);
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let mut options = LibraryOptions::new(dir.path());
+        options.on_thumbnail = Some(Arc::new(move |e: &ThumbnailEvent| {
+            if let ThumbnailEvent::Ready { sha256, size: 256 } = e {
+                let (map, cv) = &*sink;
+                map.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.clone(), Instant::now());
+                cv.notify_all();
+            }
+        }));
+        let lib = Arc::new(Library::open(options).map_err(|e| e.to_string())?);
+        let patient = lib
+            .add_patient(&NewPatient { name: "Inbox bench".into(), ..Default::default() })
+            .map_err(|e| e.to_string())?;
+        lib.set_active_patient(Some(&patient.id)).map_err(|e| e.to_string())?;
+        let notices: Arc<Mutex<Vec<chairside_app::InboxNotice>>> = Arc::default();
+        let seen = Arc::clone(&notices);
+        let running = chairside_app::Inbox::start(Arc::clone(&lib), chairside_app::InboxOptions::default(), move |n| {
+            seen.lock().unwrap_or_else(|p| p.into_inner()).push(n)
+        })
+        .map_err(|e| e.to_string())?;
+        std::thread::sleep(Duration::from_millis(300));
+        let inbox = lib.default_inbox();
+        Ok(InboxBench { _dir: dir, lib, patient: patient.id, inbox, ready, notices, running })
     }
 
-    // When each sha's 256-px thumbnail became ready.
-    let ready: Arc<(Mutex<HashMap<String, Instant>>, Condvar)> = Arc::default();
-    let sink = Arc::clone(&ready);
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    let mut options = LibraryOptions::new(dir.path());
-    options.on_thumbnail = Some(Arc::new(move |e: &ThumbnailEvent| {
-        if let ThumbnailEvent::Ready { sha256, size: 256 } = e {
-            let (map, cv) = &*sink;
-            map.lock().unwrap_or_else(|p| p.into_inner()).insert(sha256.clone(), Instant::now());
-            cv.notify_all();
-        }
-    }));
-    let lib = Arc::new(Library::open(options).map_err(|e| e.to_string())?);
-    let patient =
-        lib.add_patient(&NewPatient { name: "Inbox bench".into(), ..Default::default() }).map_err(|e| e.to_string())?;
-    lib.set_active_patient(Some(&patient.id)).map_err(|e| e.to_string())?;
-    let notices: Arc<Mutex<Vec<InboxNotice>>> = Arc::default();
-    let seen = Arc::clone(&notices);
-    let running = Inbox::start(Arc::clone(&lib), InboxOptions::default(), move |n| {
-        seen.lock().unwrap_or_else(|p| p.into_inner()).push(n)
-    })
-    .map_err(|e| e.to_string())?;
-    std::thread::sleep(Duration::from_millis(300));
-    let inbox = lib.default_inbox();
-    let wait_for = |sha: &str, limit: Duration| -> Option<Instant> {
-        let (map, cv) = &*ready;
+    /// When `sha`'s 256-px thumbnail became ready, waiting up to `limit` for it.
+    fn wait_for(&self, sha: &str, limit: Duration) -> Option<Instant> {
+        let (map, cv) = &*self.ready;
         let guard = map.lock().unwrap_or_else(|p| p.into_inner());
         let (guard, _) =
             cv.wait_timeout_while(guard, limit, |m| !m.contains_key(sha)).unwrap_or_else(|p| p.into_inner());
         guard.get(sha).copied()
-    };
-    let write = |path: &Path, bytes: &[u8]| -> Result<(), String> {
-        let mut f = std::fs::File::create(path).map_err(|e| e.to_string())?;
+    }
+
+    fn write(&self, name: &str, bytes: &[u8]) -> Result<(), String> {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.inbox.join(name)).map_err(|e| e.to_string())?;
         f.write_all(bytes).map_err(|e| e.to_string())
-    };
+    }
 
-    let mut latencies = Vec::new();
-    for i in 0..n {
-        let bytes = distinct_jpeg(&photos[i % photos.len()], &format!("single {i}"));
-        let sha = hex::encode(Sha256::digest(&bytes));
-        write(&inbox.join(format!("IMG_{i:04}.jpg")), &bytes)?;
-        // The writer has closed the file: the clock starts.
-        let closed = Instant::now();
-        let done = wait_for(&sha, Duration::from_secs(30)).ok_or(format!("file {i} never got its thumbnail"))?;
-        latencies.push(done.saturating_duration_since(closed));
-        std::thread::sleep(Duration::from_millis(100));
+    /// `n` photos dropped one by one: from the writer's close to the thumbnail in the grid.
+    fn one_at_a_time(&self, photos: &[Vec<u8>], n: usize) -> Result<(), String> {
+        let mut latencies = Vec::new();
+        for i in 0..n {
+            let bytes = distinct_jpeg(&photos[i % photos.len()], &format!("single {i}"));
+            let sha = hex::encode(Sha256::digest(&bytes));
+            self.write(&format!("IMG_{i:04}.jpg"), &bytes)?;
+            // The writer has closed the file: the clock starts.
+            let closed = Instant::now();
+            let done =
+                self.wait_for(&sha, Duration::from_secs(30)).ok_or(format!("file {i} never got its thumbnail"))?;
+            latencies.push(done.saturating_duration_since(closed));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        latencies.sort();
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        let (w, h) = image::ImageReader::new(std::io::Cursor::new(&photos[0]))
+            .with_guessed_format()
+            .ok()
+            .and_then(|r| r.into_dimensions().ok())
+            .unwrap_or((0, 0));
+        println!(
+            "inbox: {n} JPEGs of {w}x{h} ({:.1} MB), from the writer's close to the 256-px thumbnail ready: median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+            photos[0].len() as f64 / 1e6,
+            ms(latencies[n / 2]),
+            ms(latencies[(n * 95).div_ceil(100).min(n) - 1]),
+            ms(latencies[n - 1])
+        );
+        Ok(())
     }
-    latencies.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let (w, h) = image::ImageReader::new(std::io::Cursor::new(&photos[0]))
-        .with_guessed_format()
-        .ok()
-        .and_then(|r| r.into_dimensions().ok())
-        .unwrap_or((0, 0));
-    println!(
-        "inbox: {n} JPEGs of {w}x{h} ({:.1} MB), from the writer's close to the 256-px thumbnail ready: median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
-        photos[0].len() as f64 / 1e6,
-        ms(latencies[n / 2]),
-        ms(latencies[(n * 95).div_ceil(100).min(n) - 1]),
-        ms(latencies[n - 1])
-    );
 
-    // A burst: 200 files at once, as a sensor's "export all" or a card reader copy.
-    notices.lock().unwrap_or_else(|p| p.into_inner()).clear();
-    let burst: Vec<(String, Vec<u8>)> = (0..200)
-        .map(|i| {
-            let bytes = distinct_jpeg(&photos[i % photos.len()], &format!("burst {i}"));
-            (hex::encode(Sha256::digest(&bytes)), bytes)
-        })
-        .collect();
-    let start = Instant::now();
-    for (i, (_, bytes)) in burst.iter().enumerate() {
-        write(&inbox.join(format!("BURST_{i:04}.jpg")), bytes)?;
+    /// A burst: 200 files at once, as a sensor's "export all" or a card reader copy; `earlier`
+    /// documents are already in the library.
+    fn burst(self, photos: &[Vec<u8>], earlier: usize) -> Result<(), String> {
+        self.notices.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let burst: Vec<(String, Vec<u8>)> = (0..200)
+            .map(|i| {
+                let bytes = distinct_jpeg(&photos[i % photos.len()], &format!("burst {i}"));
+                (hex::encode(Sha256::digest(&bytes)), bytes)
+            })
+            .collect();
+        let start = Instant::now();
+        for (i, (_, bytes)) in burst.iter().enumerate() {
+            self.write(&format!("BURST_{i:04}.jpg"), bytes)?;
+        }
+        let written = start.elapsed();
+        for (sha, _) in &burst {
+            self.wait_for(sha, Duration::from_secs(300)).ok_or("a burst file never got its thumbnail")?;
+        }
+        let took = start.elapsed();
+        std::thread::sleep(Duration::from_millis(500));
+        self.running.stop();
+        let reported: Vec<chairside_app::InboxFile> = self
+            .notices
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .flat_map(|n| match n {
+                chairside_app::InboxNotice::Files { files } => files.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let mut paths: Vec<&str> = reported.iter().map(|f| f.path.as_str()).collect();
+        paths.sort();
+        paths.dedup();
+        let imported = reported.iter().filter(|f| f.status == chairside_app::InboxStatus::Imported).count();
+        let docs = self.lib.list_documents(&self.patient, StatusFilter::All).map_err(|e| e.to_string())?.len();
+        let left =
+            std::fs::read_dir(&self.inbox).map_err(|e| e.to_string())?.flatten().filter(|e| e.path().is_file()).count();
+        println!(
+            "inbox burst: 200 files written in {:.1} s, all imported with thumbnails {:.1} s after the first ({:.1} files/s); {} reported, {} distinct, {} imported; {} documents in all (expected {}); {} left in the inbox",
+            written.as_secs_f64(),
+            took.as_secs_f64(),
+            200.0 / took.as_secs_f64(),
+            reported.len(),
+            paths.len(),
+            imported,
+            docs,
+            earlier + 200,
+            left
+        );
+        if reported.len() != 200 || paths.len() != 200 || imported != 200 || docs != earlier + 200 || left != 0 {
+            return Err("the burst lost or doubled files".into());
+        }
+        Ok(())
     }
-    let written = start.elapsed();
-    for (sha, _) in &burst {
-        wait_for(sha, Duration::from_secs(300)).ok_or("a burst file never got its thumbnail")?;
-    }
-    let took = start.elapsed();
-    std::thread::sleep(Duration::from_millis(500));
-    running.stop();
-    let reported: Vec<chairside_app::InboxFile> = notices
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .iter()
-        .flat_map(|n| match n {
-            InboxNotice::Files { files } => files.clone(),
-            _ => Vec::new(),
-        })
-        .collect();
-    let mut paths: Vec<&str> = reported.iter().map(|f| f.path.as_str()).collect();
-    paths.sort();
-    paths.dedup();
-    let imported = reported.iter().filter(|f| f.status == "imported").count();
-    let docs = lib.list_documents(&patient.id, StatusFilter::All).map_err(|e| e.to_string())?.len();
-    let left = std::fs::read_dir(&inbox).map_err(|e| e.to_string())?.flatten().filter(|e| e.path().is_file()).count();
-    println!(
-        "inbox burst: 200 files written in {:.1} s, all imported with thumbnails {:.1} s after the first ({:.1} files/s); {} reported, {} distinct, {} imported; {} documents in all (expected {}); {} left in the inbox",
-        written.as_secs_f64(),
-        took.as_secs_f64(),
-        200.0 / took.as_secs_f64(),
-        reported.len(),
-        paths.len(),
-        imported,
-        docs,
-        n + 200,
-        left
-    );
-    if reported.len() != 200 || paths.len() != 200 || imported != 200 || docs != n + 200 || left != 0 {
-        return Err("the burst lost or doubled files".into());
-    }
-    Ok(())
 }

@@ -117,9 +117,9 @@ fn main() -> ExitCode {
             ExitCode::from(out.exit)
         }
         Err(e) => {
-            say!("chairside: {e}");
+            say!("chairside: {}", output::message(&e));
             if json_mode {
-                println!("{}", json!({"error": e.to_payload()}));
+                println!("{}", json!({"error": output::payload(&e)}));
             }
             ExitCode::from(error_exit(&e))
         }

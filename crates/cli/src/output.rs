@@ -2,6 +2,7 @@
 //! text with outside strings escaped; the exit status from the outcome alone.
 
 use chairside_app::AppError;
+use chairside_store::Remedy;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -35,6 +36,26 @@ impl Output {
             exit: 0,
             streamed: false,
         })
+    }
+}
+
+/// An error as the CLI says it: its message, then the next step as a command to run.
+pub fn message(e: &AppError) -> String {
+    e.message_with(next_step)
+}
+
+pub fn payload(e: &AppError) -> chairside_app::ErrorPayload {
+    e.payload_with(next_step)
+}
+
+fn next_step(r: Remedy) -> &'static str {
+    match r {
+        Remedy::FindPatient => "check the id with `chairside patient list`",
+        Remedy::FindDocument => "check the id with `chairside list --patient …`",
+        Remedy::ListSeriesTemplates => "see `chairside series templates`",
+        Remedy::VerifyLibrary => "run `chairside verify`",
+        Remedy::ConfigureSync => "run `chairside sync configure`",
+        Remedy::EnterSyncSecret => "run `chairside sync configure` again with the secret",
     }
 }
 

@@ -104,6 +104,17 @@ fn unknown_ids_are_refused() {
 }
 
 #[test]
+fn a_refusal_names_the_command_that_helps() {
+    let lib = Lib::new();
+    let r = lib.json(&["note", "add", "--patient", "nope", "--text", "x"]);
+    assert_eq!(r.json["error"]["message"], "no patient with id nope: check the id with `chairside patient list`");
+    let r = lib.json(&["show", "nope"]);
+    assert_eq!(r.json["error"]["message"], "no document with id nope: check the id with `chairside list --patient …`");
+    let r = lib.json(&["sync", "run"]);
+    assert_eq!(r.json["error"]["message"], "sync is not configured: run `chairside sync configure`");
+}
+
+#[test]
 fn links_to_unknown_foreign_or_malformed_owners_are_refused_naming_the_check() {
     let lib = Lib::new();
     let a = lib.patient("A");

@@ -27,8 +27,8 @@ pub const OWNER_TYPE: &str = "clinical_note";
 pub enum NoteError {
     #[error("no clinical note with id {0}")]
     NotFound(String),
-    #[error("no patient with id {0}: check the id with `chairside patient list`")]
-    PatientNotFound(String),
+    #[error(transparent)]
+    Patient(#[from] chairside_patients::PatientError),
     #[error("a note's text must not be empty")]
     EmptyText,
     #[error(transparent)]
@@ -39,13 +39,23 @@ impl chairside_store::ErrorCode for NoteError {
     fn code(&self) -> &'static str {
         match self {
             NoteError::NotFound(_) => "note_not_found",
-            NoteError::PatientNotFound(_) => "patient_not_found",
+            NoteError::Patient(e) => e.code(),
             NoteError::EmptyText => "invalid_input",
             NoteError::Store(e) => e.code(),
         }
     }
     fn is_invalid_input(&self) -> bool {
-        !matches!(self, NoteError::Store(_))
+        match self {
+            NoteError::Store(_) => false,
+            NoteError::Patient(e) => e.is_invalid_input(),
+            _ => true,
+        }
+    }
+    fn remedy(&self) -> Option<chairside_store::Remedy> {
+        match self {
+            NoteError::Patient(e) => e.remedy(),
+            _ => None,
+        }
     }
 }
 
@@ -74,8 +84,7 @@ fn clean_text(text: &str) -> Result<&str, NoteError> {
 
 pub fn create(tx: &Connection, actor: &Actor, patient_id: &str, text: &str) -> Result<Note, NoteError> {
     let text = clean_text(text)?;
-    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?
-        .ok_or_else(|| NoteError::PatientNotFound(patient_id.to_string()))?;
+    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?;
     let now = chairside_store::now_rfc3339();
     let note = Note {
         id: chairside_store::new_id(),

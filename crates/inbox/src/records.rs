@@ -46,6 +46,55 @@ impl AfterImport {
     }
 }
 
+/// What became of a file found in a watched folder.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InboxStatus {
+    /// Nobody was in the chair: it waits in the Unassigned tray.
+    Waiting,
+    Imported,
+    /// Already in the library (same SHA-256): nothing new was stored.
+    Duplicate,
+    /// Refused; the file stays where it is and its error says why.
+    Rejected,
+}
+
+impl InboxStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InboxStatus::Waiting => "waiting",
+            InboxStatus::Imported => "imported",
+            InboxStatus::Duplicate => "duplicate",
+            InboxStatus::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<InboxStatus> {
+        [InboxStatus::Waiting, InboxStatus::Imported, InboxStatus::Duplicate, InboxStatus::Rejected]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+
+    /// The file's content is in the library (imported now or already there).
+    pub fn is_in_library(self) -> bool {
+        matches!(self, InboxStatus::Imported | InboxStatus::Duplicate)
+    }
+}
+
+/// A status equals its name (`"waiting"`), as scripts and tests write it.
+impl PartialEq<&str> for InboxStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for InboxStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A watched folder as stored: its kind is the name of a document kind, or none.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FolderSetting {
@@ -59,8 +108,7 @@ pub struct FolderSetting {
 pub struct FileRecord {
     pub path: String,
     pub folder: String,
-    /// `waiting`, `imported`, `duplicate` or `rejected`.
-    pub status: String,
+    pub status: InboxStatus,
     pub patient_id: Option<String>,
     pub document_id: Option<String>,
     /// The refusal's code and message, for a rejected file.
@@ -144,9 +192,9 @@ pub fn is_settled(conn: &Connection, f: &ReadyFile, has_patient: bool) -> Result
         .optional()?;
     Ok(known.is_some_and(|(status, size, ms)| {
         let unchanged = size == f.size as i64 && ms == modified_ms(f.modified);
-        let settled = match status.as_str() {
-            "imported" | "duplicate" | "rejected" => true,
-            _ => !has_patient,
+        let settled = match InboxStatus::parse(&status) {
+            Some(InboxStatus::Waiting) | None => !has_patient,
+            Some(_) => true,
         };
         unchanged && settled
     }))
@@ -173,7 +221,7 @@ pub fn record(tx: &Connection, file: &FileRecord) -> Result<(), StoreError> {
             file.folder,
             file.byte_size as i64,
             file.modified_ms,
-            file.status,
+            file.status.as_str(),
             file.patient_id,
             file.document_id,
             file.error.as_ref().map(|e| e.0.clone()),
@@ -197,10 +245,13 @@ pub fn open_files(conn: &Connection) -> Result<Vec<FileRecord>, StoreError> {
         .query_map([], |r| {
             let code: Option<String> = r.get(5)?;
             let message: Option<String> = r.get(6)?;
+            let status: String = r.get(2)?;
+            // The table's CHECK allows only the four; anything else is shown as a refusal.
+            let status = InboxStatus::parse(&status).unwrap_or(InboxStatus::Rejected);
             Ok(FileRecord {
                 path: r.get(0)?,
                 folder: r.get(1)?,
-                status: r.get(2)?,
+                status,
                 patient_id: r.get(3)?,
                 document_id: r.get(4)?,
                 error: code.map(|c| (c, message.unwrap_or_default())),

@@ -152,22 +152,7 @@ pub fn walk(bytes: &[u8], start: usize, encoding: Encoding) -> Result<(), String
     let mut stack = vec![Frame::Dataset { end: None, implicit: implicit_top }];
     let mut elements = 0usize;
     loop {
-        // Close every frame whose defined end has been reached.
-        while let Some(&top) = stack.last() {
-            let end = match top {
-                Frame::Dataset { end, .. } | Frame::Items { end, .. } => end,
-                Frame::Fragments => None,
-            };
-            match end {
-                Some(e) if c.pos == e => {
-                    stack.pop();
-                }
-                Some(e) if c.pos > e => {
-                    return Err(format!("an element runs past the end of its container at byte {e}"));
-                }
-                _ => break,
-            }
-        }
+        close_finished(&mut stack, c.pos)?;
         let Some(&top) = stack.last() else {
             // The top level never has a defined end, so this is unreachable in practice.
             return Ok(());
@@ -185,79 +170,121 @@ pub fn walk(bytes: &[u8], start: usize, encoding: Encoding) -> Result<(), String
         let limit = frame_end(&stack).unwrap_or(bytes.len());
         let tag = (c.u16()?, c.u16()?);
         match top {
-            Frame::Fragments => {
-                let len = c.u32()?;
-                match tag {
-                    ITEM if len != UNDEFINED => skip(&mut c, len, limit)?,
-                    SEQUENCE_END => {
-                        stack.pop();
-                    }
-                    _ => return Err(format!("encapsulated pixel data holds an unexpected element at byte {}", c.pos)),
-                }
-            }
-            Frame::Items { implicit, .. } => {
-                let len = c.u32()?;
-                match tag {
-                    ITEM => {
-                        let end = defined_end(&c, len, limit)?;
-                        push(&mut stack, Frame::Dataset { end, implicit })?;
-                    }
-                    SEQUENCE_END => {
-                        if frame_end(&stack).is_some() {
-                            return Err("a sequence of defined length ends with a delimiter".into());
-                        }
-                        stack.pop();
-                    }
-                    _ => return Err(format!("a sequence holds a non-item element at byte {}", c.pos)),
-                }
-            }
-            Frame::Dataset { implicit, end } => {
-                if tag == ITEM_END {
-                    c.u32()?;
-                    if end.is_some() || stack.len() == 1 {
-                        return Err(format!("an unexpected item delimiter at byte {}", c.pos));
-                    }
-                    stack.pop();
-                    continue;
-                }
-                if tag.0 == 0xFFFE {
-                    return Err(format!("an item element outside a sequence at byte {}", c.pos));
-                }
-                let (vr, len) = if implicit {
-                    (None, c.u32()?)
-                } else {
-                    let v = c.take(2)?;
-                    let vr = [v[0], v[1]];
-                    let len = if long_form(vr) {
-                        c.take(2)?;
-                        c.u32()?
-                    } else {
-                        c.u16()? as u32
-                    };
-                    (Some(vr), len)
-                };
-                let sequence = match vr {
-                    Some(v) => &v == b"SQ",
-                    None => is_sequence_in_dictionary(tag),
-                };
-                if len == UNDEFINED {
-                    if tag == PIXEL_DATA && !implicit {
-                        push(&mut stack, Frame::Fragments)?;
-                    } else if sequence || vr.is_none() || vr == Some(*b"UN") {
-                        // Undefined length means a sequence; a UN one is encoded implicit VR.
-                        let inner_implicit = implicit || vr == Some(*b"UN");
-                        push(&mut stack, Frame::Items { end: None, implicit: inner_implicit })?;
-                    } else {
-                        return Err(format!("an element of undefined length that is not a sequence at byte {}", c.pos));
-                    }
-                } else if sequence {
-                    let end = defined_end(&c, len, limit)?;
-                    push(&mut stack, Frame::Items { end, implicit })?;
-                } else {
-                    skip(&mut c, len, limit)?;
-                }
-            }
+            Frame::Fragments => fragment(&mut c, &mut stack, tag, limit)?,
+            Frame::Items { implicit, .. } => item(&mut c, &mut stack, tag, limit, implicit)?,
+            Frame::Dataset { implicit, end } => element(&mut c, &mut stack, tag, limit, implicit, end)?,
         }
+    }
+}
+
+/// Closes every frame whose defined end has been reached.
+fn close_finished(stack: &mut Vec<Frame>, pos: usize) -> Result<(), String> {
+    while let Some(&top) = stack.last() {
+        let end = match top {
+            Frame::Dataset { end, .. } | Frame::Items { end, .. } => end,
+            Frame::Fragments => None,
+        };
+        match end {
+            Some(e) if pos == e => {
+                stack.pop();
+            }
+            Some(e) if pos > e => return Err(format!("an element runs past the end of its container at byte {e}")),
+            _ => break,
+        }
+    }
+    Ok(())
+}
+
+/// One element inside encapsulated pixel data: a fragment, or the delimiter that ends them.
+fn fragment(c: &mut Cursor<'_>, stack: &mut Vec<Frame>, tag: (u16, u16), limit: usize) -> Result<(), String> {
+    let len = c.u32()?;
+    match tag {
+        ITEM if len != UNDEFINED => skip(c, len, limit),
+        SEQUENCE_END => {
+            stack.pop();
+            Ok(())
+        }
+        _ => Err(format!("encapsulated pixel data holds an unexpected element at byte {}", c.pos)),
+    }
+}
+
+/// One element of a sequence: an item (a nested data set), or the sequence's delimiter.
+fn item(
+    c: &mut Cursor<'_>,
+    stack: &mut Vec<Frame>,
+    tag: (u16, u16),
+    limit: usize,
+    implicit: bool,
+) -> Result<(), String> {
+    let len = c.u32()?;
+    match tag {
+        ITEM => {
+            let end = defined_end(c, len, limit)?;
+            push(stack, Frame::Dataset { end, implicit })
+        }
+        SEQUENCE_END => {
+            if frame_end(stack).is_some() {
+                return Err("a sequence of defined length ends with a delimiter".into());
+            }
+            stack.pop();
+            Ok(())
+        }
+        _ => Err(format!("a sequence holds a non-item element at byte {}", c.pos)),
+    }
+}
+
+/// One element of a data set: skipped, or opened when it is a sequence or pixel fragments.
+fn element(
+    c: &mut Cursor<'_>,
+    stack: &mut Vec<Frame>,
+    tag: (u16, u16),
+    limit: usize,
+    implicit: bool,
+    end: Option<usize>,
+) -> Result<(), String> {
+    if tag == ITEM_END {
+        c.u32()?;
+        if end.is_some() || stack.len() == 1 {
+            return Err(format!("an unexpected item delimiter at byte {}", c.pos));
+        }
+        stack.pop();
+        return Ok(());
+    }
+    if tag.0 == 0xFFFE {
+        return Err(format!("an item element outside a sequence at byte {}", c.pos));
+    }
+    let (vr, len) = if implicit {
+        (None, c.u32()?)
+    } else {
+        let v = c.take(2)?;
+        let vr = [v[0], v[1]];
+        let len = if long_form(vr) {
+            c.take(2)?;
+            c.u32()?
+        } else {
+            c.u16()? as u32
+        };
+        (Some(vr), len)
+    };
+    let sequence = match vr {
+        Some(v) => &v == b"SQ",
+        None => is_sequence_in_dictionary(tag),
+    };
+    if len == UNDEFINED {
+        if tag == PIXEL_DATA && !implicit {
+            push(stack, Frame::Fragments)
+        } else if sequence || vr.is_none() || vr == Some(*b"UN") {
+            // Undefined length means a sequence; a UN one is encoded implicit VR.
+            let inner_implicit = implicit || vr == Some(*b"UN");
+            push(stack, Frame::Items { end: None, implicit: inner_implicit })
+        } else {
+            Err(format!("an element of undefined length that is not a sequence at byte {}", c.pos))
+        }
+    } else if sequence {
+        let end = defined_end(c, len, limit)?;
+        push(stack, Frame::Items { end, implicit })
+    } else {
+        skip(c, len, limit)
     }
 }
 

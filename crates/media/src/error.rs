@@ -1,4 +1,5 @@
-use chairside_store::{StoreError, rusqlite};
+use chairside_patients::PatientError;
+use chairside_store::{ErrorCode, Remedy, StoreError, rusqlite};
 
 /// Errors of the media module. Each has a stable [`code`](MediaError::code) for scripts and the
 /// UI, and a message that says what failed and what to do.
@@ -33,10 +34,10 @@ pub enum MediaError {
     Corrupt { path: String, format: String, reason: String },
 
     // --- lookups ---
-    #[error("no document with id {0}: check the id with `chairside list --patient …`")]
+    #[error("no document with id {0}")]
     DocumentNotFound(String),
-    #[error("no patient with id {0}: check the id with `chairside patient list`")]
-    PatientNotFound(String),
+    #[error(transparent)]
+    Patient(#[from] PatientError),
     #[error("{0:?} is not a document kind: use intraoral, extraoral, xray, document or other")]
     BadKind(String),
     #[error("{0:?} is not a document status: use active, archived or all")]
@@ -51,10 +52,10 @@ pub enum MediaError {
     LinkNotFound { document_id: String, owner_type: String, owner_id: String },
 
     // --- storage ---
-    #[error("the original of blob {sha256} is missing from the library: run `chairside verify`")]
+    #[error("the original of blob {sha256} is missing from the library")]
     BlobMissing { sha256: String },
     #[error(
-        "the original of blob {sha256} does not match its SHA-256 (found {actual}): it has been damaged on disk; run `chairside verify`"
+        "the original of blob {sha256} does not match its SHA-256 (found {actual}), so it has been damaged on disk"
     )]
     BlobCorrupt { sha256: String, actual: String },
     #[error(
@@ -81,12 +82,20 @@ impl From<rusqlite::Error> for MediaError {
     }
 }
 
-impl chairside_store::ErrorCode for MediaError {
+impl ErrorCode for MediaError {
     fn code(&self) -> &'static str {
         MediaError::code(self)
     }
     fn is_invalid_input(&self) -> bool {
         MediaError::is_invalid_input(self)
+    }
+    fn remedy(&self) -> Option<Remedy> {
+        match self {
+            MediaError::DocumentNotFound(_) => Some(Remedy::FindDocument),
+            MediaError::Patient(e) => e.remedy(),
+            MediaError::BlobMissing { .. } | MediaError::BlobCorrupt { .. } => Some(Remedy::VerifyLibrary),
+            _ => None,
+        }
     }
 }
 
@@ -103,7 +112,7 @@ impl MediaError {
             MediaError::ActiveContent { .. } => "active_content",
             MediaError::Encrypted { .. } => "encrypted_file",
             MediaError::DocumentNotFound(_) => "document_not_found",
-            MediaError::PatientNotFound(_) => "patient_not_found",
+            MediaError::Patient(e) => e.code(),
             MediaError::BadKind(_) => "invalid_kind",
             MediaError::BadStatus(_) => "invalid_status",
             MediaError::BadTime(_) => "invalid_time",
@@ -128,6 +137,9 @@ impl MediaError {
     /// True when the error is about the input (a rejected file, an unknown id, a refused link):
     /// the caller can fix it, and nothing was changed.
     pub fn is_invalid_input(&self) -> bool {
+        if let MediaError::Patient(e) = self {
+            return e.is_invalid_input();
+        }
         matches!(
             self,
             MediaError::Unreadable { .. }
@@ -141,7 +153,6 @@ impl MediaError {
                 | MediaError::Encrypted { .. }
                 | MediaError::ExportTargetExists(_)
                 | MediaError::DocumentNotFound(_)
-                | MediaError::PatientNotFound(_)
                 | MediaError::BadKind(_)
                 | MediaError::BadStatus(_)
                 | MediaError::BadTime(_)

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::attachments::{self, Attachment};
 use crate::blobstore::{BlobBackend, LocalBlobStore};
-use crate::documents::{self, StatusFilter};
+use crate::documents::{self, DocumentSummary, StatusFilter};
 use crate::thumbs::ThumbStore;
 use crate::{Format, MediaError};
 
@@ -98,6 +98,67 @@ pub fn clean_staged(db: &Db, cleaned: &mut Vec<crate::verify::Orphan>) -> Result
     Ok(())
 }
 
+/// Writes the archive to `tmp` (each original checked as it is copied), checks it, and
+/// names it `out`: the number of documents it holds.
+fn write_archive(
+    tmp: &Path,
+    out: &Path,
+    blobs: &LocalBlobStore,
+    actor: &Actor,
+    patient: &chairside_patients::Patient,
+    docs: &[DocumentSummary],
+    links: Vec<Vec<Attachment>>,
+) -> Result<usize, MediaError> {
+    let file = chairside_store::private::create_new(tmp)
+        .map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
+    file.lock().map_err(|e| MediaError::io(format!("locking {}", tmp.display()), e))?;
+    let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
+    // Photos are already compressed: store them as they are.
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Stored)
+        .last_modified_time(zip_now())
+        .large_file(true);
+    let mut entries = Vec::with_capacity(docs.len());
+    for (doc, links) in docs.iter().zip(links) {
+        let ext = Format::from_mime(doc.mime).map(Format::extension).unwrap_or("bin");
+        let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
+        let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
+        zip.start_file(name.as_str(), options).map_err(zip_err)?;
+        copy_checked(blobs, &doc.sha256, &mut zip)?;
+        entries.push(ManifestEntry {
+            document_id: doc.id.clone(),
+            file: name,
+            kind: doc.kind.as_str().to_string(),
+            status: doc.status.as_str().to_string(),
+            captured_at: doc.captured_at.clone(),
+            original_filename: doc.original_filename.clone(),
+            mime: doc.mime.to_string(),
+            byte_size: doc.byte_size,
+            sha256: doc.sha256.clone(),
+            links: links
+                .iter()
+                .map(|l| json!({"owner_type": l.owner_type, "owner_id": l.owner_id, "role": l.role}))
+                .collect(),
+        });
+    }
+    let manifest = Manifest {
+        format: "chairside-export/1".into(),
+        exported_at: chairside_store::now_rfc3339(),
+        exported_by: actor.user.clone(),
+        patient: json!({"id": patient.id, "name": patient.name, "external_id": patient.external_id, "birth_date": patient.birth_date}),
+        documents: entries,
+    };
+    zip.start_file("manifest.json", options).map_err(zip_err)?;
+    zip.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| export_err(e.to_string()))?)
+        .map_err(MediaError::Write)?;
+    let writer = zip.finish().map_err(zip_err)?;
+    let file = writer.into_inner().map_err(|e| MediaError::Write(e.into_error()))?;
+    file.sync_all().map_err(MediaError::Write)?;
+    check_archive(tmp)?;
+    fs::rename(tmp, out).map_err(|e| MediaError::io(format!("naming {}", out.display()), e))?;
+    Ok(manifest.documents.len())
+}
+
 /// Writes every document of a patient (active and archived) to `out`, which must not exist.
 pub fn export_patient(
     db: &Db,
@@ -107,9 +168,7 @@ pub fn export_patient(
     patient_id: &str,
     out: &Path,
 ) -> Result<ExportSummary, MediaError> {
-    let patient = db.read(|c| {
-        chairside_patients::get(c, patient_id).map_err(|_| MediaError::PatientNotFound(patient_id.to_string()))
-    })?;
+    let patient = db.read(|c| chairside_patients::get(c, patient_id).map_err(MediaError::from))?;
     if out.exists() {
         return Err(MediaError::ExportTargetExists(out.display().to_string()));
     }
@@ -134,57 +193,7 @@ pub fn export_patient(
         )?;
         Ok::<_, MediaError>(())
     })?;
-    let result = (|| {
-        let file = chairside_store::private::create_new(&tmp)
-            .map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
-        file.lock().map_err(|e| MediaError::io(format!("locking {}", tmp.display()), e))?;
-        let mut zip = zip::ZipWriter::new(io::BufWriter::new(file));
-        let stamp = zip_now();
-        // Photos are already compressed: store them as they are.
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Stored)
-            .last_modified_time(stamp)
-            .large_file(true);
-        let mut entries = Vec::with_capacity(docs.len());
-        for (doc, links) in docs.iter().zip(links) {
-            let ext = Format::from_mime(doc.mime).map(Format::extension).unwrap_or("bin");
-            let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
-            let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
-            zip.start_file(name.as_str(), options).map_err(zip_err)?;
-            copy_checked(blobs, &doc.sha256, &mut zip)?;
-            entries.push(ManifestEntry {
-                document_id: doc.id.clone(),
-                file: name,
-                kind: doc.kind.as_str().to_string(),
-                status: doc.status.as_str().to_string(),
-                captured_at: doc.captured_at.clone(),
-                original_filename: doc.original_filename.clone(),
-                mime: doc.mime.to_string(),
-                byte_size: doc.byte_size,
-                sha256: doc.sha256.clone(),
-                links: links
-                    .iter()
-                    .map(|l| json!({"owner_type": l.owner_type, "owner_id": l.owner_id, "role": l.role}))
-                    .collect(),
-            });
-        }
-        let manifest = Manifest {
-            format: "chairside-export/1".into(),
-            exported_at: chairside_store::now_rfc3339(),
-            exported_by: actor.user.clone(),
-            patient: json!({"id": patient.id, "name": patient.name, "external_id": patient.external_id, "birth_date": patient.birth_date}),
-            documents: entries,
-        };
-        zip.start_file("manifest.json", options).map_err(zip_err)?;
-        zip.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| export_err(e.to_string()))?)
-            .map_err(MediaError::Write)?;
-        let writer = zip.finish().map_err(zip_err)?;
-        let file = writer.into_inner().map_err(|e| MediaError::Write(e.into_error()))?;
-        file.sync_all().map_err(MediaError::Write)?;
-        check_archive(&tmp)?;
-        fs::rename(&tmp, out).map_err(|e| MediaError::io(format!("naming {}", out.display()), e))?;
-        Ok(manifest.documents.len())
-    })();
+    let result = write_archive(&tmp, out, blobs, actor, &patient, &docs, links);
     if result.is_err() {
         let _ = fs::remove_file(&tmp); // our own partial archive, never an original
     }

@@ -223,9 +223,7 @@ pub fn import_file(
     actor: &Actor,
     req: &ImportRequest<'_>,
 ) -> Result<ImportOutcome, MediaError> {
-    let clinic_id = db
-        .read(|c| chairside_patients::clinic_of(c, req.patient_id).map_err(MediaError::from))?
-        .ok_or_else(|| MediaError::PatientNotFound(req.patient_id.to_string()))?;
+    let clinic_id = db.read(|c| chairside_patients::clinic_of(c, req.patient_id).map_err(MediaError::from))?;
     let shown = req.path.display().to_string();
     let (bytes, sha256, modified) = read_hashed(req.path, limits)?;
     let document_id = document_id_for(req.patient_id, &sha256);

@@ -23,7 +23,7 @@ pub mod thumbs;
 pub mod verify;
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use chairside_store::{Actor, Db};
 use serde::Serialize;
@@ -105,6 +105,9 @@ pub struct Media {
     quarantine: PathBuf,
     owners: OwnerRegistry,
     limits: Limits,
+    /// Started once by [`Media::start_thumbnail_workers`]; without them (tools, tests),
+    /// thumbnails stay pending in the table and are made on demand or at the next start.
+    workers: OnceLock<Arc<thumbs::ThumbnailWorkers>>,
 }
 
 impl Media {
@@ -112,15 +115,64 @@ impl Media {
         let blobs = Arc::new(LocalBlobStore::new(paths.blobs));
         let thumbs = Arc::new(ThumbStore::new(paths.thumbs));
         let thumbnailer = Arc::new(Thumbnailer::new(Arc::clone(&db), Arc::clone(&blobs), Arc::clone(&thumbs), limits));
-        Media { db, blobs, thumbs, thumbnailer, quarantine: paths.quarantine, owners, limits }
+        Media { db, blobs, thumbs, thumbnailer, quarantine: paths.quarantine, owners, limits, workers: OnceLock::new() }
     }
 
     pub fn thumbnailer(&self) -> Arc<Thumbnailer> {
         Arc::clone(&self.thumbnailer)
     }
 
+    /// Imports one file; its thumbnails (rendered while validating it) go to the workers.
     pub fn import(&self, actor: &Actor, req: &ImportRequest<'_>) -> Result<ImportOutcome, MediaError> {
-        import::import_file(&self.db, &self.blobs, &self.limits, actor, req)
+        let mut outcome = import::import_file(&self.db, &self.blobs, &self.limits, actor, req)?;
+        let prepared = outcome.thumbnails.take();
+        if let (ImportStatus::Imported, Some(workers)) = (outcome.status, self.workers.get()) {
+            workers.enqueue_prepared(&outcome.sha256, prepared);
+        }
+        Ok(outcome)
+    }
+
+    /// Starts the background thumbnail workers (once; later calls do nothing) and queues the
+    /// blobs an earlier run left without thumbnails (a crash, a quit).
+    pub fn start_thumbnail_workers(
+        &self,
+        threads: usize,
+        listener: Option<thumbs::ThumbnailListener>,
+    ) -> Result<(), MediaError> {
+        let mut started = false;
+        let workers = self.workers.get_or_init(|| {
+            started = true;
+            Arc::new(thumbs::ThumbnailWorkers::start(self.thumbnailer(), threads, listener))
+        });
+        if started {
+            for sha in self.thumbnailer.pending()? {
+                workers.enqueue(&sha);
+            }
+        }
+        Ok(())
+    }
+
+    /// What queues a blob's thumbnails (an original that arrived another way, from the
+    /// bucket): a handle that outlives the borrow of `self`.
+    pub fn thumbnail_queue(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let workers = self.workers.get().cloned();
+        move |sha256: &str| {
+            if let Some(w) = &workers {
+                w.enqueue(sha256);
+            }
+        }
+    }
+
+    /// Blocks until the thumbnail workers have nothing left to do.
+    pub fn wait_for_thumbnails(&self) {
+        if let Some(w) = self.workers.get() {
+            w.wait_idle();
+        }
+    }
+
+    /// Blobs whose thumbnails are queued or being made.
+    pub fn thumbnails_in_progress(&self) -> usize {
+        self.workers.get().map_or(0, |w| w.in_progress())
     }
 
     /// Documents in the library, archived ones included.
@@ -141,9 +193,7 @@ impl Media {
         limit: Option<usize>,
     ) -> Result<Vec<DocumentSummary>, MediaError> {
         self.db.read(|c| {
-            if chairside_patients::get(c, patient_id).is_err() {
-                return Err(MediaError::PatientNotFound(patient_id.to_string()));
-            }
+            chairside_patients::get(c, patient_id)?;
             documents::list(c, &self.thumbs, patient_id, filter, limit)
         })
     }

@@ -33,7 +33,7 @@ pub const REPLICATED: &[chairside_store::replicated::Replicated] = &[
 
 #[derive(Debug, thiserror::Error)]
 pub enum PatientError {
-    #[error("no patient with id {0}: check the id with `chairside patient list`")]
+    #[error("no patient with id {0}")]
     NotFound(String),
     #[error("no clinic with id {0}")]
     ClinicNotFound(String),
@@ -59,6 +59,9 @@ impl chairside_store::ErrorCode for PatientError {
     }
     fn is_invalid_input(&self) -> bool {
         !matches!(self, PatientError::Store(_))
+    }
+    fn remedy(&self) -> Option<chairside_store::Remedy> {
+        matches!(self, PatientError::NotFound(_)).then_some(chairside_store::Remedy::FindPatient)
     }
 }
 
@@ -274,10 +277,12 @@ pub fn get(conn: &Connection, id: &str) -> Result<Patient, PatientError> {
         .ok_or_else(|| PatientError::NotFound(id.to_string()))
 }
 
-/// The clinic a patient belongs to, or `None` when there is no such patient: what the modules
-/// that attach records to a patient need before they write.
-pub fn clinic_of(conn: &Connection, patient_id: &str) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0)).optional()
+/// The clinic a patient belongs to ([`PatientError::NotFound`] when there is no such patient):
+/// what the modules that attach records to a patient need before they write.
+pub fn clinic_of(conn: &Connection, patient_id: &str) -> Result<String, PatientError> {
+    conn.query_row("SELECT clinic_id FROM patients WHERE id = ?1", [patient_id], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| PatientError::NotFound(patient_id.to_string()))
 }
 
 pub fn find_by_external_id(

@@ -43,10 +43,10 @@ pub const OWNER_TYPE: &str = "series";
 pub enum SeriesError {
     #[error("no series with id {0}")]
     NotFound(String),
-    #[error("no series template “{0}”: see `chairside series templates`")]
+    #[error("no series template “{0}”")]
     TemplateNotFound(String),
-    #[error("no patient with id {0}: check the id with `chairside patient list`")]
-    PatientNotFound(String),
+    #[error(transparent)]
+    Patient(#[from] chairside_patients::PatientError),
     #[error("slot {slot} does not exist: this series has slots 1 to {count}")]
     NoSuchSlot { slot: usize, count: usize },
     #[error("invalid template: {0}")]
@@ -60,13 +60,24 @@ impl chairside_store::ErrorCode for SeriesError {
         match self {
             SeriesError::NotFound(_) => "series_not_found",
             SeriesError::TemplateNotFound(_) => "template_not_found",
-            SeriesError::PatientNotFound(_) => "patient_not_found",
+            SeriesError::Patient(e) => e.code(),
             SeriesError::NoSuchSlot { .. } | SeriesError::InvalidTemplate(_) => "invalid_input",
             SeriesError::Store(e) => e.code(),
         }
     }
     fn is_invalid_input(&self) -> bool {
-        !matches!(self, SeriesError::Store(_))
+        match self {
+            SeriesError::Store(_) => false,
+            SeriesError::Patient(e) => e.is_invalid_input(),
+            _ => true,
+        }
+    }
+    fn remedy(&self) -> Option<chairside_store::Remedy> {
+        match self {
+            SeriesError::Patient(e) => e.remedy(),
+            SeriesError::TemplateNotFound(_) => Some(chairside_store::Remedy::ListSeriesTemplates),
+            _ => None,
+        }
     }
 }
 
@@ -342,8 +353,7 @@ pub fn start(
     template_id: &str,
     title: Option<&str>,
 ) -> Result<Series, SeriesError> {
-    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?
-        .ok_or_else(|| SeriesError::PatientNotFound(patient_id.to_string()))?;
+    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?;
     let template = template(tx, &clinic_id, template_id)?;
     let series = Series {
         id: chairside_store::new_id(),

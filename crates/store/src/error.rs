@@ -29,10 +29,46 @@ pub enum StoreError {
 
 /// What every error a domain crate returns offers the shells: a stable code for scripts and
 /// the UI (never changed once released) and whether the caller's input was at fault (nothing
-/// was changed). Its message (`Display`) says what happened and what to do about it.
+/// was changed). Its message (`Display`) says what happened and, where no shell is involved,
+/// what to do; when the next step is something a shell offers, [`ErrorCode::remedy`] names it
+/// and each shell says it in its own words (the CLI a command, the desktop a screen).
 pub trait ErrorCode: std::error::Error {
     fn code(&self) -> &'static str;
     fn is_invalid_input(&self) -> bool;
+    fn remedy(&self) -> Option<Remedy> {
+        None
+    }
+}
+
+/// A next step a shell offers, named by a domain crate that knows nothing of shells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remedy {
+    /// Look the patient up again (the id is wrong or the record is not here).
+    FindPatient,
+    /// Look the document up again in the patient's documents.
+    FindDocument,
+    /// Pick one of the series templates the clinic has.
+    ListSeriesTemplates,
+    /// Verify the library: it re-hashes every original and says what to do about each.
+    VerifyLibrary,
+    /// Set sync up (the bucket's address, name and keys).
+    ConfigureSync,
+    /// Enter the bucket's secret key again.
+    EnterSyncSecret,
+}
+
+impl Remedy {
+    /// The step in words that name no shell's command, for any shell without its own.
+    pub fn advice(self) -> &'static str {
+        match self {
+            Remedy::FindPatient => "check the id in the patient list",
+            Remedy::FindDocument => "check the id in the patient's documents",
+            Remedy::ListSeriesTemplates => "pick one of the clinic's series templates",
+            Remedy::VerifyLibrary => "verify the library, which checks every original and says what to do",
+            Remedy::ConfigureSync => "set sync up with the bucket's address, name and keys",
+            Remedy::EnterSyncSecret => "set sync up again, with the bucket's secret key",
+        }
+    }
 }
 
 impl ErrorCode for StoreError {

@@ -16,7 +16,7 @@ pub use changes::{
     record_change, record_peer_change, rewrite_own_values,
 };
 pub use db::{AfterWrite, Db, PooledConn};
-pub use error::{ErrorCode, StoreError};
+pub use error::{ErrorCode, Remedy, StoreError};
 pub use migrate::{MIGRATIONS, schema_version};
 pub use rusqlite;
 

@@ -4,13 +4,11 @@ use chairside_store::StoreError;
 /// contains the secret key.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
-    #[error("sync is not configured: run `chairside sync configure` (or open Settings → Sync)")]
+    #[error("sync is not configured")]
     NotConfigured,
     #[error("{0}")]
     InvalidConfig(String),
-    #[error(
-        "no secret key is stored for access key {access_key}: run `chairside sync configure` again with the secret"
-    )]
+    #[error("no secret key is stored for access key {access_key}")]
     NoSecret { access_key: String },
     #[error("the secret key could not be stored or read: {0}")]
     Secret(String),
@@ -63,6 +61,15 @@ impl chairside_store::ErrorCode for SyncError {
     /// Settings that do not hold together; everything else is the bucket's or the network's.
     fn is_invalid_input(&self) -> bool {
         matches!(self, SyncError::InvalidConfig(_))
+    }
+    fn remedy(&self) -> Option<chairside_store::Remedy> {
+        use chairside_store::Remedy;
+        match self {
+            SyncError::NotConfigured => Some(Remedy::ConfigureSync),
+            SyncError::NoSecret { .. } => Some(Remedy::EnterSyncSecret),
+            SyncError::DocumentNotFound(_) => Some(Remedy::FindDocument),
+            _ => None,
+        }
     }
 }
 

@@ -40,8 +40,8 @@ pub enum PlanError {
     PlanNotFound(String),
     #[error("no plan item with id {0}")]
     ItemNotFound(String),
-    #[error("no patient with id {0}: check the id with `chairside patient list`")]
-    PatientNotFound(String),
+    #[error(transparent)]
+    Patient(#[from] chairside_patients::PatientError),
     #[error("a title must not be empty")]
     EmptyTitle,
     #[error(transparent)]
@@ -53,13 +53,23 @@ impl chairside_store::ErrorCode for PlanError {
         match self {
             PlanError::PlanNotFound(_) => "plan_not_found",
             PlanError::ItemNotFound(_) => "plan_item_not_found",
-            PlanError::PatientNotFound(_) => "patient_not_found",
+            PlanError::Patient(e) => e.code(),
             PlanError::EmptyTitle => "invalid_input",
             PlanError::Store(e) => e.code(),
         }
     }
     fn is_invalid_input(&self) -> bool {
-        !matches!(self, PlanError::Store(_))
+        match self {
+            PlanError::Store(_) => false,
+            PlanError::Patient(e) => e.is_invalid_input(),
+            _ => true,
+        }
+    }
+    fn remedy(&self) -> Option<chairside_store::Remedy> {
+        match self {
+            PlanError::Patient(e) => e.remedy(),
+            _ => None,
+        }
     }
 }
 
@@ -99,8 +109,7 @@ fn clean_title(title: &str) -> Result<&str, PlanError> {
 
 pub fn create_plan(tx: &Connection, actor: &Actor, patient_id: &str, title: &str) -> Result<Plan, PlanError> {
     let title = clean_title(title)?;
-    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?
-        .ok_or_else(|| PlanError::PatientNotFound(patient_id.to_string()))?;
+    let clinic_id = chairside_patients::clinic_of(tx, patient_id)?;
     let plan = Plan {
         id: chairside_store::new_id(),
         patient_id: patient_id.to_string(),

@@ -54,11 +54,9 @@ export type PlanItem = { id: string, plan_id: string, position: number, title: s
 
 export type Plan = { id: string, patient_id: string, title: string, status: string, created_at: string, created_by: string, items: Array<PlanItem>, };
 
-export type FileResult = { path: string, 
-/**
- * `imported`, `duplicate` or `rejected`.
- */
-status: string, document_id: string | null, sha256: string | null, error: ErrorPayload | null, };
+export type FileStatus = "imported" | "duplicate" | "rejected";
+
+export type FileResult = { path: string, status: FileStatus, document_id: string | null, sha256: string | null, error: ErrorPayload | null, };
 
 export type LibraryStatus = { data_dir: string, documents: number, thumbnails_in_progress: number, user: string, workstation: string, version: string, };
 
@@ -96,12 +94,9 @@ kind: Kind | null, after_import: AfterImport, };
 
 export type InboxFolderInput = { path: string, kind: Kind | null, after_import: AfterImport, };
 
-export type InboxFile = { path: string, folder: string, 
-/**
- * `waiting` (no active patient: in the Unassigned tray), `imported`, `duplicate` or
- * `rejected` (the file stays where it is; `error` says why).
- */
-status: string, patient_id: string | null, document_id: string | null, error: ErrorPayload | null, moved_to: string | null, byte_size: number, updated_at: string, 
+export type InboxStatus = "waiting" | "imported" | "duplicate" | "rejected";
+
+export type InboxFile = { path: string, folder: string, status: InboxStatus, patient_id: string | null, document_id: string | null, error: ErrorPayload | null, moved_to: string | null, byte_size: number, updated_at: string, 
 /**
  * The capture session's slot (from 0) it was placed in, as it was taken in.
  */

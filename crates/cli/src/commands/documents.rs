@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use chairside_app::teeth::Tooth;
-use chairside_app::{AppError, ErrorPayload, Library};
+use chairside_app::{AppError, ErrorPayload, FileStatus, Library};
 use chairside_media::{StatusFilter, VerifyOptions};
 use clap::Subcommand;
 use serde_json::json;
@@ -236,12 +236,12 @@ fn import(lib: &Library, patient: &str, kind: Option<String>, paths: &[PathBuf])
         }
     })?;
     lib.wait_for_thumbnails();
-    let rejected = results.iter().filter(|r| r.status == "rejected").count();
-    let imported = results.iter().filter(|r| r.status == "imported").count();
+    let rejected = results.iter().filter(|r| r.status == FileStatus::Rejected).count();
+    let imported = results.iter().filter(|r| r.status == FileStatus::Imported).count();
     let text = format!("{imported} imported, {} duplicate, {rejected} rejected", results.len() - imported - rejected);
     let mut out = Output::ok(json!({"results": results}), text)?;
     // 2 when only the files were at fault; 1 when the library failed (disk full…).
-    if results.iter().any(|r| r.status == "rejected" && !r.input_fault) {
+    if results.iter().any(|r| r.status == FileStatus::Rejected && !r.input_fault) {
         out.exit = 1;
     } else if rejected > 0 {
         out.exit = 2;

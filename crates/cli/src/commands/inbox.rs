@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chairside_app::{AfterImport, AppError, InboxFile, InboxFolder, Library};
+use chairside_app::{AfterImport, AppError, InboxFile, InboxFolder, InboxStatus, Library};
 use clap::Subcommand;
 use serde_json::json;
 
@@ -89,15 +89,15 @@ pub fn run(lib: &Arc<Library>, cmd: InboxCmd) -> Result<Output, AppError> {
 
 /// The outcome of taking in inbox files: exit 2 when some file was rejected.
 pub fn inbox_output(files: Vec<InboxFile>) -> Result<Output, AppError> {
-    let count = |s: &str| files.iter().filter(|f| f.status == s).count();
+    let count = |s: InboxStatus| files.iter().filter(|f| f.status == s).count();
     let text = format!(
         "{} imported, {} duplicate, {} rejected, {} waiting for a patient",
-        count("imported"),
-        count("duplicate"),
-        count("rejected"),
-        count("waiting")
+        count(InboxStatus::Imported),
+        count(InboxStatus::Duplicate),
+        count(InboxStatus::Rejected),
+        count(InboxStatus::Waiting)
     );
-    let rejected = count("rejected");
+    let rejected = count(InboxStatus::Rejected);
     let mut out = Output::ok(json!({"files": files}), text)?;
     if rejected > 0 {
         out.exit = 2;
