@@ -2,6 +2,7 @@
 # The desktop app's figures, from the real app under Xvfb driven by tauri-driver: cold start,
 # opening a patient of 5,000 photos to the first row of thumbnails painted, the DOM while
 # scrolling all of them, and the app's idle memory.
+# The figures go to crates/bench/results/bench-app.sh.json and the README's table.
 #   scripts/bench-app.sh [LIBRARY_DIR]
 # LIBRARY_DIR (default /tmp/chairside-bench-5000) is made once by `chairside-bench gallery
 # 5000` (5,000 distinct 640×480 JPEGs imported through the real pipeline) and reused after.
@@ -15,5 +16,9 @@ if [ ! -f "$LIB/library.sqlite3" ]; then
     rm -rf "$LIB"
     target/release/chairside-bench gallery 5000 "$LIB" >/dev/null
 fi
-CHAIRSIDE_APP_BIN=target/release/chairside-desktop CHAIRSIDE_CLI_BIN=target/release/chairside \
+FIGURES=$(mktemp)
+trap 'rm -f "$FIGURES"' EXIT
+CHAIRSIDE_BENCH_FIGURES=$FIGURES CHAIRSIDE_APP_BIN=target/release/chairside-desktop CHAIRSIDE_CLI_BIN=target/release/chairside \
     node ui/e2e/app.mjs --bench "$LIB"
+target/release/chairside-bench results bench-app.sh "$FIGURES"
+target/release/chairside-bench readme

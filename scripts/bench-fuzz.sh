@@ -4,6 +4,7 @@
 # 600, the issue's 10 minutes) from seeds: the fixtures and the generated hostile corpus.
 # A crash is copied to crates/fuzz/regressions/<target>/, which tests/fuzz_replay.rs replays
 # in every test run (commit it with the fix). Not part of scripts/test.sh: too long for CI.
+# Each target's figure goes to crates/bench/results/bench-fuzz.sh.json (and the README).
 #   scripts/bench-fuzz.sh [TARGET…]      e.g. FUZZ_SECONDS=60 scripts/bench-fuzz.sh dicom pdf
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,11 @@ if ! cargo +nightly --version >/dev/null 2>&1; then
 fi
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install --locked cargo-fuzz || exit 1
 cargo +nightly fuzz build -O --fuzz-dir crates/fuzz || exit 1
+cargo build --release --quiet -p chairside-bench || exit 1
+figures=$(mktemp)
 
 seeds=$(mktemp -d /tmp/chairside-fuzz-seeds.XXXXXX)
-trap 'rm -rf "$seeds"' EXIT
+trap 'rm -rf "$seeds" "$figures"' EXIT
 CHAIRSIDE_HOSTILE_OUT="$seeds" cargo test -q -p chairside-tests --test hostile -- --ignored write_corpus >/dev/null || exit 1
 cp tests/fixtures/* "$seeds"/ 2>/dev/null
 rm -f "$seeds"/*.py "$seeds"/*.tsv
@@ -47,8 +50,13 @@ for t in "${targets[@]}"; do
         grep -E 'ERROR|panicked|SUMMARY' "$log" | head -5
     fi
     summary+=("fuzz $t: ${seconds}s, ${runs:-0} runs, $crashes crash(es)")
+    CHAIRSIDE_BENCH_FIGURES=$figures target/release/chairside-bench record "fuzz_$t" \
+        "\`cargo fuzz\` of the $t target (release, libFuzzer), seeds = fixtures + hostile corpus" \
+        "10 min, 0 crashes" "${seconds} s: **${runs:-0}** runs, **$crashes** crashes" \
+        "seconds=$seconds" "runs=${runs:-0}" "crashes=$crashes" >/dev/null
     rm -f "$log"
 done
 echo "== Summary"
 printf '%s\n' "${summary[@]}"
+target/release/chairside-bench results bench-fuzz.sh "$figures" && target/release/chairside-bench readme
 exit "$status"

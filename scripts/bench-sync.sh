@@ -4,6 +4,7 @@
 #   - a photo imported on workstation A visible on B (p95), B running the app's loop;
 #   - bootstrap of a 10,000-document library (records + thumbnails) on a new workstation;
 #   - requests while two workstations are idle and up to date (radosgw's own log).
+# The figures go to crates/bench/results/bench-sync.sh.json and the README's table.
 #   scripts/bench-sync.sh [DOCS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,7 @@ trap 'bash scripts/s3-server.sh stop "$S3" >/dev/null 2>&1 || true; rm -rf "$WOR
 bash scripts/s3-server.sh start "$S3" 17680 >/dev/null
 # shellcheck disable=SC1091
 . "$S3/env"
+export CHAIRSIDE_BENCH_FIGURES="$WORK/figures.jsonl"
 echo "radosgw at $S3_ENDPOINT"
 
 echo "== upload: 200 × 4 MB photos"
@@ -38,11 +40,15 @@ start=$(date +%s.%N)
 # rclone 1.60 fails on a plain-http endpoint when AWS_CA_BUNDLE is set.
 env -u AWS_CA_BUNDLE rclone copy "$WORK/photos" "$remote:$S3_BUCKET/rclone-bench-$(date +%s)"
 end=$(date +%s.%N)
-awk -v s="$start" -v e="$end" 'BEGIN { printf "rclone copy (defaults: 4 transfers): %.2f s\n", e - s }'
-$BIN/chairside-bench sync-upload "$S3/env" "$WORK/photos"
+rclone=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.3f", e - s }')
+echo "rclone copy (defaults: 4 transfers): $rclone s"
+$BIN/chairside-bench sync-upload "$S3/env" "$WORK/photos" "$rclone"
 
 echo "== visibility A → B"
 $BIN/chairside-bench sync-visibility "$S3/env" 20
 
 echo "== bootstrap of $DOCS documents, then idle requests"
 $BIN/chairside-bench sync-bootstrap "$S3/env" "$DOCS" "$S3/rgw.log"
+
+$BIN/chairside-bench results bench-sync.sh "$CHAIRSIDE_BENCH_FIGURES"
+$BIN/chairside-bench readme

@@ -25,14 +25,17 @@ use sha2::{Digest, Sha256};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod figures;
 mod sync_bench;
+
+use figures::Figure;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result =
         match args.first().map(String::as_str) {
             Some("thumbs") if args.len() == 3 => thumbs(Path::new(&args[1]), Path::new(&args[2])),
-            Some("sha") => sha(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1024)),
+            Some("sha") => sha(args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1024), args.get(2).and_then(|a| a.parse().ok())),
             Some("list") => list(
                 args.get(1).and_then(|a| a.parse().ok()).unwrap_or(100_000),
                 args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5_000),
@@ -49,7 +52,15 @@ fn main() {
                 (Ok(n), Ok(mb)) => sync_bench::photos(Path::new(&args[1]), n, mb),
                 _ => Err("usage: chairside-bench photos DIR N MB".into()),
             },
-            Some("sync-upload") if args.len() == 3 => sync_bench::upload(Path::new(&args[1]), Path::new(&args[2])),
+            Some("sync-upload") if args.len() == 4 => match args[3].parse() {
+                Ok(rclone) => sync_bench::upload(Path::new(&args[1]), Path::new(&args[2]), rclone),
+                Err(_) => Err(format!("not a number of seconds: {}", args[3])),
+            },
+            Some("record") if args.len() >= 5 => record(&args[1..]),
+            Some("results") if args.len() == 3 => {
+                figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
+            }
+            Some("readme") => readme(args.get(1).is_some_and(|a| a == "--check")),
             Some("sync-visibility") if args.len() >= 2 => {
                 sync_bench::visibility(Path::new(&args[1]), args.get(2).and_then(|a| a.parse().ok()).unwrap_or(20))
             }
@@ -59,7 +70,7 @@ fn main() {
                 args.get(3).map(Path::new),
             ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
                     .to_string(),
             ),
         };
@@ -67,6 +78,30 @@ fn main() {
         eprintln!("chairside-bench: {e}");
         std::process::exit(1);
     }
+}
+
+/// A figure measured by a script itself (a reference tool's time, a process's peak memory).
+fn record(args: &[String]) -> Result<(), String> {
+    let mut f = Figure::new(&args[0], args[1].as_str(), &args[2], args[3].as_str());
+    for kv in &args[4..] {
+        let (k, v) = kv.split_once('=').ok_or(format!("{kv}: expected NAME=VALUE"))?;
+        f = f.value(k, v.parse().map_err(|_| format!("{kv}: not a number"))?);
+    }
+    f.report()
+}
+
+/// Renders the README's figure sections from `crates/bench/results` (run from the repository's
+/// root); with `--check`, fails when the README differs instead of writing it.
+fn readme(check: bool) -> Result<(), String> {
+    let text = std::fs::read_to_string("README.md").map_err(|e| format!("README.md: {e}"))?;
+    let fresh = figures::rendered_readme(&text, Path::new(figures::RESULTS_DIR))?;
+    if fresh == text {
+        return Ok(());
+    }
+    if check {
+        return Err("README.md's figures differ from crates/bench/results: run `chairside-bench readme`".into());
+    }
+    std::fs::write("README.md", fresh).map_err(|e| format!("README.md: {e}"))
 }
 
 fn thumbs(file: &Path, out: &Path) -> Result<(), String> {
@@ -91,7 +126,8 @@ fn thumbs(file: &Path, out: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn sha(mib: usize) -> Result<(), String> {
+/// `openssl`: OpenSSL's SHA-256 speed on this CPU (GB/s), measured by the script, for reference.
+fn sha(mib: usize, openssl: Option<f64>) -> Result<(), String> {
     let chunk: Vec<u8> = (0..64 * 1024 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let rounds = mib.div_ceil(64).max(1);
     let start = Instant::now();
@@ -102,13 +138,7 @@ fn sha(mib: usize) -> Result<(), String> {
     let digest = hex::encode(hasher.finalize());
     let secs = start.elapsed().as_secs_f64();
     let bytes = (rounds * chunk.len()) as f64;
-    println!(
-        "sha256 in memory: {:.0} MiB in {:.3} s = {:.2} GB/s ({})",
-        bytes / 1048576.0,
-        secs,
-        bytes / secs / 1e9,
-        &digest[..12]
-    );
+    let in_memory = bytes / secs / 1e9;
 
     // Streaming, as import and verify do: 1 MiB reads from a file (in the page cache).
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
@@ -124,16 +154,24 @@ fn sha(mib: usize) -> Result<(), String> {
     let mut f = std::fs::File::open(&path).map_err(|e| e.to_string())?;
     let (d2, n) = chairside_media::blobstore::sha256_of(&mut f).map_err(|e| e.to_string())?;
     let secs = start.elapsed().as_secs_f64();
-    println!(
-        "sha256 streaming from a file: {:.0} MiB in {:.3} s = {:.2} GB/s",
-        n as f64 / 1048576.0,
-        secs,
-        n as f64 / secs / 1e9
-    );
     if d2 != digest {
         return Err("streaming and in-memory digests differ".into());
     }
-    Ok(())
+    let from_file = n as f64 / secs / 1e9;
+    let reference = openssl.map(|o| format!(" (OpenSSL on this CPU: {o:.2} GB/s)")).unwrap_or_default();
+    let figure = Figure::new(
+        "sha256",
+        format!("SHA-256 streaming, {:.0} MiB", n as f64 / 1048576.0),
+        "≥ 1 GB/s with SHA instructions",
+        format!("**{from_file:.2} GB/s** from a file, {in_memory:.2} GB/s in memory{reference}"),
+    )
+    .value("file_gbps", from_file)
+    .value("memory_gbps", in_memory);
+    match openssl {
+        Some(o) => figure.value("openssl_gbps", o),
+        None => figure,
+    }
+    .report()
 }
 
 /// `keep`: build the library there (and leave it) instead of in a temporary folder.
@@ -222,16 +260,19 @@ fn list(total: usize, per_patient: usize, keep: Option<std::path::PathBuf>) -> R
         .map_err(|e| e.to_string())?;
     sql_times.sort();
     let active = lib.list_documents(&patients[0], StatusFilter::Active).map_err(|e| e.to_string())?.len();
-    println!(
-        "list --status all of one patient ({count} documents, {active} active) in a library of {total}: median {:.2} ms, p95 {:.2} ms",
-        times[times.len() / 2].as_secs_f64() * 1000.0,
-        times[times.len() * 95 / 100].as_secs_f64() * 1000.0
-    );
-    println!(
-        "  of which SQLite (same query, rows visited, nothing built): median {:.2} ms",
-        sql_times[25].as_secs_f64() * 1000.0
-    );
-    Ok(())
+    let ms = |d: &Duration| d.as_secs_f64() * 1000.0;
+    let (median, p95, sqlite) = (ms(&times[times.len() / 2]), ms(&times[times.len() * 95 / 100]), ms(&sql_times[25]));
+    Figure::new(
+        "list",
+        format!("`list` of one patient with {count} documents ({active} active) in a library of {total}"),
+        "< 10 ms",
+        format!("median **{median:.1} ms**, p95 {p95:.1} ms (SQLite's share: {sqlite:.1} ms)"),
+    )
+    .value("median_ms", median)
+    .value("p95_ms", p95)
+    .value("sqlite_median_ms", sqlite)
+    .runs(times.iter().map(ms))
+    .report()
 }
 
 /// A library of one patient with `total` distinct photos, imported through the real pipeline.
@@ -403,14 +444,23 @@ impl InboxBench {
             .ok()
             .and_then(|r| r.into_dimensions().ok())
             .unwrap_or((0, 0));
-        println!(
-            "inbox: {n} JPEGs of {w}x{h} ({:.1} MB), from the writer's close to the 256-px thumbnail ready: median {:.0} ms, p95 {:.0} ms, max {:.0} ms",
-            photos[0].len() as f64 / 1e6,
-            ms(latencies[n / 2]),
-            ms(latencies[(n * 95).div_ceil(100).min(n) - 1]),
-            ms(latencies[n - 1])
-        );
-        Ok(())
+        let (median, p95, max) =
+            (ms(latencies[n / 2]), ms(latencies[(n * 95).div_ceil(100).min(n) - 1]), ms(latencies[n - 1]));
+        Figure::new(
+            "inbox_latency",
+            format!(
+                "a {:.0} MP JPEG ({w}×{h}, {:.1} MB) written into a watched inbox, from its writer's close to its 256-px thumbnail ready for the grid, over {n} files",
+                f64::from(w) * f64::from(h) / 1e6,
+                photos[0].len() as f64 / 1e6
+            ),
+            "< 1 s p95",
+            format!("median **{median:.0} ms**, p95 **{p95:.0} ms**, max {max:.0} ms"),
+        )
+        .value("median_ms", median)
+        .value("p95_ms", p95)
+        .value("max_ms", max)
+        .runs(latencies.iter().map(|d| ms(*d)))
+        .report()
     }
 
     /// A burst: 200 files at once, as a sensor's "export all" or a card reader copy; `earlier`
@@ -451,21 +501,29 @@ impl InboxBench {
         let docs = self.lib.list_documents(&self.patient, StatusFilter::All).map_err(|e| e.to_string())?.len();
         let left =
             std::fs::read_dir(&self.inbox).map_err(|e| e.to_string())?.flatten().filter(|e| e.path().is_file()).count();
-        println!(
-            "inbox burst: 200 files written in {:.1} s, all imported with thumbnails {:.1} s after the first ({:.1} files/s); {} reported, {} distinct, {} imported; {} documents in all (expected {}); {} left in the inbox",
-            written.as_secs_f64(),
-            took.as_secs_f64(),
-            200.0 / took.as_secs_f64(),
+        eprintln!(
+            "inbox burst: {} reported, {} distinct, {imported} imported; {docs} documents in all (expected {}); {left} left in the inbox",
             reported.len(),
             paths.len(),
-            imported,
-            docs,
             earlier + 200,
-            left
         );
         if reported.len() != 200 || paths.len() != 200 || imported != 200 || docs != earlier + 200 || left != 0 {
             return Err("the burst lost or doubled files".into());
         }
-        Ok(())
+        let took = took.as_secs_f64();
+        Figure::new(
+            "inbox_burst",
+            "a burst of 200 such files into the inbox",
+            "none missed or doubled",
+            format!(
+                "all **200** imported once, none left, in {took:.1} s ({:.0} files/s; written in {:.1} s)",
+                200.0 / took,
+                written.as_secs_f64()
+            ),
+        )
+        .value("seconds", took)
+        .value("files_per_second", 200.0 / took)
+        .value("imported", imported as f64)
+        .report()
     }
 }
