@@ -57,6 +57,22 @@ impl Setup {
         self.lib.list_documents(&self.patient, StatusFilter::All).expect("list").len()
     }
 
+    /// Writes one more file into `dir` and waits for its report. The watcher handles events in
+    /// order and the importer reports batches in order, so once the marker is reported,
+    /// everything that happened before it has been: what was not reported by then was not
+    /// taken. This, not a pause, is what a "nothing else happened" check stands on.
+    fn flush(&self, dir: &Path, n: u32) -> String {
+        let name = format!("zz-marker-{n}.jpg");
+        std::fs::write(dir.join(&name), jpeg(n)).expect("write the marker");
+        wait_until("the marker's report", LIMIT, || self.outcomes().iter().any(|o| o.0 == name));
+        name
+    }
+
+    /// The outcomes reported, the markers of [`Setup::flush`] left out.
+    fn outcomes_but_markers(&self) -> Vec<(String, String)> {
+        self.outcomes().into_iter().filter(|o| !o.0.starts_with("zz-marker-")).collect()
+    }
+
     /// Every file outcome seen so far, as (file name, status).
     fn outcomes(&self) -> Vec<(String, String)> {
         let notices = self.notices.lock().expect("lock");
@@ -164,15 +180,16 @@ fn temporary_names_wait_for_their_rename_and_nested_folders_keep_their_layout() 
     std::fs::write(&part, jpeg(3)).expect("write");
     std::fs::write(s.inbox.join("~$lock.jpg"), jpeg(4)).expect("write");
     std::fs::write(s.inbox.join("notes.tmp"), b"scratch").expect("write");
-    std::thread::sleep(Duration::from_millis(800));
-    assert_eq!(s.documents(), 0, "temporary names are never taken");
+    s.flush(&s.inbox, 900);
+    assert_eq!(s.documents(), 1, "temporary names are never taken (the one document is the marker)");
+    assert!(s.outcomes_but_markers().is_empty(), "{:?}", s.outcomes());
     std::fs::rename(&part, s.inbox.join("scan.jpg")).expect("rename");
     // A folder copied in with a subfolder (created before and after its watch exists).
     let nested = s.inbox.join("2026-11-30").join("bitewings");
     std::fs::create_dir_all(&nested).expect("mkdir");
     std::fs::write(nested.join("bw1.jpg"), jpeg(5)).expect("write");
     std::fs::write(nested.join("bw2.jpg"), jpeg(6)).expect("write");
-    wait_until("three documents", LIMIT, || s.documents() == 3);
+    wait_until("three documents and the marker", LIMIT, || s.documents() == 4);
     let moved = s.inbox.join(IMPORTED_SUBFOLDER).join("2026-11-30").join("bitewings").join("bw2.jpg");
     wait_until("the nested move", LIMIT, || moved.is_file());
     assert!(s.inbox.join("~$lock.jpg").is_file() && s.inbox.join("notes.tmp").is_file());
@@ -223,8 +240,8 @@ fn files_that_arrived_while_closed_are_taken_at_start_and_left_files_are_not_tak
     std::fs::write(sensor.join("x3.jpg"), jpeg(11)).expect("write");
     wait_until("the new file", LIMIT, || s.lib.list_documents(&other, StatusFilter::All).expect("list").len() == 1);
     wait_until("the report", LIMIT, || !s.outcomes().is_empty());
-    std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(s.outcomes(), vec![("x3.jpg".to_string(), "imported".to_string())]);
+    s.flush(&sensor, 901);
+    assert_eq!(s.outcomes_but_markers(), vec![("x3.jpg".to_string(), "imported".to_string())]);
 }
 
 #[test]
@@ -276,8 +293,8 @@ fn files_waiting_in_the_tray_do_not_follow_whoever_is_in_the_chair_at_the_next_s
     std::fs::write(s.inbox.join("new.jpg"), jpeg(22)).expect("write");
     wait_until("the new file imported", LIMIT, || s.documents() == 1);
     wait_until("the report", LIMIT, || !s.outcomes().is_empty());
-    std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(s.outcomes(), vec![("new.jpg".to_string(), "imported".to_string())]);
+    s.flush(&s.inbox, 902);
+    assert_eq!(s.outcomes_but_markers(), vec![("new.jpg".to_string(), "imported".to_string())]);
     let tray = s.lib.inbox_open_files().expect("files");
     assert_eq!(tray.len(), 1, "still waiting for someone to choose its patient");
     assert!(tray[0].path.ends_with("unassigned.jpg"));

@@ -121,6 +121,13 @@ fn refusals_reach_the_ui_as_a_code_and_a_message() {
     let e = s.call("get_patient", json!({"id": "nobody"})).expect_err("unknown patient");
     assert_eq!(e["code"], "patient_not_found");
     assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+    // The browser e2e's mock refuses a relative inbox folder; so does the real backend, in the
+    // words the Settings form shows.
+    let e = s
+        .call("set_inbox_folder", json!({"folder": {"path": "relative/folder", "kind": null, "after_import": "move"}}))
+        .expect_err("a relative folder");
+    assert_eq!(e["code"], "invalid_input");
+    assert!(e["message"].as_str().is_some_and(|m| m.contains("full path")), "{e}");
     // The next step in the desktop's words, not a command line.
     assert_eq!(e["message"], "no patient with id nobody: search for the patient again in the patient list");
     let e = s
@@ -155,6 +162,34 @@ fn the_handler_the_manifest_and_the_capability_agree() {
     let mut granted_sorted = granted.clone();
     granted_sorted.sort();
     assert_eq!(granted_sorted, expected, "capabilities/main.json grants exactly the app's commands");
+}
+
+#[test]
+fn every_command_function_is_registered_and_listed() {
+    // The handler and COMMANDS expand from one list (command_names.rs), so what is registered
+    // is what is listed; this checks that no #[tauri::command] function is left out of it.
+    let source = include_str!("../src/commands.rs");
+    let mut functions: Vec<String> = Vec::new();
+    let mut lines = source.lines();
+    while let Some(line) = lines.next() {
+        if !line.trim_start().starts_with("#[tauri::command") {
+            continue;
+        }
+        let signature = lines.next().expect("a function follows #[tauri::command]");
+        let name = signature
+            .trim_start()
+            .trim_start_matches("pub ")
+            .trim_start_matches("async ")
+            .strip_prefix("fn ")
+            .and_then(|rest| rest.split(|c: char| c == '(' || c == '<').next())
+            .unwrap_or_else(|| panic!("not a command function: {signature}"));
+        functions.push(name.to_string());
+    }
+    functions.sort();
+    let mut listed: Vec<String> = chairside_desktop::COMMANDS.iter().map(|c| c.to_string()).collect();
+    listed.sort();
+    assert!(functions.len() > 40, "the command functions were found ({})", functions.len());
+    assert_eq!(functions, listed, "each #[tauri::command] in commands.rs is in command_names.rs, and only those");
 }
 
 #[test]

@@ -228,9 +228,12 @@ const photos = ['orient_1.jpg', 'jpg_oneplus_progressive_gps.jpg', 'png_chelsea_
 let patientId = null;
 let archivedDoc = null;
 
-test('the window opens on the patient screen, quickly', async () => {
+// The 2 s target is measured on a release build by scripts/bench-app.sh; here, a debug build on
+// a loaded CI machine, the bound only catches a start that hangs or regresses grossly.
+test('the window opens on the patient screen within 10 s of the process start (debug build)', async () => {
   assert(startup, `the UI reported ready (tauri-driver said: ${driverLog.slice(-500)})`);
   console.log(`    cold start: ${startup.startup_ms} ms from process start to the first screen; ${sessionMs} ms from the WebDriver request`);
+  assert(startup.startup_ms < 10000, `the first screen came ${startup.startup_ms} ms after the process started`);
   await until(async () => (await text('.welcome strong')) === 'Choose a patient', 'welcome screen');
   assert((await text('[data-testid=doc-count]')) === '0 documents', 'an empty library');
   await shot('01-start');
@@ -472,7 +475,8 @@ test('the light theme renders the gallery legibly', async () => {
 test('after the app closes, the audit trail records the views, the archive, the restore and the link, and verifies', async () => {
   assert(patientId, 'a patient was created');
   await wd.quit();
-  await new Promise((r) => setTimeout(r, 500));
+  // The app's process has exited (it closed the library) before the CLI reads it.
+  await until(async () => !(await processes()).some((p) => p.exe === app.split('/').pop()), 'the app exited', 15000);
   // The library itself, read by the CLI, agrees with what the UI showed.
   const audit = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'list'], { encoding: 'utf8' }));
   const events = new Set((audit.events ?? audit).map((e) => e.action));

@@ -71,21 +71,21 @@ fn watch_runs_until_interrupted_and_reports_each_file_as_a_json_line() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("start watch");
-    let stdout = child.stdout.take().expect("stdout");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // The default inbox of the library; written once the watcher runs.
+    let lines = |from: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(from).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        rx
+    };
+    let rx = lines(Box::new(child.stdout.take().expect("stdout")));
+    let errors = lines(Box::new(child.stderr.take().expect("stderr")));
+    // `watch` says so once its watcher runs: only then is a new file an event it must see.
+    let said = errors.recv_timeout(Duration::from_secs(20)).expect("watch says it is watching");
+    assert!(said.starts_with("watching "), "{said}");
     let inbox = lib.path().join("inbox");
-    let start = Instant::now();
-    while !inbox.is_dir() {
-        assert!(start.elapsed() < Duration::from_secs(20), "the library was not opened");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
     std::fs::write(inbox.join("IMG_1.jpg"), jpeg(9, 64, 48)).expect("write");
     let line = rx.recv_timeout(Duration::from_secs(20)).expect("a line for the file");
     let event: serde_json::Value = serde_json::from_str(&line).expect("one JSON object per line");

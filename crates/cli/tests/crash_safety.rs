@@ -1,12 +1,14 @@
 //! A 200-file import killed (SIGKILL) at random points: no document is ever left without its
-//! original, and every import the CLI acknowledged is there after a restart.
+//! original, and every import the CLI acknowledged is there after a restart. The kill points
+//! come from a seed (printed; `CHAIRSIDE_CRASH_SEED=<seed>` replays the same schedule): each
+//! round kills the import after its k-th reported file plus d ms, k and d drawn from the seed.
 
 mod support;
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use support::{Lib, jpeg};
 
@@ -48,9 +50,14 @@ fn killing_an_import_at_random_points_loses_nothing_acknowledged() {
     for i in 0..200 {
         std::fs::write(src.path().join(format!("{i:03}.jpg")), jpeg(i, 320, 240)).expect("write");
     }
-    let mut rng = Lcg(0x5eed);
+    let seed = std::env::var("CHAIRSIDE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0x5eed)
+    });
+    eprintln!("crash_safety seed {seed}: replay with CHAIRSIDE_CRASH_SEED={seed}");
+    let mut rng = Lcg(seed);
     let mut acknowledged = HashMap::new();
-    for _round in 0..6 {
+    for round in 0..6 {
+        let (after_files, then_ms) = (rng.next(40), rng.next(40));
         let mut child = lib
             .command()
             .args(["import", "--patient", &p])
@@ -59,14 +66,21 @@ fn killing_an_import_at_random_points_loses_nothing_acknowledged() {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        let stderr = child.stderr.take().expect("stderr");
-        let reader =
-            std::thread::spawn(move || BufReader::new(stderr).lines().map_while(Result::ok).collect::<Vec<_>>());
-        std::thread::sleep(Duration::from_millis(20 + rng.next(1500)));
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines().map_while(Result::ok);
+        // "[i/n] <status> <path> …" is printed as each file is done: kill after the k-th.
+        let mut seen = Vec::new();
+        let started = Instant::now();
+        while seen.iter().filter(|l: &&String| l.starts_with('[')).count() < after_files as usize {
+            let Some(line) = lines.next() else { break };
+            seen.push(line);
+            assert!(started.elapsed() < Duration::from_secs(120), "seed {seed}, round {round}: the import hangs");
+        }
+        std::thread::sleep(Duration::from_millis(then_ms));
         let _ = child.kill();
         let _ = child.wait();
+        seen.extend(lines);
         // "[i/n] imported <path> <document id>" is printed only after the commit.
-        for line in reader.join().expect("reader") {
+        for line in seen {
             let parts: Vec<&str> = line.split_whitespace().collect();
             if parts.len() == 4 && parts[1] == "imported" {
                 acknowledged.insert(parts[2].to_string(), parts[3].to_string());
@@ -74,7 +88,7 @@ fn killing_an_import_at_random_points_loses_nothing_acknowledged() {
         }
         assert_consistent(&lib, &acknowledged);
     }
-    assert!(!acknowledged.is_empty(), "some imports should have finished before a kill");
+    assert!(!acknowledged.is_empty(), "seed {seed}: some imports should have finished before a kill");
 
     // Restart: the rest imports, what was there is a duplicate, nothing is stored twice.
     let run = lib.import(&p, &[src.path()]);

@@ -62,8 +62,25 @@ mod tests {
     fn reopening_an_upgraded_library_is_a_no_op_and_newer_libraries_are_refused() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("lib.sqlite3");
+        // SQLite's schema cookie counts every change to the schema; the version is ours.
+        let schema = |path: &Path| {
+            let conn = Connection::open(path).expect("raw open");
+            let cookie: i64 = conn.query_row("PRAGMA schema_version", [], |r| r.get(0)).expect("cookie");
+            let version: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).expect("version");
+            let mut st =
+                conn.prepare("SELECT type, name, sql FROM sqlite_master ORDER BY type, name").expect("prepare");
+            let objects: Vec<(String, String, Option<String>)> = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect();
+            (cookie, version, objects)
+        };
         crate::Db::open(&path).expect("create");
+        let created = schema(&path);
+        assert_eq!(created.1, schema_version(), "a new library is at the newest schema");
         crate::Db::open(&path).expect("reopen");
+        assert_eq!(schema(&path), created, "reopening changed nothing in the schema");
         let conn = Connection::open(&path).expect("raw open");
         conn.pragma_update(None, "user_version", schema_version() + 1).expect("bump");
         drop(conn);
