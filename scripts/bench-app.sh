@@ -8,6 +8,9 @@
 # 5000` (5,000 distinct 640×480 JPEGs imported through the real pipeline) and reused after.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The commit measured, taken as the run starts: edits made while it runs do not relabel it.
+CHAIRSIDE_BENCH_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
+export CHAIRSIDE_BENCH_COMMIT
 LIB=${1:-/tmp/chairside-bench-5000}
 bash scripts/setup.sh
 (cd ui && npm run --silent build -- --logLevel warn)

@@ -8,6 +8,9 @@
 #   scripts/bench-fuzz.sh [TARGET…]      e.g. FUZZ_SECONDS=60 scripts/bench-fuzz.sh dicom pdf
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The commit measured, taken as the run starts: edits made while it runs do not relabel it.
+CHAIRSIDE_BENCH_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
+export CHAIRSIDE_BENCH_COMMIT
 bash scripts/setup.sh >/dev/null || exit 1
 seconds=${FUZZ_SECONDS:-600}
 targets=("$@")

@@ -8,6 +8,9 @@
 #   scripts/bench-sync.sh [DOCS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The commit measured, taken as the run starts: edits made while it runs do not relabel it.
+CHAIRSIDE_BENCH_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
+export CHAIRSIDE_BENCH_COMMIT
 DOCS=${1:-10000}
 bash scripts/setup.sh >/dev/null
 cargo build --release --quiet -p chairside-bench

@@ -7,6 +7,9 @@
 # (vipsthumbnail, the reference, and vips to cut 12 MP test photos from PHOTO).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The commit measured, taken as the run starts: edits made while it runs do not relabel it.
+CHAIRSIDE_BENCH_COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo -dirty)
+export CHAIRSIDE_BENCH_COMMIT
 PHOTO=${1:-../shared/corpus/jpg_nikon_d5300_24mp.jpg}
 [ -f "$PHOTO" ] || { echo "bench: $PHOTO not found: pass a 24 MP camera JPEG" >&2; exit 1; }
 bash scripts/setup.sh

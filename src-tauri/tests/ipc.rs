@@ -123,11 +123,11 @@ fn refusals_reach_the_ui_as_a_code_and_a_message() {
     assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
     // The browser e2e's mock refuses a relative inbox folder; so does the real backend, in the
     // words the Settings form shows.
-    let e = s
+    let relative = s
         .call("set_inbox_folder", json!({"folder": {"path": "relative/folder", "kind": null, "after_import": "move"}}))
         .expect_err("a relative folder");
-    assert_eq!(e["code"], "invalid_input");
-    assert!(e["message"].as_str().is_some_and(|m| m.contains("full path")), "{e}");
+    assert_eq!(relative["code"], "invalid_input");
+    assert!(relative["message"].as_str().is_some_and(|m| m.contains("full path")), "{relative}");
     // The next step in the desktop's words, not a command line.
     assert_eq!(e["message"], "no patient with id nobody: search for the patient again in the patient list");
     let e = s
@@ -181,7 +181,7 @@ fn every_command_function_is_registered_and_listed() {
             .trim_start_matches("pub ")
             .trim_start_matches("async ")
             .strip_prefix("fn ")
-            .and_then(|rest| rest.split(|c: char| c == '(' || c == '<').next())
+            .and_then(|rest| rest.split(['(', '<']).next())
             .unwrap_or_else(|| panic!("not a command function: {signature}"));
         functions.push(name.to_string());
     }

@@ -135,8 +135,12 @@ pub fn write_results(root: &Path, script: &str, recorded: &Path) -> Result<PathB
     Ok(path)
 }
 
-/// The commit measured, `-dirty` when the tree had changes.
+/// The commit measured, `-dirty` when the tree had changes: as the script saw it when it
+/// started (`CHAIRSIDE_BENCH_COMMIT`), else now.
 fn commit(root: &Path) -> String {
+    if let Some(c) = std::env::var("CHAIRSIDE_BENCH_COMMIT").ok().filter(|c| !c.is_empty()) {
+        return c;
+    }
     let git = |args: &[&str]| {
         std::process::Command::new("git")
             .arg("-C")
