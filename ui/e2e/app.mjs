@@ -298,6 +298,24 @@ test('a photo is archived with a reason, found in Archived, and restored', async
   await until(async () => (await count('.tile')) === 4, 'four again');
 });
 
+test('teeth are tagged on the chart in the viewer and filter the gallery', async () => {
+  await until(async () => (await count('.tile')) === 4, 'the gallery of four');
+  await clickCss('.tile');
+  await until(async () => (await count('.viewer')) === 1, 'the viewer');
+  await clickButton('Edit teeth…', '.viewer');
+  await until(async () => (await count('[data-fdi="26"]')) === 1, 'the tooth chart');
+  await clickCss('[data-fdi="16"]');
+  await clickCss('[data-fdi="26"]');
+  await clickButton('Save teeth', '[role=dialog]');
+  await until(async () => (await text('[data-testid=teeth]')) === '16, 26', 'the teeth shown in FDI');
+  await clickButton('✕ Close', '.viewer');
+  await until(async () => (await count('select[aria-label="Filter by tooth"]')) === 1, 'the tooth filter');
+  await setSelect('select[aria-label="Filter by tooth"]', '26');
+  await until(async () => (await count('.tile')) === 1, 'one photo of tooth 26');
+  await setSelect('select[aria-label="Filter by tooth"]', '');
+  await until(async () => (await count('.tile')) === 4, 'all four again');
+});
+
 test('a photo is linked to a treatment-plan item as "before"', async () => {
   await clickButton('Notes & plans', '.tabs');
   await wd.type(await $('input[name=plan_title]'), 'Implant region 36');
@@ -461,7 +479,7 @@ test('sync: the bucket is set up in Settings, and a patient from another worksta
   await rm(peer, { recursive: true, force: true });
 });
 
-test('the light theme renders the gallery legibly', async () => {
+test('the light theme renders the gallery legibly and survives a reload of the window', async () => {
   await wd.exec("[...document.querySelectorAll('.patient')].find((b) => b.textContent.includes('Maria Test-Patient')).click();");
   await clickButton('Photos', '.tabs');
   await until(async () => (await text('.chip .count')) === '14', 'Maria\'s gallery of 14');
@@ -469,6 +487,12 @@ test('the light theme renders the gallery legibly', async () => {
   await until(async () => (await wd.exec('return document.documentElement.dataset.theme')) === 'light', 'light');
   await new Promise((r) => setTimeout(r, 400)); // let colour transitions finish
   await shot('12-light');
+  await wd.exec('window.__beforeReload = true; location.reload();');
+  await until(
+    () => wd.exec("return !window.__beforeReload && !!window.__chairsideReady && document.documentElement.dataset.theme === 'light'"),
+    'the reloaded window, still light',
+    20000,
+  );
   await clickButton('☾ Dark', 'footer');
 });
 
