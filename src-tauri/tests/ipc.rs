@@ -116,6 +116,34 @@ fn a_clinicians_session_through_ipc() {
 }
 
 #[test]
+fn an_import_reports_each_file_as_an_import_progress_event() {
+    use tauri::Listener;
+    let s = shell();
+    let patient = s.ok("add_patient", json!({"input": {"name": "Progress", "external_id": null, "birth_date": null}}));
+    let events: std::sync::Arc<std::sync::Mutex<Vec<Value>>> = Default::default();
+    let sink = std::sync::Arc::clone(&events);
+    s.window.listen_any(chairside_desktop::EVENT_IMPORT_PROGRESS, move |e| {
+        sink.lock().expect("lock").push(serde_json::from_str(e.payload()).expect("JSON payload"));
+    });
+    let files = [fixture("orient_1.jpg"), fixture("broken_truncated.jpg"), fixture("png_chelsea_pentax.png")];
+    let results =
+        s.ok("import_files", json!({"importId": "panel-1", "patientId": patient["id"], "paths": files, "kind": null}));
+    let events = events.lock().expect("lock").clone();
+    // What the import panel shows: one event per file, counted, with the file's own outcome.
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert!(events.iter().all(|e| e["import_id"] == "panel-1" && e["total"] == 3), "{events:?}");
+    let mut done: Vec<u64> = events.iter().filter_map(|e| e["done"].as_u64()).collect();
+    done.sort();
+    assert_eq!(done, [1, 2, 3]);
+    for r in results.as_array().expect("results") {
+        let event = events.iter().find(|e| e["result"]["path"] == r["path"]).expect("an event for each file");
+        assert_eq!(event["result"], *r, "the event carries the file's outcome");
+    }
+    let broken = events.iter().find(|e| e["result"]["status"] == "rejected").expect("the damaged file");
+    assert_eq!(broken["result"]["error"]["code"], "corrupt_file");
+}
+
+#[test]
 fn refusals_reach_the_ui_as_a_code_and_a_message() {
     let s = shell();
     let e = s.call("get_patient", json!({"id": "nobody"})).expect_err("unknown patient");

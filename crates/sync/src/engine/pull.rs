@@ -173,18 +173,25 @@ impl SyncEngine {
                     Ok(None) => report.problems.push(format!("original {sha} is not in the bucket yet")),
                     Err(e) if e.is_transient() => return Err(e),
                     Err(e) => {
-                        let text = e.to_string();
-                        self.db.write(|tx| {
-                            Ok::<_, SyncError>(tx.execute(
-                                "UPDATE sync_blobs SET attempts = attempts + 1, last_error = ?2 WHERE sha256 = ?1",
-                                params![sha, text],
-                            )?)
-                        })?;
-                        report.problems.push(text);
+                        self.count_failed_fetch(&sha, &e)?;
+                        report.problems.push(e.to_string());
                     }
                 }
             }
         }
+        Ok(())
+    }
+
+    /// A download refused for good (tampered, denied…): counted, so the round stops asking
+    /// after `MAX_ATTEMPTS`, with the reason kept for the status.
+    pub(super) fn count_failed_fetch(&self, sha: &str, e: &SyncError) -> Result<(), SyncError> {
+        let text = e.to_string();
+        self.db.write(|tx| {
+            Ok::<_, SyncError>(tx.execute(
+                "UPDATE sync_blobs SET attempts = attempts + 1, last_error = ?2 WHERE sha256 = ?1",
+                params![sha, text],
+            )?)
+        })?;
         Ok(())
     }
 

@@ -23,14 +23,24 @@ impl SyncEngine {
         Ok((repaired, failed))
     }
 
-    /// Fetches one document's original now (originals "on open").
+    /// Fetches one document's original now (originals "on open"). A refusal keeps its own
+    /// error (a tampered object is `sync_tampered`, not a generic answer of the bucket).
     pub fn fetch_original(&self, sha: &str) -> Result<bool, SyncError> {
         let remote = self.remote()?;
-        let mut report = RoundReport::default();
-        self.fetch_originals(&remote, Some(&[sha.to_string()]), &mut report)?;
-        if let Some(p) = report.problems.pop() {
-            return Err(SyncError::Remote { context: format!("fetching original {sha}"), reason: p });
+        match self.rt.block_on(remote.get_checked(&blob_key(sha), Some(sha))) {
+            Ok(Some(body)) => {
+                self.store_original(sha, &body)?;
+                Ok(true)
+            }
+            Ok(None) => Err(SyncError::Remote {
+                context: format!("fetching original {sha}"),
+                reason: "it is not in the bucket yet (the workstation that has it uploads it when it syncs)".into(),
+            }),
+            Err(e) if e.is_transient() => Err(e),
+            Err(e) => {
+                self.count_failed_fetch(sha, &e)?;
+                Err(e)
+            }
         }
-        Ok(report.downloaded_originals == 1)
     }
 }
