@@ -496,6 +496,27 @@ test('the light theme renders the gallery legibly and survives a reload of the w
   await clickButton('☾ Dark', 'footer');
 });
 
+test('two photos compare side by side, both painted, with synchronised zoom', async () => {
+  await wd.exec("[...document.querySelectorAll('.patient')].find((b) => b.textContent.includes('Maria Test-Patient')).click();");
+  await until(async () => (await text('[data-testid=patient-name]')) === 'Maria Test-Patient', 'Maria opened');
+  await clickButton('Photos', '.tabs');
+  await until(async () => (await count('.tile')) >= 4, 'the gallery');
+  await wd.exec("const t = document.querySelectorAll('.tile'); for (const i of [0, 3]) t[i].dispatchEvent(new MouseEvent('click', { bubbles: true, ctrlKey: true }));");
+  await clickButton('Compare', '.selection');
+  await until(
+    () => wd.exec("return [...document.querySelectorAll('[aria-label=Compare] img')].filter((i) => i.complete && i.naturalWidth > 0).length === 2"),
+    'two images painted',
+    15000,
+  );
+  await clickButton('+', '[aria-label=Compare]');
+  const transforms = await wd.exec("return [...document.querySelectorAll('[aria-label=Compare] img')].map((i) => i.style.transform)");
+  assert(transforms[0].includes('scale(1.25)') && transforms[0] === transforms[1], `one zoom for both: ${transforms}`);
+  await shot('16-compare');
+  await clickButton('✕ Close', '[aria-label=Compare]');
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'Escape' }));");
+  await until(async () => (await count('.selection')) === 0, 'the selection cleared');
+});
+
 test('after the app closes, the audit trail records the views, the archive, the restore and the link, and verifies', async () => {
   assert(patientId, 'a patient was created');
   await wd.quit();
