@@ -107,7 +107,8 @@ pub struct Media {
     limits: Limits,
     /// Started once by [`Media::start_thumbnail_workers`]; without them (tools, tests),
     /// thumbnails stay pending in the table and are made on demand or at the next start.
-    workers: OnceLock<Arc<thumbs::ThumbnailWorkers>>,
+    /// Shared, so a queue handed out before the start still reaches them once started.
+    workers: Arc<OnceLock<Arc<thumbs::ThumbnailWorkers>>>,
 }
 
 impl Media {
@@ -115,7 +116,7 @@ impl Media {
         let blobs = Arc::new(LocalBlobStore::new(paths.blobs));
         let thumbs = Arc::new(ThumbStore::new(paths.thumbs));
         let thumbnailer = Arc::new(Thumbnailer::new(Arc::clone(&db), Arc::clone(&blobs), Arc::clone(&thumbs), limits));
-        Media { db, blobs, thumbs, thumbnailer, quarantine: paths.quarantine, owners, limits, workers: OnceLock::new() }
+        Media { db, blobs, thumbs, thumbnailer, quarantine: paths.quarantine, owners, limits, workers: Arc::default() }
     }
 
     pub fn thumbnailer(&self) -> Arc<Thumbnailer> {
@@ -155,9 +156,9 @@ impl Media {
     /// What queues a blob's thumbnails (an original that arrived another way, from the
     /// bucket): a handle that outlives the borrow of `self`.
     pub fn thumbnail_queue(&self) -> impl Fn(&str) + Send + Sync + 'static {
-        let workers = self.workers.get().cloned();
+        let workers = Arc::clone(&self.workers);
         move |sha256: &str| {
-            if let Some(w) = &workers {
+            if let Some(w) = workers.get() {
                 w.enqueue(sha256);
             }
         }
