@@ -74,6 +74,7 @@ fn media_does_not_depend_on_its_consumers() {
         "chairside-series",
         "chairside-inbox",
         "chairside-sync",
+        "chairside-backup",
         "chairside-app",
         "chairside-cli",
         "chairside-bench",

@@ -47,6 +47,12 @@ pub enum AppError {
     Inbox(String),
     #[error(transparent)]
     Sync(chairside_sync::SyncError),
+    #[error(transparent)]
+    Backup(#[from] chairside_backup::BackupError),
+    #[error(
+        "a restore into {dir} was cut short, so the library there may lack originals and is not opened: restore again into a new, empty folder (and remove this one)"
+    )]
+    RestoreIncomplete { dir: PathBuf },
 }
 
 impl From<chairside_store::rusqlite::Error> for AppError {
@@ -61,6 +67,7 @@ impl AppError {
         match self {
             AppError::DataDir { .. } | AppError::NoDataDir => "data_dir_unusable",
             AppError::DatabaseMissing { .. } => "library_database_missing",
+            AppError::RestoreIncomplete { .. } => "restore_incomplete",
             AppError::BadUserName(_) => "invalid_user_name",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Inbox(_) => "inbox_unavailable",
@@ -110,7 +117,9 @@ impl AppError {
             AppError::Series(e) => e,
             AppError::Teeth(e) => e,
             AppError::Sync(e) => e,
-            AppError::DataDir { .. }
+            AppError::Backup(e) => e,
+            AppError::RestoreIncomplete { .. }
+            | AppError::DataDir { .. }
             | AppError::NoDataDir
             | AppError::DatabaseMissing { .. }
             | AppError::BadUserName(_)

@@ -2,6 +2,7 @@
 //! the attachment owner types, starts the thumbnail workers, and exposes each capability as a
 //! method that runs on the calling thread (shells keep it off their UI thread).
 
+mod backup;
 mod capture;
 mod error;
 mod import;
@@ -27,6 +28,7 @@ pub use chairside_media::{ImportStatus, Kind};
 /// Escaping of outside text for terminals and logs, for the shells.
 pub use chairside_store::text;
 // The domain crates, for shells that name their types (the desktop's TypeScript bindings).
+pub use backup::{BackupState, RestoreOutcome, restore_library};
 pub use capture::{
     AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions, InboxStatus,
 };
@@ -37,8 +39,8 @@ pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
 pub use {
-    chairside_audit as audit, chairside_clinical_notes as clinical_notes, chairside_inbox as inbox,
-    chairside_media as media, chairside_patients as patients, chairside_series as series,
+    chairside_audit as audit, chairside_backup as backups, chairside_clinical_notes as clinical_notes,
+    chairside_inbox as inbox, chairside_media as media, chairside_patients as patients, chairside_series as series,
     chairside_sync as sync_engine, chairside_teeth as teeth, chairside_treatment_plan as treatment_plan,
 };
 
@@ -180,6 +182,10 @@ impl Library {
         // Patient data is this account's only, whatever the umask was when it was written.
         chairside_store::private::tighten_library(&dir)
             .map_err(|source| AppError::DataDir { path: dir.clone(), source })?;
+        // A restore into this folder was cut short: some originals may be missing.
+        if dir.join(chairside_backup::RESTORE_MARKER).exists() {
+            return Err(AppError::RestoreIncomplete { dir });
+        }
         let db_path = dir.join("library.sqlite3");
         // A folder with originals and no (or an empty) database is a library that lost its
         // records, never a new one: creating an empty database over it would hide every photo

@@ -161,6 +161,16 @@ impl Anchor {
                 return Ok(());
             }
         }
+        let at = self.write_heads(seq, hash)?;
+        if first {
+            chairside_store::set_setting(conn, ANCHORED_SETTING, &at)?;
+        }
+        state.0 = seq;
+        Ok(())
+    }
+
+    /// Writes both heads (signed where the key is here) for the event `seq`; returns their time.
+    fn write_heads(&self, seq: i64, hash: String) -> Result<String, StoreError> {
         let mut head = Head {
             format: FORMAT.into(),
             workstation: self.workstation.clone(),
@@ -174,10 +184,18 @@ impl Anchor {
         for path in [Some(&self.library_head), self.witness_head.as_ref()].into_iter().flatten() {
             write_private_atomic(path, &body).map_err(|e| StoreError::Anchor(format!("{}: {e}", path.display())))?;
         }
-        if first {
-            chairside_store::set_setting(conn, ANCHORED_SETTING, &head.at)?;
-        }
-        state.0 = seq;
+        Ok(head.at)
+    }
+
+    /// Anchors the chain as it ends now, whatever the library folder held: for a library just
+    /// rebuilt from a backup (its head file was not part of the snapshot), continuing as a new
+    /// workstation. The caller first appends the event that records the restore.
+    pub fn rebase(&self, conn: &Connection) -> Result<(), StoreError> {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let Some((seq, hash)) = last_event(conn)? else { return Ok(()) };
+        let at = self.write_heads(seq, hash)?;
+        chairside_store::set_setting(conn, ANCHORED_SETTING, &at)?;
+        *state = (seq, false);
         Ok(())
     }
 

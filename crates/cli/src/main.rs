@@ -59,6 +59,8 @@ enum Command {
     /// Watched inbox folders of this workstation and the files waiting in them.
     #[command(subcommand)]
     Inbox(commands::inbox::InboxCmd),
+    /// Back the library up to a folder (a USB disk, a NAS share); verify or list a backup.
+    Backup(commands::backup::BackupCmd),
     /// Tooth numbering: the clinic's notation, and conversions.
     #[command(subcommand)]
     Teeth(commands::teeth::TeethCmd),
@@ -140,6 +142,18 @@ fn open(data_dir: Option<PathBuf>) -> Result<Library, AppError> {
 
 fn run(cli: Cli) -> Result<Output, AppError> {
     let json_mode = cli.json;
+    // What reads or writes only a backup folder never opens (or creates) a library.
+    match &cli.command {
+        Command::Backup(cmd) => {
+            if let Some(out) = commands::backup::run_without_library(cmd) {
+                return out;
+            }
+        }
+        Command::Documents(commands::documents::DocumentCmd::Restore { from: Some(from), at, into, .. }) => {
+            return commands::backup::restore(from, at.as_deref(), into.as_deref().unwrap_or(std::path::Path::new("")));
+        }
+        _ => {}
+    }
     let lib = Arc::new(open(cli.data_dir)?);
     match cli.command {
         Command::Patient(cmd) => commands::patient::run(&lib, cmd),
@@ -151,6 +165,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Audit(cmd) => commands::audit::run(&lib, cmd),
         Command::Capture(cmd) => commands::capture::run(&lib, cmd, json_mode),
         Command::Inbox(cmd) => commands::inbox::run(&lib, cmd),
+        Command::Backup(cmd) => commands::backup::run(&lib, cmd),
         Command::Teeth(cmd) => commands::teeth::run(&lib, cmd),
         Command::Series(cmd) => commands::series::run(&lib, cmd),
     }

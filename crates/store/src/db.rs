@@ -128,4 +128,21 @@ impl Db {
         }
         Ok(value)
     }
+
+    /// Copies the whole database, consistent as of one moment, into `dest` (a connection to a
+    /// new, empty file): SQLite's online backup in one step, a read transaction, so writers
+    /// carry on meanwhile. The caller closes `dest` and makes the file durable.
+    pub fn snapshot_into(&self, dest: &mut Connection) -> Result<(), StoreError> {
+        let src = self.conn()?;
+        let backup = rusqlite::backup::Backup::new(&src, dest)?;
+        // Busy only while another connection holds an exclusive lock (a checkpoint's
+        // truncation): retried a bounded number of times.
+        for _ in 0..200 {
+            if backup.step(-1)? == rusqlite::backup::StepResult::Done {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(StoreError::Busy)
+    }
 }

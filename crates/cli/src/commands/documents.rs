@@ -1,6 +1,6 @@
 //! Documents: import, list, show, edit, archive, restore, export, verify.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -65,10 +65,20 @@ pub enum DocumentCmd {
         #[arg(long)]
         reason: Option<String>,
     },
-    /// Bring archived documents back to the active gallery.
+    /// Bring archived documents back to the active gallery; or, with --from, rebuild a whole
+    /// library from a backup folder into an empty folder.
     Restore {
-        #[arg(required = true)]
+        #[arg(required_unless_present = "from", conflicts_with = "from")]
         documents: Vec<String>,
+        /// A backup folder (see `chairside backup`).
+        #[arg(long, value_name = "DIR", requires = "into")]
+        from: Option<PathBuf>,
+        /// The snapshot to restore (default: the newest; see `chairside backup list DIR`).
+        #[arg(long, value_name = "SNAPSHOT", requires = "from")]
+        at: Option<String>,
+        /// A new or empty folder for the restored library.
+        #[arg(long, value_name = "EMPTY_DIR", requires = "from")]
+        into: Option<PathBuf>,
     },
     /// Write a patient's documents at full quality to a ZIP with a manifest.
     Export {
@@ -134,7 +144,12 @@ pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
         DocumentCmd::Archive { documents, reason } => {
             transition(lib, &documents, "archived", |id| lib.archive(id, reason.as_deref()))
         }
-        DocumentCmd::Restore { documents } => transition(lib, &documents, "active", |id| lib.restore(id)),
+        DocumentCmd::Restore { documents, from: None, .. } => {
+            transition(lib, &documents, "active", |id| lib.restore(id))
+        }
+        DocumentCmd::Restore { from: Some(from), at, into, .. } => {
+            super::backup::restore(&from, at.as_deref(), into.as_deref().unwrap_or(Path::new("")))
+        }
         DocumentCmd::Export { patient, out } => {
             let s = lib.export_patient(&patient, &out)?;
             let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, f(&s.path.display().to_string()));

@@ -3,6 +3,7 @@
 //! the exit status are decided in `main.rs` and `output.rs` alone.
 
 pub mod audit;
+pub mod backup;
 pub mod capture;
 pub mod documents;
 pub mod inbox;
