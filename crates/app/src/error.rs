@@ -53,6 +53,11 @@ pub enum AppError {
         "a restore into {dir} was cut short, so the library there may lack originals and is not opened: restore again into a new, empty folder (and remove this one)"
     )]
     RestoreIncomplete { dir: PathBuf },
+    #[error(
+        "the library's disk has only {} MB free, and imports stop at {} MB so the library never fills it: free some space, or lower the threshold in the Health settings",
+        .free / 1_000_000, .min / 1_000_000
+    )]
+    DiskSpaceLow { free: u64, min: u64 },
 }
 
 impl From<chairside_store::rusqlite::Error> for AppError {
@@ -68,6 +73,7 @@ impl AppError {
             AppError::DataDir { .. } | AppError::NoDataDir => "data_dir_unusable",
             AppError::DatabaseMissing { .. } => "library_database_missing",
             AppError::RestoreIncomplete { .. } => "restore_incomplete",
+            AppError::DiskSpaceLow { .. } => "disk_space_low",
             AppError::BadUserName(_) => "invalid_user_name",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Inbox(_) => "inbox_unavailable",
@@ -119,6 +125,7 @@ impl AppError {
             AppError::Sync(e) => e,
             AppError::Backup(e) => e,
             AppError::RestoreIncomplete { .. }
+            | AppError::DiskSpaceLow { .. }
             | AppError::DataDir { .. }
             | AppError::NoDataDir
             | AppError::DatabaseMissing { .. }

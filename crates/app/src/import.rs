@@ -187,7 +187,12 @@ impl Library {
 
     fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
         let req = ImportRequest { patient_id, path, kind, source };
-        match self.media.import(&self.actor, &req) {
+        let incoming = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        let imported = match self.check_free_space(incoming) {
+            Ok(()) => self.media.import(&self.actor, &req).map_err(AppError::from),
+            Err(e) => Err(e),
+        };
+        match imported {
             Ok(outcome) => FileResult {
                 path: path.display().to_string(),
                 status: outcome.status.into(),
@@ -197,7 +202,6 @@ impl Library {
                 input_fault: false,
             },
             Err(e) => {
-                let e = AppError::from(e);
                 // The rejection is worth keeping in the audit trail (what was refused, why);
                 // failing to write it must not hide the rejection itself.
                 let _ = self.db.write(|tx| {

@@ -5,6 +5,7 @@
 mod backup;
 mod capture;
 mod error;
+mod health;
 mod import;
 mod mounts;
 mod sync;
@@ -34,6 +35,7 @@ pub use capture::{
 };
 pub use chairside_store::Remedy;
 pub use error::{AppError, ErrorPayload};
+pub use health::{DEFAULT_MIN_FREE_BYTES, DiskHealth, Finding, Health, HealthLevel, VerifyRun, disk_space};
 pub use import::{FileResult, FileStatus, ImportProgress};
 pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use sync::RepairReport;

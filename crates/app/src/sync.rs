@@ -106,6 +106,7 @@ impl Library {
         };
         let not_downloaded_yet = leave_out_remote(&mut report);
         if !repair || self.sync_configured()?.is_none() {
+            self.record_verify_quietly(&report);
             return Ok((report, None));
         }
         let damaged: Vec<String> = report.missing.iter().chain(&report.corrupt).map(|p| p.sha256.clone()).collect();
@@ -114,6 +115,7 @@ impl Library {
             report = self.verify(options)?;
             leave_out_remote(&mut report);
         }
+        self.record_verify_quietly(&report);
         Ok((report, Some(RepairReport { repaired, failed, not_downloaded_yet })))
     }
 }

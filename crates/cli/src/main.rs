@@ -61,6 +61,8 @@ enum Command {
     Inbox(commands::inbox::InboxCmd),
     /// Back the library up to a folder (a USB disk, a NAS share); verify or list a backup.
     Backup(commands::backup::BackupCmd),
+    /// The workstation at a glance: disk, backups, verify, thumbnails, sync, the audit chain.
+    Health(commands::health::HealthCmd),
     /// Tooth numbering: the clinic's notation, and conversions.
     #[command(subcommand)]
     Teeth(commands::teeth::TeethCmd),
@@ -166,6 +168,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Capture(cmd) => commands::capture::run(&lib, cmd, json_mode),
         Command::Inbox(cmd) => commands::inbox::run(&lib, cmd),
         Command::Backup(cmd) => commands::backup::run(&lib, cmd),
+        Command::Health(cmd) => commands::health::run(&lib, cmd),
         Command::Teeth(cmd) => commands::teeth::run(&lib, cmd),
         Command::Series(cmd) => commands::series::run(&lib, cmd),
     }

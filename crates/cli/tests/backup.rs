@@ -351,3 +351,72 @@ fn the_schedule_names_the_folder_and_an_unplugged_disk_is_reported() {
     let actions: Vec<&str> = events.as_array().expect("events").iter().filter_map(|e| e["action"].as_str()).collect();
     assert!(actions.contains(&"library.backup") && actions.contains(&"library.backup_failed"), "{actions:?}");
 }
+
+#[test]
+fn health_grades_each_state_and_a_low_disk_refuses_imports() {
+    let lib = Lib::new();
+    let p = lib.patient("Ada");
+    let work = tempfile::tempdir().expect("work");
+    let shots = photos(work.path(), 0, 2);
+    assert_eq!(lib.import(&p, &[shots[0].as_path()]).code, 0);
+    let areas = |h: &Value| -> Vec<(String, String)> {
+        h["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .map(|f| (f["level"].as_str().expect("level").into(), f["area"].as_str().expect("area").into()))
+            .collect()
+    };
+
+    // New: never backed up, never verified — a look, not an alarm.
+    let h = lib.json(&["health"]);
+    assert_eq!(h.code, 0, "{}", h.stdout);
+    assert_eq!(h.json["level"], "attention");
+    assert_eq!(areas(&h.json), vec![("attention".into(), "backup".into()), ("attention".into(), "verify".into())]);
+    assert_eq!(h.json["documents"], 1);
+    assert_eq!(h.json["audit"]["ok"], true);
+    assert_eq!(h.json["scanning"], false);
+    assert!(h.json["disk"]["free_bytes"].as_u64().expect("free") > 0);
+
+    let usb = work.path().join("usb");
+    lib.ok(&["verify"]);
+    lib.ok(&["backup", "schedule", "--to", s(&usb)]);
+    lib.ok(&["backup"]);
+    let h = lib.ok(&["health"]);
+    assert_eq!(h["level"], "ok", "{h}");
+    assert_eq!(h["last_verify"]["originals_checked"], 1);
+    assert_eq!(h["backup"]["last_good"]["target"], s(&usb));
+
+    // Below the clinic's threshold: red, and imports refused before anything is written.
+    let free = h["disk"]["free_bytes"].as_u64().expect("free");
+    let above = (free / 1_000_000 + 1000).to_string();
+    let r = lib.json(&["health", "--min-free-mb", &above]);
+    assert_eq!((r.code, r.json["error"]["code"].as_str()), (1, Some("health_problem")));
+    assert_eq!(areas(&r.json)[0], ("problem".into(), "disk".into()));
+    let blobs_before = lib.files_under("blobs").len();
+    let r = lib.import(&p, &[shots[1].as_path()]);
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert_eq!(r.json["results"][0]["error"]["code"], "disk_space_low");
+    assert_eq!(lib.files_under("blobs").len(), blobs_before, "nothing stored");
+    lib.ok(&["health", "--min-free-mb", "1"]);
+    assert_eq!(lib.import(&p, &[shots[1].as_path()]).code, 0);
+
+    // The backup disk unplugged: red.
+    std::fs::rename(&usb, work.path().join("unplugged")).expect("unplug");
+    let r = lib.json(&["health"]);
+    assert_eq!(r.code, 1);
+    assert!(areas(&r.json).contains(&("problem".into(), "backup".into())), "{}", r.stdout);
+    std::fs::rename(work.path().join("unplugged"), &usb).expect("plug in");
+
+    // A damaged original found by verify: red until it is dealt with.
+    let blob = lib.files_under("blobs")[0].clone();
+    let mut perms = std::fs::metadata(&blob).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&blob, perms).expect("writable");
+    std::fs::write(&blob, b"not the photo any more").expect("damage");
+    assert_eq!(lib.json(&["verify"]).code, 1);
+    let r = lib.json(&["health"]);
+    assert_eq!(r.code, 1);
+    assert!(areas(&r.json).contains(&("problem".into(), "verify".into())), "{}", r.stdout);
+}

@@ -14,6 +14,7 @@ pub mod exif;
 pub mod export;
 mod format;
 pub mod fuzz_targets;
+pub mod health;
 pub mod import;
 pub mod inventory;
 pub mod pdf;

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod backup;
 pub mod capture;
 pub mod documents;
+pub mod health;
 pub mod inbox;
 pub mod links;
 pub mod note;
