@@ -3,7 +3,9 @@
 //! committed file is stale; `UPDATE_BINDINGS=1 cargo test -p chairside-desktop bindings`
 //! rewrites it.
 
+use chairside_app::backups::{BackupReport, BackupRun, BackupSchedule};
 use chairside_app::clinical_notes::Note;
+use chairside_app::media::health::{SizeRow, ThumbnailBacklog};
 use chairside_app::media::{
     Attachment, Document, DocumentDetails, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef, Transition,
 };
@@ -12,8 +14,8 @@ use chairside_app::series::{NewTemplate, Series, Slot, Template};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
-    AfterImport, CaptureOutcome, ErrorPayload, FileResult, FileStatus, InboxFile, InboxFolder, InboxNotice,
-    InboxStatus, SeriesView, SlotView, ToothLabel,
+    AfterImport, AuditState, BackupState, CaptureOutcome, DiskHealth, ErrorPayload, FileResult, FileStatus, Finding,
+    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, SeriesView, SlotView, ToothLabel, VerifyRun,
 };
 use ts_rs::{Config, TS};
 
@@ -47,7 +49,9 @@ pub fn typescript() -> String {
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
         InboxFolder, InboxFolderInput, InboxStatus, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
         SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
-        SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink,
+        SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
+        DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
+        BackupReport, Health,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

@@ -54,7 +54,12 @@ macro_rules! with_app_commands {
             sync_test,
             sync_now,
             sync_share,
-            sync_lifecycle_install
+            sync_lifecycle_install,
+            health,
+            set_min_free_space,
+            backup_state,
+            set_backup_schedule,
+            backup_now
         }
     };
 }

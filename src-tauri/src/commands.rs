@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use chairside_app::backups::{BackupReport, BackupSchedule};
 use chairside_app::clinical_notes::Note;
 use chairside_app::media::{
     Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
@@ -14,8 +15,8 @@ use chairside_app::sync_engine::{Check, LifecycleReport, SecretLocation, ShareLi
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
-    AfterImport, AppError, CaptureOutcome, ErrorPayload, FileResult, InboxFile, InboxFolder, Library, Remedy,
-    SeriesView, ToothLabel,
+    AfterImport, AppError, BackupState, CaptureOutcome, ErrorPayload, FileResult, Health, InboxFile, InboxFolder,
+    Library, Remedy, SeriesView, ToothLabel,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -590,4 +591,37 @@ pub async fn sync_share<R: Runtime>(app: AppHandle<R>, document_id: String, seco
 #[tauri::command(async)]
 pub async fn sync_lifecycle_install<R: Runtime>(app: AppHandle<R>) -> Reply<LifecycleReport> {
     blocking(app, |lib| lib.sync_lifecycle_install()).await
+}
+
+/// The workstation's health; `quick` skips re-checking the audit chain (the status bar's poll).
+#[tauri::command(async)]
+pub async fn health<R: Runtime>(app: AppHandle<R>, quick: bool) -> Reply<Health> {
+    blocking(app, move |lib| lib.health(quick)).await
+}
+
+/// Imports are refused when the library's disk has less than this free.
+#[tauri::command(async)]
+pub async fn set_min_free_space<R: Runtime>(app: AppHandle<R>, megabytes: u64) -> Reply<Health> {
+    blocking(app, move |lib| {
+        lib.set_min_free_bytes(megabytes.saturating_mul(1_000_000))?;
+        lib.health(true)
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn backup_state<R: Runtime>(app: AppHandle<R>) -> Reply<BackupState> {
+    blocking(app, |lib| lib.backup_state()).await
+}
+
+#[tauri::command(async)]
+pub async fn set_backup_schedule<R: Runtime>(app: AppHandle<R>, schedule: BackupSchedule) -> Reply<BackupState> {
+    blocking(app, move |lib| lib.set_backup_schedule(&schedule)).await
+}
+
+/// A backup to the scheduled folder now (the schedule's thread takes the same lock, so the two
+/// never run at once: the second is refused as in progress).
+#[tauri::command(async)]
+pub async fn backup_now<R: Runtime>(app: AppHandle<R>) -> Reply<BackupReport> {
+    blocking(app, |lib| lib.backup(None, None)).await
 }

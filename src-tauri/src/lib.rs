@@ -10,6 +10,7 @@ macro_rules! log_line {
     };
 }
 
+pub mod backup;
 pub mod bindings;
 pub mod capture;
 #[macro_use]
@@ -129,6 +130,7 @@ pub fn open_library<R: Runtime>(app: &tauri::AppHandle<R>, dir: PathBuf) {
             capture::start_inbox(app, lib);
             capture::follow_active_patient(app, Arc::clone(lib));
             sync::start(app, lib);
+            backup::start(app, lib);
         }
         Err(e) => log_line!("chairside: cannot open the library: {}", e.message),
     }
@@ -221,5 +223,17 @@ pub fn run() {
     let app = with_chairside(builder, None, started)
         .build(tauri::generate_context!())
         .expect("the app's configuration is built in; failing here is a build defect");
-    app.run(|_, _| {});
+    // A session ending (logout, shutdown) or a service manager stopping the app sends SIGTERM:
+    // the app closes as if its window were closed, so its at-close work still runs.
+    let closer = app.handle().clone();
+    if let Err(e) = ctrlc::set_handler(move || closer.exit(0)) {
+        log_line!("chairside: closing on SIGTERM is off ({e})");
+    }
+    app.run(|handle, event| {
+        if let tauri::RunEvent::Exit = event
+            && let Ok(lib) = handle.state::<Shared>().library()
+        {
+            backup::at_close(&lib);
+        }
+    });
 }

@@ -517,8 +517,32 @@ test('two photos compare side by side, both painted, with synchronised zoom', as
   await until(async () => (await count('.selection')) === 0, 'the selection cleared');
 });
 
+const backupDir = join(dataDir, '..', `chairside-app-e2e-backup-${process.pid}`);
+test('health: the status bar asks for a look, the backup folder is set in Settings, and a backup is written and checked', async () => {
+  await until(async () => (await text('[data-testid=health-status]'))?.includes('Needs a look'), 'the status bar asks for a look', 10000);
+  await clickCss('[data-testid=health-status]');
+  await until(async () => (await text('[data-testid=health-level]'))?.includes('needs a look'), 'the Health panel', 10000);
+  const findings = await text('[data-testid=health-findings]');
+  assert(findings.includes('no backup folder is set') && findings.includes('never been verified'), `findings: ${findings}`);
+  assert((await text('[data-testid=health-panel]')).includes('intact ('), 'the audit chain re-checked in the panel');
+  await shot('17-health-attention');
+  await wd.type(await $('input[name=backup_target]'), backupDir);
+  await clickButton('Save schedule', '[data-testid=backup-settings]');
+  await until(async () => (await text('[data-testid=health-findings]'))?.includes('no backup has succeeded yet'), 'the folder is set', 10000);
+  await clickButton('Back up now', '[data-testid=backup-settings]');
+  await until(async () => /Last good backup: (?!never)/.test((await text('[data-testid=backup-last]')) ?? ''), 'the backup is written', 60000);
+  await shot('18-health-backed-up');
+  await clickButton('Done', '[role=dialog]');
+  const checked = JSON.parse(execFileSync(cli, ['--json', 'backup', 'verify', backupDir], { encoding: 'utf8' }));
+  assertEq(checked.ok, true, 'the backup the window wrote verifies');
+  assert(checked.files_checked >= 14, `the originals are in it (${checked.files_checked} files)`);
+});
+
 test('after the app closes, the audit trail records the views, the archive, the restore and the link, and verifies', async () => {
   assert(patientId, 'a patient was created');
+  // Closed as a session's end closes it (SIGTERM), so the app runs its at-close work (a backup).
+  for (const p of await processes()) if (p.exe === app.split('/').pop()) process.kill(Number(p.pid), 'SIGTERM');
+  await until(async () => !(await processes()).some((p) => p.exe === app.split('/').pop()), 'the app closed on SIGTERM', 30000);
   await wd.quit();
   // The app's process has exited (it closed the library) before the CLI reads it.
   await until(async () => !(await processes()).some((p) => p.exe === app.split('/').pop()), 'the app exited', 15000);
@@ -528,6 +552,10 @@ test('after the app closes, the audit trail records the views, the archive, the 
   for (const a of ['view', 'archive', 'restore', 'link', 'active_patient_set']) assert(events.has(a), `an audit event "${a}" among ${[...events].join(', ')}`);
   const verify = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'verify'], { encoding: 'utf8' }));
   assertEq(verify.ok, true, 'audit verify');
+  // The schedule asks for a backup at close too.
+  const snapshots = JSON.parse(execFileSync(cli, ['--json', 'backup', 'list', backupDir], { encoding: 'utf8' })).snapshots;
+  assertEq(snapshots.length, 2, 'a second snapshot, taken as the app closed');
+  await rm(backupDir, { recursive: true, force: true });
 });
 
 const failed = await run({ onFailure: (title) => shot(`failed-${title.replace(/\W+/g, '-').slice(0, 50)}`) });

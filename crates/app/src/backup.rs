@@ -55,7 +55,12 @@ impl Library {
         let opts = BackupOptions {
             keep: keep.unwrap_or(schedule.keep as usize).max(1),
             // The scheduled folder was a backup before: if it is gone, the disk is unplugged.
-            require_existing: scheduled && self.db.read(chairside_backup::settings::last_runs)?.1.is_some(),
+            require_existing: scheduled
+                && self
+                    .db
+                    .read(chairside_backup::settings::last_runs)?
+                    .1
+                    .is_some_and(|good| Path::new(&good.target) == target),
         };
         let source = BackupSource { db: &self.db, library_dir: &self.data_dir, workstation: &self.actor.workstation };
         let started = std::time::Instant::now();
@@ -101,7 +106,12 @@ impl Library {
         Ok(BackupState {
             due: set && age_hours.is_none_or(|h| h >= every),
             overdue: set && age_hours.is_none_or(|h| h >= every + 1.0),
-            target_missing: schedule.target.as_deref().is_some_and(|t| !Path::new(t).is_dir()),
+            target_missing: schedule.target.as_deref().is_some_and(|t| {
+                // A folder never backed up to is made by the first backup, if its disk is there.
+                let backed_up_there = last_good.as_ref().is_some_and(|g| g.target == t);
+                let parent_there = Path::new(t).parent().is_some_and(Path::is_dir);
+                !Path::new(t).is_dir() && (backed_up_there || !parent_there)
+            }),
             schedule,
             last_run,
             last_good,

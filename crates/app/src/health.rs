@@ -4,7 +4,6 @@
 
 use std::path::Path;
 
-use chairside_audit::ChainReport;
 use chairside_media::health::{SizeRow, ThumbnailBacklog};
 use chairside_sync::{SyncState, SyncStatus};
 use serde::{Deserialize, Serialize};
@@ -49,6 +48,15 @@ pub struct DiskHealth {
     pub min_free_bytes: u64,
 }
 
+/// What `audit verify` says now.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct AuditState {
+    pub ok: bool,
+    pub events_checked: u64,
+    pub problem: Option<String>,
+}
+
 /// The last `verify`, as the library remembers it.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -78,7 +86,7 @@ pub struct Health {
     pub backup: BackupState,
     pub last_verify: Option<VerifyRun>,
     /// The chain re-checked now; `None` in the quick check the status bar polls.
-    pub audit: Option<ChainReport>,
+    pub audit: Option<AuditState>,
     /// Virus scanning of imports: off until a ClamAV daemon is configured.
     pub scanning: bool,
 }
@@ -168,7 +176,13 @@ impl Library {
         let database_bytes = std::fs::metadata(self.db.path()).map(|m| m.len()).unwrap_or(0);
         let sync = self.sync_status()?;
         let backup = self.backup_state()?;
-        let audit = if quick { None } else { Some(self.audit_verify()?) };
+        let audit = match quick {
+            true => None,
+            false => {
+                let r = self.audit_verify()?;
+                Some(AuditState { ok: r.ok, events_checked: r.events_checked, problem: r.problem })
+            }
+        };
         let mut health = Health {
             level: HealthLevel::Ok,
             findings: Vec::new(),
@@ -301,6 +315,6 @@ fn findings(h: &Health) -> Vec<Finding> {
             format!("the audit chain is broken: {}", a.problem.as_deref().unwrap_or("see audit verify")),
         );
     }
-    out.sort_by(|a, b| b.level.cmp(&a.level));
+    out.sort_by_key(|f| std::cmp::Reverse(f.level));
     out
 }

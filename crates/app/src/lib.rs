@@ -35,7 +35,7 @@ pub use capture::{
 };
 pub use chairside_store::Remedy;
 pub use error::{AppError, ErrorPayload};
-pub use health::{DEFAULT_MIN_FREE_BYTES, DiskHealth, Finding, Health, HealthLevel, VerifyRun, disk_space};
+pub use health::{AuditState, DEFAULT_MIN_FREE_BYTES, DiskHealth, Finding, Health, HealthLevel, VerifyRun, disk_space};
 pub use import::{FileResult, FileStatus, ImportProgress};
 pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use sync::RepairReport;

@@ -21,6 +21,10 @@ import type {
   Plan,
   SyncConfig,
   SyncStatus,
+  BackupSchedule,
+  BackupState,
+  BackupRun,
+  Health,
 } from '../lib/bindings';
 
 type Doc = DocumentDetails;
@@ -94,6 +98,31 @@ const offStatus = (): SyncStatus => ({
   backlog: { to_upload: 0, to_apply: 0, to_download: 0 }, last_success_at: null, clock_skew_seconds: null, warnings: [],
 });
 let syncStatus: SyncStatus = offStatus();
+
+// Health and backups, as the real backend grades them (crates/app/src/health.rs): a new
+// workstation has no backup folder and no verify yet.
+let schedule: BackupSchedule = { target: null, every_hours: 24, at_close: true, keep: 14 };
+let lastGood: BackupRun | null = null;
+let minFree = 2_000_000_000;
+function backupState(): BackupState {
+  return { schedule, last_run: lastGood, last_good: lastGood, due: !!schedule.target && !lastGood, overdue: !!schedule.target && !lastGood, target_missing: false };
+}
+function healthNow(quick: boolean): Health {
+  const findings: Health['findings'] = [];
+  if (!schedule.target) findings.push({ level: 'attention', area: 'backup', message: 'no backup folder is set: choose a USB disk or a NAS folder in the backup settings' });
+  else if (!lastGood) findings.push({ level: 'attention', area: 'backup', message: 'no backup has succeeded yet' });
+  findings.push({ level: 'attention', area: 'verify', message: 'the library has never been verified: run a verify (it re-hashes every original)' });
+  const free = 80_000_000_000;
+  if (free < minFree) findings.unshift({ level: 'problem', area: 'disk', message: `only ${(free / 1e9).toFixed(1)} GB free on the library's disk: imports are refused below ${(minFree / 1e9).toFixed(1)} GB; free some space or move the library to a larger disk` });
+  const bytes = [...docs.values()].reduce((n, d) => n + d.byte_size, 0);
+  return {
+    level: findings.some((f) => f.level === 'problem') ? 'problem' : findings.length ? 'attention' : 'ok',
+    findings, documents: docs.size, bytes, by_kind_and_year: [{ kind: 'intraoral', year: '2026', documents: docs.size, bytes }],
+    database_bytes: 4_000_000, disk: { path: '/e2e/library', free_bytes: free, total_bytes: 250_000_000_000, min_free_bytes: minFree },
+    thumbnails: { pending: 0, failed: 0, unsupported: 0 }, sync: syncStatus, backup: backupState(), last_verify: null,
+    audit: quick ? null : { ok: true, events_checked: 12, problem: null }, scanning: false,
+  };
+}
 
 function startSeries(patientId: string, templateId: string): SeriesView {
   const template = need(templates.find((t) => t.id === templateId), 'template_not_found', 'template');
@@ -427,6 +456,25 @@ const handlers: Record<Command, (a: Args) => unknown> = {
   sync_share: (a) => {
     if (!syncConfig) throw new Refusal('sync_not_configured', 'sync is not configured');
     return { document_id: String(a.documentId), url: `https://s3.example/clinic/blob?X-Amz-Expires=${a.seconds}&X-Amz-Signature=e2e`, expires_at: new Date(Date.now() + Number(a.seconds) * 1000).toISOString() };
+  },
+  health: (a) => healthNow(Boolean(a.quick)),
+  set_min_free_space: (a) => {
+    minFree = Number(a.megabytes) * 1_000_000;
+    return healthNow(true);
+  },
+  backup_state: () => backupState(),
+  set_backup_schedule: (a) => {
+    const s = a.schedule as BackupSchedule;
+    if (s.target && !s.target.startsWith('/')) throw new Refusal('invalid_input', `the backup folder "${s.target}" must be an absolute path`);
+    schedule = s;
+    return backupState();
+  },
+  backup_now: () => {
+    if (!schedule.target) throw new Refusal('invalid_input', 'no backup folder is set: give one, or set the backup schedule first');
+    const at = now();
+    const snapshot = at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+    lastGood = { at, target: schedule.target, ok: true, snapshot, error: null, error_code: null, seconds: 0.4 };
+    return { target: schedule.target, snapshot, created_at: at, originals: docs.size, originals_bytes: 0, originals_not_here: 0, thumbnails: 0, files_copied: docs.size, bytes_copied: 0, database_bytes: 4_000_000, snapshots_removed: [], problems: [], seconds: 0.4 };
   },
   sync_lifecycle_install: () => ({ transitions: [{ days: 30, storage_class: 'STANDARD_IA' }], abort_incomplete_multipart_days: 7, refused: ['DEEP_ARCHIVE: InvalidStorageClass', 'GLACIER: InvalidStorageClass'], installed_xml: '' }),
 };

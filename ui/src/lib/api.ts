@@ -43,6 +43,10 @@ import type {
   SyncEvent,
   SyncSettings,
   SyncStatus,
+  BackupReport,
+  BackupSchedule,
+  BackupState,
+  Health,
 } from './bindings';
 
 /** A refused or failed call: a stable `code` for logic and a `message` for people. */
@@ -129,6 +133,13 @@ export const api = {
   /** A presigned link to the original, valid `seconds` (at most 7 days); audited. */
   syncShare: (documentId: string, seconds: number) => call<ShareLink>('sync_share', { documentId, seconds }),
   syncLifecycleInstall: () => call<LifecycleReport>('sync_lifecycle_install'),
+  /** `quick`: without re-checking the audit chain (what the status bar polls). */
+  health: (quick: boolean) => call<Health>('health', { quick }),
+  setMinFreeSpace: (megabytes: number) => call<Health>('set_min_free_space', { megabytes }),
+  backupState: () => call<BackupState>('backup_state'),
+  setBackupSchedule: (schedule: BackupSchedule) => call<BackupState>('set_backup_schedule', { schedule }),
+  /** A backup to the scheduled folder now; resolves when it is written. */
+  backupNow: () => call<BackupReport>('backup_now'),
 };
 
 export type ThumbSize = 256 | 1024 | 2048;
@@ -159,6 +170,8 @@ export const events = {
   onActivePatient: (f: (e: ActivePatientEvent) => void): Promise<UnlistenFn> =>
     listen<ActivePatientEvent>('active-patient', (e) => f(e.payload)),
   onSync: (f: (e: SyncEvent) => void): Promise<UnlistenFn> => listen<SyncEvent>('sync', (e) => f(e.payload)),
+  /** A scheduled backup ran (or found its folder missing): health may have changed. */
+  onHealth: (f: () => void): Promise<UnlistenFn> => listen<null>('health', () => f()),
 };
 
 export function messageOf(e: unknown): string {

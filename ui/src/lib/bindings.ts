@@ -242,4 +242,107 @@ installed_xml: string, };
 
 export type ShareLink = { document_id: string, url: string, expires_at: string, };
 
-export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install";
+export type HealthLevel = "ok" | "attention" | "problem";
+
+export type Finding = { level: HealthLevel, 
+/**
+ * `disk`, `backup`, `verify`, `thumbnails`, `sync`, `audit`, `scanning`.
+ */
+area: string, message: string, };
+
+export type DiskHealth = { path: string, 
+/**
+ * `None` where the system does not say (see the README's portability notes).
+ */
+free_bytes: number | null, total_bytes: number | null, 
+/**
+ * Imports are refused below this.
+ */
+min_free_bytes: number, };
+
+export type VerifyRun = { at: string, ok: boolean, originals_checked: number, corrupt: number, missing: number, orphans: number, database_ok: boolean, thumbnails_failed: number, };
+
+export type AuditState = { ok: boolean, events_checked: number, problem: string | null, };
+
+export type SizeRow = { kind: string, year: string, documents: number, bytes: number, };
+
+export type ThumbnailBacklog = { pending: number, failed: number, 
+/**
+ * Files no thumbnail can be made of (an encrypted PDF…): stored, shown with an icon.
+ */
+unsupported: number, };
+
+export type BackupSchedule = { 
+/**
+ * The backup folder (a USB disk, a mounted NAS share); `None`: no scheduled backup.
+ */
+target: string | null, 
+/**
+ * Hours between backups (default 24).
+ */
+every_hours: number, 
+/**
+ * Also back up when the app closes.
+ */
+at_close: boolean, 
+/**
+ * Database snapshots kept in the folder.
+ */
+keep: number, };
+
+export type BackupRun = { at: string, target: string, ok: boolean, snapshot: string | null, 
+/**
+ * Why it failed, or the files it could not back up.
+ */
+error: string | null, error_code: string | null, seconds: number, };
+
+export type BackupState = { schedule: BackupSchedule, last_run: BackupRun | null, last_good: BackupRun | null, 
+/**
+ * A scheduled backup should run now.
+ */
+due: boolean, 
+/**
+ * The last good backup is older than the schedule allows (by more than an hour's grace),
+ * or there never was one while a target is set.
+ */
+overdue: boolean, 
+/**
+ * The target folder is not there (a USB disk unplugged, a share not mounted).
+ */
+target_missing: boolean, };
+
+export type BackupReport = { target: string, 
+/**
+ * The new snapshot's name (its UTC time, `20261202T134501Z`).
+ */
+snapshot: string, created_at: string, originals: number, originals_bytes: number, 
+/**
+ * Originals this workstation has never downloaded (kept in the clinic's bucket): named by
+ * the snapshot, not in the folder.
+ */
+originals_not_here: number, thumbnails: number, 
+/**
+ * Files copied by this run (the others were in the folder already).
+ */
+files_copied: number, bytes_copied: number, database_bytes: number, 
+/**
+ * Snapshots removed because more than `keep` were there.
+ */
+snapshots_removed: Array<string>, 
+/**
+ * Files of the library that could not be backed up (damaged or unreadable originals):
+ * the snapshot is still written, and names them as missing.
+ */
+problems: Array<string>, seconds: number, };
+
+export type Health = { level: HealthLevel, findings: Array<Finding>, documents: number, bytes: number, by_kind_and_year: Array<SizeRow>, database_bytes: number, disk: DiskHealth, thumbnails: ThumbnailBacklog, sync: SyncStatus, backup: BackupState, last_verify: VerifyRun | null, 
+/**
+ * The chain re-checked now; `None` in the quick check the status bar polls.
+ */
+audit: AuditState | null, 
+/**
+ * Virus scanning of imports: off until a ClamAV daemon is configured.
+ */
+scanning: boolean, };
+
+export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "backup_state" | "set_backup_schedule" | "backup_now";
