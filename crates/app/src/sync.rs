@@ -95,7 +95,7 @@ impl Library {
         options: VerifyOptions,
         repair: bool,
     ) -> Result<(VerifyReport, Option<RepairReport>), AppError> {
-        let mut report = self.verify(options)?;
+        let mut report = self.verify(options.clone())?;
         let remote_only = self.db.read(chairside_sync::originals::remote_only)?;
         // Not damage: a peer's original this workstation fetches later (or on first open).
         let leave_out_remote = |report: &mut VerifyReport| {

@@ -420,3 +420,37 @@ fn health_grades_each_state_and_a_low_disk_refuses_imports() {
     assert_eq!(r.code, 1);
     assert!(areas(&r.json).contains(&("problem".into(), "verify".into())), "{}", r.stdout);
 }
+
+#[test]
+fn verify_since_rehashes_a_rolling_part_of_the_library() {
+    let lib = Lib::new();
+    let p = lib.patient("Ada");
+    let work = tempfile::tempdir().expect("work");
+    let shots = photos(work.path(), 0, 5);
+    assert_eq!(lib.import(&p, &shots.iter().map(PathBuf::as_path).collect::<Vec<_>>()).code, 0);
+    // Nothing verified yet: the least recently verified first, two per run.
+    let a = lib.ok(&["verify", "--since", "30d", "--limit", "2"]);
+    assert_eq!((a["blobs_checked"].as_u64(), a["blobs_skipped"].as_u64()), (Some(2), Some(3)), "{a}");
+    let b = lib.ok(&["verify", "--since", "30d", "--limit", "2"]);
+    assert_eq!(b["blobs_checked"], 2);
+    let c = lib.ok(&["verify", "--since", "30d"]);
+    assert_eq!(
+        (c["blobs_checked"].as_u64(), c["blobs_skipped"].as_u64()),
+        (Some(1), Some(4)),
+        "the fifth, then none: {c}"
+    );
+    let d = lib.ok(&["verify", "--since", "30d"]);
+    assert_eq!(d["blobs_checked"], 0, "all verified within 30 days");
+    // Damage in the part a rolling run checks is found like a full verify finds it.
+    let blob = lib.files_under("blobs")[0].clone();
+    let mut perms = std::fs::metadata(&blob).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&blob, perms).expect("writable");
+    std::fs::write(&blob, b"damaged").expect("damage");
+    let e = lib.json(&["verify", "--since", "0h"]);
+    assert_eq!(e.code, 1);
+    assert_eq!(e.json["corrupt"].as_array().map(Vec::len), Some(1));
+    let r = lib.json(&["verify", "--since", "soon"]);
+    assert_eq!((r.code, r.json["error"]["code"].as_str()), (2, Some("invalid_input")));
+}

@@ -41,6 +41,8 @@ pub struct VerifyReport {
     /// SQLite's integrity and foreign-key checks.
     pub database: DatabaseCheck,
     pub blobs_checked: u64,
+    /// Originals left for a later run (`--since`: verified recently, or beyond `--limit`).
+    pub blobs_skipped: u64,
     pub bytes_checked: u64,
     pub corrupt: Vec<BlobProblem>,
     pub missing: Vec<BlobProblem>,
@@ -69,8 +71,14 @@ impl VerifyReport {
 }
 
 /// Options of a verify run.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct VerifyOptions {}
+#[derive(Debug, Clone, Default)]
+pub struct VerifyOptions {
+    /// Re-hash only originals not verified since this time (RFC 3339), least recently verified
+    /// first: a nightly run over a rolling part of a large library.
+    pub not_verified_since: Option<String>,
+    /// At most this many originals re-hashed (with `not_verified_since`).
+    pub limit: Option<u64>,
+}
 
 pub fn verify(
     db: &Db,
@@ -79,13 +87,14 @@ pub fn verify(
     thumbnailer: &Thumbnailer,
     quarantine: &Path,
     actor: &Actor,
-    _options: VerifyOptions,
+    options: VerifyOptions,
 ) -> Result<VerifyReport, MediaError> {
     let database = db.read(|c| chairside_store::check_database(c).map_err(MediaError::from))?;
     let mut report = VerifyReport {
         ok: true,
         database,
         blobs_checked: 0,
+        blobs_skipped: 0,
         bytes_checked: 0,
         corrupt: vec![],
         missing: vec![],
@@ -99,7 +108,7 @@ pub fn verify(
     };
     // A damaged database may fail the reads below: the report then says what was found so far
     // (the damage first of all) instead of only the read error.
-    match check_files(db, blobs, thumbs, thumbnailer, quarantine, &mut report) {
+    match check_files(db, blobs, thumbs, thumbnailer, quarantine, &options, &mut report) {
         Ok(()) => {}
         Err(_) if !report.database.ok => {}
         Err(e) => return Err(e),
@@ -139,6 +148,7 @@ fn check_files(
     thumbs: &ThumbStore,
     thumbnailer: &Thumbnailer,
     quarantine: &Path,
+    options: &VerifyOptions,
     report: &mut VerifyReport,
 ) -> Result<(), MediaError> {
     let rows: Vec<String> = db.read(|c| {
@@ -146,8 +156,26 @@ fn check_files(
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
     })?;
-    check_originals(db, blobs, &rows, report)?;
-    check_thumbnails(db, thumbs, thumbnailer, report)?;
+    match &options.not_verified_since {
+        None => {
+            check_originals(db, blobs, &rows, report)?;
+            check_thumbnails(db, thumbs, thumbnailer, None, report)?;
+        }
+        Some(since) => {
+            let due: Vec<String> = db.read(|c| {
+                let mut stmt = c.prepare(
+                    "SELECT sha256 FROM blobs WHERE verified_at IS NULL OR verified_at < ?1
+                     ORDER BY verified_at IS NOT NULL, verified_at, sha256 LIMIT ?2",
+                )?;
+                let limit = options.limit.map(|l| l.min(i64::MAX as u64) as i64).unwrap_or(-1);
+                let rows = stmt.query_map(chairside_store::rusqlite::params![since, limit], |r| r.get(0))?;
+                Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
+            })?;
+            report.blobs_skipped = (rows.len() - due.len()) as u64;
+            check_originals(db, blobs, &due, report)?;
+            check_thumbnails(db, thumbs, thumbnailer, Some(&due.iter().collect()), report)?;
+        }
+    }
     crate::export::clean_staged(db, &mut report.cleaned_up)?;
     // An import may have committed since `rows` was read: asked again, file by file, after
     // the file's lock was found free (an import unlocks only after its commit).
@@ -209,6 +237,7 @@ fn check_thumbnails(
     db: &Db,
     thumbs: &ThumbStore,
     thumbnailer: &Thumbnailer,
+    only: Option<&HashSet<&String>>,
     report: &mut VerifyReport,
 ) -> Result<(), MediaError> {
     type Row = (String, u32, String, Option<String>, Option<String>);
@@ -223,6 +252,9 @@ fn check_thumbnails(
     let bad: HashSet<&String> = report.missing.iter().chain(&report.corrupt).map(|p| &p.sha256).collect();
     let mut to_remake: Vec<String> = Vec::new();
     for (sha, size, status, format, recorded) in &thumb_rows {
+        if only.is_some_and(|o| !o.contains(sha)) {
+            continue;
+        }
         report.thumbnails_checked += 1;
         let fine = status == "ready" && {
             let path = thumbs.path(sha, *size, format.as_deref().unwrap_or("jpg"));
