@@ -155,6 +155,19 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Makes everything written so far on the filesystem holding `dir` durable (`syncfs`).
+pub(crate) fn sync_filesystem(dir: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        rustix::fs::syncfs(File::open(dir)?).map_err(io::Error::from)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(())
+    }
+}
+
 /// Why a file could not be copied.
 #[derive(Debug)]
 pub(crate) enum CopyError {
@@ -179,7 +192,7 @@ impl CopyError {
 }
 
 /// Copies `src` to `dest` (which must not exist), hashing while copying: only bytes that hash
-/// to `sha256` are ever given the destination's name, and only once they are on the disk.
+/// to `sha256` are ever given the destination's name. Durable once [`sync_filesystem`] has run.
 /// Returns the bytes copied.
 pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> Result<u64, CopyError> {
     let mut input = match File::open(src) {
@@ -208,6 +221,10 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
         if actual != sha256 {
             return Err(CopyError::Mismatch(actual));
         }
+        // Durability comes once for the whole run (`sync_filesystem`, before the manifest that
+        // names these files is written): a sync per file would make a first backup of a
+        // million originals take hours. Where there is no such call, each file is synced.
+        #[cfg(not(unix))]
         out.sync_all().map_err(CopyError::Write)?;
         // Originals are read-only, as in the library.
         chairside_store::private::set_mode(&tmp, mode).map_err(CopyError::Write)?;
@@ -217,7 +234,6 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(CopyError::Write(e)),
         }
-        fsync_dir(dir).map_err(CopyError::Write)?;
         Ok(total)
     })();
     let _ = fs::remove_file(&tmp);

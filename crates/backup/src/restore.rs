@@ -75,6 +75,7 @@ pub fn restore(from: &Path, at: Option<&str>, into: &Path) -> Result<RestoreRepo
         if !problems.is_empty() {
             return Err(BackupError::Damaged { problems });
         }
+        crate::files::sync_filesystem(into).map_err(|e| BackupError::io(format!("syncing {}", into.display()), e))?;
         Ok(RestoreReport {
             from: from.to_path_buf(),
             into: into.to_path_buf(),

@@ -12,7 +12,7 @@ use chairside_store::private::{FILE_MODE, ORIGINAL_MODE};
 use crate::files::{
     CopyError, DATABASE, DatabaseEntry, FILE_LIST, FilesEntry, FolderMarker, LOCK_FILE, ListedFile, MANIFEST, Manifest,
     PARTIAL_SUFFIX, SNAPSHOTS, copy_checked, fsync_dir, hash_file, read_list, read_marker, snapshot_names,
-    write_durable,
+    sync_filesystem, write_durable,
 };
 use crate::{BackupError, BackupOptions, BackupReport, FOLDER_FILE, FOLDER_FORMAT, SNAPSHOT_FORMAT};
 
@@ -120,6 +120,8 @@ pub fn backup(src: &BackupSource<'_>, target: &Path, opts: &BackupOptions) -> Re
         list.push_str(&listed.line());
     }
 
+    // Every copied file on the disk before any file that names them.
+    sync_filesystem(target).map_err(|e| BackupError::io(format!("syncing {}", target.display()), e))?;
     let list_path = partial.join(FILE_LIST);
     write_durable(&list_path, list.as_bytes())?;
     let (db_sha, db_bytes) =

@@ -11,6 +11,9 @@
 //!   ones in PHOTO_DIR) written one at a time into the inbox, each timed from the writer's
 //!   close to its 256-px thumbnail being ready for the grid; then a burst of 200 at once,
 //!   checked for files missed or imported twice.
+//! - `scale DOCS PATIENTS DIR BACKUP_DIR`: a library of DOCS documents with real originals,
+//!   and what must not grow with it: open, search, listing, database size, backup, verify
+//!   (scripts/bench-library.sh).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -26,6 +29,7 @@ use sha2::{Digest, Sha256};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod figures;
+mod scale;
 mod sync_bench;
 
 use figures::Figure;
@@ -56,6 +60,10 @@ fn main() {
                 Ok(rclone) => sync_bench::upload(Path::new(&args[1]), Path::new(&args[2]), rclone),
                 Err(_) => Err(format!("not a number of seconds: {}", args[3])),
             },
+            Some("scale") if args.len() == 5 => match (args[1].parse(), args[2].parse()) {
+                (Ok(docs), Ok(patients)) if patients > 1 => scale::run(docs, patients, Path::new(&args[3]), Path::new(&args[4])),
+                _ => Err("usage: chairside-bench scale DOCS PATIENTS DIR BACKUP_DIR".into()),
+            },
             Some("record") if args.len() >= 5 => record(&args[1..]),
             Some("results") if args.len() == 3 => {
                 figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
@@ -70,7 +78,7 @@ fn main() {
                 args.get(3).map(Path::new),
             ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
                     .to_string(),
             ),
         };
