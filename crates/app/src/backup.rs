@@ -65,6 +65,11 @@ impl Library {
         let source = BackupSource { db: &self.db, library_dir: &self.data_dir, workstation: &self.actor.workstation };
         let started = std::time::Instant::now();
         let result = chairside_backup::backup(&source, &target, &opts);
+        // Another run of this folder is under way (the schedule and "Back up now" at once): not
+        // a failed backup, and nothing to remember.
+        if let Err(e @ chairside_backup::BackupError::InProgress(_)) = result {
+            return Err(e.into());
+        }
         let run = BackupRun {
             at: chairside_store::now_rfc3339(),
             target: target.to_string_lossy().into_owned(),

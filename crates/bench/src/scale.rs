@@ -24,7 +24,11 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
     let started = Instant::now();
     let ids: Vec<String> = (0..patients)
         .map(|i| {
-            let p = NewPatient { name: format!("Patient {i:05} Scale"), external_id: Some(format!("C-{i}")), ..Default::default() };
+            let p = NewPatient {
+                name: format!("Patient {i:05} Scale"),
+                external_id: Some(format!("C-{i}")),
+                ..Default::default()
+            };
             lib.add_patient(&p).map(|p| p.id)
         })
         .collect::<Result<_, _>>()
@@ -39,9 +43,14 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
     let lib = Library::open(LibraryOptions::new(root)).map_err(e)?;
     let first = lib.list_patients(None).map_err(e)?.len();
     let open_ms = t.elapsed().as_secs_f64() * 1000.0;
-    Figure::new("scale_open", format!("library of {docs} documents opened and its patient list read ({first} patients)"), "< 1.5 s", format!("**{open_ms:.0} ms**"))
-        .value("ms", open_ms)
-        .report()?;
+    Figure::new(
+        "scale_open",
+        format!("library of {docs} documents opened and its patient list read ({first} patients)"),
+        "< 1.5 s",
+        format!("**{open_ms:.0} ms**"),
+    )
+    .value("ms", open_ms)
+    .report()?;
 
     let median = |mut v: Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -60,18 +69,33 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
     let probe = patients * 2 / 3;
     let (by_name, n1) = timed(&|| lib.list_patients(Some(&format!("Patient {probe:05}"))).map(|v| v.len()).map_err(e))?;
     let (by_chart, n2) = timed(&|| lib.list_patients(Some(&format!("C-{probe}"))).map(|v| v.len()).map_err(e))?;
-    Figure::new("scale_search", format!("patient search among {patients} patients, by name and by chart number"), "< 20 ms", format!("name **{by_name:.1} ms** ({n1} found), chart number **{by_chart:.1} ms** ({n2} found)"))
-        .value("name_ms", by_name)
-        .value("chart_ms", by_chart)
-        .report()?;
+    Figure::new(
+        "scale_search",
+        format!("patient search among {patients} patients, by name and by chart number"),
+        "< 20 ms",
+        format!("name **{by_name:.1} ms** ({n1} found), chart number **{by_chart:.1} ms** ({n2} found)"),
+    )
+    .value("name_ms", by_name)
+    .value("chart_ms", by_chart)
+    .report()?;
     let (list_ms, listed) = timed(&|| lib.list_documents(&ids[0], StatusFilter::All).map(|v| v.len()).map_err(e))?;
-    Figure::new("scale_list", format!("a {listed}-photo patient listed in a library of {docs}"), "< 10 ms", format!("median **{list_ms:.1} ms**"))
-        .value("ms", list_ms)
-        .report()?;
+    Figure::new(
+        "scale_list",
+        format!("a {listed}-photo patient listed in a library of {docs}"),
+        "< 10 ms",
+        format!("median **{list_ms:.1} ms**"),
+    )
+    .value("ms", list_ms)
+    .report()?;
     let db_bytes = std::fs::metadata(root.join("library.sqlite3")).map(|m| m.len()).unwrap_or(0);
-    Figure::new("scale_db", format!("database of {docs} documents"), "< 2 GB", format!("**{:.2} GB**", db_bytes as f64 / 1e9))
-        .value("bytes", db_bytes as f64)
-        .report()?;
+    Figure::new(
+        "scale_db",
+        format!("database of {docs} documents"),
+        "< 2 GB",
+        format!("**{:.2} GB**", db_bytes as f64 / 1e9),
+    )
+    .value("bytes", db_bytes as f64)
+    .report()?;
 
     let full = lib.backup(Some(backup), None).map_err(e)?;
     let unchanged = lib.backup(Some(backup), None).map_err(e)?;
@@ -103,7 +127,8 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
 fn seed(lib: &Library, root: &Path, patients: &[String], from: usize, n: usize) -> Result<(), String> {
     let blobs = chairside_media::LocalBlobStore::new(root.join("blobs"));
     let clinic = lib.clinic_id();
-    let per_other = (from + n).saturating_sub(BIG_PATIENT_DOCS).div_ceil(patients.len().saturating_sub(1).max(1)).max(1);
+    let per_other =
+        (from + n).saturating_sub(BIG_PATIENT_DOCS).div_ceil(patients.len().saturating_sub(1).max(1)).max(1);
     for chunk in (from..from + n).collect::<Vec<_>>().chunks(50_000) {
         lib.db()
             .write(|tx| {
@@ -126,7 +151,11 @@ fn seed(lib: &Library, root: &Path, patients: &[String], from: usize, n: usize) 
                         std::fs::write(&path, body.as_bytes())
                     };
                     write().map_err(|e| chairside_store::StoreError::Anchor(format!("{}: {e}", path.display())))?;
-                    let patient = if i < BIG_PATIENT_DOCS { &patients[0] } else { &patients[1 + (i - BIG_PATIENT_DOCS) / per_other % (patients.len() - 1).max(1)] };
+                    let patient = if i < BIG_PATIENT_DOCS {
+                        &patients[0]
+                    } else {
+                        &patients[1 + (i - BIG_PATIENT_DOCS) / per_other % (patients.len() - 1).max(1)]
+                    };
                     let year = 2011 + i % 15;
                     let captured = format!("{year}-{:02}-{:02}T10:{:02}:00.000Z", 1 + i % 12, 1 + i % 28, i % 60);
                     blob.execute(params![sha, body.len() as i64])?;
