@@ -2,7 +2,8 @@
 # Fifteen years of images (issue 16's figures): a library of DOCS documents (default
 # 1,000,000) across PATIENTS patients (default 50,000), each document a real, distinct small
 # original on disk, then open, search, a 5,000-photo patient's listing, the database's size,
-# backup (first, unchanged, after 200 new photos) and verify beside `sha256sum` on both cores.
+# backup (first, unchanged, after 200 new photos) and verify beside `sha256sum` on both cores;
+# then a restore of RESTORE_DOCS (10,000) documents of RESTORE_MB (1) MB beside `cp -r`.
 # Results: crates/bench/results/bench-library.sh.json and the README's table.
 #   scripts/bench-library.sh [DOCS] [PATIENTS]      (needs ~6 GB free per million documents)
 set -euo pipefail
@@ -36,6 +37,25 @@ $BIN/chairside-bench record scale_verify \
     "≥ 80% of sha256sum" \
     "$(awk -v o="$ours_s" -v r="$ref_s" 'BEGIN { printf "%.1f s vs %.1f s: **%.0f%%** of its speed", o, r, 100*r/o }')" \
     "seconds=$ours_s" "sha256sum_seconds=$ref_s"
+
+RDOCS=${RESTORE_DOCS:-10000}
+RMB=${RESTORE_MB:-1}
+echo "== restore of $RDOCS documents of $RMB MB, beside a plain copy of the same backup's originals"
+rm -rf "$WORK/lib" "$WORK/backup"
+out=$($BIN/chairside-bench restore-figure "$RDOCS" "$RMB" "$WORK/restore")
+echo "$out"
+r_s=$(echo "$out" | sed -n 's/.*restore_seconds=\([0-9.]*\).*/\1/p')
+r_bytes=$(echo "$out" | sed -n 's/.*restore_bytes=\([0-9]*\).*/\1/p')
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+start=$(date +%s.%N)
+cp -r "$WORK/restore/backup/blobs" "$WORK/restore/plain-copy" && sync
+end=$(date +%s.%N)
+cp_s=$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')
+$BIN/chairside-bench record scale_restore \
+    "\`restore\` of $RDOCS documents ($(awk -v b="$r_bytes" 'BEGIN { printf "%.1f GB", b/1e9 }'), every hash checked) vs \`cp -r\` + \`sync\` of the same originals" \
+    "bounded by disk speed" \
+    "$(awk -v o="$r_s" -v c="$cp_s" -v b="$r_bytes" 'BEGIN { printf "**%.1f s** (%.0f MB/s) vs %.1f s for the plain copy", o, b/1e6/o, c }')" \
+    "seconds=$r_s" "cp_seconds=$cp_s"
 
 $BIN/chairside-bench results bench-library.sh "$CHAIRSIDE_BENCH_FIGURES"
 $BIN/chairside-bench readme

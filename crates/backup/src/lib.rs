@@ -63,7 +63,8 @@ impl Default for BackupOptions {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct BackupReport {
     pub target: PathBuf,
-    /// The new snapshot's name (its UTC time, `20261202T134501Z`).
+    /// The new snapshot's name (its UTC time, `20261202T134501Z`; `…Z-002` for a second one
+    /// in the same second).
     pub snapshot: String,
     pub created_at: String,
     pub originals: u64,

@@ -201,11 +201,13 @@ fn remove_partial_snapshots(target: &Path) -> Result<(), BackupError> {
     Ok(())
 }
 
+/// A new snapshot's name: its UTC second, then `-002`, `-003`… for more in the same second
+/// (zero-padded, so names sort in time order: "newest" is the last name).
 fn new_snapshot_dir(target: &Path) -> Result<(String, PathBuf), BackupError> {
     let root = target.join(SNAPSHOTS);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     for n in 1..1000 {
-        let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n}") };
+        let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n:03}") };
         let partial = root.join(format!("{name}{PARTIAL_SUFFIX}"));
         if root.join(&name).exists() || partial.exists() {
             continue;
@@ -244,4 +246,23 @@ fn prune(target: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
         removed.push(name);
     }
     Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshots_taken_in_one_second_sort_in_the_order_they_were_taken() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut made = Vec::new();
+        for _ in 0..12 {
+            let (name, partial) = new_snapshot_dir(dir.path()).expect("snapshot dir");
+            fs::rename(&partial, dir.path().join(SNAPSHOTS).join(&name)).expect("rename");
+            made.push(name);
+        }
+        let listed = snapshot_names(dir.path()).expect("names");
+        // Several seconds may pass, but within each the suffixes must keep the order.
+        assert_eq!(listed, made);
+    }
 }

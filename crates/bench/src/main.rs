@@ -14,6 +14,7 @@
 //! - `scale DOCS PATIENTS DIR BACKUP_DIR`: a library of DOCS documents with real originals,
 //!   and what must not grow with it: open, search, listing, database size, backup, verify
 //!   (scripts/bench-library.sh).
+//! - `restore-figure DOCS MB DIR`: a backup of DOCS originals of MB each, restored, timed.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -64,6 +65,10 @@ fn main() {
                 (Ok(docs), Ok(patients)) if patients > 1 => scale::run(docs, patients, Path::new(&args[3]), Path::new(&args[4])),
                 _ => Err("usage: chairside-bench scale DOCS PATIENTS DIR BACKUP_DIR".into()),
             },
+            Some("restore-figure") if args.len() == 4 => match (args[1].parse(), args[2].parse()) {
+                (Ok(docs), Ok(mb)) => scale::restore_figure(docs, mb, Path::new(&args[3])),
+                _ => Err("usage: chairside-bench restore-figure DOCS MB DIR".into()),
+            },
             Some("record") if args.len() >= 5 => record(&args[1..]),
             Some("results") if args.len() == 3 => {
                 figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
@@ -78,7 +83,7 @@ fn main() {
                 args.get(3).map(Path::new),
             ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
                     .to_string(),
             ),
         };

@@ -35,7 +35,7 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
         .map_err(e)?;
     eprintln!("scale: {patients} patients in {:.1} s", started.elapsed().as_secs_f64());
     let started = Instant::now();
-    seed(&lib, root, &ids, 0, docs)?;
+    seed(&lib, root, &ids, 0, docs, None)?;
     eprintln!("scale: {docs} documents (rows and originals) in {:.1} s", started.elapsed().as_secs_f64());
     drop(lib);
 
@@ -99,7 +99,7 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
 
     let full = lib.backup(Some(backup), None).map_err(e)?;
     let unchanged = lib.backup(Some(backup), None).map_err(e)?;
-    seed(&lib, root, &ids, docs, 200)?;
+    seed(&lib, root, &ids, docs, 200, None)?;
     let after = lib.backup(Some(backup), None).map_err(e)?;
     Figure::new(
         "scale_backup",
@@ -124,12 +124,61 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
 
 /// Documents `from..from + n`: a distinct small original on disk each, and the rows import
 /// would write (bare INSERTs: the API would take hours for a million).
-fn seed(lib: &Library, root: &Path, patients: &[String], from: usize, n: usize) -> Result<(), String> {
+/// A distinct original: a small text (the million-document library), or `size` bytes that do
+/// not compress (the restore figure).
+fn body(i: usize, size: Option<usize>) -> Vec<u8> {
+    let head = format!("chairside scale bench original {i:09}\n");
+    let Some(size) = size else { return format!("{head}{}", "x".repeat(900 + i % 200)).into_bytes() };
+    let mut out = head.into_bytes();
+    let mut x = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    while out.len() < size {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(size);
+    out
+}
+
+/// `chairside-bench restore-figure DOCS MB DIR`: a library of DOCS originals of MB each,
+/// backed up, then restored; prints the restore's time and bytes (the script times a plain
+/// copy of the same files beside it).
+pub fn restore_figure(docs: usize, mb: usize, dir: &Path) -> Result<(), String> {
+    let e = |e: chairside_app::AppError| e.to_string();
+    let root = dir.join("lib");
+    let lib = Library::open(LibraryOptions::new(&root)).map_err(e)?;
+    let ids: Vec<String> = (0..2)
+        .map(|i| lib.add_patient(&NewPatient { name: format!("Restore {i}"), ..Default::default() }).map(|p| p.id))
+        .collect::<Result<_, _>>()
+        .map_err(e)?;
+    seed(&lib, &root, &ids, 0, docs, Some(mb << 20))?;
+    let b = lib.backup(Some(&dir.join("backup")), None).map_err(e)?;
+    drop(lib);
+    let t = Instant::now();
+    let r = chairside_app::restore_library(&dir.join("backup"), None, &dir.join("restored")).map_err(e)?;
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "restore_seconds={secs:.3} restore_bytes={} restore_files={} backup_seconds={:.3}",
+        r.report.bytes_restored, r.report.files_restored, b.seconds
+    );
+    Ok(())
+}
+
+fn seed(
+    lib: &Library,
+    root: &Path,
+    patients: &[String],
+    from: usize,
+    n: usize,
+    size: Option<usize>,
+) -> Result<(), String> {
     let blobs = chairside_media::LocalBlobStore::new(root.join("blobs"));
     let clinic = lib.clinic_id();
     let per_other =
         (from + n).saturating_sub(BIG_PATIENT_DOCS).div_ceil(patients.len().saturating_sub(1).max(1)).max(1);
-    for chunk in (from..from + n).collect::<Vec<_>>().chunks(50_000) {
+    let per_transaction = if size.is_some() { 500 } else { 50_000 };
+    for chunk in (from..from + n).collect::<Vec<_>>().chunks(per_transaction) {
         lib.db()
             .write(|tx| {
                 let mut blob = tx.prepare_cached(
@@ -143,12 +192,12 @@ fn seed(lib: &Library, root: &Path, patients: &[String], from: usize, n: usize) 
                         '2026-01-01T00:00:00.000Z', 'bench', 'bench', 'bench', 'active')",
                 )?;
                 for &i in chunk {
-                    let body = format!("chairside scale bench original {i:09}\n{}", "x".repeat(900 + i % 200));
-                    let sha = hex::encode(Sha256::digest(body.as_bytes()));
+                    let body = body(i, size);
+                    let sha = hex::encode(Sha256::digest(&body));
                     let path = blobs.path_of(&sha).map_err(|e| chairside_store::StoreError::Anchor(e.to_string()))?;
                     let write = || -> std::io::Result<()> {
                         std::fs::create_dir_all(path.parent().unwrap_or(root))?;
-                        std::fs::write(&path, body.as_bytes())
+                        std::fs::write(&path, &body)
                     };
                     write().map_err(|e| chairside_store::StoreError::Anchor(format!("{}: {e}", path.display())))?;
                     let patient = if i < BIG_PATIENT_DOCS {
