@@ -128,10 +128,12 @@ impl Library {
 
     /// Refuses to take in `incoming` more bytes when the disk would then be below the
     /// threshold: an import fails cleanly long before SQLite or a blob write hits a full disk.
+    /// A threshold of 0 turns this off.
     pub(crate) fn check_free_space(&self, incoming: u64) -> Result<(), AppError> {
         let Some((free, _)) = disk_space(&self.data_dir) else { return Ok(()) };
         let min = self.min_free_bytes()?;
-        if free < min.saturating_add(incoming) {
+        // 0 turns the check off (the disk's own "full" is then the only limit).
+        if min > 0 && free < min.saturating_add(incoming) {
             return Err(AppError::DiskSpaceLow { free, min });
         }
         Ok(())

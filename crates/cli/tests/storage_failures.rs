@@ -88,6 +88,16 @@ fn a_full_disk_is_a_clear_error_and_the_library_stays_consistent() {
             path
         })
         .collect();
+    // With the clinic's threshold (2 GB by default), a 4 MB disk refuses imports before a byte
+    // is written.
+    let early = lib.import(&p, &files[..2].iter().map(|f| f.as_path()).collect::<Vec<_>>());
+    assert_eq!(early.code, 1);
+    for r in early.json["results"].as_array().expect("results") {
+        assert_eq!(r["error"]["code"], "disk_space_low", "{r}");
+    }
+    assert_eq!(lib.files_under("blobs").len(), 0, "nothing stored");
+    // Without it, the disk itself fills up part-way: that failure must be clean too.
+    lib.ok(&["health", "--min-free-mb", "0"]);
     let run = lib.import(&p, &files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
     let results = run.json["results"].as_array().expect("results").clone();
     let full: Vec<_> = results.iter().filter(|r| r["status"] == "rejected").collect();

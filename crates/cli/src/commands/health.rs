@@ -12,7 +12,8 @@ use crate::output::{Output, f};
 
 #[derive(Args)]
 pub struct HealthCmd {
-    /// Refuse imports when the library's disk has less than this many MB free (default 2048).
+    /// Refuse imports when the library's disk would have less than this many MB free (default
+    /// 2000; 0 turns the check off).
     #[arg(long, value_name = "MB")]
     min_free_mb: Option<u64>,
 }
