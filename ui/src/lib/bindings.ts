@@ -313,7 +313,8 @@ target_missing: boolean, };
 
 export type BackupReport = { target: string, 
 /**
- * The new snapshot's name (its UTC time, `20261202T134501Z`).
+ * The new snapshot's name (its UTC time, `20261202T134501Z`; `…Z-002` for a second one
+ * in the same second).
  */
 snapshot: string, created_at: string, originals: number, originals_bytes: number, 
 /**
