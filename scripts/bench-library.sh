@@ -13,7 +13,7 @@ export CHAIRSIDE_BENCH_COMMIT
 DOCS=${1:-1000000}
 PATIENTS=${2:-50000}
 bash scripts/setup.sh
-cargo build --release --quiet -p chairside-bench
+cargo build --release --quiet -p chairside-bench -p chairside-cli
 BIN=target/release
 WORK=$(mktemp -d "${CHAIRSIDE_BENCH_TMP:-/tmp}/chairside-scale.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
@@ -44,8 +44,15 @@ echo "== restore of $RDOCS documents of $RMB MB, beside a plain copy of the same
 rm -rf "$WORK/lib" "$WORK/backup"
 out=$($BIN/chairside-bench restore-figure "$RDOCS" "$RMB" "$WORK/restore")
 echo "$out"
-r_s=$(echo "$out" | sed -n 's/.*restore_seconds=\([0-9.]*\).*/\1/p')
+# The restore is timed again here from cold caches, as the copy beside it is.
+rm -rf "$WORK/restore/restored"
+sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
+start=$(date +%s.%N)
+$BIN/chairside --json restore --from "$WORK/restore/backup" --into "$WORK/restore/restored" >/dev/null
+end=$(date +%s.%N)
+r_s=$(awk -v s="$start" -v e="$end" 'BEGIN { print e - s }')
 r_bytes=$(echo "$out" | sed -n 's/.*restore_bytes=\([0-9]*\).*/\1/p')
+rm -rf "$WORK/restore/restored"
 sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true
 start=$(date +%s.%N)
 cp -r "$WORK/restore/backup/blobs" "$WORK/restore/plain-copy" && sync
