@@ -151,7 +151,10 @@ pub fn restore_library(from: &Path, at: Option<&str>, into: &Path) -> Result<Res
     let db = Db::open(&into.join("library.sqlite3"))?;
     let check = db.read(chairside_store::check_database)?;
     if !check.ok {
-        return Err(AppError::Backup(chairside_backup::BackupError::Damaged { problems: check.integrity }));
+        drop(db);
+        chairside_backup::abandon_restore(into);
+        let problems = check.integrity.into_iter().chain(check.dangling).collect();
+        return Err(AppError::Backup(chairside_backup::BackupError::Damaged { problems }));
     }
     let workstation = chairside_store::new_id();
     let actor = Actor { user: crate::current_user(), workstation: workstation.clone() };

@@ -30,7 +30,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use check::{list, verify};
-pub use restore::{RESTORE_MARKER, finish as finish_restore, restore};
+pub use restore::{RESTORE_MARKER, abandon as abandon_restore, finish as finish_restore, restore};
 pub use settings::{BackupRun, BackupSchedule};
 pub use take::{BackupSource, backup};
 

@@ -101,6 +101,12 @@ pub fn finish(into: &Path) -> Result<(), BackupError> {
     crate::files::fsync_dir(into).map_err(|e| BackupError::io(format!("syncing {}", into.display()), e))
 }
 
+/// Takes back a finished copy the caller refused (its database failed SQLite's checks): `into`
+/// is emptied, as it was before the restore.
+pub fn abandon(into: &Path) {
+    undo(into, false);
+}
+
 /// `into` must be new (its parent there) or an empty folder. Returns whether it was created.
 fn prepare_target(into: &Path) -> Result<bool, BackupError> {
     match fs::read_dir(into) {
