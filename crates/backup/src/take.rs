@@ -34,10 +34,10 @@ impl BackupSource<'_> {
 /// older snapshot names.
 pub(crate) fn stored_at(f: &ListedFile) -> PathBuf {
     let s = &f.sha256;
-    if f.original {
-        PathBuf::from("blobs").join(&s[0..2]).join(&s[2..4]).join(s)
-    } else {
-        PathBuf::from("thumbs").join(&s[0..2]).join(s)
+    // A listed file's hash is checked hex (`ListedFile::parse`, or the library's own rows).
+    match chairside_media::LocalBlobStore::new("blobs").path_of(s) {
+        Ok(p) if f.original => p,
+        _ => PathBuf::from("thumbs").join(s.get(0..2).unwrap_or("00")).join(s),
     }
 }
 
@@ -47,12 +47,12 @@ pub fn backup(src: &BackupSource<'_>, target: &Path, opts: &BackupOptions) -> Re
     let started = Instant::now();
     open_folder(src, target, opts)?;
     let lock_path = target.join(LOCK_FILE);
-    let lock = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| BackupError::io(format!("opening {}", lock_path.display()), e))?;
+    let mut options = File::options();
+    options.create(true).truncate(false).write(true);
+    // Private like every other file of the folder.
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    let lock = options.open(&lock_path).map_err(|e| BackupError::io(format!("opening {}", lock_path.display()), e))?;
     if lock.try_lock().is_err() {
         return Err(BackupError::InProgress(target.to_path_buf()));
     }

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use support::{Lib, Run, jpeg, parse, sha256_file, walk};
+use support::{Lcg, Lib, Run, jpeg, overwrite, parse, sha256_file, walk};
 
 /// Runs the CLI with `--json` on a library folder (or none) with `config` as the account's
 /// config folder.
@@ -97,14 +97,6 @@ fn photos(dir: &Path, from: u32, n: u32) -> Vec<PathBuf> {
         .collect()
 }
 
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
-}
-
 #[test]
 fn backups_taken_while_importing_and_killed_part_way_restore_byte_exact() {
     let lib = Lib::new();
@@ -114,11 +106,7 @@ fn backups_taken_while_importing_and_killed_part_way_restore_byte_exact() {
     let src = work.path().join("photos");
     std::fs::create_dir(&src).expect("src");
     photos(&src, 0, 150);
-    let seed = std::env::var("CHAIRSIDE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0x5eed)
-    });
-    eprintln!("backup kill seed {seed}: replay with CHAIRSIDE_CRASH_SEED={seed}");
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg::from_env("backup kill");
 
     let mut import = lib
         .command()
@@ -197,13 +185,9 @@ fn damage_in_a_backup_is_named_and_nothing_is_half_restored() {
     walk(&usb.join("blobs"), &mut originals);
     assert_eq!(originals.len(), 3);
     let damaged = &originals[0];
-    let mut perms = std::fs::metadata(damaged).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(damaged, perms).expect("writable");
     let mut bytes = std::fs::read(damaged).expect("read");
     bytes[100] ^= 0x01;
-    std::fs::write(damaged, &bytes).expect("flip a bit");
+    overwrite(damaged, &bytes);
     std::fs::remove_file(&originals[1]).expect("lose a file");
     let rel = |p: &Path| p.strip_prefix(&usb).expect("inside").to_string_lossy().into_owned();
 
@@ -409,12 +393,7 @@ fn health_grades_each_state_and_a_low_disk_refuses_imports() {
     std::fs::rename(work.path().join("unplugged"), &usb).expect("plug in");
 
     // A damaged original found by verify: red until it is dealt with.
-    let blob = lib.files_under("blobs")[0].clone();
-    let mut perms = std::fs::metadata(&blob).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&blob, perms).expect("writable");
-    std::fs::write(&blob, b"not the photo any more").expect("damage");
+    overwrite(&lib.files_under("blobs")[0], b"not the photo any more");
     assert_eq!(lib.json(&["verify"]).code, 1);
     let r = lib.json(&["health"]);
     assert_eq!(r.code, 1);
@@ -442,12 +421,7 @@ fn verify_since_rehashes_a_rolling_part_of_the_library() {
     let d = lib.ok(&["verify", "--since", "30d"]);
     assert_eq!(d["blobs_checked"], 0, "all verified within 30 days");
     // Damage in the part a rolling run checks is found like a full verify finds it.
-    let blob = lib.files_under("blobs")[0].clone();
-    let mut perms = std::fs::metadata(&blob).expect("meta").permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&blob, perms).expect("writable");
-    std::fs::write(&blob, b"damaged").expect("damage");
+    overwrite(&lib.files_under("blobs")[0], b"damaged");
     let e = lib.json(&["verify", "--since", "0h"]);
     assert_eq!(e.code, 1);
     assert_eq!(e.json["corrupt"].as_array().map(Vec::len), Some(1));

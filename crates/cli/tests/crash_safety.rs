@@ -10,16 +10,7 @@ use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::{Lib, jpeg};
-
-/// A small deterministic generator, so a failure can be replayed.
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % below
-    }
-}
+use support::{Lcg, Lib, jpeg};
 
 fn assert_consistent(lib: &Lib, acknowledged: &HashMap<String, String>) {
     let conn = chairside_store::rusqlite::Connection::open(lib.path().join("library.sqlite3")).expect("open db");
@@ -50,11 +41,8 @@ fn killing_an_import_at_random_points_loses_nothing_acknowledged() {
     for i in 0..200 {
         std::fs::write(src.path().join(format!("{i:03}.jpg")), jpeg(i, 320, 240)).expect("write");
     }
-    let seed = std::env::var("CHAIRSIDE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0x5eed)
-    });
-    eprintln!("crash_safety seed {seed}: replay with CHAIRSIDE_CRASH_SEED={seed}");
-    let mut rng = Lcg(seed);
+    let mut rng = Lcg::from_env("crash_safety");
+    let seed = rng.seed;
     let mut acknowledged = HashMap::new();
     for round in 0..6 {
         let (after_files, then_ms) = (rng.next(40), rng.next(40));

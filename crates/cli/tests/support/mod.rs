@@ -166,3 +166,36 @@ pub fn jpeg(seed: u32, w: u32, h: u32) -> Vec<u8> {
 pub fn mode_of(path: &Path) -> u32 {
     chairside_store::private::mode_of(path).expect("mode")
 }
+
+/// A small deterministic generator for kill schedules, so a failure can be replayed.
+pub struct Lcg {
+    /// What the generator started from: name it in failure messages.
+    pub seed: u64,
+    state: u64,
+}
+
+impl Lcg {
+    /// Seeded from `CHAIRSIDE_CRASH_SEED`, else the clock; the seed is printed with `what`.
+    pub fn from_env(what: &str) -> Lcg {
+        let seed = std::env::var("CHAIRSIDE_CRASH_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0x5eed)
+        });
+        eprintln!("{what} seed {seed}: replay with CHAIRSIDE_CRASH_SEED={seed}");
+        Lcg { seed, state: seed }
+    }
+
+    pub fn next(&mut self, below: u64) -> u64 {
+        self.state = self.state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (self.state >> 33) % below
+    }
+}
+
+/// Writes `bytes` over a file the library keeps read-only (an original): damage, as a test
+/// needs it.
+pub fn overwrite(path: &Path, bytes: &[u8]) {
+    let mut perms = std::fs::metadata(path).expect("meta").permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms).expect("writable");
+    std::fs::write(path, bytes).expect("overwrite");
+}
