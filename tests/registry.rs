@@ -64,6 +64,7 @@ fn world() -> World {
         path: &path,
         kind: Some(Kind::Intraoral),
         source: "test",
+        scanner: None,
     };
     let doc = media.import(&actor, &req).expect("import").document_id;
     World { _dir: dir, media, actor, doc, clinic, patient, other_clinic, other_patient }

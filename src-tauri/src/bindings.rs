@@ -15,7 +15,8 @@ use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AuditState, BackupState, CaptureOutcome, DiskHealth, ErrorPayload, FileResult, FileStatus, Finding,
-    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, SeriesView, SlotView, ToothLabel, VerifyRun,
+    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, ScanningState, SeriesView, SlotView,
+    ToothLabel, VerifyRun,
 };
 use ts_rs::{Config, TS};
 
@@ -51,7 +52,7 @@ pub fn typescript() -> String {
         SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
         SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
         DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
-        BackupReport, Health,
+        BackupReport, ScanningState, Health,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

@@ -57,6 +57,7 @@ macro_rules! with_app_commands {
             sync_lifecycle_install,
             health,
             set_min_free_space,
+            set_scanning,
             backup_state,
             set_backup_schedule,
             backup_now

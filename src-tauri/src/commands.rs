@@ -609,6 +609,16 @@ pub async fn set_min_free_space<R: Runtime>(app: AppHandle<R>, megabytes: u64) -
     .await
 }
 
+/// Virus scanning on (the clamd address; refused unless it answers) or off (`None`).
+#[tauri::command(async)]
+pub async fn set_scanning<R: Runtime>(app: AppHandle<R>, clamd: Option<String>) -> Reply<Health> {
+    blocking(app, move |lib| {
+        lib.set_scanning(clamd.as_deref().map(str::trim).filter(|a| !a.is_empty()))?;
+        lib.health(true)
+    })
+    .await
+}
+
 #[tauri::command(async)]
 pub async fn backup_state<R: Runtime>(app: AppHandle<R>) -> Reply<BackupState> {
     blocking(app, |lib| lib.backup_state()).await

@@ -111,6 +111,9 @@ const clickButton = async (label, scope = 'body') => {
 const setSelect = (css, value) =>
   wd.exec("const s = document.querySelector(arguments[0]); s.value = arguments[1]; s.dispatchEvent(new Event('change', { bubbles: true }));", css, value);
 async function shot(name) {
+  // Two frames, so the picture is of what the DOM now holds (WebKit can hand back the last
+  // painted frame otherwise).
+  await wd.execAsync('const done = arguments[arguments.length - 1]; requestAnimationFrame(() => requestAnimationFrame(() => done(null)));');
   const png = await wd.screenshot();
   await writeFile(join(artifacts, `${name}.png`), Buffer.from(png, 'base64'));
 }
@@ -536,6 +539,47 @@ test('health: the status bar asks for a look, the backup folder is set in Settin
   const checked = JSON.parse(execFileSync(cli, ['--json', 'backup', 'verify', backupDir], { encoding: 'utf8' }));
   assertEq(checked.ok, true, 'the backup the window wrote verifies');
   assert(checked.files_checked >= 14, `the originals are in it (${checked.files_checked} files)`);
+});
+
+// A real ClamAV daemon in a folder of this run's, with a signature written here for the EICAR
+// test file (no download), as crates/scan's tests start it.
+async function startClamd() {
+  const dir = await mkdtemp(join(tmpdir(), 'chairside-app-e2e-clamd-'));
+  const eicar = 'X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-' + 'ANTIVIRUS-TEST-FILE!$H+H*';
+  await mkdir(join(dir, 'db'));
+  await writeFile(join(dir, 'db', 'chairside-test.ndb'), `Chairside.Test.EICAR:0:*:${Buffer.from(eicar).toString('hex')}\n`);
+  const socket = join(dir, 'clamd.sock');
+  const conf = [`LocalSocket ${socket}`, `DatabaseDirectory ${join(dir, 'db')}`, 'Foreground yes', `LogFile ${join(dir, 'clamd.log')}`, `PidFile ${join(dir, 'clamd.pid')}`, `TemporaryDirectory ${dir}`];
+  await writeFile(join(dir, 'clamd.conf'), conf.join('\n') + '\n');
+  const child = spawn('/usr/sbin/clamd', ['-c', join(dir, 'clamd.conf')], { stdio: 'ignore', detached: true });
+  children.push(child);
+  await until(() => existsSync(socket), 'clamd listening', 60000);
+  return { dir, socket, child };
+}
+
+test('virus scanning: turned on in Health against a real clamd; when the daemon stops the status bar turns red; off again', async () => {
+  const clamd = await startClamd();
+  await clickCss('[data-testid=health-status]');
+  await until(async () => (await text('[data-testid=health-scanning]'))?.includes('off'), 'scanning is off', 10000);
+  await wd.type(await $('input[name=clamd]'), clamd.socket);
+  await clickButton('Scan imports', '[data-testid=health-panel]');
+  await until(async () => (await text('[data-testid=health-scanning]'))?.includes('on, by'), 'scanning on, the daemon answers', 15000);
+  assert((await text('[data-testid=health-scanning]')).includes('ClamAV'), 'the daemon\'s version is shown');
+  await until(async () => (await text('[data-testid=health-panel]'))?.includes('Turn off'), 'the panel offers to turn it off', 5000);
+  await shot('19-health-scanning-on');
+  await clickButton('Done', '[role=dialog]');
+  const exited = new Promise((r) => clamd.child.once('exit', r));
+  process.kill(-clamd.child.pid, 'SIGTERM');
+  await exited;
+  await clickCss('[data-testid=health-status]');
+  await until(async () => (await text('[data-testid=health-level]'))?.includes('needs a person'), 'the panel is red', 10000);
+  assert((await text('[data-testid=health-findings]')).includes('virus scanning is on but'), 'the finding names the scanner');
+  assert((await text('[data-testid=health-status]')).includes('Needs a person'), 'the status bar is red');
+  await shot('20-health-scanner-down');
+  await clickButton('Turn off', '[data-testid=health-panel]');
+  await until(async () => (await text('[data-testid=health-scanning]'))?.includes('off'), 'scanning off again', 10000);
+  await clickButton('Done', '[role=dialog]');
+  await rm(clamd.dir, { recursive: true, force: true });
 });
 
 test('after the app closes, the audit trail records the views, the archive, the restore and the link, and verifies', async () => {

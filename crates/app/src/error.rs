@@ -58,6 +58,9 @@ pub enum AppError {
         .free / 1_000_000, .min / 1_000_000
     )]
     DiskSpaceLow { free: u64, min: u64 },
+    /// Turning scanning on was refused: the daemon does not answer (nothing was changed).
+    #[error("{0}: virus scanning stays as it was; start the ClamAV daemon (Debian: clamav-daemon) and try again")]
+    Scanner(chairside_scan::ScanError),
 }
 
 impl From<chairside_store::rusqlite::Error> for AppError {
@@ -74,6 +77,7 @@ impl AppError {
             AppError::DatabaseMissing { .. } => "library_database_missing",
             AppError::RestoreIncomplete { .. } => "restore_incomplete",
             AppError::DiskSpaceLow { .. } => "disk_space_low",
+            AppError::Scanner(e) => e.code(),
             AppError::BadUserName(_) => "invalid_user_name",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Inbox(_) => "inbox_unavailable",
@@ -126,6 +130,7 @@ impl AppError {
             AppError::Backup(e) => e,
             AppError::RestoreIncomplete { .. }
             | AppError::DiskSpaceLow { .. }
+            | AppError::Scanner(_)
             | AppError::DataDir { .. }
             | AppError::NoDataDir
             | AppError::DatabaseMissing { .. }

@@ -9,6 +9,7 @@ use chairside_sync::{SyncState, SyncStatus};
 use serde::{Deserialize, Serialize};
 
 use crate::backup::BackupState;
+use crate::scanning::ScanningState;
 use crate::{AppError, Library};
 
 /// The free space imports leave on the library's disk unless the clinic sets otherwise.
@@ -88,7 +89,7 @@ pub struct Health {
     /// The chain re-checked now; `None` in the quick check the status bar polls.
     pub audit: Option<AuditState>,
     /// Virus scanning of imports: off until a ClamAV daemon is configured.
-    pub scanning: bool,
+    pub scanning: ScanningState,
 }
 
 /// Free and total bytes of the filesystem holding `path`.
@@ -198,7 +199,7 @@ impl Library {
             backup,
             last_verify,
             audit,
-            scanning: false,
+            scanning: self.scanning_state()?,
         };
         health.findings = findings(&health);
         health.level = health.findings.iter().map(|f| f.level).max().unwrap_or(HealthLevel::Ok);
@@ -232,6 +233,15 @@ fn findings(h: &Health) -> Vec<Finding> {
                 format!("{} free on the library's disk: imports stop below {}", gib(free), gib(h.disk.min_free_bytes)),
             );
         }
+    }
+    if let (true, Some(problem)) = (h.scanning.on, &h.scanning.problem) {
+        say(
+            HealthLevel::Problem,
+            "scanning",
+            format!(
+                "virus scanning is on but {problem}: every import is refused until it answers; start the ClamAV daemon, or turn scanning off"
+            ),
+        );
     }
     let b = &h.backup;
     match (&b.schedule.target, &b.last_good) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chairside_media::{ImportRequest, ImportStatus, Kind};
+use chairside_media::{ImportRequest, ImportStatus, KeptCopy, Kind, MediaError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -186,12 +186,12 @@ impl Library {
     }
 
     fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
-        let req = ImportRequest { patient_id, path, kind, source };
         let incoming = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        let imported = match self.check_free_space(incoming) {
-            Ok(()) => self.media.import(&self.actor, &req).map_err(AppError::from),
-            Err(e) => Err(e),
-        };
+        let imported = self.check_free_space(incoming).and_then(|()| self.scanner()).and_then(|scanner| {
+            let scanner = scanner.as_ref().map(|s| s as &dyn chairside_scan::Scanner);
+            let req = ImportRequest { patient_id, path, kind, source, scanner };
+            self.media.import(&self.actor, &req).map_err(AppError::from)
+        });
         match imported {
             Ok(outcome) => FileResult {
                 path: path.display().to_string(),
@@ -204,15 +204,16 @@ impl Library {
             Err(e) => {
                 // The rejection is worth keeping in the audit trail (what was refused, why);
                 // failing to write it must not hide the rejection itself.
+                let mut details =
+                    json!({"path": path.display().to_string(), "code": e.code(), "message": e.to_string()});
+                if let AppError::Media(MediaError::Infected { signature, kept, .. }) = &e {
+                    details["signature"] = json!(signature);
+                    if let KeptCopy::Quarantined(p) = kept {
+                        details["quarantined"] = json!(p.display().to_string());
+                    }
+                }
                 let _ = self.db.write(|tx| {
-                    chairside_audit::append(
-                        tx,
-                        &self.actor,
-                        "import_rejected",
-                        "patient",
-                        Some(patient_id),
-                        json!({"path": path.display().to_string(), "code": e.code(), "message": e.to_string()}),
-                    )
+                    chairside_audit::append(tx, &self.actor, "import_rejected", "patient", Some(patient_id), details)
                 });
                 rejected(path, e.code(), e.to_string(), e.is_invalid_input())
             }

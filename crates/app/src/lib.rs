@@ -8,6 +8,7 @@ mod error;
 mod health;
 mod import;
 mod mounts;
+mod scanning;
 mod sync;
 mod tooth_numbers;
 
@@ -38,6 +39,7 @@ pub use error::{AppError, ErrorPayload};
 pub use health::{AuditState, DEFAULT_MIN_FREE_BYTES, DiskHealth, Finding, Health, HealthLevel, VerifyRun, disk_space};
 pub use import::{FileResult, FileStatus, ImportProgress};
 pub use mounts::{CaptureOutcome, SeriesView, SlotView};
+pub use scanning::ScanningState;
 pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
 pub use {

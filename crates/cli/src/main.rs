@@ -63,6 +63,8 @@ enum Command {
     Backup(commands::backup::BackupCmd),
     /// The workstation at a glance: disk, backups, verify, thumbnails, sync, the audit chain.
     Health(commands::health::HealthCmd),
+    /// Virus scanning of imports by a ClamAV daemon: on (--clamd SOCKET), off, or its state.
+    Scanning(commands::scanning::ScanningCmd),
     /// Tooth numbering: the clinic's notation, and conversions.
     #[command(subcommand)]
     Teeth(commands::teeth::TeethCmd),
@@ -169,6 +171,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Inbox(cmd) => commands::inbox::run(&lib, cmd),
         Command::Backup(cmd) => commands::backup::run(&lib, cmd),
         Command::Health(cmd) => commands::health::run(&lib, cmd),
+        Command::Scanning(cmd) => commands::scanning::run(&lib, cmd),
         Command::Teeth(cmd) => commands::teeth::run(&lib, cmd),
         Command::Series(cmd) => commands::series::run(&lib, cmd),
     }

@@ -1,6 +1,22 @@
 use chairside_patients::PatientError;
 use chairside_store::{ErrorCode, Remedy, StoreError, rusqlite};
 
+/// Where an infected file's copy went (or why none could be kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptCopy {
+    Quarantined(std::path::PathBuf),
+    NotKept(String),
+}
+
+impl std::fmt::Display for KeptCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            KeptCopy::Quarantined(p) => write!(f, "a copy is kept in {} for your IT person", p.display()),
+            KeptCopy::NotKept(why) => write!(f, "no copy could be kept ({why})"),
+        }
+    }
+}
+
 /// Errors of the media module. Each has a stable [`code`](MediaError::code) for scripts and the
 /// UI, and a message that says what failed and what to do.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +48,14 @@ pub enum MediaError {
         "{path}: the {format} file is damaged or incomplete ({reason}): copy it again from the camera or sensor software"
     )]
     Corrupt { path: String, format: String, reason: String },
+    #[error(
+        "{path}: the virus scanner found {signature}. The file was refused and {kept}. Do not open it; have the device or mail it came from checked"
+    )]
+    Infected { path: String, signature: String, kept: KeptCopy },
+    #[error(
+        "{path}: not imported: {source}. While virus scanning is on, imports wait for the scanner: start the ClamAV daemon, or turn scanning off in the settings"
+    )]
+    Scan { path: String, source: chairside_scan::ScanError },
 
     // --- lookups ---
     #[error("no document with id {0}")]
@@ -109,6 +133,8 @@ impl MediaError {
             MediaError::UnsupportedFormat { .. } => "unsupported_format",
             MediaError::TooManyPixels { .. } | MediaError::TooManyBytes { .. } => "too_many_pixels",
             MediaError::Corrupt { .. } => "corrupt_file",
+            MediaError::Infected { .. } => "virus_found",
+            MediaError::Scan { source, .. } => source.code(),
             MediaError::ActiveContent { .. } => "active_content",
             MediaError::Encrypted { .. } => "encrypted_file",
             MediaError::DocumentNotFound(_) => "document_not_found",
@@ -149,6 +175,7 @@ impl MediaError {
                 | MediaError::TooManyPixels { .. }
                 | MediaError::TooManyBytes { .. }
                 | MediaError::Corrupt { .. }
+                | MediaError::Infected { .. }
                 | MediaError::ActiveContent { .. }
                 | MediaError::Encrypted { .. }
                 | MediaError::ExportTargetExists(_)

@@ -18,10 +18,13 @@ use crate::MediaError;
 use crate::blobstore::{BlobError, LocalBlobStore};
 use crate::decode::{self, DecodeError, Limits};
 use crate::documents::{Kind, write_history};
+use crate::error::KeptCopy;
 use crate::exif::{self, ExifInfo};
 use crate::format::{Format, Sniffed, sniff};
 use crate::pdf::PdfProblem;
+use crate::quarantine::QuarantineRun;
 use crate::thumbs::{self, Rendered, SIZES};
+use chairside_scan::{Scanner, Verdict};
 
 /// Namespace of document ids: a document's id is derived from its patient and its content, so
 /// the same photo imported for the same patient on two workstations is one document.
@@ -58,6 +61,8 @@ pub struct ImportRequest<'a> {
     pub kind: Option<Kind>,
     /// Where the file came from (`cli`, `drop`, `inbox:<folder>`…), kept on the document.
     pub source: &'a str,
+    /// When virus scanning is on: what scans the bytes before anything else reads them.
+    pub scanner: Option<&'a dyn Scanner>,
 }
 
 /// What was learnt about a file while validating it.
@@ -219,6 +224,7 @@ fn decode_error(e: DecodeError, shown: &str, limits: &Limits, corrupt: &dyn Fn(S
 pub fn import_file(
     db: &Db,
     blobs: &LocalBlobStore,
+    quarantine: &Path,
     limits: &Limits,
     actor: &Actor,
     req: &ImportRequest<'_>,
@@ -232,6 +238,17 @@ pub fn import_file(
     };
     if db.read(exists)? {
         return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id, sha256, thumbnails: None });
+    }
+    // Scanned before any parser sees the bytes; what is scanned is exactly what is stored.
+    if let Some(scanner) = req.scanner {
+        match scanner.scan(&bytes) {
+            Ok(Verdict::Clean) => {}
+            Ok(Verdict::Infected { signature }) => {
+                let kept = keep_infected(quarantine, req, &sha256, &bytes, &signature);
+                return Err(MediaError::Infected { path: shown, signature, kept });
+            }
+            Err(source) => return Err(MediaError::Scan { path: shown, source }),
+        }
     }
     // Decoders run guarded: a panic in one refuses this file, not the import of the others.
     let info = decode::guarded("import", || inspect(&bytes, &shown, limits)).map_err(|e| {
@@ -306,6 +323,29 @@ pub fn import_file(
         }
         outcome
     })
+}
+
+/// Keeps a copy of exactly the bytes the scanner flagged, with a note of why, under
+/// `quarantine/<stamp>/infected/<sha256>/`: the IT person can hand it to whoever investigates,
+/// and the source (a USB stick, a mail attachment) is left as it was.
+fn keep_infected(quarantine: &Path, req: &ImportRequest<'_>, sha256: &str, bytes: &[u8], signature: &str) -> KeptCopy {
+    let name = req.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let why = json!({
+        "signature": signature,
+        "sha256": sha256,
+        "from": req.path.display().to_string(),
+        "patient_id": req.patient_id,
+        "source": req.source,
+        "at": chairside_store::now_rfc3339(),
+    });
+    let run = QuarantineRun::now(quarantine);
+    let kept = run.keep("infected", &Path::new(sha256).join(&name), bytes).and_then(|p| {
+        run.keep("infected", &Path::new(sha256).join(format!("{name}.why.json")), why.to_string().as_bytes()).map(|_| p)
+    });
+    match kept {
+        Ok(p) => KeptCopy::Quarantined(p),
+        Err(e) => KeptCopy::NotKept(e.to_string()),
+    }
 }
 
 /// A document about to be recorded: what `import_file` found out about the file.

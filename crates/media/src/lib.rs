@@ -34,7 +34,7 @@ pub use attachments::{Attachment, OwnerRegistry, OwnerSpec};
 pub use blobstore::{BlobBackend, LocalBlobStore};
 pub use decode::Limits;
 pub use documents::{Document, DocumentPatch, DocumentSummary, HistoryEntry, Kind, Status, StatusFilter, Transition};
-pub use error::MediaError;
+pub use error::{KeptCopy, MediaError};
 pub use exif::ExifInfo;
 pub use export::ExportSummary;
 pub use format::{Format, Sniffed, sniff};
@@ -128,7 +128,7 @@ impl Media {
 
     /// Imports one file; its thumbnails (rendered while validating it) go to the workers.
     pub fn import(&self, actor: &Actor, req: &ImportRequest<'_>) -> Result<ImportOutcome, MediaError> {
-        let mut outcome = import::import_file(&self.db, &self.blobs, &self.limits, actor, req)?;
+        let mut outcome = import::import_file(&self.db, &self.blobs, &self.quarantine, &self.limits, actor, req)?;
         let prepared = outcome.thumbnails.take();
         if let (ImportStatus::Imported, Some(workers)) = (outcome.status, self.workers.get()) {
             workers.enqueue_prepared(&outcome.sha256, prepared);

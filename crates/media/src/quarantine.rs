@@ -17,12 +17,16 @@ impl QuarantineRun {
         QuarantineRun { dir: root.join(chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()) }
     }
 
-    /// Moves `path`, a file inside the store `store` rooted at `store_root`, into this run's
-    /// folder and returns where it went. A name already taken there gets a numbered suffix:
-    /// nothing quarantined is ever overwritten.
-    pub fn move_in(&self, store: &str, store_root: &Path, path: &Path) -> io::Result<PathBuf> {
-        let rel = path.strip_prefix(store_root).unwrap_or(path);
-        let rel = if rel.is_absolute() { Path::new(rel.file_name().unwrap_or(rel.as_os_str())) } else { rel };
+    /// Writes `bytes` as `<store>/<rel>` in this run's folder (private, never over another
+    /// file: a taken name gets a numbered suffix) and returns where they went.
+    pub fn keep(&self, store: &str, rel: &Path, bytes: &[u8]) -> io::Result<PathBuf> {
+        let dest = self.free_name(store, rel)?;
+        chairside_store::private::write_new(&dest, bytes)?;
+        Ok(dest)
+    }
+
+    /// A name under `<store>/<rel>` no file has yet, its folder made.
+    fn free_name(&self, store: &str, rel: &Path) -> io::Result<PathBuf> {
         let wanted = self.dir.join(store).join(rel);
         if let Some(parent) = wanted.parent() {
             chairside_store::private::create_dir_all(parent)?;
@@ -36,6 +40,16 @@ impl QuarantineRun {
             ));
             n += 1;
         }
+        Ok(dest)
+    }
+
+    /// Moves `path`, a file inside the store `store` rooted at `store_root`, into this run's
+    /// folder and returns where it went. A name already taken there gets a numbered suffix:
+    /// nothing quarantined is ever overwritten.
+    pub fn move_in(&self, store: &str, store_root: &Path, path: &Path) -> io::Result<PathBuf> {
+        let rel = path.strip_prefix(store_root).unwrap_or(path);
+        let rel = if rel.is_absolute() { Path::new(rel.file_name().unwrap_or(rel.as_os_str())) } else { rel };
+        let dest = self.free_name(store, rel)?;
         std::fs::rename(path, &dest)?;
         Ok(dest)
     }

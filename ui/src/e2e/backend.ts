@@ -120,7 +120,8 @@ function healthNow(quick: boolean): Health {
     findings, documents: docs.size, bytes, by_kind_and_year: [{ kind: 'intraoral', year: '2026', documents: docs.size, bytes }],
     database_bytes: 4_000_000, disk: { path: '/e2e/library', free_bytes: free, total_bytes: 250_000_000_000, min_free_bytes: minFree },
     thumbnails: { pending: 0, failed: 0, unsupported: 0 }, sync: syncStatus, backup: backupState(), last_verify: null,
-    audit: quick ? null : { ok: true, events_checked: 12, problem: null }, scanning: false,
+    audit: quick ? null : { ok: true, events_checked: 12, problem: null },
+    scanning: { on: false, address: null, version: null, problem: null },
   };
 }
 
@@ -460,6 +461,13 @@ const handlers: Record<Command, (a: Args) => unknown> = {
   health: (a) => healthNow(Boolean(a.quick)),
   set_min_free_space: (a) => {
     minFree = Number(a.megabytes) * 1_000_000;
+    return healthNow(true);
+  },
+  set_scanning: (a) => {
+    const address = a.clamd ? String(a.clamd) : null;
+    if (address && !address.startsWith('/') && !address.startsWith('tcp://')) throw new Refusal('invalid_input', `${address}: give clamd's local socket as an absolute path (Debian: /var/run/clamav/clamd.ctl) or its TCP address as tcp://HOST:PORT`);
+    // The e2e world has no daemon: only "off" and the refusal of an address are reachable.
+    if (address) throw new Refusal('scanner_unavailable', `the virus scanner at ${address} does not answer: No such file or directory (os error 2): virus scanning stays as it was; start the ClamAV daemon (Debian: clamav-daemon) and try again`);
     return healthNow(true);
   },
   backup_state: () => backupState(),

@@ -136,6 +136,7 @@ export const api = {
   /** `quick`: without re-checking the audit chain (what the status bar polls). */
   health: (quick: boolean) => call<Health>('health', { quick }),
   setMinFreeSpace: (megabytes: number) => call<Health>('set_min_free_space', { megabytes }),
+  setScanning: (clamd: string | null) => call<Health>('set_scanning', { clamd }),
   backupState: () => call<BackupState>('backup_state'),
   setBackupSchedule: (schedule: BackupSchedule) => call<BackupState>('set_backup_schedule', { schedule }),
   /** A backup to the scheduled folder now; resolves when it is written. */

@@ -336,6 +336,20 @@ snapshots_removed: Array<string>,
  */
 problems: Array<string>, seconds: number, };
 
+export type ScanningState = { on: boolean, 
+/**
+ * clamd's socket path or `tcp://HOST:PORT`.
+ */
+address: string | null, 
+/**
+ * clamd's version line, when it answered just now.
+ */
+version: string | null, 
+/**
+ * Why it did not answer.
+ */
+problem: string | null, };
+
 export type Health = { level: HealthLevel, findings: Array<Finding>, documents: number, bytes: number, by_kind_and_year: Array<SizeRow>, database_bytes: number, disk: DiskHealth, thumbnails: ThumbnailBacklog, sync: SyncStatus, backup: BackupState, last_verify: VerifyRun | null, 
 /**
  * The chain re-checked now; `None` in the quick check the status bar polls.
@@ -344,6 +358,6 @@ audit: AuditState | null,
 /**
  * Virus scanning of imports: off until a ClamAV daemon is configured.
  */
-scanning: boolean, };
+scanning: ScanningState, };
 
-export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "backup_state" | "set_backup_schedule" | "backup_now";
+export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now";

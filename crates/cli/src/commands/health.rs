@@ -54,7 +54,7 @@ pub fn run(lib: &Arc<Library>, cmd: HealthCmd) -> Result<Output, AppError> {
         h.thumbnails.pending,
         h.thumbnails.failed,
         h.sync.state,
-        if h.scanning { "on" } else { "off" }
+        if h.scanning.on { "on" } else { "off" }
     ));
     for finding in &h.findings {
         let level = if finding.level == HealthLevel::Problem { "PROBLEM" } else { "attention" };

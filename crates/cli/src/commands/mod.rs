@@ -12,6 +12,7 @@ pub mod links;
 pub mod note;
 pub mod patient;
 pub mod plan;
+pub mod scanning;
 pub mod series;
 pub mod sync;
 pub mod teeth;
