@@ -2,7 +2,8 @@
 # Installs what building, running and testing Chairside needs on Debian 12 (run as root, or
 # with sudo available). Safe to run again: it installs only what is missing.
 #   - Debian packages: the C toolchain (libjpeg-turbo is built from source: cmake + nasm),
-#     ClamAV's daemon (the virus-scanning tests run a real one),
+#     ClamAV's daemon (the virus-scanning tests run a real one), debootstrap, rpm and x11-utils
+#     (the package test: a clean Debian root, the .rpm inspected, the installed app's window),
 #     WebKitGTK 4.1 and friends for the Tauri window, Xvfb, WebKitWebDriver and Chromium for
 #     the end-to-end tests;
 #   - the UI's npm packages (ui/node_modules, from ui/package-lock.json);
@@ -17,7 +18,7 @@ pkgs=(build-essential cmake nasm pkg-config mount file
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     xvfb xauth dbus webkit2gtk-driver chromium
     radosgw ceph-mon ceph-osd ceph-common python3 rclone
-    clamav-daemon)
+    clamav-daemon debootstrap rpm x11-utils)
 need_pkgs=()
 for p in "${pkgs[@]}"; do installed "$p" || need_pkgs+=("$p"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -2,7 +2,8 @@
 # Runs every test after installing what they need: the UI's unit tests (vitest), the
 # browser end-to-end tests (Chromium + playwright-core, mocked IPC), every Rust test of the
 # workspace (cargo test, the sync tests against a real radosgw started here), then the real-app end-to-end tests (the Tauri binary under Xvfb,
-# driven by tauri-driver). Each runner ends with its own "N passed, N failed" line, and the
+# driven by tauri-driver), then the packages (scripts/package.sh --debug, installed into a clean
+# Debian 12 root made by debootstrap while the rest runs). Each runner ends with its own "N passed, N failed" line, and the
 # run ends with one line per runner.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,14 @@ record() { # name exit-code line
     summary+=("$3")
     [ "$2" -eq 0 ] || status=1
 }
+
+# The clean root for the package test is fetched while everything else builds and runs.
+pkgroot="$(mktemp -d /tmp/chairside-pkg.XXXXXX)/root"
+prep_pid=""
+if [ "$(id -u)" -eq 0 ]; then
+    bash scripts/test-package.sh prepare "$pkgroot" >"$pkgroot.prepare.log" 2>&1 &
+    prep_pid=$!
+fi
 
 echo "== UI unit tests (vitest)"
 (cd ui && npx vitest run --reporter=default --reporter=json --outputFile=.vitest.json)
@@ -67,7 +76,8 @@ record cargo $code "$line"
 rm -f "$skipped_log"
 
 echo "== Real-app end-to-end tests (Tauri under Xvfb, tauri-driver)"
-if cargo build --quiet -p chairside-desktop -p chairside-cli; then
+# With the UI embedded as the package ships it (custom-protocol); the package below reuses this build.
+if cargo build --quiet -p chairside-desktop -p chairside-cli --features chairside-desktop/custom-protocol; then
     # A private D-Bus session: the single-instance hand-over (the bridge test) goes over it.
     (cd ui && dbus-run-session -- node e2e/app.mjs) 2>&1 | tee "$log"
     code=${PIPESTATUS[0]}
@@ -75,6 +85,20 @@ if cargo build --quiet -p chairside-desktop -p chairside-cli; then
 else
     record app 1 "e2e (app): the app did not build"
 fi
+
+echo "== Packages (.deb and .rpm, the .deb installed into a clean Debian 12 root)"
+if [ -z "$prep_pid" ]; then
+    # debootstrap and chroot need root: the run fails rather than pass without this test.
+    record package 1 "package: 0 passed, 0 failed, 1 skipped (needs root: debootstrap and chroot)"
+elif built=$(CHAIRSIDE_SKIP_SETUP=1 bash scripts/package.sh --debug) && wait "$prep_pid"; then
+    bash scripts/test-package.sh check "$pkgroot" "$(grep '\.deb$' <<<"$built")" "$(grep '\.rpm$' <<<"$built")" 2>&1 | tee "$log"
+    code=${PIPESTATUS[0]}
+    record package $code "$(grep -E '^package:' "$log" | tail -1 || echo 'package: did not finish')"
+else
+    echo "the packages did not build, or the clean root could not be made: $(tail -5 "$pkgroot.prepare.log" 2>/dev/null)"
+    record package 1 "package: the packages did not build (or no clean root)"
+fi
+rm -rf "$(dirname "$pkgroot")"
 rm -f "$log"
 
 echo "== Summary"

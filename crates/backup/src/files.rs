@@ -155,13 +155,14 @@ pub(crate) fn fsync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Makes everything written so far on the filesystem holding `dir` durable (`syncfs`).
+/// Makes everything written so far on the filesystem holding `dir` durable (`syncfs`, Linux
+/// only; elsewhere each file was synced as it was copied).
 pub(crate) fn sync_filesystem(dir: &Path) -> io::Result<()> {
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     {
         rustix::fs::syncfs(File::open(dir)?).map_err(io::Error::from)
     }
-    #[cfg(not(unix))]
+    #[cfg(not(target_os = "linux"))]
     {
         let _ = dir;
         Ok(())
@@ -224,7 +225,7 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
         // Durability comes once for the whole run (`sync_filesystem`, before the manifest that
         // names these files is written): a sync per file would make a first backup of a
         // million originals take hours. Where there is no such call, each file is synced.
-        #[cfg(not(unix))]
+        #[cfg(not(target_os = "linux"))]
         out.sync_all().map_err(CopyError::Write)?;
         // Originals are read-only, as in the library.
         chairside_store::private::set_mode(&tmp, mode).map_err(CopyError::Write)?;
