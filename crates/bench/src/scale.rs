@@ -118,7 +118,11 @@ pub fn run(docs: usize, patients: usize, root: &Path, backup: &Path) -> Result<(
     let t = Instant::now();
     let (report, _) = lib.verify_and_repair(VerifyOptions::default(), false).map_err(e)?;
     let secs = t.elapsed().as_secs_f64();
-    println!("verify_seconds={secs:.3} verify_bytes={} verify_files={}", report.bytes_checked, report.blobs_checked);
+    let phases = report.seconds;
+    println!(
+        "verify_seconds={secs:.3} verify_originals_seconds={:.3} verify_database_seconds={:.3} verify_thumbnails_seconds={:.3} verify_sweep_seconds={:.3} verify_bytes={} verify_files={}",
+        phases.originals, phases.database, phases.thumbnails, phases.sweep, report.bytes_checked, report.blobs_checked
+    );
     Ok(())
 }
 

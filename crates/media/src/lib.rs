@@ -42,7 +42,7 @@ pub use import::{ImportOutcome, ImportRequest, ImportStatus};
 pub use inventory::{StoredFile, stored_files};
 pub use replicated::REPLICATED;
 pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
-pub use verify::{VerifyOptions, VerifyReport};
+pub use verify::{VerifyOptions, VerifyReport, VerifySeconds};
 
 /// The tables this crate owns: its code is the only code whose SQL names them, the others call
 /// its API (`tests/architecture.rs` holds the rule).

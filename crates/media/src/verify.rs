@@ -7,6 +7,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use chairside_store::{Actor, DatabaseCheck, Db};
 use serde::Serialize;
@@ -57,6 +58,23 @@ pub struct VerifyReport {
     pub cleaned_up: Vec<Orphan>,
     /// Files of imports committing while verify ran, left alone.
     pub in_progress: u64,
+    /// Where the time went, so each part can be compared with what bounds it (the originals'
+    /// re-hash with `sha256sum`, the database check with `PRAGMA integrity_check`).
+    pub seconds: VerifySeconds,
+}
+
+/// Seconds spent in each part of a verify.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct VerifySeconds {
+    /// SQLite's integrity and foreign-key checks.
+    pub database: f64,
+    /// Re-hashing the originals (on every core) and stamping the good ones.
+    pub originals: f64,
+    /// Re-hashing the thumbnails (on every core) and remaking the bad ones.
+    pub thumbnails: f64,
+    /// Looking for files no row names, and what a killed import left.
+    pub sweep: f64,
+    pub total: f64,
 }
 
 impl VerifyReport {
@@ -89,6 +107,7 @@ pub fn verify(
     actor: &Actor,
     options: VerifyOptions,
 ) -> Result<VerifyReport, MediaError> {
+    let started = Instant::now();
     let database = db.read(|c| chairside_store::check_database(c).map_err(MediaError::from))?;
     let mut report = VerifyReport {
         ok: true,
@@ -105,6 +124,7 @@ pub fn verify(
         thumbnails_damaged: vec![],
         cleaned_up: vec![],
         in_progress: 0,
+        seconds: VerifySeconds { database: started.elapsed().as_secs_f64(), ..VerifySeconds::default() },
     };
     // A damaged database may fail the reads below: the report then says what was found so far
     // (the damage first of all) instead of only the read error.
@@ -114,6 +134,7 @@ pub fn verify(
         Err(e) => return Err(e),
     }
     report.ok = report.is_clean();
+    report.seconds.total = started.elapsed().as_secs_f64();
     let audited = db.write(|tx| {
         chairside_audit::append(
             tx,
@@ -156,9 +177,16 @@ fn check_files(
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
     })?;
+    let lap = |clock: &mut Instant| {
+        let secs = clock.elapsed().as_secs_f64();
+        *clock = Instant::now();
+        secs
+    };
+    let mut clock = Instant::now();
     match &options.not_verified_since {
         None => {
             check_originals(db, blobs, &rows, report)?;
+            report.seconds.originals = lap(&mut clock);
             check_thumbnails(db, thumbs, thumbnailer, None, report)?;
         }
         Some(since) => {
@@ -173,9 +201,11 @@ fn check_files(
             })?;
             report.blobs_skipped = (rows.len() - due.len()) as u64;
             check_originals(db, blobs, &due, report)?;
+            report.seconds.originals = lap(&mut clock);
             check_thumbnails(db, thumbs, thumbnailer, Some(&due.iter().collect()), report)?;
         }
     }
+    report.seconds.thumbnails = lap(&mut clock);
     crate::export::clean_staged(db, &mut report.cleaned_up)?;
     // An import may have committed since `rows` was read: asked again, file by file, after
     // the file's lock was found free (an import unlocks only after its commit).
@@ -188,7 +218,38 @@ fn check_files(
     };
     sweep_blob_store(blobs, &rows, &recorded_now, &QuarantineRun::now(quarantine), report);
     sweep_temp_files(thumbs.root(), report);
+    report.seconds.sweep = lap(&mut clock);
     Ok(())
+}
+
+/// `f` of every item, on every core (a verify is bounded by the disk, not by one core's
+/// SHA-256), in the items' order.
+fn on_every_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Result<Vec<R>, MediaError> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
+    let parts: Vec<Option<Vec<(usize, R)>>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { return out };
+                        out.push((i, f(item)));
+                    }
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().ok()).collect()
+    });
+    let mut found: Vec<(usize, R)> = Vec::with_capacity(items.len());
+    for part in parts {
+        found.extend(
+            part.ok_or_else(|| MediaError::io("verifying", std::io::Error::other("a verify thread panicked")))?,
+        );
+    }
+    found.sort_by_key(|(i, _)| *i);
+    Ok(found.into_iter().map(|(_, r)| r).collect())
 }
 
 /// What re-hashing one original found.
@@ -214,38 +275,10 @@ fn check_originals(
     rows: &[String],
     report: &mut VerifyReport,
 ) -> Result<(), MediaError> {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(1, 8);
-    let results: Vec<Result<Vec<(usize, Hashed)>, MediaError>> = std::thread::scope(|s| {
-        let workers: Vec<_> = (0..threads)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut out = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let Some(sha) = rows.get(i) else { return Ok(out) };
-                        out.push((i, hash_one(blobs, sha)?));
-                    }
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .map(|w| {
-                w.join().unwrap_or_else(|_| {
-                    Err(MediaError::io("verifying", std::io::Error::other("a verify thread panicked")))
-                })
-            })
-            .collect()
-    });
-    let mut found: Vec<(usize, Hashed)> = Vec::with_capacity(rows.len());
-    for r in results {
-        found.extend(r?);
-    }
-    found.sort_by_key(|(i, _)| *i);
+    let found = on_every_core(rows, |sha| hash_one(blobs, sha))?;
     let mut good = Vec::new();
-    for (i, hashed) in found {
-        let sha = &rows[i];
+    for (sha, hashed) in rows.iter().zip(found) {
+        let hashed = hashed?;
         report.blobs_checked += 1;
         match hashed {
             Hashed::Good(n) => {
@@ -291,16 +324,20 @@ fn check_thumbnails(
         Ok::<_, MediaError>(rows.collect::<Result<_, _>>()?)
     })?;
     let bad: HashSet<&String> = report.missing.iter().chain(&report.corrupt).map(|p| &p.sha256).collect();
-    let mut to_remake: Vec<String> = Vec::new();
-    for (sha, size, status, format, recorded) in &thumb_rows {
-        if only.is_some_and(|o| !o.contains(sha)) {
-            continue;
-        }
-        report.thumbnails_checked += 1;
-        let fine = status == "ready" && {
+    let wanted: Vec<&Row> = thumb_rows.iter().filter(|r| only.is_none_or(|o| o.contains(&r.0))).collect();
+    // Hashed on every core; what was found is then judged in order.
+    let hashes = on_every_core(&wanted, |(sha, size, status, format, _)| {
+        (status == "ready").then(|| {
             let path = thumbs.path(sha, *size, format.as_deref().unwrap_or("jpg"));
-            let found = fs::File::open(&path).and_then(|mut f| sha256_of(&mut f)).map(|(h, _)| h);
-            match (found, recorded) {
+            fs::File::open(&path).and_then(|mut f| sha256_of(&mut f)).map(|(h, _)| h)
+        })
+    })?;
+    let mut to_remake: Vec<String> = Vec::new();
+    for ((sha, size, _, _, recorded), found) in wanted.into_iter().zip(hashes) {
+        report.thumbnails_checked += 1;
+        let fine = match found {
+            None => false,
+            Some(found) => match (found, recorded) {
                 (Ok(h), Some(r)) if &h == r => true,
                 // Written by a build that recorded no hash: remade once, quietly.
                 (Ok(_), None) => false,
@@ -312,7 +349,7 @@ fn check_thumbnails(
                     report.thumbnails_damaged.push(format!("{sha} ({size} px): the file is missing"));
                     false
                 }
-            }
+            },
         };
         if !fine && !bad.contains(sha) && to_remake.last() != Some(sha) {
             to_remake.push(sha.clone());
