@@ -23,8 +23,10 @@ if [ "${1:-}" = "--debug" ]; then
 fi
 
 (cd ui && npm run --silent build -- --logLevel warn)
-cargo build "${cargo_flags[@]}" --quiet -p chairside-cli
 # The CLI goes in beside the app: the bundler copies it from this profile's target folder.
+# Built together with the app and with the app's features, as scripts/test.sh builds them:
+# the CLI alone would unify its dependencies' features differently and compile them again.
+cargo build "${cargo_flags[@]}" --quiet -p chairside-desktop -p chairside-cli --features chairside-desktop/custom-protocol
 cli="../target/$profile/chairside"
 config=$(printf '{"bundle":{"linux":{"deb":{"files":{"/usr/bin/chairside":"%s"}},"rpm":{"files":{"/usr/bin/chairside":"%s"}}}}}' "$cli" "$cli")
 # tauri build compiles the app with its custom-protocol feature (the UI embedded) and bundles.

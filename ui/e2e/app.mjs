@@ -451,6 +451,20 @@ test('sync: the bucket is set up in Settings, and a patient from another worksta
   await wd.type(await $('input[name=sync_secret]'), s3.S3_SECRET_KEY);
   await clickButton('Check and save', '[role=dialog]');
   await until(async () => (await text('[data-testid=sync-status]'))?.includes('Up to date'), 'the window uploaded its library', 60000);
+  // The Settings buttons against the real server (the browser e2e only sees the mock's answers).
+  await clickButton('Test the server', '[role=dialog]');
+  await until(async () => (await count('[data-testid=sync-checks] li')) > 0, 'the server test lists its checks', 30000);
+  const checks = await text('[data-testid=sync-checks]');
+  console.log(`      server checks: ${checks.replace(/\s+/g, ' ')}`);
+  assert(/✓ list/.test(checks) && /✓ conditional_put/.test(checks), `radosgw lists and refuses a second create-only put: ${checks}`);
+  await clickButton('Install lifecycle rule', '[role=dialog]');
+  await until(async () => (await text('[data-testid=sync-lifecycle]')) ?? (await text('[role=dialog] .form-error')) ?? false, 'the lifecycle rule is installed', 60000);
+  const lifecycle = (await text('[data-testid=sync-lifecycle]')) ?? `refused: ${await text('[role=dialog] .form-error')}`;
+  console.log(`      lifecycle: ${lifecycle}`);
+  // The mock (ui/src/e2e/backend.ts) answers these two as radosgw does here.
+  assert(lifecycle.includes('STANDARD_IA after 30 days, then DEEP_ARCHIVE after 365 days'), `radosgw takes both tiers: ${lifecycle}`);
+  // The rule is the bucket's: another test of this run may have installed it already.
+  assert(/✓ lifecycle readable; (no rule yet|Chairside's rule is installed)/.test(checks), `the lifecycle check: ${checks}`);
   await shot('13-sync-settings');
   await clickButton('Done', '[role=dialog]');
 

@@ -359,7 +359,7 @@ fn health_grades_each_state_and_a_low_disk_refuses_imports() {
     assert_eq!(areas(&h.json), vec![("attention".into(), "backup".into()), ("attention".into(), "verify".into())]);
     assert_eq!(h.json["documents"], 1);
     assert_eq!(h.json["audit"]["ok"], true);
-    assert_eq!(h.json["scanning"], false);
+    assert_eq!(h.json["scanning"]["on"], false, "scanning is off until a daemon is set");
     assert!(h.json["disk"]["free_bytes"].as_u64().expect("free") > 0);
 
     let usb = work.path().join("usb");

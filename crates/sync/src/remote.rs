@@ -260,10 +260,20 @@ impl Remote {
 
     /// Sends a presigned request; the answer's body on 2xx, a mapped error otherwise.
     async fn send(&self, context: &str, request: reqwest::RequestBuilder) -> Result<String, SyncError> {
-        let response = request.send().await.map_err(|e| SyncError::Unreachable {
+        let unreachable = |e: reqwest::Error| SyncError::Unreachable {
             endpoint: self.config.endpoint.clone(),
             reason: first_line(&error_chain(&e)),
-        })?;
+        };
+        let again = request.try_clone();
+        let response = match (request.send().await, again) {
+            (Ok(r), _) => r,
+            // A pooled connection the server closed while it sat idle fails on its first use
+            // (radosgw does this between two clicks in Settings). Every call sent here is
+            // idempotent (a GET, or a PUT of a whole document): one more try, on a new
+            // connection. A timeout is not tried again.
+            (Err(e), Some(again)) if !e.is_timeout() => again.send().await.map_err(unreachable)?,
+            (Err(e), _) => return Err(unreachable(e)),
+        };
         let status = response.status();
         let body = response.text().await.unwrap_or_default();
         if status.is_success() {

@@ -133,8 +133,8 @@ impl SyncEngine {
                 "lifecycle",
                 lifecycle.map(|l| match l {
                     Some(xml) if xml.contains(TAG_KEY) => "readable; Chairside's rule is installed".to_string(),
-                    Some(_) => "readable; a rule is set, not Chairside's (run `sync lifecycle install`)".to_string(),
-                    None => "readable; no rule yet (run `sync lifecycle install`)".to_string(),
+                    Some(_) => "readable; a rule is set, not Chairside's: install Chairside's lifecycle rule to tier archived originals".to_string(),
+                    None => "readable; no rule yet: install Chairside's lifecycle rule to tier archived originals".to_string(),
                 }),
             ));
             let skew = remote.server_time().await;
