@@ -169,6 +169,7 @@ fn table_owners() -> Vec<(&'static str, &'static [&'static str])> {
         ("crates/store", chairside_store::TABLES),
         ("crates/audit", chairside_audit::TABLES),
         ("crates/patients", chairside_patients::TABLES),
+        ("crates/users", chairside_users::TABLES),
         ("crates/media", chairside_media::TABLES),
         ("crates/clinical_notes", chairside_clinical_notes::TABLES),
         ("crates/treatment_plan", chairside_treatment_plan::TABLES),
@@ -329,6 +330,7 @@ fn each_table_has_one_owner_and_only_its_code_names_it_in_sql() {
 fn replicated_by() -> Vec<(&'static str, &'static [chairside_store::replicated::Replicated])> {
     vec![
         ("crates/patients", chairside_patients::REPLICATED),
+        ("crates/users", chairside_users::REPLICATED),
         ("crates/media", chairside_media::REPLICATED),
         ("crates/series", chairside_series::REPLICATED),
         ("crates/clinical_notes", chairside_clinical_notes::REPLICATED),

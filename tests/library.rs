@@ -70,7 +70,7 @@ fn viewing_an_original_is_hash_checked_and_audited() {
     let (dir, lib, p) = open_with(|_| {});
     let r = lib.import_paths(&p, &[fixture("orient_1.jpg")], None, "test", &|_| {}).expect("import");
     let doc = r[0].document_id.clone().expect("doc");
-    let (_, bytes) = lib.media().read_original(lib.actor(), &doc).expect("view");
+    let (_, bytes) = lib.media().read_original(&lib.actor(), &doc).expect("view");
     assert_eq!(bytes, std::fs::read(fixture("orient_1.jpg")).expect("fixture"), "the original, byte-exact");
     let views = lib.audit_list(Some(&doc), 100).expect("audit").into_iter().filter(|e| e.action == "view").count();
     assert_eq!(views, 1, "a view of a full image is audited");
@@ -84,7 +84,8 @@ fn viewing_an_original_is_hash_checked_and_audited() {
     let mut rotten = std::fs::read(&blob).expect("read");
     rotten[500] ^= 0x80;
     std::fs::write(&blob, rotten).expect("rot");
-    let err = lib.media().read_original(lib.actor(), &doc).expect_err("a damaged original is never shown as if intact");
+    let err =
+        lib.media().read_original(&lib.actor(), &doc).expect_err("a damaged original is never shown as if intact");
     assert_eq!(err.code(), "blob_corrupt");
 }
 

@@ -31,11 +31,11 @@ pub fn start<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Arc<Library>) {
 }
 
 fn run_if_due<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Library) {
-    let Ok(state) = lib.backup_state() else { return };
+    let Ok(state) = lib.backup_state_now() else { return };
     // A missing folder is for Health to show, not for a failed run every five minutes.
     if state.due
         && !state.target_missing
-        && let Err(e) = lib.backup(None, None)
+        && let Err(e) = lib.scheduled_backup()
     {
         log_line!("chairside: the scheduled backup failed: {e}");
     }
@@ -44,9 +44,9 @@ fn run_if_due<R: Runtime>(app: &tauri::AppHandle<R>, lib: &Library) {
 
 /// The app is closing: back up once more if the schedule says so.
 pub fn at_close(lib: &Library) {
-    let Ok(state) = lib.backup_state() else { return };
+    let Ok(state) = lib.backup_state_now() else { return };
     if state.schedule.at_close && state.schedule.target.is_some() && !state.target_missing {
-        match lib.backup(None, None) {
+        match lib.scheduled_backup() {
             Ok(r) => log_line!("chairside: backed up at close: snapshot {} ({:.1} s)", r.snapshot, r.seconds),
             Err(e) => log_line!("chairside: the backup at close failed: {e}"),
         }

@@ -7,7 +7,8 @@ use chairside_app::backups::{BackupReport, BackupRun, BackupSchedule};
 use chairside_app::clinical_notes::Note;
 use chairside_app::media::health::{SizeRow, ThumbnailBacklog};
 use chairside_app::media::{
-    Attachment, Document, DocumentDetails, HistoryEntry, Kind, Status, ThumbnailEvent, ThumbnailRef, Transition,
+    Attachment, ChangedAfter, Document, DocumentDetails, HistoryEntry, Kind, Signature, Status, ThumbnailEvent,
+    ThumbnailRef, Transition,
 };
 use chairside_app::patients::Patient;
 use chairside_app::series::{NewTemplate, Series, Slot, Template};
@@ -15,15 +16,15 @@ use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AuditState, BackupState, CaptureOutcome, DiskHealth, ErrorPayload, FileResult, FileStatus, Finding,
-    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, ScanningState, SeriesView, SlotView,
-    ToothLabel, VerifyRun,
+    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, Permission, Role, ScanningState, SeriesView,
+    SessionState, SlotView, ToothLabel, User, VerifyRun,
 };
 use ts_rs::{Config, TS};
 
 use crate::capture::ActivePatientEvent;
 use crate::commands::{
-    DocumentEdit, GalleryItem, ImportProgressEvent, InboxFolderInput, LibraryStatus, ListStatus, PatientInput,
-    StartupInfo, SyncSettings, ToothChart,
+    AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, GalleryItem, ImportProgressEvent, InboxFolderInput,
+    LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
 };
 use crate::sync::SyncEvent;
 use chairside_app::sync_engine::{
@@ -52,7 +53,8 @@ pub fn typescript() -> String {
         SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
         SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
         DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
-        BackupReport, ScanningState, Health,
+        BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
+        NewUserInput, AuditRow, AuditQueryInput, AuditCheck,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

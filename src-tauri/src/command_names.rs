@@ -60,7 +60,22 @@ macro_rules! with_app_commands {
             set_scanning,
             backup_state,
             set_backup_schedule,
-            backup_now
+            backup_now,
+            session,
+            sign_in,
+            sign_out,
+            lock_window,
+            set_lock_after,
+            add_user,
+            list_users,
+            edit_user,
+            set_user_secrets,
+            list_roles,
+            edit_role,
+            open_patient,
+            sign_document,
+            audit_events,
+            audit_verify
         }
     };
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use chairside_app::backups::{BackupReport, BackupSchedule};
 use chairside_app::clinical_notes::Note;
+use chairside_app::media::Signature;
 use chairside_app::media::{
     Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
 };
@@ -15,8 +16,8 @@ use chairside_app::sync_engine::{Check, LifecycleReport, SecretLocation, ShareLi
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
-    AfterImport, AppError, BackupState, CaptureOutcome, ErrorPayload, FileResult, Health, InboxFile, InboxFolder,
-    Library, Remedy, SeriesView, ToothLabel,
+    AfterImport, AppError, AuditFilter, BackupState, CaptureOutcome, ErrorPayload, FileResult, Health, InboxFile,
+    InboxFolder, Library, Permission, Remedy, Role, Secret, SeriesView, SessionState, ToothLabel, User,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -154,8 +155,8 @@ pub async fn library_status<R: Runtime>(app: AppHandle<R>) -> Reply<LibraryStatu
             data_dir: lib.data_dir().display().to_string(),
             documents: lib.document_count()?,
             thumbnails_in_progress: lib.thumbnails_in_progress() as u64,
-            user: lib.actor().user.clone(),
-            workstation: lib.actor().workstation.clone(),
+            user: lib.actor().user,
+            workstation: lib.actor().workstation,
             version: env!("CARGO_PKG_VERSION").to_string(),
         })
     })
@@ -642,4 +643,183 @@ pub async fn set_backup_schedule<R: Runtime>(app: AppHandle<R>, schedule: Backup
 #[tauri::command(async)]
 pub async fn backup_now<R: Runtime>(app: AppHandle<R>) -> Reply<BackupReport> {
     blocking(app, |lib| lib.backup(None, None)).await
+}
+
+// --- who is at the keyboard ---
+
+#[tauri::command(async)]
+pub async fn session<R: Runtime>(app: AppHandle<R>) -> Reply<SessionState> {
+    blocking(app, |lib| lib.session()).await
+}
+
+/// Signs in, switches user, or unlocks the window: with the password, or with the PIN.
+#[tauri::command(async)]
+pub async fn sign_in<R: Runtime>(app: AppHandle<R>, name: String, secret: String, pin: bool) -> Reply<SessionState> {
+    blocking(app, move |lib| lib.sign_in(&name, if pin { Secret::Pin(&secret) } else { Secret::Password(&secret) }))
+        .await
+}
+
+#[tauri::command(async)]
+pub async fn sign_out<R: Runtime>(app: AppHandle<R>) -> Reply<SessionState> {
+    blocking(app, |lib| lib.sign_out()).await
+}
+
+/// Locks the window (`reason`: "idle" or "key"): nothing is shown or served until sign-in.
+#[tauri::command(async)]
+pub async fn lock_window<R: Runtime>(app: AppHandle<R>, reason: String) -> Reply<SessionState> {
+    let reason = if reason == "idle" { "idle" } else { "key" };
+    blocking(app, move |lib| lib.lock(reason)).await
+}
+
+#[tauri::command(async)]
+pub async fn set_lock_after<R: Runtime>(app: AppHandle<R>, seconds: u64) -> Reply<SessionState> {
+    changing(app, move |lib| lib.set_lock_after_seconds(seconds)).await
+}
+
+/// A user as the Users settings send one.
+#[derive(Debug, Clone, Deserialize, TS)]
+pub struct NewUserInput {
+    pub name: String,
+    pub role: String,
+    pub password: String,
+    pub pin: Option<String>,
+}
+
+#[tauri::command(async)]
+pub async fn add_user<R: Runtime>(app: AppHandle<R>, input: NewUserInput) -> Reply<User> {
+    changing(app, move |lib| {
+        let pin = input.pin.as_deref().filter(|p| !p.is_empty());
+        lib.add_user(&input.name, &input.role, &input.password, pin)
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn list_users<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<User>> {
+    blocking(app, |lib| lib.list_users()).await
+}
+
+#[tauri::command(async)]
+pub async fn edit_user<R: Runtime>(
+    app: AppHandle<R>,
+    name: String,
+    role: Option<String>,
+    disabled: Option<bool>,
+) -> Reply<User> {
+    changing(app, move |lib| lib.edit_user(&name, role.as_deref(), disabled)).await
+}
+
+/// Sets a user's password (and PIN, when given; "" removes it).
+#[tauri::command(async)]
+pub async fn set_user_secrets<R: Runtime>(
+    app: AppHandle<R>,
+    name: String,
+    password: Option<String>,
+    pin: Option<String>,
+) -> Reply<User> {
+    changing(app, move |lib| {
+        let pin = pin.as_deref().map(|p| Some(p).filter(|p| !p.is_empty()));
+        lib.set_user_secrets(&name, password.as_deref().filter(|p| !p.is_empty()), pin)
+    })
+    .await
+}
+
+#[tauri::command(async)]
+pub async fn list_roles<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Role>> {
+    blocking(app, |lib| lib.list_roles()).await
+}
+
+#[tauri::command(async)]
+pub async fn edit_role<R: Runtime>(
+    app: AppHandle<R>,
+    role: String,
+    allow: Vec<Permission>,
+    deny: Vec<Permission>,
+) -> Reply<Role> {
+    changing(app, move |lib| lib.edit_role(&role, &allow, &deny)).await
+}
+
+/// A patient opened in the window: audited, as every access to a record.
+#[tauri::command(async)]
+pub async fn open_patient<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<Patient> {
+    changing(app, move |lib| lib.open_patient(&id)).await
+}
+
+#[tauri::command(async)]
+pub async fn sign_document<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<Signature> {
+    changing(app, move |lib| lib.sign_document(&id)).await
+}
+
+/// One event of the audit trail as the audit screen lists it.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: String,
+    pub user: String,
+    pub workstation: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    /// The event's details as JSON text.
+    pub detail: String,
+}
+
+/// What the audit screen filters by; empty fields match all. Times are RFC 3339 (UTC).
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+pub struct AuditQueryInput {
+    pub patient: Option<String>,
+    pub user: Option<String>,
+    pub action: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// The audit trail, newest first (at most 500 events unless `limit` says otherwise).
+#[tauri::command(async)]
+pub async fn audit_events<R: Runtime>(app: AppHandle<R>, query: AuditQueryInput) -> Reply<Vec<AuditRow>> {
+    blocking(app, move |lib| {
+        let some = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+        let filter = AuditFilter {
+            patient: some(query.patient),
+            user: some(query.user),
+            action: some(query.action),
+            since: some(query.since),
+            until: some(query.until),
+            limit: query.limit.unwrap_or(500).min(10_000) as usize,
+            newest_first: true,
+        };
+        Ok(lib
+            .audit_query(&filter)?
+            .into_iter()
+            .map(|e| AuditRow {
+                seq: e.seq,
+                at: e.at,
+                user: e.actor,
+                workstation: e.workstation,
+                action: e.action,
+                entity_type: e.entity_type,
+                entity_id: e.entity_id,
+                detail: e.detail.to_string(),
+            })
+            .collect())
+    })
+    .await
+}
+
+/// What *Verify chain* shows.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct AuditCheck {
+    pub ok: bool,
+    pub events_checked: u64,
+    pub problem: Option<String>,
+}
+
+#[tauri::command(async)]
+pub async fn audit_verify<R: Runtime>(app: AppHandle<R>) -> Reply<AuditCheck> {
+    blocking(app, |lib| {
+        let r = lib.audit_verify()?;
+        Ok(AuditCheck { ok: r.ok, events_checked: r.events_checked, problem: r.problem })
+    })
+    .await
 }

@@ -3,8 +3,10 @@
 //! `media://localhost/original/<document>` (on Windows `http://media.localhost/…`); the UI
 //! builds them with `convertFileSrc`, which percent-encodes the path.
 //!
-//! Every request names a document, which must exist. Thumbnails are made on the spot if
-//! missing; an original is hash-checked and its view audited each time it is served.
+//! Every request names a document, which must exist, and is checked like a command: nothing is
+//! served behind a locked window or to a role that may not view images. Thumbnails are made
+//! on the spot if missing; an original (or the viewer's preview) is hash-checked and its view
+//! audited each time it is served.
 
 use chairside_app::media::THUMBNAIL_SIZES;
 use chairside_app::{AppError, Library};
@@ -50,6 +52,8 @@ fn status_of(e: &AppError) -> u16 {
         AppError::Media(MediaError::DocumentNotFound(_)) => 404,
         // The record is there but its original is gone or damaged here.
         AppError::Media(MediaError::BlobMissing { .. } | MediaError::BlobCorrupt { .. }) => 410,
+        // Nobody signed in, the window locked, or the role may not view images: nothing served.
+        e if e.is_access_refused() => 403,
         _ => 500,
     }
 }
@@ -69,9 +73,10 @@ pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
     match parse(uri) {
         None => error_response(400, "not a Chairside media address"),
         Some(Target::Thumbnail { document, size }) => match library.thumbnail(&document, size) {
-            // A document id names its content for good, so its thumbnail never changes.
+            // Revalidated at every use: a locked window, or another user, must reach the check
+            // here rather than the webview's cache.
             Ok(Some(thumb)) => match std::fs::read(&thumb.path) {
-                Ok(bytes) => image("image/jpeg", "private, max-age=31536000, immutable", bytes),
+                Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
                 Err(e) => error_response(500, &format!("cannot read the thumbnail {}: {e}", thumb.path.display())),
             },
             Ok(None) => error_response(404, "this document has no preview"),

@@ -596,6 +596,93 @@ test('virus scanning: turned on in Health against a real clamd; when the daemon 
   await rm(clamd.dir, { recursive: true, force: true });
 });
 
+// What a locked window serves through media:, read from inside the page.
+const mediaStatus = (documentId) =>
+  wd.execAsync(
+    `const done = arguments[arguments.length - 1];
+     const url = window.__TAURI_INTERNALS__.convertFileSrc('thumb/' + arguments[0] + '/256', 'media');
+     fetch(url, { cache: 'no-store' }).then((r) => done(r.status), (e) => done('failed: ' + e));`,
+    documentId,
+  );
+
+async function signInAs(name, secret, pin = false) {
+  await until(async () => (await count('[data-testid=sign-in]')) === 1, 'the sign-in screen', 10000);
+  await wd.exec("const i = document.querySelector('input[name=user]'); i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true }));");
+  await wd.type(await $('input[name=user]'), name);
+  const box = await wd.exec("return document.querySelector('input[name=use-pin]').checked");
+  if (box !== pin) await clickCss('input[name=use-pin]');
+  await wd.type(await $('input[name=secret]'), secret);
+  await clickCss('[data-testid=sign-in] button.primary');
+  await until(async () => (await text('[data-testid=signed-in-user]')) === name, `signed in as ${name}`, 15000);
+}
+
+test('users: the owner is created in Settings, the window locks on Ctrl+L and serves nothing, a dentist switches in with a PIN and signs, the front desk is refused an archive over IPC, and the window locks when idle', async () => {
+  assert(patientId, 'a patient was created');
+  const docs = (await invoke('list_documents', { patientId, status: 'active', limit: null })).ok;
+  assert(docs?.length > 0, 'photos to look at');
+  assertEq(await mediaStatus(docs[0].id), 200, 'served before anybody signs in (a library without users)');
+  await clickButton('⚙ Settings');
+  await until(async () => (await count('[data-testid=users-settings]')) === 1, 'the Users section', 10000);
+  await wd.type(await $('input[name=user-name]'), 'Olga');
+  await wd.type(await $('input[name=user-password]'), 'owner password 1');
+  await wd.type(await $('input[name=user-password-again]'), 'owner password 1');
+  await clickButton('Create the owner account', '[data-testid=users-settings]');
+  await until(async () => (await text('[data-testid=signed-in-user]')) === 'Olga', 'the owner is signed in', 15000);
+  await until(async () => (await count('[data-testid=user-list]')) === 1, 'the user list', 10000);
+  for (const [name, role, password, pin] of [['Dirk', 'dentist', 'dentist password', '1357'], ['Fran', 'front_desk', 'front desk pw 2', '']]) {
+    await wd.type(await $('input[name=user-name]'), name);
+    await setSelect('select[name=user-role]', role);
+    await wd.type(await $('input[name=user-password]'), password);
+    await wd.type(await $('input[name=user-password-again]'), password);
+    if (pin) await wd.type(await $('input[name=user-pin]'), pin);
+    await clickButton('Add user', '[data-testid=users-settings]');
+    await until(async () => (await text('[data-testid=user-list]'))?.includes(name), `${name} listed`, 15000);
+  }
+  await shot('21-users-settings');
+  await clickButton('Done', '[role=dialog]');
+
+  // Ctrl+L: the sign-in screen, no patient data, and media: refuses.
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', ctrlKey: true }));");
+  await until(async () => (await count('[data-testid=locked]')) === 1, 'the window is locked', 10000);
+  assertEq(await count('[data-testid=patient-name]'), 0, 'no patient data behind the lock');
+  assertEq(await mediaStatus(docs[0].id), 403, 'a locked window is served no thumbnail');
+  assertEq((await invoke('list_patients', { query: null })).err?.code, 'auth_required', 'a locked window lists no patients');
+  await shot('22-locked');
+
+  // The dentist switches in with a PIN: the window opens where it was.
+  await signInAs('Dirk', '1357', true);
+  await until(async () => (await text('[data-testid=patient-name]')) === 'Maria Test-Patient', 'the patient is still open', 10000);
+  await clickCss('.tile');
+  await until(async () => (await count('[data-testid=sign]')) === 1, 'the viewer offers Sign', 10000);
+  await clickCss('[data-testid=sign]');
+  await until(async () => (await text('[data-testid=signatures]'))?.includes('Signed by Dirk'), 'the signature is shown', 10000);
+  await wd.type(await $('textarea[name=notes]'), ' edited after signing');
+  await clickButton('Save', '.panel');
+  await until(async () => (await text('[data-testid=signatures]'))?.includes('no longer valid'), 'the edit ends its validity', 10000);
+  assert((await text('[data-testid=signatures]')).includes('changed after signing by Dirk'), 'who changed it is named');
+  await shot('23-signature-invalidated');
+  await clickButton('✕ Close', '.viewer');
+
+  // The front desk signs in; archiving over IPC directly is refused in the backend.
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', ctrlKey: true }));");
+  await signInAs('Fran', 'front desk pw 2');
+  const refused = await invoke('archive_document', { id: docs[0].id, reason: 'front desk tries' });
+  assertEq(refused.err?.code, 'forbidden', `archive refused: ${JSON.stringify(refused)}`);
+  assert(refused.err.message.includes('archive'), refused.err.message);
+  assertEq((await invoke('export_patient', { patientId, out: '/tmp/x.zip' })).err?.code ?? 'unknown_command', 'unknown_command', 'no export command over IPC');
+  assertEq(await mediaStatus(docs[0].id), 403, 'the front desk is served no image');
+  await shot('24-front-desk');
+
+  // Idle: the owner sets 30 s; the window locks by itself.
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', ctrlKey: true }));");
+  await signInAs('Olga', 'owner password 1');
+  assertEq((await invoke('set_lock_after', { seconds: 30 })).ok?.lock_after_seconds, 30, 'idle time set');
+  await wd.exec('location.reload()');
+  await until(async () => (await text('[data-testid=signed-in-user]')) === 'Olga', 'still signed in after a reload', 15000);
+  await until(async () => (await count('[data-testid=locked]')) === 1, 'locked after 30 idle seconds', 60000);
+  await signInAs('Olga', 'owner password 1');
+});
+
 test('after the app closes, the audit trail records the views, the archive, the restore and the link, and verifies', async () => {
   assert(patientId, 'a patient was created');
   // Closed as a session's end closes it (SIGTERM), so the app runs its at-close work (a backup).
@@ -605,10 +692,15 @@ test('after the app closes, the audit trail records the views, the archive, the 
   // The app's process has exited (it closed the library) before the CLI reads it.
   await until(async () => !(await processes()).some((p) => p.exe === app.split('/').pop()), 'the app exited', 15000);
   // The library itself, read by the CLI, agrees with what the UI showed.
-  const audit = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'list'], { encoding: 'utf8' }));
+  // The library has users now: the CLI signs in as its owner.
+  const owner = { encoding: 'utf8', env: { ...process.env, CHAIRSIDE_USER: 'Olga', CHAIRSIDE_PASSWORD: 'owner password 1' } };
+  const audit = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'list', '--limit', '100000'], owner));
   const events = new Set((audit.events ?? audit).map((e) => e.action));
-  for (const a of ['view', 'archive', 'restore', 'link', 'active_patient_set']) assert(events.has(a), `an audit event "${a}" among ${[...events].join(', ')}`);
-  const verify = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'verify'], { encoding: 'utf8' }));
+  for (const a of ['view', 'archive', 'restore', 'link', 'active_patient_set', 'user_add', 'sign_in', 'lock', 'sign', 'forbidden', 'patient_open'])
+    assert(events.has(a), `an audit event "${a}" among ${[...events].join(', ')}`);
+  const locks = (audit.events ?? audit).filter((e) => e.action === 'lock').map((e) => e.detail.reason);
+  assert(locks.includes('idle') && locks.includes('key'), `locks by key and by idle time: ${locks}`);
+  const verify = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'verify'], owner));
   assertEq(verify.ok, true, 'audit verify');
   // The schedule asks for a backup at close too.
   const snapshots = JSON.parse(execFileSync(cli, ['--json', 'backup', 'list', backupDir], { encoding: 'utf8' })).snapshots;

@@ -1,6 +1,6 @@
 import { mount } from 'svelte';
 import './app.css';
-import App from './App.svelte';
+import Root from './Root.svelte';
 
 // The browser e2e build stands in for the Rust backend; `MODE` is replaced at build time, so
 // the app's own build contains none of it.
@@ -11,4 +11,4 @@ if (import.meta.env.MODE === 'e2e') {
 
 const target = document.getElementById('app');
 if (!target) throw new Error('index.html has no #app element');
-export default mount(App, { target });
+export default mount(Root, { target });

@@ -9,7 +9,7 @@ use chairside_store::{Actor, Db, ErrorCode};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{AppError, Library};
+use crate::{AppError, Library, Permission};
 
 /// A restore's report, and the workstation the rebuilt library continues as.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -44,6 +44,17 @@ impl Library {
     /// Backs the library up into `target` (default: the scheduled folder). Recorded in the
     /// audit trail (a backup is a copy of every record) and as the last run.
     pub fn backup(&self, target: Option<&Path>, keep: Option<usize>) -> Result<BackupReport, AppError> {
+        let actor = self.allow(Permission::Configure)?;
+        self.backup_as(&actor, target, keep)
+    }
+
+    /// The schedule's backup, run by the background whoever is at the keyboard (the schedule
+    /// was set by someone allowed to configure).
+    pub fn scheduled_backup(&self) -> Result<BackupReport, AppError> {
+        self.backup_as(&self.background_actor(), None, None)
+    }
+
+    fn backup_as(&self, actor: &Actor, target: Option<&Path>, keep: Option<usize>) -> Result<BackupReport, AppError> {
         let schedule = self.db.read(chairside_backup::settings::schedule)?;
         let scheduled = target.is_none();
         let target: PathBuf = match target {
@@ -62,7 +73,7 @@ impl Library {
                     .1
                     .is_some_and(|good| Path::new(&good.target) == target),
         };
-        let source = BackupSource { db: &self.db, library_dir: &self.data_dir, workstation: &self.actor.workstation };
+        let source = BackupSource { db: &self.db, library_dir: &self.data_dir, workstation: &actor.workstation };
         let started = std::time::Instant::now();
         let result = chairside_backup::backup(&source, &target, &opts);
         // Another run of this folder is under way (the schedule and "Back up now" at once): not
@@ -87,7 +98,7 @@ impl Library {
             chairside_backup::settings::record_run(tx, &run)?;
             chairside_audit::append(
                 tx,
-                &self.actor,
+                actor,
                 if run.ok { "library.backup" } else { "library.backup_failed" },
                 "library",
                 None,
@@ -99,6 +110,12 @@ impl Library {
     }
 
     pub fn backup_state(&self) -> Result<BackupState, AppError> {
+        self.signed_in()?;
+        self.backup_state_now()
+    }
+
+    /// The schedule's state for the background's timer, which runs whoever is signed in.
+    pub fn backup_state_now(&self) -> Result<BackupState, AppError> {
         let (schedule, (last_run, last_good)) = self.db.read(|c| {
             Ok::<_, AppError>((chairside_backup::settings::schedule(c)?, chairside_backup::settings::last_runs(c)?))
         })?;
@@ -134,12 +151,13 @@ impl Library {
         {
             return Err(AppError::InvalidInput(format!("the backup folder {t:?} must be an absolute path")));
         }
+        let actor = self.allow(Permission::Configure)?;
         self.db.write(|tx| {
             chairside_backup::settings::set_schedule(tx, schedule)?;
-            chairside_audit::append(tx, &self.actor, "backup.schedule", "library", None, json!(schedule))?;
+            chairside_audit::append(tx, &actor, "backup.schedule", "library", None, json!(schedule))?;
             Ok::<_, AppError>(())
         })?;
-        self.backup_state()
+        self.backup_state_now()
     }
 }
 

@@ -15,7 +15,7 @@ use chairside_patients::{NewPatient, Patient};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{AppError, ErrorPayload, FileResult, FileStatus, Library};
+use crate::{AppError, ErrorPayload, FileResult, FileStatus, Library, Permission};
 
 pub use chairside_inbox::records::{AfterImport, IMPORTED_SUBFOLDER, InboxStatus};
 
@@ -80,20 +80,26 @@ impl Library {
     /// The patient whose chair this workstation is at, if one was chosen.
     pub fn active_patient(&self) -> Result<Option<Patient>, AppError> {
         match self.active_patient_id()? {
-            Some(id) => Ok(self.patient(&id).ok()),
+            // Behind a locked window nobody is told who is in the chair.
+            Some(id) => match self.patient(&id) {
+                Ok(p) => Ok(Some(p)),
+                Err(e) if e.is_access_refused() => Err(e),
+                Err(_) => Ok(None),
+            },
             None => Ok(None),
         }
     }
 
     /// Chooses (or, with `None`, clears) the active patient; recorded in the audit trail.
     pub fn set_active_patient(&self, id: Option<&str>) -> Result<Option<Patient>, AppError> {
+        let actor = self.allow(Permission::Acquire)?;
         let patient = id.map(|id| self.patient(id)).transpose()?;
         self.db.write(|tx| {
             let new = patient.as_ref().map(|p| p.id.clone());
             if let Some(old) = records::set_active_patient(tx, new.as_deref())? {
                 chairside_audit::append(
                     tx,
-                    &self.actor,
+                    &actor,
                     "active_patient_set",
                     "patient",
                     new.as_deref(),
@@ -115,6 +121,7 @@ impl Library {
         name: &str,
         birth_date: Option<&str>,
     ) -> Result<(Patient, bool), AppError> {
+        self.signed_in()?;
         let external_id = external_id.trim();
         if external_id.is_empty() {
             return Err(AppError::InvalidInput("the chart number (the patient's external id) is empty".into()));
@@ -173,6 +180,7 @@ impl Library {
                 folder.path
             )));
         }
+        let actor = self.allow(Permission::Configure)?;
         self.db.write(|tx| {
             records::set_folder(
                 tx,
@@ -184,10 +192,10 @@ impl Library {
             )?;
             chairside_audit::append(
                 tx,
-                &self.actor,
+                &actor,
                 "inbox_folder_set",
                 "workstation",
-                Some(&self.actor.workstation),
+                Some(&actor.workstation),
                 json!({"path": folder.path, "kind": folder.kind.map(|k| k.as_str()), "after_import": folder.after_import.as_str()}),
             )?;
             Ok::<_, AppError>(())
@@ -196,16 +204,17 @@ impl Library {
 
     /// Stops watching a folder (its files are left alone).
     pub fn remove_inbox_folder(&self, path: &str) -> Result<(), AppError> {
+        let actor = self.allow(Permission::Configure)?;
         self.db.write(|tx| {
             if !records::remove_folder(tx, path)? {
                 return Err(AppError::InvalidInput(format!("{path} is not a watched folder")));
             }
             chairside_audit::append(
                 tx,
-                &self.actor,
+                &actor,
                 "inbox_folder_removed",
                 "workstation",
-                Some(&self.actor.workstation),
+                Some(&actor.workstation),
                 json!({"path": path}),
             )?;
             Ok(())
@@ -215,6 +224,7 @@ impl Library {
     /// Files waiting for a patient (the Unassigned tray) and files that failed, newest first.
     /// Entries whose file has since gone (moved away by hand) are left out.
     pub fn inbox_open_files(&self) -> Result<Vec<InboxFile>, AppError> {
+        self.signed_in()?;
         Ok(self.db.read(records::open_files)?.into_iter().map(InboxFile::from).collect())
     }
 
@@ -227,7 +237,9 @@ impl Library {
         folders: &[InboxFolder],
         patient: Option<&str>,
     ) -> Result<Vec<InboxFile>, AppError> {
-        self.take_in_files(files, folders, patient, false)
+        // The sensor's files are taken in behind a locked window too: nothing is shown, and
+        // an X-ray just taken is never lost to a lock.
+        crate::auth::in_background(|| self.take_in_files(files, folders, patient, false))
     }
 
     /// [`Library::take_in`]; with `assigned`, files someone chose from the tray (refused ones
@@ -285,7 +297,7 @@ impl Library {
                             let _ = self.db.write(|tx| {
                                 chairside_audit::append(
                                     tx,
-                                    &self.actor,
+                                    &self.background_actor(),
                                     "inbox_move_failed",
                                     "document",
                                     r.document_id.as_deref(),
@@ -313,6 +325,7 @@ impl Library {
 
     /// Files from the Unassigned tray (or failed ones, to retry) dropped onto a patient.
     pub fn assign_inbox_files(&self, patient_id: &str, paths: &[String]) -> Result<Vec<InboxFile>, AppError> {
+        self.allow(Permission::Acquire)?;
         self.patient(patient_id)?;
         let mut ready = Vec::new();
         for p in paths {

@@ -61,6 +61,22 @@ pub enum AppError {
     /// Turning scanning on was refused: the daemon does not answer (nothing was changed).
     #[error("{0}: virus scanning stays as it was; start the ClamAV daemon (Debian: clamav-daemon) and try again")]
     Scanner(chairside_scan::ScanError),
+    #[error(transparent)]
+    Users(#[from] chairside_users::UsersError),
+    /// Nobody is signed in (or the window is locked): the library has users.
+    #[error("{0}")]
+    AuthRequired(String),
+    /// A wrong name, password or PIN, or a disabled account; nothing was changed.
+    #[error("{0}")]
+    AuthFailed(String),
+    /// Too many wrong attempts under this name on this workstation.
+    #[error(
+        "too many wrong attempts for {name:?}: sign-in is locked for {seconds} more seconds (the delay grows with each wrong attempt)"
+    )]
+    LockedOut { name: String, seconds: u64 },
+    /// The signed-in user's role lacks a permission; nothing was changed.
+    #[error("{user} ({role}) may not {}: the role lacks the permission {:?}; the clinic's owner can grant it to the role", .permission.describe(), .permission.as_str())]
+    Forbidden { user: String, role: String, permission: chairside_users::Permission },
 }
 
 impl From<chairside_store::rusqlite::Error> for AppError {
@@ -81,13 +97,33 @@ impl AppError {
             AppError::BadUserName(_) => "invalid_user_name",
             AppError::InvalidInput(_) => "invalid_input",
             AppError::Inbox(_) => "inbox_unavailable",
+            AppError::AuthRequired(_) => "auth_required",
+            AppError::AuthFailed(_) => "auth_failed",
+            AppError::LockedOut { .. } => "locked_out",
+            AppError::Forbidden { .. } => "forbidden",
             _ => self.domain().map(ErrorCode::code).unwrap_or("internal_error"),
         }
+    }
+
+    /// True when access was refused (not signed in, a wrong secret, locked out, not
+    /// permitted): nothing was changed, and the CLI exits 3.
+    pub fn is_access_refused(&self) -> bool {
+        matches!(
+            self,
+            AppError::AuthRequired(_)
+                | AppError::AuthFailed(_)
+                | AppError::LockedOut { .. }
+                | AppError::Forbidden { .. }
+        )
     }
 
     /// True when the caller's input was at fault (and nothing was changed).
     pub fn is_invalid_input(&self) -> bool {
         match self {
+            AppError::AuthRequired(_)
+            | AppError::AuthFailed(_)
+            | AppError::LockedOut { .. }
+            | AppError::Forbidden { .. } => true,
             AppError::InvalidInput(_) | AppError::BadUserName(_) => true,
             _ => self.domain().is_some_and(ErrorCode::is_invalid_input),
         }
@@ -128,7 +164,12 @@ impl AppError {
             AppError::Teeth(e) => e,
             AppError::Sync(e) => e,
             AppError::Backup(e) => e,
-            AppError::RestoreIncomplete { .. }
+            AppError::Users(e) => e,
+            AppError::AuthRequired(_)
+            | AppError::AuthFailed(_)
+            | AppError::LockedOut { .. }
+            | AppError::Forbidden { .. }
+            | AppError::RestoreIncomplete { .. }
             | AppError::DiskSpaceLow { .. }
             | AppError::Scanner(_)
             | AppError::DataDir { .. }

@@ -113,11 +113,12 @@ impl Library {
     }
 
     pub fn set_min_free_bytes(&self, bytes: u64) -> Result<(), AppError> {
+        let actor = self.allow(crate::Permission::Configure)?;
         self.db.write(|tx| {
             chairside_store::set_setting(tx, MIN_FREE_SETTING, &bytes.to_string())?;
             chairside_audit::append(
                 tx,
-                &self.actor,
+                &actor,
                 "health.min_free",
                 "library",
                 None,
@@ -160,6 +161,7 @@ impl Library {
     /// The health of this workstation. `quick` leaves out re-checking the audit chain (what
     /// the status bar polls); the Health panel and `chairside health` check it.
     pub fn health(&self, quick: bool) -> Result<Health, AppError> {
+        self.signed_in()?;
         let (by_kind_and_year, thumbnails, last_verify) = self.db.read(|c| {
             let verify =
                 chairside_store::get_setting(c, LAST_VERIFY_SETTING)?.and_then(|v| serde_json::from_str(&v).ok());

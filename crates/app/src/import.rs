@@ -9,7 +9,9 @@ use chairside_media::{ImportRequest, ImportStatus, KeptCopy, Kind, MediaError};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{AppError, ErrorPayload, Library};
+use chairside_store::Actor;
+
+use crate::{AppError, ErrorPayload, Library, Permission};
 
 /// What became of one file offered for import.
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -150,6 +152,7 @@ impl Library {
         source: &str,
         on_progress: &(dyn Fn(ImportProgress<'_>) + Sync),
     ) -> Result<Vec<FileResult>, AppError> {
+        let actor = self.allow(Permission::Acquire)?;
         self.patient(patient_id)?;
         let mut files = Vec::new();
         let mut problems = Vec::new();
@@ -173,7 +176,7 @@ impl Library {
                     loop {
                         let i = next.fetch_add(1, Ordering::SeqCst);
                         let Some(path) = files.get(i) else { break };
-                        let r = self.import_one(patient_id, path, kind, source);
+                        let r = self.import_one(&actor, patient_id, path, kind, source);
                         progress(&r);
                         *results[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
                     }
@@ -185,12 +188,12 @@ impl Library {
         Ok(out)
     }
 
-    fn import_one(&self, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
+    fn import_one(&self, actor: &Actor, patient_id: &str, path: &Path, kind: Option<Kind>, source: &str) -> FileResult {
         let incoming = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         let imported = self.check_free_space(incoming).and_then(|()| self.scanner()).and_then(|scanner| {
             let scanner = scanner.as_ref().map(|s| s as &dyn chairside_scan::Scanner);
             let req = ImportRequest { patient_id, path, kind, source, scanner };
-            self.media.import(&self.actor, &req).map_err(AppError::from)
+            self.media.import(actor, &req).map_err(AppError::from)
         });
         match imported {
             Ok(outcome) => FileResult {
@@ -213,7 +216,7 @@ impl Library {
                     }
                 }
                 let _ = self.db.write(|tx| {
-                    chairside_audit::append(tx, &self.actor, "import_rejected", "patient", Some(patient_id), details)
+                    chairside_audit::append(tx, actor, "import_rejected", "patient", Some(patient_id), details)
                 });
                 rejected(path, e.code(), e.to_string(), e.is_invalid_input())
             }

@@ -2,6 +2,7 @@
 //! the attachment owner types, starts the thumbnail workers, and exposes each capability as a
 //! method that runs on the calling thread (shells keep it off their UI thread).
 
+mod auth;
 mod backup;
 mod capture;
 mod error;
@@ -20,7 +21,7 @@ use chairside_clinical_notes::{Note, NoteOwner};
 use chairside_media::thumbs::ThumbnailListener;
 use chairside_media::{
     Attachment, Document, DocumentDetails, DocumentPatch, DocumentSummary, ExportSummary, Limits, Media, MediaPaths,
-    OwnerRegistry, OwnerSpec, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
+    OwnerRegistry, OwnerSpec, Signature, StatusFilter, ThumbnailRef, Transition, VerifyOptions, VerifyReport,
 };
 use chairside_patients::{NewPatient, Patient, PatientOwner};
 use chairside_store::{Actor, Db};
@@ -30,11 +31,13 @@ pub use chairside_media::{ImportStatus, Kind};
 /// Escaping of outside text for terminals and logs, for the shells.
 pub use chairside_store::text;
 // The domain crates, for shells that name their types (the desktop's TypeScript bindings).
+pub use auth::{DEFAULT_LOCK_AFTER_SECONDS, Role, Secret, SessionState};
 pub use backup::{BackupState, RestoreOutcome, restore_library};
 pub use capture::{
     AfterImport, IMPORTED_SUBFOLDER, Inbox, InboxFile, InboxFolder, InboxNotice, InboxOptions, InboxStatus,
 };
 pub use chairside_store::Remedy;
+pub use chairside_users::{Permission, User};
 pub use error::{AppError, ErrorPayload};
 pub use health::{AuditState, DEFAULT_MIN_FREE_BYTES, DiskHealth, Finding, Health, HealthLevel, VerifyRun, disk_space};
 pub use import::{FileResult, FileStatus, ImportProgress};
@@ -46,7 +49,24 @@ pub use {
     chairside_audit as audit, chairside_backup as backups, chairside_clinical_notes as clinical_notes,
     chairside_inbox as inbox, chairside_media as media, chairside_patients as patients, chairside_series as series,
     chairside_sync as sync_engine, chairside_teeth as teeth, chairside_treatment_plan as treatment_plan,
+    chairside_users as users,
 };
+
+/// What the audit screen and `audit list` filter by (see [`Library::audit_query`]).
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub patient: Option<String>,
+    pub user: Option<String>,
+    pub action: Option<String>,
+    /// RFC 3339 times in UTC, as the trail records them; `until` is exclusive.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub limit: usize,
+    pub newest_first: bool,
+}
+
+/// The preview size the viewer shows (X-rays, PDFs): its requests are audited as views.
+pub const VIEWER_PREVIEW_SIZE: u32 = 2048;
 
 /// Environment variable naming the data folder.
 pub const DATA_DIR_ENV: &str = "CHAIRSIDE_DATA_DIR";
@@ -56,7 +76,8 @@ pub struct LibraryOptions {
     pub data_dir: PathBuf,
     /// Thumbnail worker threads (default: one per core).
     pub thumbnail_threads: Option<usize>,
-    /// Who is acting (default: `CHAIRSIDE_USER`, else the OS user).
+    /// Who acts while the library has no users (default: `CHAIRSIDE_USER`, else the OS
+    /// user). Once it has users, they sign in ([`Library::sign_in`]).
     pub user: Option<String>,
     pub limits: Limits,
     /// Called from worker threads as thumbnails are made.
@@ -87,7 +108,10 @@ pub struct Library {
     data_dir: PathBuf,
     db: Arc<Db>,
     media: Media,
-    actor: Actor,
+    /// The library's own identity: who acts while it has no users, and who the background's
+    /// work (sync, a scheduled backup) is recorded under when nobody is signed in.
+    identity: Actor,
+    session: std::sync::RwLock<auth::Session>,
     clinic_id: std::sync::RwLock<String>,
     sync: std::sync::OnceLock<Arc<chairside_sync::SyncEngine>>,
     anchor: Arc<chairside_audit::Anchor>,
@@ -100,6 +124,7 @@ pub fn replicated() -> Arc<chairside_store::replicated::Registry> {
     static REGISTRY: std::sync::LazyLock<Arc<chairside_store::replicated::Registry>> = std::sync::LazyLock::new(|| {
         let declared = [
             chairside_patients::REPLICATED,
+            chairside_users::REPLICATED,
             chairside_media::REPLICATED,
             chairside_series::REPLICATED,
             chairside_clinical_notes::REPLICATED,
@@ -256,7 +281,8 @@ impl Library {
             data_dir: dir,
             db,
             media,
-            actor: Actor { user, workstation },
+            identity: Actor { user, workstation },
+            session: std::sync::RwLock::new(auth::Session::default()),
             clinic_id: std::sync::RwLock::new(clinic_id),
             sync: std::sync::OnceLock::new(),
             anchor,
@@ -267,8 +293,9 @@ impl Library {
         &self.data_dir
     }
 
-    pub fn actor(&self) -> &Actor {
-        &self.actor
+    /// Who acts now: the signed-in user, else the library's identity.
+    pub fn actor(&self) -> Actor {
+        self.background_actor()
     }
 
     /// The clinic new patients join: the library's own, or the bucket's once sync joined it.
@@ -291,24 +318,39 @@ impl Library {
     }
 
     pub fn add_patient_to(&self, clinic_id: &str, new: &NewPatient) -> Result<Patient, AppError> {
-        Ok(self.db.write(|tx| chairside_patients::add(tx, &self.actor, clinic_id, new))?)
+        let actor = self.allow(Permission::ManagePatients)?;
+        Ok(self.db.write(|tx| chairside_patients::add(tx, &actor, clinic_id, new))?)
     }
 
     pub fn update_patient(&self, id: &str, changes: &NewPatient) -> Result<Patient, AppError> {
-        Ok(self.db.write(|tx| chairside_patients::update(tx, &self.actor, id, changes))?)
+        let actor = self.allow(Permission::ManagePatients)?;
+        Ok(self.db.write(|tx| chairside_patients::update(tx, &actor, id, changes))?)
     }
 
     pub fn patient(&self, id: &str) -> Result<Patient, AppError> {
+        self.signed_in()?;
         Ok(self.db.read(|c| chairside_patients::get(c, id))?)
     }
 
+    /// A patient opened by a user (their chart shown): audited, as every access to a record.
+    pub fn open_patient(&self, id: &str) -> Result<Patient, AppError> {
+        let actor = self.signed_in()?;
+        self.db.write(|tx| {
+            let p = chairside_patients::get(tx, id)?;
+            chairside_audit::append(tx, &actor, "patient_open", "patient", Some(id), serde_json::json!({}))?;
+            Ok::<_, AppError>(p)
+        })
+    }
+
     pub fn list_patients(&self, query: Option<&str>) -> Result<Vec<Patient>, AppError> {
+        self.signed_in()?;
         Ok(self.db.read(|c| chairside_patients::list(c, query))?)
     }
 
     // --- documents ---
 
     pub fn list_documents(&self, patient_id: &str, filter: StatusFilter) -> Result<Vec<DocumentSummary>, AppError> {
+        self.allow(Permission::ViewImages)?;
         Ok(self.media.list(patient_id, filter)?)
     }
 
@@ -319,11 +361,21 @@ impl Library {
         filter: StatusFilter,
         limit: usize,
     ) -> Result<Vec<DocumentSummary>, AppError> {
+        self.allow(Permission::ViewImages)?;
         Ok(self.media.list_newest(patient_id, filter, Some(limit))?)
     }
 
     pub fn show_document(&self, id: &str) -> Result<DocumentDetails, AppError> {
+        self.allow(Permission::ViewImages)?;
         Ok(self.media.show(id)?)
+    }
+
+    /// Fails with `document_not_found` unless the document is here (a shell checking a list
+    /// of ids before changing any).
+    pub fn check_document(&self, id: &str) -> Result<(), AppError> {
+        self.signed_in()?;
+        self.media.get(id)?;
+        Ok(())
     }
 
     /// Changes a document's kind, notes, teeth (in the clinic's notation) or captured time.
@@ -332,11 +384,13 @@ impl Library {
     }
 
     pub fn archive(&self, id: &str, reason: Option<&str>) -> Result<Transition, AppError> {
-        Ok(self.media.archive(&self.actor, id, reason)?)
+        let actor = self.allow(Permission::Archive)?;
+        Ok(self.media.archive(&actor, id, reason)?)
     }
 
     pub fn restore(&self, id: &str) -> Result<Transition, AppError> {
-        Ok(self.media.restore(&self.actor, id)?)
+        let actor = self.allow(Permission::Restore)?;
+        Ok(self.media.restore(&actor, id)?)
     }
 
     /// Documents in the library, archived ones included.
@@ -347,17 +401,32 @@ impl Library {
     /// A document's original for display: its hash checked and the view audited.
     /// With sync, an original only a peer has yet is fetched (hash-checked) first.
     pub fn view_original(&self, id: &str) -> Result<(Document, Vec<u8>), AppError> {
-        match self.media.read_original(&self.actor, id) {
+        let actor = self.allow(Permission::ViewImages)?;
+        match self.media.read_original(&actor, id) {
             Err(chairside_media::MediaError::BlobMissing { sha256 }) if self.fetch_from_bucket(&sha256)? => {
-                Ok(self.media.read_original(&self.actor, id)?)
+                Ok(self.media.read_original(&actor, id)?)
             }
             other => Ok(other?),
         }
     }
 
-    /// A thumbnail of a document, made on the spot if missing.
+    /// A thumbnail of a document, made on the spot if missing. The viewer's size (an X-ray or
+    /// a PDF shown as its preview) is a view the audit trail records, as an original is.
     pub fn thumbnail(&self, document_id: &str, size: u32) -> Result<Option<ThumbnailRef>, AppError> {
+        let actor = self.allow(Permission::ViewImages)?;
         let doc = self.media.get(document_id)?;
+        if size >= VIEWER_PREVIEW_SIZE {
+            self.db.write(|tx| {
+                chairside_audit::append(
+                    tx,
+                    &actor,
+                    "view",
+                    "document",
+                    Some(document_id),
+                    serde_json::json!({"preview": size}),
+                )
+            })?;
+        }
         match self.media.thumbnailer().ensure(&doc.summary.sha256, size) {
             Err(chairside_media::MediaError::BlobMissing { sha256 }) if self.fetch_from_bucket(&sha256)? => {
                 Ok(self.media.thumbnailer().ensure(&sha256, size)?)
@@ -385,25 +454,30 @@ impl Library {
         owner_id: &str,
         role: Option<&str>,
     ) -> Result<Attachment, AppError> {
-        Ok(self.media.link(&self.actor, document_id, owner_type, owner_id, role)?)
+        let actor = self.allow(Permission::EditMetadata)?;
+        Ok(self.media.link(&actor, document_id, owner_type, owner_id, role)?)
     }
 
     pub fn unlink(&self, document_id: &str, owner_type: &str, owner_id: &str) -> Result<Attachment, AppError> {
-        Ok(self.media.unlink(&self.actor, document_id, owner_type, owner_id)?)
+        let actor = self.allow(Permission::EditMetadata)?;
+        Ok(self.media.unlink(&actor, document_id, owner_type, owner_id)?)
     }
 
     pub fn owner_documents(&self, owner_type: &str, owner_id: &str) -> Result<Vec<Attachment>, AppError> {
+        self.allow(Permission::ViewImages)?;
         Ok(self.media.links_for_owner(owner_type, owner_id)?)
     }
 
     // --- clinical notes ---
 
     pub fn add_note(&self, patient_id: &str, text: &str) -> Result<Note, AppError> {
-        Ok(self.db.write(|tx| chairside_clinical_notes::create(tx, &self.actor, patient_id, text))?)
+        let actor = self.allow(Permission::EditMetadata)?;
+        Ok(self.db.write(|tx| chairside_clinical_notes::create(tx, &actor, patient_id, text))?)
     }
 
     pub fn edit_note(&self, id: &str, text: &str) -> Result<Note, AppError> {
-        Ok(self.db.write(|tx| chairside_clinical_notes::edit(tx, &self.actor, id, text))?)
+        let actor = self.allow(Permission::EditMetadata)?;
+        Ok(self.db.write(|tx| chairside_clinical_notes::edit(tx, &actor, id, text))?)
     }
 
     pub fn list_notes(&self, patient_id: &str) -> Result<Vec<Note>, AppError> {
@@ -414,11 +488,13 @@ impl Library {
     // --- treatment plans ---
 
     pub fn add_plan(&self, patient_id: &str, title: &str) -> Result<Plan, AppError> {
-        Ok(self.db.write(|tx| chairside_treatment_plan::create_plan(tx, &self.actor, patient_id, title))?)
+        let actor = self.allow(Permission::EditMetadata)?;
+        Ok(self.db.write(|tx| chairside_treatment_plan::create_plan(tx, &actor, patient_id, title))?)
     }
 
     pub fn add_plan_item(&self, plan_id: &str, title: &str) -> Result<PlanItem, AppError> {
-        Ok(self.db.write(|tx| chairside_treatment_plan::add_item(tx, &self.actor, plan_id, title))?)
+        let actor = self.allow(Permission::EditMetadata)?;
+        Ok(self.db.write(|tx| chairside_treatment_plan::add_item(tx, &actor, plan_id, title))?)
     }
 
     pub fn list_plans(&self, patient_id: &str) -> Result<Vec<Plan>, AppError> {
@@ -429,18 +505,78 @@ impl Library {
     // --- export, integrity, audit ---
 
     pub fn export_patient(&self, patient_id: &str, out: &Path) -> Result<ExportSummary, AppError> {
-        Ok(self.media.export_patient(&self.actor, patient_id, out)?)
+        let actor = self.allow(Permission::Export)?;
+        Ok(self.media.export_patient(&actor, patient_id, out)?)
     }
 
     pub fn verify(&self, options: VerifyOptions) -> Result<VerifyReport, AppError> {
-        Ok(self.media.verify(&self.actor, options)?)
+        let actor = self.allow(Permission::Configure)?;
+        Ok(self.media.verify(&actor, options)?)
     }
 
     pub fn audit_list(&self, entity: Option<&str>, limit: usize) -> Result<Vec<AuditEvent>, AppError> {
+        self.allow(Permission::ViewAudit)?;
         Ok(self.db.read(|c| chairside_audit::list(c, entity, limit))?)
     }
 
+    /// The audit trail filtered (the audit screen, `audit list` with filters). A patient's
+    /// events are those about the patient and about each of its documents, notes, plans and
+    /// series.
+    pub fn audit_query(&self, filter: &AuditFilter) -> Result<Vec<AuditEvent>, AppError> {
+        self.allow(Permission::ViewAudit)?;
+        let entities = match &filter.patient {
+            None => None,
+            Some(p) => {
+                let patient = self.db.read(|c| chairside_patients::get(c, p))?;
+                let mut ids = vec![patient.id.clone()];
+                ids.extend(self.media.list(&patient.id, StatusFilter::All)?.into_iter().map(|d| d.id));
+                self.db.read(|c| {
+                    ids.extend(chairside_clinical_notes::list_for_patient(c, &patient.id)?.into_iter().map(|n| n.id));
+                    for plan in chairside_treatment_plan::list_for_patient(c, &patient.id)? {
+                        ids.extend(plan.items.into_iter().map(|i| i.id));
+                        ids.push(plan.id);
+                    }
+                    ids.extend(chairside_series::list(c, &patient.id)?.into_iter().map(|s| s.id));
+                    Ok::<_, AppError>(())
+                })?;
+                Some(ids)
+            }
+        };
+        let query = chairside_audit::Query {
+            entities,
+            actor: filter.user.clone(),
+            action: filter.action.clone(),
+            since: filter.since.clone(),
+            until: filter.until.clone(),
+            limit: filter.limit,
+            newest_first: filter.newest_first,
+        };
+        Ok(self.db.read(|c| chairside_audit::query(c, &query))?)
+    }
+
+    // --- signatures ---
+
+    /// Signs a document as it is now: who, when, its original's SHA-256 and its details.
+    pub fn sign_document(&self, id: &str) -> Result<Signature, AppError> {
+        let actor = self.allow(Permission::Sign)?;
+        Ok(self.media.sign(&actor, id)?)
+    }
+
+    /// Signs every document mounted in a series (a whole mount), in slot order.
+    pub fn sign_series(&self, id: &str) -> Result<Vec<Signature>, AppError> {
+        let actor = self.allow(Permission::Sign)?;
+        let view = self.series_view(id)?;
+        let docs: Vec<String> = view.slots.iter().filter_map(|s| s.document_id.clone()).collect();
+        if docs.is_empty() {
+            return Err(AppError::InvalidInput("this series has no image to sign yet".into()));
+        }
+        docs.iter().map(|d| Ok(self.media.sign(&actor, d)?)).collect()
+    }
+
     pub fn audit_verify(&self) -> Result<ChainReport, AppError> {
+        if !self.may(Permission::Configure) {
+            self.allow(Permission::ViewAudit)?;
+        }
         Ok(self.db.read(|c| chairside_audit::verify_anchored(c, &self.anchor))?)
     }
 }

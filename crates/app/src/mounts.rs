@@ -11,7 +11,9 @@ use chairside_media::{DocumentPatch, Kind};
 use chairside_series::{NewTemplate, Series, Slot, Template, slot_of_role, slot_role};
 use serde::Serialize;
 
-use crate::{AppError, FileResult, Library};
+use chairside_store::Actor;
+
+use crate::{AppError, FileResult, Library, Permission};
 
 const CAPTURE_SERIES: &str = "capture_series_id";
 
@@ -48,11 +50,13 @@ pub struct CaptureOutcome {
 
 impl Library {
     pub fn series_templates(&self) -> Result<Vec<Template>, AppError> {
+        self.signed_in()?;
         Ok(self.db.read(|c| chairside_series::templates(c, &self.clinic_id()))?)
     }
 
     /// Adds a clinic template; each slot's teeth are read in the clinic's notation.
     pub fn add_series_template(&self, new: &NewTemplate) -> Result<Template, AppError> {
+        let actor = self.allow(Permission::Configure)?;
         let mut new = new.clone();
         for s in &mut new.slots {
             Kind::from_str(&s.kind)?;
@@ -61,7 +65,7 @@ impl Library {
                 None => None,
             };
         }
-        Ok(self.db.write(|tx| chairside_series::add_template(tx, &self.actor, &self.clinic_id(), &new))?)
+        Ok(self.db.write(|tx| chairside_series::add_template(tx, &actor, &self.clinic_id(), &new))?)
     }
 
     pub fn start_series(
@@ -70,11 +74,17 @@ impl Library {
         template_id: &str,
         title: Option<&str>,
     ) -> Result<SeriesView, AppError> {
-        let s = self.db.write(|tx| chairside_series::start(tx, &self.actor, patient_id, template_id, title))?;
-        self.series_view(&s.id)
+        let actor = self.allow(Permission::Acquire)?;
+        let s = self.db.write(|tx| chairside_series::start(tx, &actor, patient_id, template_id, title))?;
+        self.series_view_of(&s.id)
     }
 
     pub fn series_view(&self, id: &str) -> Result<SeriesView, AppError> {
+        self.allow(Permission::ViewImages)?;
+        self.series_view_of(id)
+    }
+
+    fn series_view_of(&self, id: &str) -> Result<SeriesView, AppError> {
         let series = self.db.read(|c| chairside_series::get(c, id))?;
         let live = self.media.links_for_owner(chairside_series::OWNER_TYPE, id)?;
         let ended = self.media.ended_links_for_owner(chairside_series::OWNER_TYPE, id)?;
@@ -104,15 +114,27 @@ impl Library {
 
     /// A patient's series, newest first.
     pub fn list_series(&self, patient_id: &str) -> Result<Vec<SeriesView>, AppError> {
+        self.allow(Permission::ViewImages)?;
         self.patient(patient_id)?;
         let all = self.db.read(|c| chairside_series::list(c, patient_id))?;
-        all.iter().map(|s| self.series_view(&s.id)).collect()
+        all.iter().map(|s| self.series_view_of(&s.id)).collect()
     }
 
     /// Puts a document in slot `index` (from 0). A document already there is unmounted (a
     /// retake): it stays in the gallery and in the link history. The document takes the slot's
     /// kind, and its default teeth when it has none.
     pub fn place_in_series(&self, series_id: &str, index: usize, document_id: &str) -> Result<SeriesView, AppError> {
+        let actor = self.allow(Permission::EditMetadata)?;
+        self.place_as(&actor, series_id, index, document_id)
+    }
+
+    fn place_as(
+        &self,
+        actor: &Actor,
+        series_id: &str,
+        index: usize,
+        document_id: &str,
+    ) -> Result<SeriesView, AppError> {
         let series = self.db.read(|c| chairside_series::get(c, series_id))?;
         let count = series.template.slots.len();
         let slot = series
@@ -127,23 +149,24 @@ impl Library {
             ..Default::default()
         };
         self.media.link_exclusive_and_update(
-            &self.actor,
+            actor,
             (chairside_series::OWNER_TYPE, series_id, &slot_role(index)),
             document_id,
             &patch,
         )?;
-        self.series_view(series_id)
+        self.series_view_of(series_id)
     }
 
     /// Places a document in the series' first empty slot; `None` when the series is complete.
     pub fn fill_next(&self, series_id: &str, document_id: &str) -> Result<Option<u32>, AppError> {
-        let view = self.series_view(series_id)?;
+        let actor = self.allow(Permission::Acquire)?;
+        let view = self.series_view_of(series_id)?;
         // Already mounted in this series (the same photo taken in twice): where it is.
         if let Some(s) = view.slots.iter().find(|s| s.document_id.as_deref() == Some(document_id)) {
             return Ok(Some(s.index));
         }
         let Some(next) = view.next else { return Ok(None) };
-        self.place_in_series(series_id, next as usize, document_id)?;
+        self.place_as(&actor, series_id, next as usize, document_id)?;
         Ok(Some(next))
     }
 
@@ -165,7 +188,8 @@ impl Library {
 
     /// Makes `series_id` the capture session again (or, with `None`, ends the session).
     pub fn resume_capture(&self, series_id: Option<&str>) -> Result<Option<SeriesView>, AppError> {
-        let view = series_id.map(|id| self.series_view(id)).transpose()?;
+        self.allow(Permission::Acquire)?;
+        let view = series_id.map(|id| self.series_view_of(id)).transpose()?;
         self.db.write(|tx| chairside_store::set_setting(tx, CAPTURE_SERIES, series_id.unwrap_or("")))?;
         Ok(view)
     }
@@ -173,9 +197,10 @@ impl Library {
     /// The series being filled at this workstation, if any — only while its patient is the one
     /// in the chair.
     pub fn capture_session(&self) -> Result<Option<SeriesView>, AppError> {
+        self.signed_in()?;
         let id = self.db.read(|c| chairside_store::get_setting(c, CAPTURE_SERIES))?;
         let Some(id) = id.filter(|s| !s.is_empty()) else { return Ok(None) };
-        let view = self.series_view(&id)?;
+        let view = self.series_view_of(&id)?;
         let active = self.active_patient()?.map(|p| p.id);
         Ok((active.as_deref() == Some(view.series.patient_id.as_str())).then_some(view))
     }

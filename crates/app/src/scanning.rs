@@ -36,6 +36,7 @@ impl Library {
 
     /// Turns scanning on (`Some(address)`, after the daemon has answered) or off (`None`).
     pub fn set_scanning(&self, address: Option<&str>) -> Result<ScanningState, AppError> {
+        let actor = self.allow(crate::Permission::Configure)?;
         let parsed = match address {
             Some(a) => {
                 let parsed = Address::parse(a).map_err(AppError::InvalidInput)?;
@@ -54,7 +55,7 @@ impl Library {
             }
             chairside_audit::append(
                 tx,
-                &self.actor,
+                &actor,
                 if parsed.is_some() { "scanning.on" } else { "scanning.off" },
                 "library",
                 None,

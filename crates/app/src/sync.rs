@@ -11,7 +11,7 @@ use chairside_sync::{
 };
 use serde::Serialize;
 
-use crate::{AppError, Library};
+use crate::{AppError, Library, Permission};
 
 /// What `verify --repair` brought back from the bucket.
 #[derive(Debug, Clone, Serialize, Default)]
@@ -35,7 +35,7 @@ impl Library {
         let engine = SyncEngine::new(EngineOptions {
             data_dir: self.data_dir.clone(),
             db: Arc::clone(&self.db),
-            actor: self.actor.clone(),
+            actor: self.identity.clone(),
             thumbnailer: self.media.thumbnailer(),
             on_original: Some(Box::new(queue_thumbnails)),
             registry: crate::replicated(),
@@ -44,11 +44,13 @@ impl Library {
     }
 
     pub fn sync_configured(&self) -> Result<Option<SyncConfig>, AppError> {
+        self.signed_in()?;
         Ok(self.sync()?.config()?)
     }
 
     /// Checks the bucket, joins its clinic and saves the settings (nothing saved on failure).
     pub fn sync_configure(&self, config: SyncConfig, secret: &str) -> Result<SecretLocation, AppError> {
+        self.allow(Permission::Configure)?;
         let location = self.sync()?.configure(config, secret)?;
         let clinic = self.db.read(|c| chairside_store::get_setting(c, "default_clinic_id"))?;
         if let Some(c) = clinic {
@@ -59,30 +61,35 @@ impl Library {
 
     /// One full round, and the status it leaves.
     pub fn sync_run(&self) -> Result<(RoundReport, SyncStatus), AppError> {
+        self.signed_in()?;
         let (result, status) = self.sync()?.round_with_status(0);
         Ok((result?, status))
     }
 
     pub fn sync_status(&self) -> Result<SyncStatus, AppError> {
+        self.signed_in()?;
         Ok(self.sync()?.status()?)
     }
 
     pub fn sync_test(&self) -> Result<Vec<Check>, AppError> {
+        self.allow(Permission::Configure)?;
         Ok(self.sync()?.test()?)
     }
 
     pub fn sync_lifecycle_install(&self) -> Result<LifecycleReport, AppError> {
+        self.allow(Permission::Configure)?;
         Ok(self.sync()?.install_lifecycle()?)
     }
 
     pub fn sync_share(&self, document_id: &str, expires: Duration) -> Result<ShareLink, AppError> {
+        self.allow(Permission::Export)?;
         Ok(self.sync()?.share(document_id, expires)?)
     }
 
     /// Fetches an original only a peer had, when sync is set up. `Ok(false)` without sync.
     pub(crate) fn fetch_from_bucket(&self, sha256: &str) -> Result<bool, AppError> {
         let remote_only = self.db.read(|c| chairside_sync::originals::is_remote_only(c, sha256))?;
-        if !remote_only || self.sync_configured()?.is_none() {
+        if !remote_only || self.sync()?.config()?.is_none() {
             return Ok(false);
         }
         Ok(self.sync()?.fetch_original(sha256)?)

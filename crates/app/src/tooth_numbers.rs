@@ -8,7 +8,7 @@ use chairside_teeth::{Notation, Teeth, Tooth};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::{AppError, Library};
+use crate::{AppError, Library, Permission};
 
 const NOTATION: &str = "tooth_notation";
 
@@ -34,11 +34,12 @@ impl Library {
     }
 
     pub fn set_tooth_notation(&self, notation: Notation) -> Result<(), AppError> {
+        let actor = self.allow(Permission::Configure)?;
         self.db.write(|tx| {
             chairside_store::set_setting(tx, NOTATION, notation.as_str())?;
             chairside_audit::append(
                 tx,
-                &self.actor,
+                &actor,
                 "tooth_notation_set",
                 "clinic",
                 Some(&self.clinic_id()),
@@ -65,11 +66,12 @@ impl Library {
         patch: &DocumentPatch,
         notation: Option<Notation>,
     ) -> Result<Transition, AppError> {
+        let actor = self.allow(Permission::EditMetadata)?;
         let mut patch = patch.clone();
         if let Some(text) = &patch.teeth {
             patch.teeth = Some(self.parse_teeth(text, notation)?.canonical());
         }
-        Ok(self.media.update(&self.actor, id, &patch)?)
+        Ok(self.media.update(&actor, id, &patch)?)
     }
 
     /// Every tooth of the chart, labelled in `notation` (else the clinic's).

@@ -161,6 +161,60 @@ pub fn list(conn: &Connection, entity: Option<&str>, limit: usize) -> Result<Vec
     Ok(out)
 }
 
+/// What `query` picks out of the trail; every field left empty matches all.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Events about any of these entity ids (a patient and its records).
+    pub entities: Option<Vec<String>>,
+    /// Events by this user (the name the trail records).
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    /// From this time on (RFC 3339, compared as text: UTC, as the trail writes it).
+    pub since: Option<String>,
+    /// Before this time.
+    pub until: Option<String>,
+    pub limit: usize,
+    pub newest_first: bool,
+}
+
+/// The events a [`Query`] picks, through the indexes on entity, actor and action (a patient's
+/// events among a million in milliseconds).
+pub fn query(conn: &Connection, q: &Query) -> Result<Vec<AuditEvent>, StoreError> {
+    use rusqlite::types::Value;
+    let mut clauses: Vec<String> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |clause: &str, v: Value, values: &mut Vec<Value>| {
+        values.push(v);
+        clauses.push(clause.replace('?', &format!("?{}", values.len())));
+    };
+    if let Some(ids) = &q.entities {
+        bind(
+            "entity_id IN (SELECT value FROM json_each(?))",
+            Value::Text(serde_json::Value::from(ids.clone()).to_string()),
+            &mut values,
+        );
+    }
+    if let Some(a) = &q.actor {
+        bind("actor = ?", Value::Text(a.clone()), &mut values);
+    }
+    if let Some(a) = &q.action {
+        bind("action = ?", Value::Text(a.clone()), &mut values);
+    }
+    if let Some(t) = &q.since {
+        bind("at >= ?", Value::Text(t.clone()), &mut values);
+    }
+    if let Some(t) = &q.until {
+        bind("at < ?", Value::Text(t.clone()), &mut values);
+    }
+    let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+    let order = if q.newest_first { "DESC" } else { "ASC" };
+    values.push(Value::Integer(q.limit.min(i64::MAX as usize) as i64));
+    let sql = format!("{SELECT}{filter} ORDER BY seq {order} LIMIT ?{}", values.len());
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(values), row_to_event)?;
+    Ok(rows.map(|r| r.map(|(e, _)| e)).collect::<Result<_, _>>()?)
+}
+
 /// Events after `seq`, oldest first (at most `limit`), each with its detail exactly as stored
 /// (the text its hash covers): what sync sends to peers.
 pub fn events_after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<(AuditEvent, String)>, StoreError> {

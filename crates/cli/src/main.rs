@@ -1,6 +1,7 @@
 //! `chairside`: the command line over the same app API as the desktop app. With `--json`,
 //! stdout carries exactly one JSON document; errors also go to stderr. Exit status: 0 success,
-//! 2 invalid input or rejected file(s) (nothing changed for those), 1 any other failure.
+//! 2 invalid input or rejected file(s) (nothing changed for those), 3 not signed in, a wrong
+//! password, locked out or not permitted (nothing changed), 1 any other failure.
 //!
 //! Each noun's arguments and `run` are in `commands/<noun>.rs`; how an outcome is printed and
 //! which exit status it gives, here and in `output.rs` alone.
@@ -29,6 +30,11 @@ struct Cli {
     /// Print exactly one JSON document on stdout.
     #[arg(long, global = true)]
     json: bool,
+    /// Who you are, given before the command: once the library has users, sign in as NAME
+    /// (the password from CHAIRSIDE_PASSWORD or a prompt). Before that, the name the audit
+    /// trail records. (Not global: `audit list --user` filters by user.)
+    #[arg(long, env = "CHAIRSIDE_USER", value_name = "NAME")]
+    user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,6 +77,12 @@ enum Command {
     /// Photo series and X-ray mounts: templates, series, slots, the capture session.
     #[command(subcommand)]
     Series(commands::series::SeriesCmd),
+    /// Users: add, list, edit, set a password or PIN.
+    #[command(subcommand)]
+    User(commands::users::UserCmd),
+    /// Roles and their permissions.
+    #[command(subcommand)]
+    Role(commands::users::RoleCmd),
 }
 
 // Listing thousands of documents is allocation-heavy; mimalloc makes it measurably faster.
@@ -136,12 +148,32 @@ fn first_line(s: &str) -> &str {
     s.lines().find(|l| !l.trim().is_empty()).unwrap_or(s).trim_start_matches("error: ")
 }
 
-fn open(data_dir: Option<PathBuf>) -> Result<Library, AppError> {
+fn open(data_dir: Option<PathBuf>, user: Option<String>) -> Result<Library, AppError> {
     let dir = match data_dir {
         Some(d) => d,
         None => chairside_app::default_data_dir()?,
     };
-    Library::open(LibraryOptions::new(dir))
+    let mut options = LibraryOptions::new(dir);
+    options.user = user.clone();
+    let lib = Library::open(options)?;
+    // A library with users is used by one of them: signed in for this one command.
+    if lib.has_users()? {
+        let Some(name) = user.filter(|u| !u.trim().is_empty()) else {
+            return Err(AppError::AuthRequired(
+                "this library has users: give --user NAME (or CHAIRSIDE_USER) and the password in CHAIRSIDE_PASSWORD or at the prompt".into(),
+            ));
+        };
+        let password = match std::env::var("CHAIRSIDE_PASSWORD") {
+            Ok(p) if !p.is_empty() => p,
+            _ => rpassword::prompt_password(format!("Password for {name}: ")).map_err(|e| {
+                AppError::AuthRequired(format!(
+                    "no password for {name}: set CHAIRSIDE_PASSWORD or type it at the prompt ({e})"
+                ))
+            })?,
+        };
+        lib.sign_in(&name, chairside_app::Secret::Password(&password))?;
+    }
+    Ok(lib)
 }
 
 fn run(cli: Cli) -> Result<Output, AppError> {
@@ -158,7 +190,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         }
         _ => {}
     }
-    let lib = Arc::new(open(cli.data_dir)?);
+    let lib = Arc::new(open(cli.data_dir, cli.user)?);
     match cli.command {
         Command::Patient(cmd) => commands::patient::run(&lib, cmd),
         Command::Documents(cmd) => commands::documents::run(&lib, cmd),
@@ -174,5 +206,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Scanning(cmd) => commands::scanning::run(&lib, cmd),
         Command::Teeth(cmd) => commands::teeth::run(&lib, cmd),
         Command::Series(cmd) => commands::series::run(&lib, cmd),
+        Command::User(cmd) => commands::users::run_user(&lib, cmd),
+        Command::Role(cmd) => commands::users::run_role(&lib, cmd),
     }
 }

@@ -60,5 +60,11 @@ fn next_step(r: Remedy) -> &'static str {
 }
 
 pub fn error_exit(e: &AppError) -> u8 {
-    if e.is_invalid_input() { 2 } else { 1 }
+    if e.is_access_refused() {
+        3
+    } else if e.is_invalid_input() {
+        2
+    } else {
+        1
+    }
 }

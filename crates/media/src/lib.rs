@@ -20,6 +20,7 @@ pub mod inventory;
 pub mod pdf;
 pub mod quarantine;
 pub mod replicated;
+pub mod signatures;
 pub mod sql;
 pub mod thumbs;
 pub mod verify;
@@ -41,13 +42,21 @@ pub use format::{Format, Sniffed, sniff};
 pub use import::{ImportOutcome, ImportRequest, ImportStatus};
 pub use inventory::{StoredFile, stored_files};
 pub use replicated::REPLICATED;
+pub use signatures::{ChangedAfter, Signature};
 pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
 pub use verify::{VerifyOptions, VerifyReport, VerifySeconds};
 
 /// The tables this crate owns: its code is the only code whose SQL names them, the others call
 /// its API (`tests/architecture.rs` holds the rule).
-pub const TABLES: &[&str] =
-    &["blobs", "documents", "document_history", "thumbnails", "media_attachments", "staged_files"];
+pub const TABLES: &[&str] = &[
+    "blobs",
+    "documents",
+    "document_history",
+    "thumbnails",
+    "media_attachments",
+    "staged_files",
+    "document_signatures",
+];
 
 /// The folders media keeps its files in.
 #[derive(Debug, Clone)]
@@ -98,6 +107,7 @@ pub struct DocumentDetails {
     pub exif: Option<serde_json::Value>,
     pub links: Vec<Attachment>,
     pub history: Vec<HistoryEntry>,
+    pub signatures: Vec<Signature>,
 }
 
 pub struct Media {
@@ -215,6 +225,7 @@ impl Media {
                 exif: exif.and_then(|e| serde_json::from_str(&e).ok()),
                 links: attachments::list(c, id)?,
                 history: documents::history(c, id)?,
+                signatures: signatures::list(c, id)?,
                 document,
             })
         })
@@ -226,6 +237,11 @@ impl Media {
 
     pub fn archive(&self, actor: &Actor, id: &str, reason: Option<&str>) -> Result<Transition, MediaError> {
         self.db.write(|tx| documents::archive(tx, actor, id, reason))
+    }
+
+    /// Signs a document as it is now (see [`signatures`]).
+    pub fn sign(&self, actor: &Actor, id: &str) -> Result<Signature, MediaError> {
+        self.db.write(|tx| signatures::sign(tx, actor, id))
     }
 
     pub fn restore(&self, actor: &Actor, id: &str) -> Result<Transition, MediaError> {

@@ -25,6 +25,14 @@ pub const REPLICATED: &[Replicated] = &[
         blob_field: None,
         hooks: Some(&AttachmentReplica),
     },
+    Replicated {
+        entity_type: "signature",
+        table: "document_signatures",
+        renamed: &[],
+        parents: &["document"],
+        blob_field: None,
+        hooks: None,
+    },
 ];
 
 struct DocumentReplica;

@@ -25,6 +25,12 @@ import type {
   BackupState,
   BackupRun,
   Health,
+  AuditRow,
+  Permission,
+  Role,
+  SessionState,
+  Signature,
+  User,
 } from '../lib/bindings';
 
 type Doc = DocumentDetails;
@@ -199,6 +205,7 @@ function doc(patientId: string, n: number, captured: Date, kind: Kind, filename:
     exif: { make: 'Canon', model: 'EOS 80D' },
     links: [],
     history: [{ version: 1, at: now(), actor: 'e2e', workstation: 'ws', action: 'import', changes: {} }],
+    signatures: [] as Signature[],
   };
   docs.set(d.id, d);
   return d;
@@ -230,8 +237,33 @@ function need<T>(v: T | undefined, code: string, what: string): T {
 
 function history(d: Doc, action: string, changes: Record<string, unknown>) {
   d.version += 1;
+  if (action === 'update')
+    for (const s of d.signatures) if (s.valid) Object.assign(s, { valid: false, changed_after: { by: 'e2e', at: now(), action } });
   const h: HistoryEntry = { version: d.version, at: now(), actor: 'e2e', workstation: 'ws', action, changes: changes as never };
   d.history.push(h);
+}
+
+// Users as the backend keeps them: no one until the first (the owner) is added.
+const ALL: Permission[] = ['view_images', 'acquire', 'edit_metadata', 'adjust', 'archive', 'restore', 'move', 'export', 'sign', 'manage_patients', 'manage_users', 'configure', 'view_audit'];
+const roles: Role[] = [
+  { name: 'owner', permissions: ALL, updated_at: now() },
+  { name: 'dentist', permissions: ALL.filter((p) => !['manage_users', 'configure', 'view_audit'].includes(p)), updated_at: now() },
+  { name: 'hygienist', permissions: ['view_images', 'acquire', 'edit_metadata', 'adjust', 'export', 'manage_patients'], updated_at: now() },
+  { name: 'assistant', permissions: ['view_images', 'acquire', 'edit_metadata', 'adjust', 'manage_patients'], updated_at: now() },
+  { name: 'front_desk', permissions: ['manage_patients'], updated_at: now() },
+  { name: 'it', permissions: ['configure'], updated_at: now() },
+];
+const users: (User & { password: string; pin: string | null })[] = [];
+let signedIn: string | null = null;
+let locked = false;
+const audit: AuditRow[] = [];
+function sessionState(): SessionState {
+  const u = users.find((x) => x.name === signedIn);
+  const perms = users.length === 0 ? ALL : u ? roles.find((r) => r.name === u.role)?.permissions ?? [] : [];
+  return { users: users.length > 0, user: u?.name ?? null, role: u?.role ?? null, permissions: perms, locked, lock_after_seconds: 300 };
+}
+function audited(action: string, entity_type: string, entity_id: string | null) {
+  audit.unshift({ seq: audit.length + 1, at: now(), user: signedIn ?? 'e2e', workstation: 'ws', action, entity_type, entity_id, detail: '{}' });
 }
 
 type Args = Record<string, unknown>;
@@ -487,6 +519,62 @@ const handlers: Record<Command, (a: Args) => unknown> = {
   },
   // What radosgw answers with its storage classes configured (scripts/s3-server.sh), as the
   // real-app sync test sees it: both tiers accepted.
+  session: () => sessionState(),
+  sign_in: (a) => {
+    const u = users.find((x) => x.name.toLowerCase() === String(a.name).toLowerCase());
+    const ok = u && !u.disabled && (a.pin ? u.pin === a.secret : u.password === a.secret);
+    if (!ok || !u) throw new Refusal('auth_failed', 'wrong name or password: check them and try again');
+    signedIn = u.name;
+    locked = false;
+    audited('sign_in', 'user', u.id);
+    return sessionState();
+  },
+  sign_out: () => {
+    signedIn = null;
+    return sessionState();
+  },
+  lock_window: () => {
+    if (signedIn) locked = true;
+    return sessionState();
+  },
+  set_lock_after: () => sessionState(),
+  add_user: (a) => {
+    const input = a.input as { name: string; role: string; password: string; pin: string | null };
+    if (input.password.length < 8) throw new Refusal('invalid_input', 'a password must have at least 8 characters');
+    const u = { id: id('user'), name: input.name, role: input.role, disabled: false, has_pin: !!input.pin, created_at: now(), created_by: signedIn ?? 'e2e', updated_at: now(), password: input.password, pin: input.pin };
+    users.push(u);
+    return u;
+  },
+  list_users: () => users,
+  edit_user: (a) => {
+    const u = need(users.find((x) => x.name === a.name), 'user_not_found', 'user');
+    if (typeof a.role === 'string') u.role = a.role;
+    if (typeof a.disabled === 'boolean') u.disabled = a.disabled;
+    return u;
+  },
+  set_user_secrets: (a) => {
+    const u = need(users.find((x) => x.name === a.name), 'user_not_found', 'user');
+    if (typeof a.password === 'string') u.password = a.password;
+    return u;
+  },
+  list_roles: () => roles,
+  edit_role: (a) => {
+    const r = need(roles.find((x) => x.name === a.role), 'role_not_found', 'role');
+    r.permissions = [...r.permissions.filter((p) => !(a.deny as Permission[]).includes(p)), ...(a.allow as Permission[])];
+    return r;
+  },
+  open_patient: (a) => {
+    audited('patient_open', 'patient', String(a.id));
+    return need(patients.find((p) => p.id === a.id), 'patient_not_found', 'patient');
+  },
+  sign_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    const s: Signature = { id: id('sig'), document_id: d.id, signed_by: signedIn ?? 'e2e', signed_at: now(), workstation: 'ws', sha256: d.sha256, edit_version: d.version, valid: true, changed_after: null };
+    d.signatures.push(s);
+    return s;
+  },
+  audit_events: () => audit,
+  audit_verify: () => ({ ok: true, events_checked: audit.length, problem: null }),
   sync_lifecycle_install: () => ({ transitions: [{ days: 30, storage_class: 'STANDARD_IA' }, { days: 365, storage_class: 'DEEP_ARCHIVE' }], abort_incomplete_multipart_days: 7, refused: [], installed_xml: '' }),
 };
 // Tauri plugins' own commands the UI uses (not the app's).

@@ -47,6 +47,15 @@ import type {
   BackupSchedule,
   BackupState,
   Health,
+  AuditCheck,
+  AuditQueryInput,
+  AuditRow,
+  NewUserInput,
+  Permission,
+  Role,
+  SessionState,
+  Signature,
+  User,
 } from './bindings';
 
 /** A refused or failed call: a stable `code` for logic and a `message` for people. */
@@ -141,6 +150,27 @@ export const api = {
   setBackupSchedule: (schedule: BackupSchedule) => call<BackupState>('set_backup_schedule', { schedule }),
   /** A backup to the scheduled folder now; resolves when it is written. */
   backupNow: () => call<BackupReport>('backup_now'),
+  /** Who is signed in, whether sign-in is needed, whether the window is locked. */
+  session: () => call<SessionState>('session'),
+  /** Signs in, switches user or unlocks: with the password, or (`pin`) the PIN. */
+  signIn: (name: string, secret: string, pin: boolean) => call<SessionState>('sign_in', { name, secret, pin }),
+  signOut: () => call<SessionState>('sign_out'),
+  lockWindow: (reason: 'idle' | 'key') => call<SessionState>('lock_window', { reason }),
+  setLockAfter: (seconds: number) => call<SessionState>('set_lock_after', { seconds }),
+  addUser: (input: NewUserInput) => call<User>('add_user', { input }),
+  listUsers: () => call<User[]>('list_users'),
+  editUser: (name: string, role: string | null, disabled: boolean | null) =>
+    call<User>('edit_user', { name, role, disabled }),
+  /** A new password and/or PIN ("" removes the PIN); null leaves it. */
+  setUserSecrets: (name: string, password: string | null, pin: string | null) =>
+    call<User>('set_user_secrets', { name, password, pin }),
+  listRoles: () => call<Role[]>('list_roles'),
+  editRole: (role: string, allow: Permission[], deny: Permission[]) => call<Role>('edit_role', { role, allow, deny }),
+  /** A patient opened in the window (audited). */
+  openPatient: (id: string) => call<Patient>('open_patient', { id }),
+  signDocument: (id: string) => call<Signature>('sign_document', { id }),
+  auditEvents: (query: AuditQueryInput) => call<AuditRow[]>('audit_events', { query }),
+  auditVerify: () => call<AuditCheck>('audit_verify'),
 };
 
 export type ThumbSize = 256 | 1024 | 2048;

@@ -40,7 +40,7 @@ export type HistoryEntry = { version: number, at: string, actor: string, worksta
 
 export type Attachment = { id: string, document_id: string, owner_type: string, owner_id: string, patient_id: string, role: string | null, created_at: string, created_by: string, };
 
-export type DocumentDetails = { exif: JsonValue | null, links: Array<Attachment>, history: Array<HistoryEntry>, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+export type DocumentDetails = { exif: JsonValue | null, links: Array<Attachment>, history: Array<HistoryEntry>, signatures: Array<Signature>, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
  * As displayed, after EXIF orientation.
  */
@@ -360,4 +360,48 @@ audit: AuditState | null,
  */
 scanning: ScanningState, };
 
-export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now";
+export type Permission = "view_images" | "acquire" | "edit_metadata" | "adjust" | "archive" | "restore" | "move" | "export" | "sign" | "manage_patients" | "manage_users" | "configure" | "view_audit";
+
+export type Role = { name: string, permissions: Array<Permission>, updated_at: string, };
+
+export type User = { id: string, name: string, role: string, disabled: boolean, has_pin: boolean, created_at: string, created_by: string, updated_at: string, };
+
+export type SessionState = { 
+/**
+ * The library has users: somebody must be signed in to use it.
+ */
+users: boolean, user: string | null, role: string | null, permissions: Array<Permission>, locked: boolean, 
+/**
+ * Idle time after which the window locks.
+ */
+lock_after_seconds: number, };
+
+export type Signature = { id: string, document_id: string, signed_by: string, signed_at: string, workstation: string, sha256: string, 
+/**
+ * The document's version where it was signed.
+ */
+edit_version: number, 
+/**
+ * The document is still as it was signed.
+ */
+valid: boolean, 
+/**
+ * The first edit after signing recorded here, if any (it ended the signature's validity).
+ */
+changed_after: ChangedAfter | null, };
+
+export type ChangedAfter = { by: string, at: string, action: string, };
+
+export type NewUserInput = { name: string, role: string, password: string, pin: string | null, };
+
+export type AuditRow = { seq: number, at: string, user: string, workstation: string, action: string, entity_type: string, entity_id: string | null, 
+/**
+ * The event's details as JSON text.
+ */
+detail: string, };
+
+export type AuditQueryInput = { patient: string | null, user: string | null, action: string | null, since: string | null, until: string | null, limit: number | null, };
+
+export type AuditCheck = { ok: boolean, events_checked: number, problem: string | null, };
+
+export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now" | "session" | "sign_in" | "sign_out" | "lock_window" | "set_lock_after" | "add_user" | "list_users" | "edit_user" | "set_user_secrets" | "list_roles" | "edit_role" | "open_patient" | "sign_document" | "audit_events" | "audit_verify";

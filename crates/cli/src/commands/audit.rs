@@ -1,8 +1,9 @@
 //! `chairside audit …`: the audit trail.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use chairside_app::{AppError, ErrorPayload, Library};
+use chairside_app::{AppError, AuditFilter, ErrorPayload, Library};
 use clap::Subcommand;
 use serde_json::json;
 
@@ -10,20 +11,101 @@ use crate::output::{Output, f};
 
 #[derive(Subcommand)]
 pub enum AuditCmd {
+    /// Events oldest first, filtered by any of the options.
     List {
         /// Only events about this entity id.
         #[arg(long)]
         entity: Option<String>,
+        /// Only events about this patient and its documents, notes, plans and series.
+        #[arg(long)]
+        patient: Option<String>,
+        /// Only events by this user.
+        #[arg(long)]
+        user: Option<String>,
+        /// Only this action (import, view, archive, sign_in, export…).
+        #[arg(long)]
+        action: Option<String>,
+        /// From this time on: YYYY-MM-DD or RFC 3339 (e.g. 2026-12-01T08:00:00Z).
+        #[arg(long, value_name = "T")]
+        since: Option<String>,
+        /// Up to this time: YYYY-MM-DD (that whole day) or RFC 3339 (exclusive).
+        #[arg(long, value_name = "T")]
+        until: Option<String>,
         #[arg(long, default_value_t = 1000)]
         limit: usize,
+        /// Also write the events to FILE as CSV (never over an existing file).
+        #[arg(long, value_name = "FILE")]
+        csv: Option<PathBuf>,
     },
     Verify,
 }
 
+/// A time as the trail records it (RFC 3339 in UTC, milliseconds): a date is its first
+/// instant, or with `end` the first instant of the next day.
+fn time(t: &str, end: bool) -> Result<String, AppError> {
+    let t = t.trim();
+    if let Ok(d) = chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d") {
+        let d = if end { d.succ_opt().unwrap_or(d) } else { d };
+        return Ok(format!("{}T00:00:00.000Z", d.format("%Y-%m-%d")));
+    }
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.with_timezone(&chrono::Utc).format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .map_err(|_| AppError::InvalidInput(format!("{t:?} is not a time: use YYYY-MM-DD or RFC 3339")))
+}
+
+fn csv_field(s: &str) -> String {
+    // Quoted always; a leading =, +, - or @ is defused so a spreadsheet never runs it.
+    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+fn write_csv(path: &std::path::Path, events: &[chairside_app::audit::AuditEvent]) -> Result<(), AppError> {
+    use std::io::Write;
+    let mut out = String::from("seq,at,user,workstation,action,entity_type,entity_id,detail\n");
+    for e in events {
+        let row = [
+            e.seq.to_string(),
+            e.at.clone(),
+            e.actor.clone(),
+            e.workstation.clone(),
+            e.action.clone(),
+            e.entity_type.clone(),
+            e.entity_id.clone().unwrap_or_default(),
+            e.detail.to_string(),
+        ];
+        out.push_str(&row.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    let fail = |e: std::io::Error| AppError::InvalidInput(format!("cannot write {}: {e}", path.display()));
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(fail)?;
+    file.write_all(out.as_bytes()).and_then(|()| file.sync_all()).map_err(fail)
+}
+
 pub fn run(lib: &Arc<Library>, cmd: AuditCmd) -> Result<Output, AppError> {
     match cmd {
-        AuditCmd::List { entity, limit } => {
-            let events = lib.audit_list(entity.as_deref(), limit)?;
+        AuditCmd::List { entity, patient, user, action, since, until, limit, csv } => {
+            let events =
+                if patient.is_none() && user.is_none() && action.is_none() && since.is_none() && until.is_none() {
+                    lib.audit_list(entity.as_deref(), limit)?
+                } else {
+                    let filter = AuditFilter {
+                        patient,
+                        user,
+                        action,
+                        since: since.as_deref().map(|t| time(t, false)).transpose()?,
+                        until: until.as_deref().map(|t| time(t, true)).transpose()?,
+                        limit,
+                        newest_first: false,
+                    };
+                    let mut events = lib.audit_query(&filter)?;
+                    if let Some(id) = &entity {
+                        events.retain(|e| e.entity_id.as_deref() == Some(id.as_str()));
+                    }
+                    events
+                };
+            if let Some(path) = &csv {
+                write_csv(path, &events)?;
+            }
             let text = events
                 .iter()
                 .map(|e| {

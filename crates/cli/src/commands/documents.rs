@@ -58,6 +58,9 @@ pub enum DocumentCmd {
         #[arg(long)]
         captured_at: Option<String>,
     },
+    /// Sign a document as it is now (its original and details); a later edit ends the
+    /// signature's validity, which `show` reports.
+    Sign { document: String },
     /// Move documents out of the active gallery (they are kept, and can be restored).
     Archive {
         #[arg(required = true)]
@@ -146,6 +149,13 @@ pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
             Output::ok(
                 json!({"id": document, "changed": t == chairside_media::Transition::Changed}),
                 format!("{document}\t{t:?}"),
+            )
+        }
+        DocumentCmd::Sign { document } => {
+            let sig = lib.sign_document(&document)?;
+            Output::ok(
+                json!({"id": sig.id, "signed_by": sig.signed_by, "signed_at": sig.signed_at, "sha256": sig.sha256, "edit_version": sig.edit_version}),
+                format!("{}\tsigned by {} at {}", sig.document_id, f(&sig.signed_by), sig.signed_at),
             )
         }
         DocumentCmd::Archive { documents, reason } => {
@@ -312,7 +322,7 @@ fn transition(
     apply: impl Fn(&str) -> Result<chairside_media::Transition, AppError>,
 ) -> Result<Output, AppError> {
     for id in ids {
-        lib.show_document(id)?;
+        lib.check_document(id)?;
     }
     let mut results = Vec::new();
     let mut text = String::new();

@@ -16,6 +16,7 @@ pub mod scanning;
 pub mod series;
 pub mod sync;
 pub mod teeth;
+pub mod users;
 
 use std::path::PathBuf;
 use std::str::FromStr;
