@@ -564,3 +564,51 @@ fn http_get(url: &str) -> Vec<u8> {
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     response[split..].to_vec()
 }
+
+#[test]
+fn users_roles_and_signatures_replicate_and_one_login_works_on_every_workstation() {
+    use chairside_app::{Permission, Secret};
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("users");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let p = a.lib.add_patient(&NewPatient { name: "Ada Lovelace".into(), ..Default::default() }).expect("p").id;
+    let docs = import(&a, &p, &[("a.jpg".into(), jpeg(7, 320, 240))]);
+    a.lib.add_user("Olga", "owner", "owner password 1", None).expect("owner");
+    a.lib.sign_in("Olga", Secret::Password("owner password 1")).expect("sign in on A");
+    a.lib.add_user("Dirk", "dentist", "dentist password", Some("1357")).expect("dentist");
+    a.lib.edit_role("hygienist", &[Permission::Sign], &[]).expect("role edit");
+    a.lib.sign_in("Dirk", Secret::Pin("1357")).expect("Dirk on A");
+    let sig = a.lib.sign_document(&docs[0]).expect("signed on A");
+    run(&a);
+
+    // A new workstation joins before it has users of its own: afterwards it has the clinic's.
+    let b = workstation();
+    join(&b, &endpoint, &prefix);
+    run(&b);
+    assert!(b.lib.has_users().expect("users"), "the clinic's users arrived");
+    let refused = b.lib.list_patients(None).expect_err("sign-in needed now");
+    assert_eq!(refused.code(), "auth_required");
+    b.lib.sign_in("dirk", Secret::Password("dentist password")).expect("the same login works on B");
+    let shown = b.lib.show_document(&docs[0]).expect("show on B");
+    assert_eq!(shown.signatures.len(), 1);
+    assert_eq!((shown.signatures[0].id.as_str(), shown.signatures[0].valid), (sig.id.as_str(), true));
+    b.lib.sign_in("Olga", Secret::Password("owner password 1")).expect("Olga on B");
+    let hygienist = b.lib.list_roles().expect("roles").into_iter().find(|r| r.name == "hygienist").expect("role");
+    assert!(hygienist.permissions.contains(&Permission::Sign), "the role edit arrived");
+
+    // Concurrent edits of one user on two workstations converge field by field.
+    b.lib.edit_user("Dirk", Some("assistant"), None).expect("role on B");
+    a.lib.sign_in("Olga", Secret::Password("owner password 1")).expect("Olga on A");
+    a.lib.edit_user("Dirk", None, Some(true)).expect("disabled on A");
+    run(&b);
+    run(&a);
+    run(&b);
+    for ws in [&a, &b] {
+        let dirk = ws.lib.list_users().expect("users").into_iter().find(|u| u.name == "Dirk").expect("Dirk");
+        assert_eq!((dirk.role.as_str(), dirk.disabled), ("assistant", true), "both edits everywhere");
+    }
+    let e = b.lib.sign_in("Dirk", Secret::Password("dentist password")).expect_err("disabled everywhere");
+    assert_eq!(e.code(), "auth_failed");
+}

@@ -27,6 +27,7 @@ use crate::commands::{
     LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
 };
 use crate::sync::SyncEvent;
+use chairside_app::sync_engine::log::PeerChain;
 use chairside_app::sync_engine::{
     Backlog, Check, LifecycleReport, Originals, SecretLocation, ShareLink, SyncConfig, SyncState, SyncStatus,
     TierTransition,
@@ -54,7 +55,7 @@ pub fn typescript() -> String {
         SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
         DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
         BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
-        NewUserInput, AuditRow, AuditQueryInput, AuditCheck,
+        NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

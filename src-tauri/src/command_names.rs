@@ -75,7 +75,8 @@ macro_rules! with_app_commands {
             open_patient,
             sign_document,
             audit_events,
-            audit_verify
+            audit_verify,
+            audit_export_csv
         }
     };
 }

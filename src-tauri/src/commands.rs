@@ -12,6 +12,7 @@ use chairside_app::media::{
 };
 use chairside_app::patients::{NewPatient, Patient};
 use chairside_app::series::{NewTemplate, Template};
+use chairside_app::sync_engine::log::PeerChain;
 use chairside_app::sync_engine::{Check, LifecycleReport, SecretLocation, ShareLink, SyncConfig, SyncStatus};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
@@ -775,22 +776,26 @@ pub struct AuditQueryInput {
     pub limit: Option<u32>,
 }
 
+fn audit_filter(query: AuditQueryInput) -> AuditFilter {
+    let some = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
+    AuditFilter {
+        entity: None,
+        patient: some(query.patient),
+        user: some(query.user),
+        action: some(query.action),
+        since: some(query.since),
+        until: some(query.until),
+        limit: query.limit.unwrap_or(500).min(100_000) as usize,
+        newest_first: true,
+    }
+}
+
 /// The audit trail, newest first (at most 500 events unless `limit` says otherwise).
 #[tauri::command(async)]
 pub async fn audit_events<R: Runtime>(app: AppHandle<R>, query: AuditQueryInput) -> Reply<Vec<AuditRow>> {
     blocking(app, move |lib| {
-        let some = |s: Option<String>| s.filter(|s| !s.trim().is_empty());
-        let filter = AuditFilter {
-            patient: some(query.patient),
-            user: some(query.user),
-            action: some(query.action),
-            since: some(query.since),
-            until: some(query.until),
-            limit: query.limit.unwrap_or(500).min(10_000) as usize,
-            newest_first: true,
-        };
         Ok(lib
-            .audit_query(&filter)?
+            .audit_query(&audit_filter(query))?
             .into_iter()
             .map(|e| AuditRow {
                 seq: e.seq,
@@ -807,19 +812,42 @@ pub async fn audit_events<R: Runtime>(app: AppHandle<R>, query: AuditQueryInput)
     .await
 }
 
-/// What *Verify chain* shows.
+/// What *Verify chain* shows: this workstation's chain (anchored heads included) and each
+/// peer's as received through sync.
 #[derive(Debug, Clone, Serialize, TS)]
 pub struct AuditCheck {
     pub ok: bool,
     pub events_checked: u64,
     pub problem: Option<String>,
+    pub peers: Vec<PeerChain>,
 }
 
 #[tauri::command(async)]
 pub async fn audit_verify<R: Runtime>(app: AppHandle<R>) -> Reply<AuditCheck> {
     blocking(app, |lib| {
         let r = lib.audit_verify()?;
-        Ok(AuditCheck { ok: r.ok, events_checked: r.events_checked, problem: r.problem })
+        Ok(AuditCheck {
+            ok: r.ok,
+            events_checked: r.events_checked,
+            problem: r.problem,
+            peers: lib.audit_verify_peers()?,
+        })
+    })
+    .await
+}
+
+/// Writes the filtered events to `path` as CSV (never over an existing file); how many.
+#[tauri::command(async)]
+pub async fn audit_export_csv<R: Runtime>(app: AppHandle<R>, query: AuditQueryInput, path: String) -> Reply<u64> {
+    blocking(app, move |lib| {
+        let path = PathBuf::from(path.trim());
+        if !path.is_absolute() {
+            return Err(AppError::InvalidInput(format!(
+                "give the CSV file as a full path, not {:?}",
+                path.display().to_string()
+            )));
+        }
+        Ok(lib.export_audit_csv(&audit_filter(query), &path)? as u64)
     })
     .await
 }

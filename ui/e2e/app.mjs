@@ -7,7 +7,7 @@
 //                                    `chairside-bench gallery 5000 DIR`
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile, readdir, readFile, readlink } from 'node:fs/promises';
-import { existsSync, appendFileSync } from 'node:fs';
+import { existsSync, appendFileSync, readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { tmpdir, homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -596,12 +596,15 @@ test('virus scanning: turned on in Health against a real clamd; when the daemon 
   await rm(clamd.dir, { recursive: true, force: true });
 });
 
-// What a locked window serves through media:, read from inside the page.
+// What the window is served through media: — an image loaded in the page, as the grid loads
+// its tiles (a fresh query each time, so no cache answers): 'shown' or 'refused'.
 const mediaStatus = (documentId) =>
   wd.execAsync(
     `const done = arguments[arguments.length - 1];
-     const url = window.__TAURI_INTERNALS__.convertFileSrc('thumb/' + arguments[0] + '/256', 'media');
-     fetch(url, { cache: 'no-store' }).then((r) => done(r.status), (e) => done('failed: ' + e));`,
+     const img = new Image();
+     img.onload = () => done(img.naturalWidth > 0 ? 'shown' : 'refused');
+     img.onerror = () => done('refused');
+     img.src = window.__TAURI_INTERNALS__.convertFileSrc('thumb/' + arguments[0] + '/256', 'media') + '?n=' + Math.random();`,
     documentId,
   );
 
@@ -620,7 +623,7 @@ test('users: the owner is created in Settings, the window locks on Ctrl+L and se
   assert(patientId, 'a patient was created');
   const docs = (await invoke('list_documents', { patientId, status: 'active', limit: null })).ok;
   assert(docs?.length > 0, 'photos to look at');
-  assertEq(await mediaStatus(docs[0].id), 200, 'served before anybody signs in (a library without users)');
+  assertEq(await mediaStatus(docs[0].id), 'shown', 'served before anybody signs in (a library without users)');
   await clickButton('⚙ Settings');
   await until(async () => (await count('[data-testid=users-settings]')) === 1, 'the Users section', 10000);
   await wd.type(await $('input[name=user-name]'), 'Olga');
@@ -645,7 +648,7 @@ test('users: the owner is created in Settings, the window locks on Ctrl+L and se
   await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'l', ctrlKey: true }));");
   await until(async () => (await count('[data-testid=locked]')) === 1, 'the window is locked', 10000);
   assertEq(await count('[data-testid=patient-name]'), 0, 'no patient data behind the lock');
-  assertEq(await mediaStatus(docs[0].id), 403, 'a locked window is served no thumbnail');
+  assertEq(await mediaStatus(docs[0].id), 'refused', 'a locked window is served no thumbnail');
   assertEq((await invoke('list_patients', { query: null })).err?.code, 'auth_required', 'a locked window lists no patients');
   await shot('22-locked');
 
@@ -670,7 +673,9 @@ test('users: the owner is created in Settings, the window locks on Ctrl+L and se
   assertEq(refused.err?.code, 'forbidden', `archive refused: ${JSON.stringify(refused)}`);
   assert(refused.err.message.includes('archive'), refused.err.message);
   assertEq((await invoke('export_patient', { patientId, out: '/tmp/x.zip' })).err?.code ?? 'unknown_command', 'unknown_command', 'no export command over IPC');
-  assertEq(await mediaStatus(docs[0].id), 403, 'the front desk is served no image');
+  assertEq(await mediaStatus(docs[0].id), 'refused', 'the front desk is served no image');
+  await until(async () => (await count('[data-testid=no-images]')) === 1, 'the front desk is told images are not for its role', 10000);
+  assertEq(await count('[data-testid=open-audit]'), 0, 'no audit screen for the front desk');
   await shot('24-front-desk');
 
   // Idle: the owner sets 30 s; the window locks by itself.
@@ -681,6 +686,27 @@ test('users: the owner is created in Settings, the window locks on Ctrl+L and se
   await until(async () => (await text('[data-testid=signed-in-user]')) === 'Olga', 'still signed in after a reload', 15000);
   await until(async () => (await count('[data-testid=locked]')) === 1, 'locked after 30 idle seconds', 60000);
   await signInAs('Olga', 'owner password 1');
+
+  // The audit screen: the patient's signature by Dirk, the chain verified, a CSV written.
+  await clickCss('[data-testid=open-audit]');
+  await until(async () => (await count('[data-testid=audit-events] tbody tr')) > 5, 'events listed', 10000);
+  await setSelect('select[name=audit-patient]', patientId);
+  await wd.type(await $('input[name=audit-action]'), 'sign');
+  await clickButton('Filter', '[data-testid=audit-filters]');
+  await until(async () => (await text('[data-testid=audit-events] tbody'))?.includes('Dirk'), 'the signature event, by Dirk', 10000);
+  assertEq(await count('[data-testid=audit-events] tbody tr'), 1, 'one signature of this patient');
+  await clickCss('[data-testid=audit-verify]');
+  await until(async () => (await text('[data-testid=audit-check]'))?.includes('This workstation: intact'), 'the chain verified', 15000);
+  const csv = join(dataDir, '..', `audit-${process.pid}.csv`);
+  await wd.type(await $('input[name=audit-csv]'), csv);
+  await clickButton('Export CSV', '[role=dialog]');
+  await until(async () => (await text('[data-testid=audit-exported]'))?.includes('1 event written'), 'the CSV written', 10000);
+  assert(readFileSync(csv, 'utf8').includes('"sign"'), 'the CSV holds the event');
+  await rm(csv, { force: true });
+  await shot('25-audit-screen');
+  await wd.exec("document.querySelector('[data-testid=audit-events] tbody tr').click()");
+  await until(async () => (await count('[data-testid=audit-events]')) === 0, 'the event opened its patient', 10000);
+  assertEq(await text('[data-testid=patient-name]'), 'Maria Test-Patient', 'the patient it is about');
 });
 
 test('after the app closes, the audit trail records the views, the archive, the restore and the link, and verifies', async () => {

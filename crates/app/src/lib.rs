@@ -55,6 +55,8 @@ pub use {
 /// What the audit screen and `audit list` filter by (see [`Library::audit_query`]).
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
+    /// Events about this entity id only.
+    pub entity: Option<String>,
     pub patient: Option<String>,
     pub user: Option<String>,
     pub action: Option<String>,
@@ -542,6 +544,11 @@ impl Library {
                 Some(ids)
             }
         };
+        let entities = match (&filter.entity, entities) {
+            (None, e) => e,
+            (Some(id), None) => Some(vec![id.clone()]),
+            (Some(id), Some(ids)) => Some(ids.into_iter().filter(|i| i == id).collect()),
+        };
         let query = chairside_audit::Query {
             entities,
             actor: filter.user.clone(),
@@ -552,6 +559,53 @@ impl Library {
             newest_first: filter.newest_first,
         };
         Ok(self.db.read(|c| chairside_audit::query(c, &query))?)
+    }
+
+    /// Each peer's audit chain as received through sync, re-checked link by link.
+    pub fn audit_verify_peers(&self) -> Result<Vec<chairside_sync::log::PeerChain>, AppError> {
+        if !self.may(Permission::Configure) {
+            self.allow(Permission::ViewAudit)?;
+        }
+        Ok(self.db.read(chairside_sync::log::verify_peer_chains)?)
+    }
+
+    /// Writes the events a filter picks to `path` as CSV (never over an existing file; a
+    /// leading `=`, `+`, `-` or `@` is defused so a spreadsheet never runs a field). Audited.
+    pub fn export_audit_csv(&self, filter: &AuditFilter, path: &Path) -> Result<usize, AppError> {
+        let events = self.audit_query(filter)?;
+        let field = |s: &str| {
+            let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
+            format!("\"{}\"", s.replace('"', "\"\""))
+        };
+        let mut out = String::from("seq,at,user,workstation,action,entity_type,entity_id,detail\n");
+        for e in &events {
+            let row = [
+                e.seq.to_string(),
+                e.at.clone(),
+                e.actor.clone(),
+                e.workstation.clone(),
+                e.action.clone(),
+                e.entity_type.clone(),
+                e.entity_id.clone().unwrap_or_default(),
+                e.detail.to_string(),
+            ];
+            out.push_str(&row.iter().map(|v| field(v)).collect::<Vec<_>>().join(","));
+            out.push('\n');
+        }
+        let fail = |e: std::io::Error| AppError::InvalidInput(format!("cannot write {}: {e}", path.display()));
+        chairside_store::private::write_new(path, out.as_bytes()).map_err(fail)?;
+        let actor = self.signed_in()?;
+        self.db.write(|tx| {
+            chairside_audit::append(
+                tx,
+                &actor,
+                "audit_export",
+                "library",
+                None,
+                serde_json::json!({"path": path.display().to_string(), "events": events.len()}),
+            )
+        })?;
+        Ok(events.len())
     }
 
     // --- signatures ---

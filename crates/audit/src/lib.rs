@@ -224,18 +224,30 @@ pub fn events_after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<(Au
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Re-computes every hash and link of the chain, oldest first.
-pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
-    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
-    let mut rows = stmt.query([])?;
-    let mut expected_prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    let mut checked = 0;
-    while let Some(row) = rows.next()? {
-        let (e, detail_json) = row_to_event(row)?;
-        let problem = if e.seq != expected_seq {
-            Some(format!("event {} follows event {}: events are missing", e.seq, expected_seq - 1))
-        } else if e.prev_hash != expected_prev {
+/// A chain checked event by event, oldest first: this workstation's own, or a peer's kept by
+/// sync.
+pub struct ChainCheck {
+    expected_prev: String,
+    expected_seq: i64,
+    checked: u64,
+    bad: Option<(i64, String)>,
+}
+
+impl Default for ChainCheck {
+    fn default() -> Self {
+        ChainCheck { expected_prev: GENESIS.to_string(), expected_seq: 1, checked: 0, bad: None }
+    }
+}
+
+impl ChainCheck {
+    /// Checks the next event (`detail_json` exactly as stored); `false` once the chain broke.
+    pub fn push(&mut self, e: &AuditEvent, detail_json: &str) -> bool {
+        if self.bad.is_some() {
+            return false;
+        }
+        let problem = if e.seq != self.expected_seq {
+            Some(format!("event {} follows event {}: events are missing", e.seq, self.expected_seq - 1))
+        } else if e.prev_hash != self.expected_prev {
             Some(format!("event {} does not link to the event before it", e.seq))
         } else if e.hash
             != event_hash(
@@ -247,27 +259,49 @@ pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
                 &e.action,
                 &e.entity_type,
                 e.entity_id.as_deref(),
-                &detail_json,
+                detail_json,
             )
         {
             Some(format!("event {} was altered after it was written", e.seq))
         } else {
             None
         };
-        if let Some(problem) = problem {
-            return Ok(ChainReport {
-                ok: false,
-                events_checked: checked,
-                first_bad_seq: Some(e.seq),
-                problem: Some(problem),
-                anchor: None,
-            });
+        match problem {
+            Some(p) => {
+                self.bad = Some((e.seq, p));
+                false
+            }
+            None => {
+                self.checked += 1;
+                self.expected_seq = e.seq + 1;
+                self.expected_prev = e.hash.clone();
+                true
+            }
         }
-        checked += 1;
-        expected_seq = e.seq + 1;
-        expected_prev = e.hash;
     }
-    Ok(ChainReport { ok: true, events_checked: checked, first_bad_seq: None, problem: None, anchor: None })
+
+    pub fn report(self) -> ChainReport {
+        let ok = self.bad.is_none();
+        let (first_bad_seq, problem) = match self.bad {
+            Some((seq, p)) => (Some(seq), Some(p)),
+            None => (None, None),
+        };
+        ChainReport { ok, events_checked: self.checked, first_bad_seq, problem, anchor: None }
+    }
+}
+
+/// Re-computes every hash and link of the chain, oldest first.
+pub fn verify(conn: &Connection) -> Result<ChainReport, StoreError> {
+    let mut stmt = conn.prepare(&format!("{SELECT} ORDER BY seq"))?;
+    let mut rows = stmt.query([])?;
+    let mut check = ChainCheck::default();
+    while let Some(row) = rows.next()? {
+        let (e, detail_json) = row_to_event(row)?;
+        if !check.push(&e, &detail_json) {
+            break;
+        }
+    }
+    Ok(check.report())
 }
 
 #[cfg(test)]

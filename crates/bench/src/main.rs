@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod auth_bench;
 mod figures;
 mod scale;
 mod sync_bench;
@@ -69,6 +70,10 @@ fn main() {
                 (Ok(docs), Ok(mb)) => scale::restore_figure(docs, mb, Path::new(&args[3])),
                 _ => Err("usage: chairside-bench restore-figure DOCS MB DIR".into()),
             },
+            Some("auth") if args.len() >= 3 => match args[2].parse() {
+                Ok(events) => auth_bench::run(Path::new(&args[1]), events, args.get(3).and_then(|a| a.parse().ok())),
+                Err(_) => Err("usage: chairside-bench auth DIR EVENTS [ARGON2_COMMAND_MS]".into()),
+            },
             Some("record") if args.len() >= 5 => record(&args[1..]),
             Some("results") if args.len() == 3 => {
                 figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
@@ -83,7 +88,7 @@ fn main() {
                 args.get(3).map(Path::new),
             ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | auth DIR EVENTS [ARGON2_COMMAND_MS] | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
                     .to_string(),
             ),
         };

@@ -269,3 +269,21 @@ fn audit_list_filters_by_patient_user_action_and_time_and_writes_csv() {
     assert!(text.contains("\"archive\""));
     assert_eq!(run(owner(), &["audit", "list", "--csv", csv_s]).code, 2, "never over an existing file");
 }
+
+#[test]
+fn a_whole_mount_is_signed_at_once_by_a_user_allowed_to_sign() {
+    let (lib, patient, doc) = clinic();
+    let dirk = || as_user(&lib, "dirk", DENTIST_PW);
+    let templates = ok(dirk(), &["series", "templates"]);
+    let template = templates[0]["id"].as_str().expect("a template").to_string();
+    let series = ok(dirk(), &["series", "start", "--patient", &patient, "--template", &template]);
+    let series = series["series"]["id"].as_str().expect("series id").to_string();
+    let empty = run(dirk(), &["series", "sign", &series]);
+    assert_eq!(empty.code, 2, "nothing mounted yet: {}", empty.stderr);
+    ok(dirk(), &["series", "place", &series, "--slot", "1", &doc]);
+    let r = run(as_user(&lib, "fran", DESK_PW), &["series", "sign", &series]);
+    assert_eq!((r.code, code(&r)), (3, "forbidden"));
+    let signed = ok(dirk(), &["series", "sign", &series]);
+    assert_eq!(signed["signatures"][0]["document_id"], doc.as_str());
+    assert_eq!(ok(dirk(), &["show", &doc])["signatures"][0]["valid"], true);
+}

@@ -343,6 +343,60 @@ fn keep_audit(tx: &Connection, ws: &str, events: &[SegAudit]) -> Result<(), Sync
     Ok(())
 }
 
+/// A peer's audit chain as this workstation holds it, re-checked link by link.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct PeerChain {
+    pub workstation: String,
+    pub events_checked: u64,
+    pub ok: bool,
+    pub problem: Option<String>,
+}
+
+/// Every peer's audit chain received so far, each verified from its first event.
+pub fn verify_peer_chains(conn: &Connection) -> Result<Vec<PeerChain>, SyncError> {
+    let mut stmt = conn.prepare(
+        "SELECT workstation, seq, at, actor, action, entity_type, entity_id, detail_json, prev_hash, hash
+         FROM remote_audit_events ORDER BY workstation, seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    let mut out: Vec<PeerChain> = Vec::new();
+    let mut current: Option<(String, chairside_audit::ChainCheck)> = None;
+    let finish = |(ws, check): (String, chairside_audit::ChainCheck), out: &mut Vec<PeerChain>| {
+        let r = check.report();
+        out.push(PeerChain { workstation: ws, events_checked: r.events_checked, ok: r.ok, problem: r.problem });
+    };
+    while let Some(r) = rows.next()? {
+        let ws: String = r.get(0)?;
+        if current.as_ref().is_none_or(|(w, _)| *w != ws) {
+            if let Some(done) = current.take() {
+                finish(done, &mut out);
+            }
+            current = Some((ws.clone(), chairside_audit::ChainCheck::default()));
+        }
+        let detail_json: String = r.get(7)?;
+        let e = chairside_audit::AuditEvent {
+            seq: r.get(1)?,
+            at: r.get(2)?,
+            actor: r.get(3)?,
+            workstation: ws,
+            action: r.get(4)?,
+            entity_type: r.get(5)?,
+            entity_id: r.get(6)?,
+            detail: serde_json::Value::Null,
+            prev_hash: r.get(8)?,
+            hash: r.get(9)?,
+        };
+        if let Some((_, check)) = current.as_mut() {
+            check.push(&e, &detail_json);
+        }
+    }
+    if let Some(done) = current.take() {
+        finish(done, &mut out);
+    }
+    Ok(out)
+}
+
 /// The row a peer sent for an entity or companion, as received.
 fn snapshot_of(conn: &Connection, entity_type: &str, entity_id: &str) -> rusqlite::Result<Option<Row>> {
     let snapshot: Option<String> = conn

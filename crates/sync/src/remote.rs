@@ -264,8 +264,8 @@ impl Remote {
             endpoint: self.config.endpoint.clone(),
             reason: first_line(&error_chain(&e)),
         };
-        let again = request.try_clone();
-        let response = match (request.send().await, again) {
+        let spare = request.try_clone();
+        let response = match (request.send().await, spare.as_ref().and_then(|s| s.try_clone())) {
             (Ok(r), _) => r,
             // A pooled connection the server closed while it sat idle fails on its first use
             // (radosgw does this between two clicks in Settings). Every call sent here is
@@ -274,8 +274,18 @@ impl Remote {
             (Err(e), Some(again)) if !e.is_timeout() => again.send().await.map_err(unreachable)?,
             (Err(e), _) => return Err(unreachable(e)),
         };
-        let status = response.status();
-        let body = response.text().await.unwrap_or_default();
+        let mut status = response.status();
+        let mut body = response.text().await.unwrap_or_default();
+        // A 500 or 503 is a server's passing trouble (radosgw under load answers some requests
+        // so): once more after a moment, as S3's own clients do, for the same idempotent call.
+        if matches!(status.as_u16(), 500 | 503)
+            && let Some(again) = spare
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let retried = again.send().await.map_err(unreachable)?;
+            status = retried.status();
+            body = retried.text().await.unwrap_or_default();
+        }
         if status.is_success() {
             return Ok(body);
         }

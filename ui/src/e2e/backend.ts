@@ -574,7 +574,8 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     return s;
   },
   audit_events: () => audit,
-  audit_verify: () => ({ ok: true, events_checked: audit.length, problem: null }),
+  audit_verify: () => ({ ok: true, events_checked: audit.length, problem: null, peers: [] }),
+  audit_export_csv: () => audit.length,
   sync_lifecycle_install: () => ({ transitions: [{ days: 30, storage_class: 'STANDARD_IA' }, { days: 365, storage_class: 'DEEP_ARCHIVE' }], abort_incomplete_multipart_days: 7, refused: [], installed_xml: '' }),
 };
 // Tauri plugins' own commands the UI uses (not the app's).

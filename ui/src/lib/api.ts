@@ -171,6 +171,8 @@ export const api = {
   signDocument: (id: string) => call<Signature>('sign_document', { id }),
   auditEvents: (query: AuditQueryInput) => call<AuditRow[]>('audit_events', { query }),
   auditVerify: () => call<AuditCheck>('audit_verify'),
+  /** The filtered events to a CSV file (a full path; never over an existing file). */
+  auditExportCsv: (query: AuditQueryInput, path: string) => call<number>('audit_export_csv', { query, path }),
 };
 
 export type ThumbSize = 256 | 1024 | 2048;

@@ -53,58 +53,22 @@ fn time(t: &str, end: bool) -> Result<String, AppError> {
         .map_err(|_| AppError::InvalidInput(format!("{t:?} is not a time: use YYYY-MM-DD or RFC 3339")))
 }
 
-fn csv_field(s: &str) -> String {
-    // Quoted always; a leading =, +, - or @ is defused so a spreadsheet never runs it.
-    let s = if s.starts_with(['=', '+', '-', '@']) { format!("'{s}") } else { s.to_string() };
-    format!("\"{}\"", s.replace('"', "\"\""))
-}
-
-fn write_csv(path: &std::path::Path, events: &[chairside_app::audit::AuditEvent]) -> Result<(), AppError> {
-    use std::io::Write;
-    let mut out = String::from("seq,at,user,workstation,action,entity_type,entity_id,detail\n");
-    for e in events {
-        let row = [
-            e.seq.to_string(),
-            e.at.clone(),
-            e.actor.clone(),
-            e.workstation.clone(),
-            e.action.clone(),
-            e.entity_type.clone(),
-            e.entity_id.clone().unwrap_or_default(),
-            e.detail.to_string(),
-        ];
-        out.push_str(&row.iter().map(|v| csv_field(v)).collect::<Vec<_>>().join(","));
-        out.push('\n');
-    }
-    let fail = |e: std::io::Error| AppError::InvalidInput(format!("cannot write {}: {e}", path.display()));
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(fail)?;
-    file.write_all(out.as_bytes()).and_then(|()| file.sync_all()).map_err(fail)
-}
-
 pub fn run(lib: &Arc<Library>, cmd: AuditCmd) -> Result<Output, AppError> {
     match cmd {
         AuditCmd::List { entity, patient, user, action, since, until, limit, csv } => {
-            let events =
-                if patient.is_none() && user.is_none() && action.is_none() && since.is_none() && until.is_none() {
-                    lib.audit_list(entity.as_deref(), limit)?
-                } else {
-                    let filter = AuditFilter {
-                        patient,
-                        user,
-                        action,
-                        since: since.as_deref().map(|t| time(t, false)).transpose()?,
-                        until: until.as_deref().map(|t| time(t, true)).transpose()?,
-                        limit,
-                        newest_first: false,
-                    };
-                    let mut events = lib.audit_query(&filter)?;
-                    if let Some(id) = &entity {
-                        events.retain(|e| e.entity_id.as_deref() == Some(id.as_str()));
-                    }
-                    events
-                };
+            let filter = AuditFilter {
+                entity,
+                patient,
+                user,
+                action,
+                since: since.as_deref().map(|t| time(t, false)).transpose()?,
+                until: until.as_deref().map(|t| time(t, true)).transpose()?,
+                limit,
+                newest_first: false,
+            };
+            let events = lib.audit_query(&filter)?;
             if let Some(path) = &csv {
-                write_csv(path, &events)?;
+                lib.export_audit_csv(&filter, path)?;
             }
             let text = events
                 .iter()

@@ -41,6 +41,8 @@ pub enum SeriesCmd {
         slot: usize,
         document: String,
     },
+    /// Sign every image mounted in a series (the whole mount), as `sign` signs one.
+    Sign { series: String },
     /// Show the capture session, make a series the capture session again, or --end it.
     Capture {
         #[arg(conflicts_with = "end")]
@@ -113,6 +115,19 @@ pub fn run(lib: &Library, cmd: SeriesCmd) -> Result<Output, AppError> {
             let v = lib.place_in_series(&series, index, &document)?;
             let text = series_text(&v);
             Output::ok(v, text)
+        }
+        SeriesCmd::Sign { series } => {
+            let sigs = lib.sign_series(&series)?;
+            let text = sigs
+                .iter()
+                .map(|s| format!("{}\tsigned by {} at {}", s.document_id, f(&s.signed_by), s.signed_at))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let json: Vec<_> = sigs
+                .iter()
+                .map(|s| json!({"id": s.id, "document_id": s.document_id, "signed_by": s.signed_by, "signed_at": s.signed_at, "sha256": s.sha256, "edit_version": s.edit_version}))
+                .collect();
+            Output::ok(json!({"signatures": json}), text)
         }
         SeriesCmd::Capture { series, end } => {
             let v = if end {
