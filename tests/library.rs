@@ -196,3 +196,37 @@ fn walk_files(dir: &std::path::Path) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries.flatten().map(|e| if e.file_type().is_ok_and(|t| t.is_dir()) { walk_files(&e.path()) } else { 1 }).sum()
 }
+
+/// Two handles on one library folder, as two windows (or a window and the CLI) are: what one
+/// changes in users and roles, the other applies at its next action.
+#[test]
+fn a_role_edited_elsewhere_takes_effect_at_the_signed_in_users_next_action() {
+    use chairside_app::{Permission, Secret};
+    let (dir, owner, _patient) = open_with(|_| {});
+    owner.add_user("Olga", "owner", "owner password 1", None).expect("owner");
+    owner.sign_in("Olga", Secret::Password("owner password 1")).expect("owner in");
+    owner.add_user("Fran", "front_desk", "front desk pw 2", Some("2468")).expect("front desk");
+    let desk = Library::open(LibraryOptions::new(dir.path())).expect("second handle");
+    desk.sign_in("Fran", Secret::Pin("2468")).expect("Fran in with her PIN");
+    desk.list_patients(None).expect("front desk lists patients");
+    assert_eq!(desk.audit_list(None, 10).expect_err("no audit").code(), "forbidden");
+    owner.edit_role("front_desk", &[Permission::ViewAudit], &[]).expect("grant");
+    desk.audit_list(None, 10).expect("granted at the next action, without signing in again");
+    owner.edit_user("Fran", None, Some(true)).expect("disabled");
+    assert_eq!(desk.list_patients(None).expect_err("disabled").code(), "auth_required");
+}
+
+#[test]
+fn a_pin_guessed_by_brute_force_locks_the_name_out_after_five_tries() {
+    use chairside_app::Secret;
+    let (_dir, lib, _patient) = open_with(|_| {});
+    lib.add_user("Olga", "owner", "owner password 1", Some("4711")).expect("owner");
+    let mut codes = Vec::new();
+    for guess in ["0000", "1111", "1234", "2222", "4710", "4711"] {
+        codes.push(lib.sign_in("olga", Secret::Pin(guess)).map(|_| "ok").unwrap_or_else(|e| e.code()));
+    }
+    assert_eq!(codes, ["auth_failed", "auth_failed", "auth_failed", "auth_failed", "locked_out", "locked_out"]);
+    assert_eq!(lib.session().expect("session").user, None, "nobody signed in");
+    let failures = lib.db().read(|c| chairside_app::users::attempts(c, "Olga")).expect("attempts");
+    assert_eq!(failures.failures, 5, "a locked-out attempt is refused without being checked");
+}

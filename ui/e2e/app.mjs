@@ -730,7 +730,8 @@ test('after the app closes, the audit trail records the views, the archive, the 
   assertEq(verify.ok, true, 'audit verify');
   // The schedule asks for a backup at close too.
   const snapshots = JSON.parse(execFileSync(cli, ['--json', 'backup', 'list', backupDir], { encoding: 'utf8' })).snapshots;
-  assertEq(snapshots.length, 2, 'a second snapshot, taken as the app closed');
+  const closing = driverLog.split('\n').filter((l) => l.includes('chairside:')).slice(-5).join(' | ');
+  assertEq(snapshots.length, 2, `a second snapshot, taken as the app closed (the app said: ${closing})`);
   await rm(backupDir, { recursive: true, force: true });
 });
 

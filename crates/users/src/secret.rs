@@ -8,12 +8,12 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::{Credentials, UsersError};
 
-/// argon2id with 64 MiB of memory and 5 passes, one lane: OWASP's advice is at least 19 MiB
-/// and 2 passes; this is about eight times as costly to guess and still takes 150–500 ms on a
+/// argon2id with 64 MiB of memory and 6 passes, one lane: OWASP's advice is at least 19 MiB
+/// and 2 passes; this is about ten times as costly to guess and still takes 150–500 ms on a
 /// clinic's PC (measured by `scripts/bench-auth.sh`). A stolen database (or bucket) then
 /// costs an attacker that much per guess per core. A PIN, 10,000 guesses for 4 digits, is
 /// protected by the lockout, not by its hash.
-pub const PARAMS: (u32, u32, u32) = (64 * 1024, 5, 1);
+pub const PARAMS: (u32, u32, u32) = (64 * 1024, 6, 1);
 
 pub(crate) const MIN_PASSWORD: usize = 8;
 

@@ -87,7 +87,7 @@ fn secrets_are_hashed_checked_and_validated() {
     new.pin = Some(hash_pin("4711").expect("pin"));
     db.write(|tx| add_user(tx, &actor(), new)).expect("owner");
     let creds = db.read(|c| credentials(c, "ANNA")).expect("read").expect("found");
-    assert!(creds.password_hash.starts_with("$argon2id$v=19$m=65536,t=5,p=1$"), "{}", creds.password_hash);
+    assert!(creds.password_hash.starts_with("$argon2id$v=19$m=65536,t=6,p=1$"), "{}", creds.password_hash);
     assert!(!creds.password_hash.contains("correct horse"));
     assert!(check(Some(&creds), "correct horse", false));
     assert!(!check(Some(&creds), "correct horsE", false));
