@@ -6,15 +6,20 @@ import { clearMocks, mockConvertFileSrc, mockIPC, mockWindows } from '@tauri-app
 import App from '../src/App.svelte';
 import { emit } from '@tauri-apps/api/event';
 import { docAt } from './fixtures';
-import type { InboxFile, Patient, ToothChart } from '../src/lib/bindings';
+import type { InboxFile, Patient, Permission, SessionState, ToothChart } from '../src/lib/bindings';
+import { who } from '../src/lib/session.svelte';
 
 const CHART: ToothChart = { notation: 'fdi', teeth: [{ fdi: 16, label: '16', quadrant: 1, position: 6, primary: false }] };
+const EVERYTHING: Permission[] = ['view_images', 'acquire', 'edit_metadata', 'adjust', 'archive', 'restore', 'move', 'export', 'sign', 'manage_patients', 'manage_users', 'configure', 'view_audit'];
+/** A library made before users: its one identity may do everything (what Root loads first). */
+const BEFORE_USERS: SessionState = { users: false, user: null, role: null, permissions: EVERYTHING, locked: false, lock_after_seconds: 300 };
 const ANA: Patient = { id: 'p1', clinic_id: 'c', name: 'Ana Kovač', external_id: 'C-1', birth_date: null, created_at: '', updated_at: '' };
 
 /** The App mounted over a mocked backend: `answers` first, then what every screen asks for. */
 function mountApp(documents: number, answers: (cmd: string, args: unknown) => unknown) {
   mockWindows('main');
   mockConvertFileSrc('linux');
+  who.session = BEFORE_USERS;
   mockIPC(
     (cmd, args) => {
       const answer = answers(cmd, args);
@@ -127,6 +132,24 @@ describe('App', () => {
     await emit('active-patient', { patient: bruno, from_bridge: true });
     await until(() => target.querySelector('[data-testid=patient-name]')?.textContent === 'Bruno Díaz', 'the bridge switched patient');
     expect(target.querySelector('[data-testid=in-chair]')?.textContent?.trim()).toBe('In the chair: Bruno Díaz');
+    unmount(app);
+  });
+
+  it('shows the front desk why no images are shown, and never asks for them', async () => {
+    const asked: string[] = [];
+    const { target, app } = mountApp(3, (cmd) => {
+      asked.push(cmd);
+      if (cmd === 'list_patients') return [ANA];
+      if (cmd === 'list_documents') return [docAt(0, '2026-06-01T00:00:00Z')];
+      return undefined;
+    });
+    who.session = { users: true, user: 'fran', role: 'front_desk', permissions: ['manage_patients'], locked: false, lock_after_seconds: 300 };
+    await until(() => target.querySelector('.patient') !== null, 'patient listed');
+    (target.querySelector('.patient') as HTMLButtonElement).click();
+    await until(() => target.querySelector('[data-testid=no-images]') !== null, 'the refusal explained');
+    expect(target.querySelector('[data-testid=no-images]')?.textContent).toContain('fran (front desk) may not view images');
+    expect(target.querySelectorAll('.tile').length).toBe(0);
+    expect(asked).not.toContain('list_documents');
     unmount(app);
   });
 });
