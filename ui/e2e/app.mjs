@@ -693,8 +693,12 @@ test('users: the owner is created in Settings, the window locks on Ctrl+L and se
   await setSelect('select[name=audit-patient]', patientId);
   await wd.type(await $('input[name=audit-action]'), 'sign');
   await clickButton('Filter', '[data-testid=audit-filters]');
-  await until(async () => (await text('[data-testid=audit-events] tbody'))?.includes('Dirk'), 'the signature event, by Dirk', 10000);
-  assertEq(await count('[data-testid=audit-events] tbody tr'), 1, 'one signature of this patient');
+  // The unfiltered list names Dirk too (his sign-in): wait for the filtered answer itself.
+  await until(
+    async () => (await count('[data-testid=audit-events] tbody tr')) === 1 && (await text('[data-testid=audit-events] tbody'))?.includes('Dirk'),
+    'one signature of this patient, by Dirk',
+    10000,
+  );
   await clickCss('[data-testid=audit-verify]');
   await until(async () => (await text('[data-testid=audit-check]'))?.includes('This workstation: intact'), 'the chain verified', 15000);
   const csv = join(dataDir, '..', `audit-${process.pid}.csv`);
