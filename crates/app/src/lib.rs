@@ -12,6 +12,7 @@ mod mounts;
 mod scanning;
 mod sync;
 mod tooth_numbers;
+mod viewer;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use scanning::ScanningState;
 pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
+pub use viewer::{RenderFormat, Rendered};
 pub use {
     chairside_audit as audit, chairside_backup as backups, chairside_clinical_notes as clinical_notes,
     chairside_inbox as inbox, chairside_media as media, chairside_patients as patients, chairside_series as series,
@@ -416,7 +418,7 @@ impl Library {
     /// a PDF shown as its preview) is a view the audit trail records, as an original is.
     pub fn thumbnail(&self, document_id: &str, size: u32) -> Result<Option<ThumbnailRef>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
-        let doc = self.media.get(document_id)?;
+        self.media.get(document_id)?;
         if size >= VIEWER_PREVIEW_SIZE {
             self.db.write(|tx| {
                 chairside_audit::append(
@@ -429,9 +431,10 @@ impl Library {
                 )
             })?;
         }
-        match self.media.thumbnailer().ensure(&doc.summary.sha256, size) {
+        // An edited document shows as edited (its thumbnails are made from the adjustments).
+        match self.media.document_thumbnail(document_id, size) {
             Err(chairside_media::MediaError::BlobMissing { sha256 }) if self.fetch_from_bucket(&sha256)? => {
-                Ok(self.media.thumbnailer().ensure(&sha256, size)?)
+                Ok(self.media.document_thumbnail(document_id, size)?)
             }
             other => Ok(other?),
         }

@@ -54,6 +54,8 @@ enum Command {
     Plan(commands::plan::PlanCmd),
     #[command(flatten)]
     Links(commands::links::LinkCmd),
+    #[command(flatten)]
+    Viewer(commands::viewer::ViewerCmd),
     /// Sync with an S3-compatible bucket: configure, test, run a round, status, lifecycle, share.
     #[command(subcommand)]
     Sync(commands::sync::SyncCmd),
@@ -197,6 +199,7 @@ fn run(cli: Cli) -> Result<Output, AppError> {
         Command::Note(cmd) => commands::note::run(&lib, cmd),
         Command::Plan(cmd) => commands::plan::run(&lib, cmd),
         Command::Links(cmd) => commands::links::run(&lib, cmd),
+        Command::Viewer(cmd) => commands::viewer::run(&lib, cmd),
         Command::Sync(cmd) => commands::sync::run(&lib, cmd),
         Command::Audit(cmd) => commands::audit::run(&lib, cmd),
         Command::Capture(cmd) => commands::capture::run(&lib, cmd, json_mode),

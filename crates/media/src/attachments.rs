@@ -223,6 +223,11 @@ fn mark_unlinked(tx: &Connection, actor: &Actor, a: &Attachment) -> Result<(), M
     Ok(())
 }
 
+/// Ends one live link (a document moved to another chart ends all of its own).
+pub(crate) fn end(tx: &Connection, actor: &Actor, a: &Attachment) -> Result<(), MediaError> {
+    mark_unlinked(tx, actor, a)
+}
+
 /// Ends a live link (the row stays, with who and when).
 pub fn unlink(
     tx: &Connection,

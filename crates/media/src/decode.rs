@@ -48,6 +48,18 @@ pub enum DecodeError {
     Corrupt(String),
 }
 
+impl std::fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DecodeError::TooManyPixels { width, height } => write!(f, "{width} × {height} pixels is over the limit"),
+            DecodeError::TooManyBytes { width, height, bytes } => {
+                write!(f, "{width} × {height} would take {bytes} bytes to decode, over the limit")
+            }
+            DecodeError::Corrupt(why) => write!(f, "{why}"),
+        }
+    }
+}
+
 /// Image dimensions as stored (before orientation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dimensions {

@@ -104,3 +104,50 @@ pub fn render_first_frame(bytes: &[u8], limits: &Limits) -> Result<DynamicImage,
     let decoded = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))?;
     decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))
 }
+
+/// The first frame at full depth for the viewer's tools: a grey image as its modality values
+/// (rescale slope and intercept applied), with the file's first window (else its full range)
+/// and whether it is MONOCHROME1 (shown inverted); a colour one as RGB8.
+pub fn render_plane(bytes: &[u8], limits: &Limits) -> Result<(crate::render::Plane, [f64; 2], bool), DecodeError> {
+    let obj = parse(bytes, limits)?;
+    check_frame_budget(&obj, limits)?;
+    let decoded = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
+    let (w, h) = (decoded.columns(), decoded.rows());
+    if decoded.samples_per_pixel() != 1 {
+        let image = decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
+        let (pixels, w, h) = crate::thumbs::rgb8(image);
+        return Ok((crate::render::Plane::Rgb { pixels, w, h }, [127.5, 255.0], false));
+    }
+    let values: Vec<f32> = decoded.to_vec_frame(0).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
+    if values.len() != w as usize * h as usize {
+        return Err(DecodeError::Corrupt("the pixel data does not fill the frame".into()));
+    }
+    let window = match decoded.window() {
+        Ok(Some([first, ..])) if first.width > 0.0 => [first.center, first.width],
+        _ => crate::render::full_range(&values),
+    };
+    let inverted = decoded.photometric_interpretation().as_str() == "MONOCHROME1";
+    Ok((crate::render::Plane::Grey { values, w, h }, window, inverted))
+}
+
+fn floats(obj: &DefaultDicomObject, name: &str) -> Option<Vec<f64>> {
+    let v = obj.element_by_name(name).ok()?.to_multi_float64().ok()?;
+    (!v.is_empty() && v.iter().all(|x| x.is_finite() && *x > 0.0)).then_some(v)
+}
+
+/// Millimetres per pixel along the columns (x) and rows (y): Pixel Spacing (at the patient),
+/// else Imager Pixel Spacing (at the detector) over the estimated radiographic magnification.
+pub fn pixel_spacing(bytes: &[u8], limits: &Limits) -> Result<Option<(f64, f64)>, DecodeError> {
+    let obj = parse(bytes, limits)?;
+    // DICOM gives row spacing (between rows, y) first, then column spacing (x).
+    let pair = |v: Vec<f64>| (v.get(1).copied().unwrap_or(v[0]), v[0]);
+    if let Some(v) = floats(&obj, "PixelSpacing") {
+        return Ok(Some(pair(v)));
+    }
+    if let Some(v) = floats(&obj, "ImagerPixelSpacing") {
+        let magnification = floats(&obj, "EstimatedRadiographicMagnificationFactor").map_or(1.0, |m| m[0]);
+        let (x, y) = pair(v);
+        return Ok(Some((x / magnification, y / magnification)));
+    }
+    Ok(None)
+}

@@ -69,6 +69,24 @@ pub enum MediaError {
     #[error("{0:?} is not a time: use RFC 3339, for example 2026-03-01T10:30:00Z")]
     BadTime(String),
 
+    // --- the viewer's edits ---
+    #[error("the edit was refused: {0}. Nothing was changed")]
+    InvalidEdit(String),
+    #[error("the annotation was refused: {0}. Nothing was changed")]
+    InvalidAnnotation(String),
+    #[error("the calibration was refused: {0}. Nothing was changed")]
+    InvalidCalibration(String),
+    #[error("no annotation {0} on this document: list them with `annotations DOC_ID`")]
+    AnnotationNotFound(String),
+    #[error("document {id} ({mime}) has no pixels to adjust, annotate or measure")]
+    NotAnImage { id: String, mime: String },
+    #[error("no adjustment preset named {0:?}: the built-in ones are caries, endo, perio, soft-tissue and inverted")]
+    UnknownPreset(String),
+    #[error("the move was refused: {0}. Nothing was changed")]
+    MoveRefused(String),
+    #[error("rendering failed: {0}")]
+    Render(String),
+
     // --- attachments ---
     #[error("link refused: {0}")]
     Link(String),
@@ -142,6 +160,14 @@ impl MediaError {
             MediaError::BadKind(_) => "invalid_kind",
             MediaError::BadStatus(_) => "invalid_status",
             MediaError::BadTime(_) => "invalid_time",
+            MediaError::InvalidEdit(_) => "invalid_edit",
+            MediaError::InvalidAnnotation(_) => "invalid_annotation",
+            MediaError::InvalidCalibration(_) => "invalid_calibration",
+            MediaError::AnnotationNotFound(_) => "annotation_not_found",
+            MediaError::NotAnImage { .. } => "not_an_image",
+            MediaError::UnknownPreset(_) => "unknown_preset",
+            MediaError::MoveRefused(_) => "move_refused",
+            MediaError::Render(_) => "render_failed",
             MediaError::Link(_) => "link_refused",
             MediaError::LinkNotFound { .. } => "link_not_found",
             MediaError::BlobMissing { .. } => "blob_missing",
@@ -185,6 +211,13 @@ impl MediaError {
                 | MediaError::BadTime(_)
                 | MediaError::Link(_)
                 | MediaError::LinkNotFound { .. }
+                | MediaError::InvalidEdit(_)
+                | MediaError::InvalidAnnotation(_)
+                | MediaError::InvalidCalibration(_)
+                | MediaError::AnnotationNotFound(_)
+                | MediaError::NotAnImage { .. }
+                | MediaError::UnknownPreset(_)
+                | MediaError::MoveRefused(_)
         )
     }
 

@@ -3,12 +3,14 @@
 //! and verify. Knows nothing of the modules that attach documents to their records: they
 //! plug in through [`OwnerSpec`]s registered at the composition root.
 
+pub mod annotations;
 pub mod attachments;
 pub mod blobstore;
 pub mod decode;
 pub mod dicom;
 pub mod dicom_scan;
 pub mod documents;
+pub mod edits;
 mod error;
 pub mod exif;
 pub mod export;
@@ -17,8 +19,10 @@ pub mod fuzz_targets;
 pub mod health;
 pub mod import;
 pub mod inventory;
+pub mod moves;
 pub mod pdf;
 pub mod quarantine;
+pub mod render;
 pub mod replicated;
 pub mod signatures;
 pub mod sql;
@@ -31,16 +35,19 @@ use std::sync::{Arc, OnceLock};
 use chairside_store::{Actor, Db};
 use serde::Serialize;
 
+pub use annotations::{Annotation, AnnotationInput, AnnotationType, Calibration, CalibrationSource, Measurement};
 pub use attachments::{Attachment, OwnerRegistry, OwnerSpec};
 pub use blobstore::{BlobBackend, LocalBlobStore};
 pub use decode::Limits;
 pub use documents::{Document, DocumentPatch, DocumentSummary, HistoryEntry, Kind, Status, StatusFilter, Transition};
+pub use edits::{AdjustChange, Adjusted, Adjustments, Flip, Preset};
 pub use error::{KeptCopy, MediaError};
 pub use exif::ExifInfo;
 pub use export::ExportSummary;
 pub use format::{Format, Sniffed, sniff};
 pub use import::{ImportOutcome, ImportRequest, ImportStatus};
 pub use inventory::{StoredFile, stored_files};
+pub use moves::{MoveStatus, Moved};
 pub use replicated::REPLICATED;
 pub use signatures::{ChangedAfter, Signature};
 pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
@@ -56,6 +63,7 @@ pub const TABLES: &[&str] = &[
     "media_attachments",
     "staged_files",
     "document_signatures",
+    "annotations",
 ];
 
 /// The folders media keeps its files in.
@@ -108,6 +116,25 @@ pub struct DocumentDetails {
     pub links: Vec<Attachment>,
     pub history: Vec<HistoryEntry>,
     pub signatures: Vec<Signature>,
+    pub adjustments: Adjustments,
+    pub annotations: Vec<Annotation>,
+    pub calibration: Calibration,
+    /// Where this document went when it was moved to another patient (it is archived here).
+    pub moved_to: Option<String>,
+    /// The document it was moved from, in another patient's chart.
+    pub moved_from: Option<String>,
+}
+
+/// How to render a document for `render` and printing.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderOptions {
+    /// Long edge of the output at most; `None`: the adjusted image's own size.
+    pub long_edge: Option<u32>,
+    pub annotations: bool,
+    /// The original as it is, without adjustments (the viewer's "show original").
+    pub original: bool,
+    /// Enlarge a smaller image to `long_edge` (printing).
+    pub enlarge: bool,
 }
 
 pub struct Media {
@@ -217,18 +244,200 @@ impl Media {
     }
 
     pub fn show(&self, id: &str) -> Result<DocumentDetails, MediaError> {
+        let dicom = self.dicom_spacing(id)?;
         self.db.read(|c| {
             let document = documents::get(c, &self.thumbs, id)?;
             let exif: Option<String> =
                 c.query_row("SELECT exif_json FROM blobs WHERE sha256 = ?1", [&document.summary.sha256], |r| r.get(0))?;
+            let (moved_to, moved_from): (Option<String>, Option<String>) =
+                c.query_row("SELECT moved_to, moved_from FROM documents WHERE id = ?1", [id], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let spacing = annotations::spacing(c, id, dicom)?;
             Ok(DocumentDetails {
                 exif: exif.and_then(|e| serde_json::from_str(&e).ok()),
                 links: attachments::list(c, id)?,
                 history: documents::history(c, id)?,
                 signatures: signatures::list(c, id)?,
+                adjustments: edits::adjustments_of(c, id)?,
+                annotations: annotations::list(c, id, spacing)?,
+                calibration: annotations::calibration(id, spacing),
+                moved_to,
+                moved_from,
                 document,
             })
         })
+    }
+
+    // --- the viewer's edits ---
+
+    /// Changes a document's adjustments, then remakes its edited thumbnails.
+    pub fn adjust(&self, actor: &Actor, id: &str, change: &AdjustChange) -> Result<Adjusted, MediaError> {
+        let adjusted = self.db.write(|tx| edits::adjust(tx, actor, id, change))?;
+        self.edited_thumbnails(id)?;
+        Ok(adjusted)
+    }
+
+    pub fn adjustments(&self, id: &str) -> Result<Adjustments, MediaError> {
+        self.db.read(|c| edits::adjustments_of(c, id))
+    }
+
+    pub fn presets(&self) -> Result<Vec<Preset>, MediaError> {
+        self.db.read(edits::presets)
+    }
+
+    pub fn save_preset(&self, actor: &Actor, preset: &Preset) -> Result<(), MediaError> {
+        self.db.write(|tx| edits::save_preset(tx, actor, preset))
+    }
+
+    /// Adds annotations; returns them as listed (with their measurements).
+    pub fn annotate(&self, actor: &Actor, id: &str, items: &[AnnotationInput]) -> Result<Vec<Annotation>, MediaError> {
+        let ids = self.db.write(|tx| annotations::add(tx, actor, id, items))?;
+        Ok(self.annotations(id)?.into_iter().filter(|a| ids.contains(&a.id)).collect())
+    }
+
+    pub fn remove_annotation(&self, actor: &Actor, id: &str, annotation_id: &str) -> Result<(), MediaError> {
+        self.db.write(|tx| annotations::remove(tx, actor, id, annotation_id))
+    }
+
+    pub fn annotations(&self, id: &str) -> Result<Vec<Annotation>, MediaError> {
+        let dicom = self.dicom_spacing(id)?;
+        self.db.read(|c| {
+            let spacing = annotations::spacing(c, id, dicom)?;
+            annotations::list(c, id, spacing)
+        })
+    }
+
+    /// Calibrates from a line over a known length, or clears the user's calibration.
+    pub fn calibrate(
+        &self,
+        actor: &Actor,
+        id: &str,
+        line: Option<([f64; 2], [f64; 2], f64)>,
+    ) -> Result<Calibration, MediaError> {
+        self.db.write(|tx| annotations::calibrate(tx, actor, id, line))?;
+        self.calibration(id)
+    }
+
+    pub fn calibration(&self, id: &str) -> Result<Calibration, MediaError> {
+        let dicom = self.dicom_spacing(id)?;
+        self.db.read(|c| Ok(annotations::calibration(id, annotations::spacing(c, id, dicom)?)))
+    }
+
+    /// A DICOM original's own pixel spacing (read from the file, hash-checked); `None` for
+    /// every other kind of file.
+    fn dicom_spacing(&self, id: &str) -> Result<Option<(f64, f64)>, MediaError> {
+        let doc = self.get(id)?;
+        if doc.summary.mime != Format::Dicom.mime() {
+            return Ok(None);
+        }
+        let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
+        Ok(dicom::pixel_spacing(&bytes, &self.limits).ok().flatten())
+    }
+
+    /// Moves a document to another patient (see [`moves`]).
+    pub fn move_to(&self, actor: &Actor, id: &str, target: &str, reason: &str) -> Result<Moved, MediaError> {
+        self.db.write(|tx| moves::move_to(tx, actor, id, target, reason))
+    }
+
+    /// The document as adjusted (and annotated), as an image.
+    pub fn render(&self, id: &str, options: RenderOptions) -> Result<image::RgbImage, MediaError> {
+        let doc = self.get(id)?;
+        let (adjustments, items, spacing) = if options.original {
+            (Adjustments::default(), Vec::new(), None)
+        } else {
+            let items = if options.annotations { self.annotations(id)? } else { Vec::new() };
+            let spacing = if options.annotations {
+                let dicom = self.dicom_spacing(id)?;
+                self.db.read(|c| annotations::spacing(c, id, dicom))?
+            } else {
+                None
+            };
+            (self.adjustments(id)?, items, spacing)
+        };
+        let format = Format::from_mime(doc.summary.mime)
+            .ok_or_else(|| MediaError::NotAnImage { id: id.to_string(), mime: doc.summary.mime.to_string() })?;
+        self.db.read(|c| edits::displayed_size(c, id))?;
+        let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
+        let (stored_w, stored_h): (Option<u32>, Option<u32>) = self.db.read(|c| {
+            Ok::<_, MediaError>(
+                c.query_row("SELECT width, height FROM documents WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?,
+            )
+        })?;
+        let stored = (stored_w.unwrap_or(0), stored_h.unwrap_or(0));
+        let long_edge = options.long_edge.unwrap_or(u32::MAX);
+        // A crop shows part of the original: decode enough for that part at the output size.
+        let fraction = adjustments.crop.map_or(1.0, |[_, _, w, h]| {
+            let (dw, dh) = if (5..=8).contains(&doc.summary.orientation) { (stored.1, stored.0) } else { stored };
+            (w.max(h) as f64 / dw.max(dh).max(1) as f64).clamp(0.01, 1.0)
+        });
+        let decode_edge = (long_edge as f64 / fraction).min(u32::MAX as f64) as u32;
+        let source = render::decode_source(&bytes, format, stored, doc.summary.orientation, decode_edge, &self.limits)?;
+        render::render(
+            &source,
+            &render::RenderRequest {
+                adjustments: &adjustments,
+                long_edge,
+                annotations: &items,
+                spacing,
+                enlarge: options.enlarge,
+            },
+        )
+    }
+
+    /// The thumbnail the gallery shows for a document: its edited one when it has adjustments
+    /// (made now if missing), else the original's.
+    pub fn document_thumbnail(&self, id: &str, size: u32) -> Result<Option<ThumbnailRef>, MediaError> {
+        let doc = self.get(id)?;
+        let adjustments = self.adjustments(id)?;
+        if adjustments.is_identity() || !THUMBNAIL_SIZES.contains(&size) {
+            return self.thumbnailer.ensure(&doc.summary.sha256, size);
+        }
+        let path = self.edited_path(&doc.summary.sha256, &adjustments, size);
+        if !path.is_file() {
+            self.edited_thumbnails(id)?;
+        }
+        let (w, h) = image::image_dimensions(&path).map_err(|e| MediaError::Render(e.to_string()))?;
+        Ok(Some(ThumbnailRef { size, width: w, height: h, path }))
+    }
+
+    /// Where an edited thumbnail lives: keyed by the original and the adjustments, so an edit
+    /// undone finds its earlier files and two documents edited alike share them.
+    fn edited_path(&self, sha256: &str, adjustments: &Adjustments, size: u32) -> PathBuf {
+        use sha2::Digest;
+        let key = sha2::Sha256::digest(format!("{sha256}\n{}", serde_json::json!(adjustments)).as_bytes());
+        let key = hex::encode(&key[..20]);
+        self.thumbs.root().join("edited").join(&key[..2]).join(format!("{key}-{size}.jpg"))
+    }
+
+    /// Renders a document's edited thumbnails at every size (from one render at the largest).
+    fn edited_thumbnails(&self, id: &str) -> Result<(), MediaError> {
+        let adjustments = self.adjustments(id)?;
+        if adjustments.is_identity() {
+            return Ok(());
+        }
+        let doc = self.get(id)?;
+        let largest = THUMBNAIL_SIZES[THUMBNAIL_SIZES.len() - 1];
+        let image = match self
+            .render(id, RenderOptions { long_edge: Some(largest), annotations: false, original: false, enlarge: false })
+        {
+            Ok(image) => image,
+            // No pixels (a PDF) or a damaged original: the gallery keeps what it has.
+            Err(MediaError::NotAnImage { .. } | MediaError::Render(_)) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let (w, h) = image.dimensions();
+        let rendered = thumbs::render_from(image.into_raw(), w, h, decode::Dimensions { width: w, height: h }, 1)
+            .map_err(|e| MediaError::Render(e.to_string()))?;
+        for r in rendered {
+            let path = self.edited_path(&doc.summary.sha256, &adjustments, r.size);
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| MediaError::io(format!("creating {}", dir.display()), e))?;
+            }
+            thumbs::write_atomic(&path, &r.jpeg)
+                .map_err(|e| MediaError::io(format!("writing {}", path.display()), e))?;
+        }
+        Ok(())
     }
 
     pub fn update(&self, actor: &Actor, id: &str, patch: &DocumentPatch) -> Result<Transition, MediaError> {

@@ -26,6 +26,14 @@ pub const REPLICATED: &[Replicated] = &[
         hooks: Some(&AttachmentReplica),
     },
     Replicated {
+        entity_type: "annotation",
+        table: "annotations",
+        renamed: &[],
+        parents: &["document"],
+        blob_field: None,
+        hooks: None,
+    },
+    Replicated {
         entity_type: "signature",
         table: "document_signatures",
         renamed: &[],

@@ -1,6 +1,6 @@
 //! Signatures: a clinician attests a document as it is now. A signature binds who, when, the
 //! original's SHA-256 and the state of its clinical details (kind, teeth, notes, capture time,
-//! patient); any later edit of those makes it no longer valid, and it stays in the history.
+//! patient) and of the viewer's edits (adjustments, calibration, annotations); any later edit of those makes it no longer valid, and it stays in the history.
 //! The state is hashed from the values themselves, so every workstation agrees on validity.
 
 use chairside_store::Actor;
@@ -50,8 +50,24 @@ fn state(conn: &Connection, document_id: &str) -> Result<(String, i64, String), 
         .optional()?;
     let (sha, version, kind, teeth, notes, captured_at, patient) =
         row.ok_or_else(|| MediaError::DocumentNotFound(document_id.to_string()))?;
-    // A JSON array: an unambiguous encoding of the fields.
-    let canonical = json!([sha, kind, teeth, notes, captured_at, patient]).to_string();
+    // A JSON array: an unambiguous encoding of the fields. The viewer's edits (adjustments,
+    // calibration, live annotations) join it once a document has any, so a signature made
+    // before they existed still holds on a document nobody has edited since.
+    let (adjustments, calibration): (Option<String>, Option<String>) =
+        conn.query_row("SELECT adjustments, calibration FROM documents WHERE id = ?1", [document_id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, points_json, text, color, width FROM annotations WHERE document_id = ?1 AND removed_at IS NULL ORDER BY id",
+    )?;
+    let items: Vec<(String, String, Option<String>, String, f64)> = stmt
+        .query_map([document_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .collect::<Result<_, _>>()?;
+    let canonical = if adjustments.is_none() && calibration.is_none() && items.is_empty() {
+        json!([sha, kind, teeth, notes, captured_at, patient]).to_string()
+    } else {
+        json!([sha, kind, teeth, notes, captured_at, patient, adjustments, calibration, items]).to_string()
+    };
     Ok((sha, version, hex::encode(Sha256::digest(canonical.as_bytes()))))
 }
 
@@ -117,7 +133,8 @@ pub fn list(conn: &Connection, document_id: &str) -> Result<Vec<Signature>, Medi
         let changed_after = conn
             .query_row(
                 "SELECT actor, at, action FROM document_history WHERE document_id = ?1 AND at > ?2
-                 AND action = 'update' ORDER BY at LIMIT 1",
+                 AND action IN ('update', 'adjust', 'annotate', 'annotation_remove', 'calibrate', 'move')
+                 ORDER BY at LIMIT 1",
                 params![document_id, signed_at],
                 |r| Ok(ChangedAfter { by: r.get(0)?, at: r.get(1)?, action: r.get(2)? }),
             )

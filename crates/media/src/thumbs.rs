@@ -151,6 +151,12 @@ pub fn fit(w: u32, h: u32, size: u32) -> (u32, u32) {
     if w >= h { (size, f(h)) } else { (f(w), size) }
 }
 
+/// Fits `(w, h)` into `aw`×`ah`, keeping proportions (enlarging when smaller).
+pub fn fit_within(w: u32, h: u32, aw: u32, ah: u32) -> (u32, u32) {
+    let scale = (aw as f64 / w.max(1) as f64).min(ah as f64 / h.max(1) as f64);
+    (((w as f64 * scale).round() as u32).clamp(1, aw.max(1)), ((h as f64 * scale).round() as u32).clamp(1, ah.max(1)))
+}
+
 /// Decodes `bytes` once, at the smallest scale that still covers the largest size, and makes
 /// every size by resizing step by step (2048 → 1024 → 256). Returned smallest first.
 pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
@@ -176,7 +182,7 @@ pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -
 
 /// Makes every size from decoded RGB8 pixels (`w`×`h`, possibly already reduced from the
 /// original's `dims`).
-fn render_from(
+pub(crate) fn render_from(
     mut pixels: Vec<u8>,
     mut w: u32,
     mut h: u32,
@@ -208,7 +214,7 @@ fn render_from(
 
 /// RGB8 pixels of any decoded image; transparency is laid over white (scanned documents and
 /// screenshots are drawn on white).
-fn rgb8(image: DynamicImage) -> (Vec<u8>, u32, u32) {
+pub(crate) fn rgb8(image: DynamicImage) -> (Vec<u8>, u32, u32) {
     let (w, h) = (image.width(), image.height());
     if !image.color().has_alpha() {
         return (image.into_rgb8().into_raw(), w, h);

@@ -17,6 +17,7 @@ pub mod series;
 pub mod sync;
 pub mod teeth;
 pub mod users;
+pub mod viewer;
 
 use std::path::PathBuf;
 use std::str::FromStr;

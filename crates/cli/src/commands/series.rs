@@ -43,6 +43,15 @@ pub enum SeriesCmd {
     },
     /// Sign every image mounted in a series (the whole mount), as `sign` signs one.
     Sign { series: String },
+    /// Print a mount: its slots in their grid, each as adjusted, to a PNG, JPEG or a PDF page
+    /// headed with the clinic, the patient, the chart number, the dates and the teeth.
+    Print {
+        series: String,
+        #[arg(long, value_name = "FILE.{png,jpg,pdf}")]
+        out: PathBuf,
+        #[arg(long)]
+        annotations: bool,
+    },
     /// Show the capture session, make a series the capture session again, or --end it.
     Capture {
         #[arg(conflicts_with = "end")]
@@ -115,6 +124,11 @@ pub fn run(lib: &Library, cmd: SeriesCmd) -> Result<Output, AppError> {
             let v = lib.place_in_series(&series, index, &document)?;
             let text = series_text(&v);
             Output::ok(v, text)
+        }
+        SeriesCmd::Print { series, out, annotations } => {
+            let r = lib.render_series(&series, &out, annotations)?;
+            let text = format!("{} × {} → {} ({} bytes)", r.width, r.height, f(&r.path), r.bytes);
+            Output::ok(r, text)
         }
         SeriesCmd::Sign { series } => {
             let sigs = lib.sign_series(&series)?;

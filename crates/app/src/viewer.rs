@@ -1,0 +1,268 @@
+//! The clinical viewer's capabilities in the library: adjustments, annotations and
+//! measurements, calibration, moving a misfiled document to another patient, and rendering a
+//! document or a mount (PNG, JPEG, or a PDF page with the clinic's header) for a referral.
+//! Each asks for its permission first; the originals are never touched.
+
+use std::path::Path;
+
+use chairside_media::render::RgbImage;
+use chairside_media::{AdjustChange, Adjusted, Annotation, AnnotationInput, Calibration, Moved, Preset, RenderOptions};
+use chairside_teeth::Teeth;
+use serde_json::json;
+
+use crate::{AppError, Library, Permission};
+
+/// What `render` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RenderFormat {
+    Png,
+    Jpeg,
+    Pdf,
+}
+
+impl RenderFormat {
+    /// From the output file's extension.
+    pub fn of_path(path: &Path) -> Result<RenderFormat, AppError> {
+        let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("png") => Ok(RenderFormat::Png),
+            Some("jpg" | "jpeg") => Ok(RenderFormat::Jpeg),
+            Some("pdf") => Ok(RenderFormat::Pdf),
+            _ => Err(AppError::InvalidInput(format!(
+                "{}: name the output .png, .jpg or .pdf (the format follows the extension)",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// What `render` wrote.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct Rendered {
+    pub path: String,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+}
+
+/// The largest image `render` writes (a print at 300 dpi is smaller).
+const MAX_RENDER_EDGE: u32 = 8192;
+/// The long edge of a printed image (the page's width at 150 dpi, less its margins).
+const PRINT_EDGE: u32 = 1600;
+
+impl Library {
+    pub fn adjust(&self, id: &str, change: &AdjustChange) -> Result<Adjusted, AppError> {
+        let actor = self.allow(Permission::Adjust)?;
+        Ok(self.media.adjust(&actor, id, change)?)
+    }
+
+    pub fn adjust_presets(&self) -> Result<Vec<Preset>, AppError> {
+        self.allow(Permission::ViewImages)?;
+        Ok(self.media.presets()?)
+    }
+
+    /// Adds a clinic preset (this workstation's settings).
+    pub fn save_adjust_preset(&self, preset: &Preset) -> Result<(), AppError> {
+        let actor = self.allow(Permission::Configure)?;
+        Ok(self.media.save_preset(&actor, preset)?)
+    }
+
+    pub fn annotate(&self, id: &str, items: &[AnnotationInput]) -> Result<Vec<Annotation>, AppError> {
+        let actor = self.allow(Permission::Adjust)?;
+        Ok(self.media.annotate(&actor, id, items)?)
+    }
+
+    pub fn remove_annotation(&self, id: &str, annotation_id: &str) -> Result<(), AppError> {
+        let actor = self.allow(Permission::Adjust)?;
+        Ok(self.media.remove_annotation(&actor, id, annotation_id)?)
+    }
+
+    pub fn annotations(&self, id: &str) -> Result<Vec<Annotation>, AppError> {
+        self.allow(Permission::ViewImages)?;
+        Ok(self.media.annotations(id)?)
+    }
+
+    /// Calibrates a document from a line `from`–`to` over something `mm` long; `None` clears.
+    pub fn calibrate(&self, id: &str, line: Option<([f64; 2], [f64; 2], f64)>) -> Result<Calibration, AppError> {
+        let actor = self.allow(Permission::Adjust)?;
+        Ok(self.media.calibrate(&actor, id, line)?)
+    }
+
+    pub fn calibration(&self, id: &str) -> Result<Calibration, AppError> {
+        self.allow(Permission::ViewImages)?;
+        Ok(self.media.calibration(id)?)
+    }
+
+    /// Moves documents to another patient, each in its own transaction; every id is checked
+    /// first so a mistyped one changes nothing.
+    pub fn move_documents(&self, ids: &[String], to_patient: &str, reason: &str) -> Result<Vec<Moved>, AppError> {
+        let actor = self.allow(Permission::Move)?;
+        for id in ids {
+            self.media.get(id)?;
+        }
+        ids.iter().map(|id| Ok(self.media.move_to(&actor, id, to_patient, reason)?)).collect()
+    }
+
+    /// Writes a document as adjusted (with its annotations when asked) to `out`: PNG, JPEG,
+    /// or a PDF page headed with the clinic, the patient, the chart number, the date and the
+    /// teeth. Audited as an export.
+    pub fn render_document(
+        &self,
+        id: &str,
+        out: &Path,
+        annotations: bool,
+        size: Option<u32>,
+    ) -> Result<Rendered, AppError> {
+        let actor = self.allow(Permission::Export)?;
+        let format = RenderFormat::of_path(out)?;
+        let long_edge = size.unwrap_or(MAX_RENDER_EDGE).clamp(16, MAX_RENDER_EDGE);
+        // A page is printed at 150 dpi: a small sensor image is enlarged to fill it before its
+        // labels are drawn, so they print sharp.
+        let (long_edge, enlarge) = match (format, size) {
+            (RenderFormat::Pdf, None) => (PRINT_EDGE, true),
+            _ => (long_edge, false),
+        };
+        let image = self
+            .media
+            .render(id, RenderOptions { long_edge: Some(long_edge), annotations, original: false, enlarge })?;
+        let header = if format == RenderFormat::Pdf { self.print_header(&[id.to_string()])? } else { Vec::new() };
+        let rendered = self.write_rendered(&image, format, &header, out)?;
+        self.db.write(|tx| {
+            chairside_audit::append(
+                tx,
+                &actor,
+                "export",
+                "document",
+                Some(id),
+                json!({"render": out.display().to_string(), "annotations": annotations}),
+            )
+        })?;
+        Ok(rendered)
+    }
+
+    /// Writes a mount (a series' slots in its grid, each as adjusted) as one image or a PDF
+    /// page. Audited as an export of the series and of each document in it.
+    pub fn render_series(&self, series_id: &str, out: &Path, annotations: bool) -> Result<Rendered, AppError> {
+        let actor = self.allow(Permission::Export)?;
+        let format = RenderFormat::of_path(out)?;
+        let view = self.series_view(series_id)?;
+        let template = &view.series.template;
+        let (cols, rows) = (template.columns.max(1) as usize, template.rows.max(1) as usize);
+        let mut cells: Vec<Option<RgbImage>> = vec![None; cols * rows];
+        let mut docs = Vec::new();
+        for slot in &view.slots {
+            let place = slot.slot.row as usize * cols + slot.slot.col as usize;
+            let Some(doc) = &slot.document_id else { continue };
+            let image = self
+                .media
+                .render(doc, RenderOptions { long_edge: Some(1024), annotations, original: false, enlarge: true })?;
+            // The slot's own turn (a mount shows an upper occlusal upside down, as seen).
+            let image = chairside_media::render::turn(image, slot.slot.rotation);
+            if let Some(cell) = cells.get_mut(place) {
+                *cell = Some(image);
+            }
+            docs.push(doc.clone());
+        }
+        if docs.is_empty() {
+            return Err(AppError::InvalidInput("this series has no image to print yet".into()));
+        }
+        let grid = chairside_media::render::grid(&cells, cols as u32, 1024);
+        let header = if format == RenderFormat::Pdf {
+            let mut h = self.print_header(&docs)?;
+            h.insert(1, format!("{} — {}", template.name, view.series.title));
+            h
+        } else {
+            Vec::new()
+        };
+        let rendered = self.write_rendered(&grid, format, &header, out)?;
+        self.db.write(|tx| {
+            chairside_audit::append(
+                tx,
+                &actor,
+                "export",
+                "series",
+                Some(series_id),
+                json!({"render": out.display().to_string(), "documents": docs}),
+            )?;
+            for d in &docs {
+                chairside_audit::append(tx, &actor, "export", "document", Some(d), json!({"series": series_id}))?;
+            }
+            Ok::<_, AppError>(())
+        })?;
+        Ok(rendered)
+    }
+
+    /// The header of a printed page: clinic; patient and chart number; date; teeth.
+    fn print_header(&self, docs: &[String]) -> Result<Vec<String>, AppError> {
+        let first = self.media.get(&docs[0])?;
+        let patient = self.patient(&first.patient_id)?;
+        let clinic = self
+            .db
+            .read(|c| chairside_patients::clinic_name(c, &patient.clinic_id))?
+            .unwrap_or_else(|| "Chairside".to_string());
+        let notation = self.tooth_notation()?;
+        let mut teeth = Vec::new();
+        let mut dates = Vec::new();
+        for id in docs {
+            let doc = self.media.get(id)?;
+            if let Some(t) = doc.summary.teeth.as_deref().and_then(|t| Teeth::from_canonical(t).ok()) {
+                let shown = t.format(notation, ", ");
+                if !teeth.contains(&shown) {
+                    teeth.push(shown);
+                }
+            }
+            if let Some(d) = doc.summary.captured_at.as_deref().and_then(|d| d.get(0..10)) {
+                dates.push(d.to_string());
+            }
+        }
+        dates.sort();
+        dates.dedup();
+        let chart = patient.external_id.as_deref().map(|c| format!(" · chart {c}")).unwrap_or_default();
+        let birth = patient.birth_date.as_deref().map(|b| format!(" · born {b}")).unwrap_or_default();
+        let date = match (dates.first(), dates.last()) {
+            (Some(a), Some(b)) if a != b => format!("Taken {a} to {b}"),
+            (Some(a), _) => format!("Taken {a}"),
+            _ => "Date not recorded".to_string(),
+        };
+        let teeth =
+            if teeth.is_empty() { "Teeth: not recorded".to_string() } else { format!("Teeth: {}", teeth.join("; ")) };
+        let printed = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
+        Ok(vec![
+            clinic,
+            format!("{}{chart}{birth}", patient.name),
+            format!("{date} · printed {printed} by {}", self.actor().user),
+            teeth,
+        ])
+    }
+
+    fn write_rendered(
+        &self,
+        image: &RgbImage,
+        format: RenderFormat,
+        header: &[String],
+        out: &Path,
+    ) -> Result<Rendered, AppError> {
+        let bytes = match format {
+            RenderFormat::Png => chairside_media::render::encode(image, true)?,
+            RenderFormat::Jpeg => chairside_media::render::encode(image, false)?,
+            RenderFormat::Pdf => chairside_media::render::pdf_page(image, header)?,
+        };
+        // Written beside the target and renamed, so a reader never sees half a file.
+        let tmp =
+            out.with_file_name(format!(".{}.partial", out.file_name().and_then(|n| n.to_str()).unwrap_or("render")));
+        std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, out)).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            AppError::Media(chairside_media::MediaError::Io {
+                context: format!("writing {}", out.display()),
+                source: e,
+            })
+        })?;
+        Ok(Rendered {
+            path: out.display().to_string(),
+            width: image.width(),
+            height: image.height(),
+            bytes: bytes.len() as u64,
+        })
+    }
+}

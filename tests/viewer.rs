@@ -1,0 +1,263 @@
+//! The clinical viewer's tools through the app API: adjustments that never touch the original,
+//! thumbnails that follow the edit, measurements from a DICOM's Pixel Spacing and from a user's
+//! calibration, a move to another patient with its edits and links, printing, and the refusals.
+
+use std::path::PathBuf;
+
+use chairside_app::{AuditFilter, Library, LibraryOptions};
+use chairside_media::{AdjustChange, AnnotationInput, AnnotationType, CalibrationSource, MoveStatus};
+use chairside_patients::NewPatient;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)
+}
+
+fn open() -> (tempfile::TempDir, Library, String, String) {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lib = Library::open(LibraryOptions::new(dir.path())).expect("open");
+    let ana = lib.add_patient(&NewPatient {
+        name: "Ana Kovač".into(),
+        external_id: Some("C-1".into()),
+        ..Default::default()
+    });
+    let bruno = lib.add_patient(&NewPatient { name: "Bruno Díaz".into(), ..Default::default() });
+    (dir, lib, ana.expect("patient").id, bruno.expect("patient").id)
+}
+
+fn import(lib: &Library, patient: &str, name: &str) -> (String, String) {
+    let r = lib.import_paths(patient, &[fixture(name)], None, "test", &|_| {}).expect("import");
+    (r[0].document_id.clone().expect("imported"), r[0].sha256.clone().expect("sha"))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+fn item(kind: AnnotationType, points: Vec<[f64; 2]>) -> AnnotationInput {
+    AnnotationInput { kind, points, text: None, color: None, width: None }
+}
+
+fn code(e: chairside_app::AppError) -> String {
+    e.code().to_string()
+}
+
+#[test]
+fn an_adjusted_photo_keeps_its_original_and_its_thumbnails_follow_the_edit() {
+    let (_d, lib, ana, _) = open();
+    let (doc, sha) = import(&lib, &ana, "orient_6.jpg");
+    lib.wait_for_thumbnails();
+    let plain = lib.thumbnail(&doc, 256).expect("thumb").expect("ready");
+    let a =
+        lib.adjust(&doc, &AdjustChange { rotate: Some(90), invert: Some(true), ..Default::default() }).expect("adjust");
+    assert_eq!((a.adjustments.rotate, a.adjustments.invert), (90, true));
+    let edited = lib.thumbnail(&doc, 256).expect("thumb").expect("ready");
+    assert_ne!(edited.path, plain.path, "an edited document shows its edited thumbnail");
+    assert_eq!((edited.width, edited.height), (plain.height, plain.width), "turned a quarter");
+    // The original is the same bytes with the same hash, read back.
+    let (_, bytes) = lib.view_original(&doc).expect("original");
+    assert_eq!(sha256_hex(&bytes), sha);
+    let details = lib.show_document(&doc).expect("show");
+    assert!(details.history.iter().any(|h| h.action == "adjust"));
+    assert_eq!(details.adjustments.rotate, 90);
+    // Reset: the original's thumbnail again, and one more history row.
+    let reset = lib.adjust(&doc, &AdjustChange { reset: true, ..Default::default() }).expect("reset");
+    assert!(reset.version > a.version);
+    assert_eq!(lib.thumbnail(&doc, 256).expect("thumb").expect("ready").path, plain.path);
+    // An unchanged adjustment writes nothing.
+    let again = lib.adjust(&doc, &AdjustChange { reset: true, ..Default::default() }).expect("same");
+    assert_eq!(again.version, reset.version);
+}
+
+#[test]
+fn an_unedited_render_is_the_original_as_displayed() {
+    let (_d, lib, ana, _) = open();
+    for name in ["orient_1.jpg", "orient_6.jpg", "orient_6.webp", "png_chelsea_pentax.png"] {
+        let (doc, _) = import(&lib, &ana, name);
+        lib.wait_for_thumbnails();
+        let out = tempfile::tempdir().expect("tmp");
+        let path = out.path().join("r.png");
+        let r = lib.render_document(&doc, &path, false, Some(1024)).expect("render");
+        let thumb = lib.thumbnail(&doc, 1024).expect("thumb").expect("ready");
+        assert_eq!((r.width, r.height), (thumb.width, thumb.height), "{name}: the displayed size");
+        let a = image::open(&path).expect("png").into_rgb8();
+        let b = image::open(&thumb.path).expect("jpeg").into_rgb8();
+        let diff: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(x, y)| (*x as i64 - *y as i64).unsigned_abs()).sum();
+        let mean = diff as f64 / a.as_raw().len() as f64;
+        assert!(mean < 8.0, "{name}: the render matches the thumbnail's orientation (mean difference {mean:.1})");
+    }
+}
+
+#[test]
+fn a_dicom_is_measured_in_millimetres_from_its_pixel_spacing_and_a_user_can_calibrate() {
+    let (_d, lib, ana, _) = open();
+    let (doc, sha) = import(&lib, &ana, "dcm_ct_small.dcm");
+    let c = lib.calibration(&doc).expect("calibration");
+    assert_eq!(c.source, CalibrationSource::Dicom);
+    // The file's Pixel Spacing is 0.661468 \ 0.661468 mm.
+    let added =
+        lib.annotate(&doc, &[item(AnnotationType::Length, vec![[10.0, 20.0], [110.0, 20.0]])]).expect("annotate");
+    let m = added[0].measurement.clone().expect("measured");
+    assert_eq!(m.unit, "mm");
+    assert!(m.calibrated);
+    let expected = 100.0 * 0.661468;
+    assert!((m.value - expected).abs() / expected < 0.005, "{} mm, expected {expected}", m.value);
+    // A ruler drawn over 50 pixels said to be 10 mm: the user's calibration comes first.
+    let c = lib.calibrate(&doc, Some(([0.0, 0.0], [50.0, 0.0], 10.0))).expect("calibrate");
+    assert_eq!((c.source, c.mm_per_pixel), (CalibrationSource::User, Some(0.2)));
+    assert_eq!(lib.annotations(&doc).expect("list")[0].measurement.as_ref().map(|m| m.value), Some(20.0));
+    let cleared = lib.calibrate(&doc, None).expect("clear");
+    assert_eq!(cleared.source, CalibrationSource::Dicom);
+    // A zero-length line or a zero length is refused.
+    assert_eq!(
+        code(lib.calibrate(&doc, Some(([5.0, 5.0], [5.0, 5.0], 10.0))).expect_err("zero")),
+        "invalid_calibration"
+    );
+    assert_eq!(
+        code(lib.calibrate(&doc, Some(([0.0, 0.0], [50.0, 0.0], 0.0))).expect_err("0 mm")),
+        "invalid_calibration"
+    );
+    // Windowed from the full depth: a soft-tissue window in Hounsfield units renders.
+    let w =
+        lib.adjust(&doc, &AdjustChange { window: Some(Some([40.0, 400.0])), ..Default::default() }).expect("window");
+    assert_eq!(w.adjustments.window, Some([40.0, 400.0]));
+    let out = tempfile::tempdir().expect("tmp");
+    let r = lib.render_document(&doc, &out.path().join("ct.pdf"), true, None).expect("pdf");
+    assert!(std::fs::read(&r.path).expect("read").starts_with(b"%PDF"));
+    let (_, bytes) = lib.view_original(&doc).expect("original");
+    assert_eq!(sha256_hex(&bytes), sha, "the DICOM itself is untouched");
+    // A photo has no spacing: pixels, marked not calibrated.
+    let (photo, _) = import(&lib, &ana, "orient_1.jpg");
+    let px = lib.annotate(&photo, &[item(AnnotationType::Length, vec![[0.0, 0.0], [30.0, 40.0]])]).expect("annotate");
+    let m = px[0].measurement.clone().expect("measured");
+    assert_eq!((m.value, m.unit, m.calibrated), (50.0, "px", false));
+}
+
+#[test]
+fn bad_edits_annotations_and_moves_are_refused_and_change_nothing() {
+    let (_d, lib, ana, bruno) = open();
+    let (doc, _) = import(&lib, &ana, "orient_1.jpg");
+    let version = lib.show_document(&doc).expect("show").document.summary.version;
+    let crop = AdjustChange { crop: Some(Some([0, 0, 100_000, 10])), ..Default::default() };
+    assert_eq!(code(lib.adjust(&doc, &crop).expect_err("crop")), "invalid_edit");
+    assert_eq!(
+        code(lib.annotate(&doc, &[item(AnnotationType::Line, vec![])]).expect_err("no points")),
+        "invalid_annotation"
+    );
+    let far = item(AnnotationType::Arrow, vec![[0.0, 0.0], [1e7, 1e7]]);
+    assert_eq!(code(lib.annotate(&doc, &[far]).expect_err("far")), "invalid_annotation");
+    assert_eq!(code(lib.move_documents(std::slice::from_ref(&doc), &ana, "same").expect_err("same")), "move_refused");
+    assert_eq!(
+        code(lib.move_documents(std::slice::from_ref(&doc), "no-such", "x").expect_err("unknown")),
+        "patient_not_found"
+    );
+    assert_eq!(code(lib.move_documents(std::slice::from_ref(&doc), &bruno, " ").expect_err("reason")), "move_refused");
+    assert_eq!(code(lib.remove_annotation(&doc, "no-such").expect_err("annotation")), "annotation_not_found");
+    let preset = AdjustChange { preset: Some("no-such".into()), ..Default::default() };
+    assert_eq!(code(lib.adjust(&doc, &preset).expect_err("preset")), "unknown_preset");
+    lib.archive(&doc, Some("blurred")).expect("archive");
+    assert_eq!(
+        code(lib.move_documents(std::slice::from_ref(&doc), &bruno, "x").expect_err("archived")),
+        "move_refused"
+    );
+    let details = lib.show_document(&doc).expect("show");
+    assert_eq!(details.document.summary.version, version + 1, "only the archive changed it");
+    assert!(details.annotations.is_empty());
+    assert!(details.adjustments.is_identity());
+    // A PDF has no pixels to adjust.
+    let dir = tempfile::tempdir().expect("tmp");
+    let path = dir.path().join("consent.pdf");
+    std::fs::write(&path, chairside_media::pdf::craft::pdf("", &[])).expect("write");
+    let r = lib.import_paths(&ana, &[path], None, "test", &|_| {}).expect("import");
+    let pdf = r[0].document_id.clone().expect("imported");
+    let turn = AdjustChange { rotate: Some(90), ..Default::default() };
+    assert_eq!(code(lib.adjust(&pdf, &turn).expect_err("pdf")), "not_an_image");
+}
+
+#[test]
+fn a_misfiled_photo_moves_with_its_edits_and_annotations_and_its_links_end() {
+    let (_d, lib, ana, bruno) = open();
+    let (doc, sha) = import(&lib, &ana, "orient_6.jpg");
+    let note = lib.add_note(&ana, "caries 16").expect("note");
+    lib.link(&doc, "clinical_note", &note.id, None).expect("link");
+    lib.adjust(&doc, &AdjustChange { contrast: Some(25), ..Default::default() }).expect("adjust");
+    lib.annotate(
+        &doc,
+        &[AnnotationInput { text: Some("here".into()), ..item(AnnotationType::Text, vec![[10.0, 10.0]]) }],
+    )
+    .expect("annotate");
+    let moved = lib.move_documents(std::slice::from_ref(&doc), &bruno, "wrong chart").expect("move");
+    let m = &moved[0];
+    assert_eq!(m.status, MoveStatus::Moved);
+    assert_eq!(m.ended_links, vec![format!("clinical_note:{}", note.id)]);
+    let copy = lib.show_document(&m.new_id).expect("copy");
+    assert_eq!(copy.document.patient_id, bruno);
+    assert_eq!(copy.document.summary.sha256, sha);
+    assert_eq!(copy.adjustments.contrast, 25);
+    assert_eq!(copy.annotations.len(), 1);
+    assert_eq!(copy.moved_from.as_deref(), Some(doc.as_str()));
+    let actions: Vec<&str> = copy.history.iter().map(|h| h.action.as_str()).collect();
+    assert!(
+        actions.starts_with(&["import"]) && actions.contains(&"adjust") && actions.ends_with(&["move_in"]),
+        "{actions:?}"
+    );
+    let source = lib.show_document(&doc).expect("source");
+    assert_eq!(source.document.summary.status, chairside_media::Status::Archived);
+    assert_eq!(source.moved_to.as_deref(), Some(m.new_id.as_str()));
+    assert!(
+        source
+            .document
+            .archive_reason
+            .as_deref()
+            .is_some_and(|r| r.contains("Bruno Díaz") && r.contains("wrong chart"))
+    );
+    assert!(source.links.is_empty(), "its links ended");
+    assert!(lib.owner_documents("clinical_note", &note.id).expect("links").is_empty());
+    // The audit names both patients.
+    let events =
+        lib.audit_query(&AuditFilter { entity: Some(doc.clone()), limit: 50, ..Default::default() }).expect("audit");
+    let mv = events.iter().find(|e| e.action == "move").expect("move audited");
+    assert_eq!(mv.detail["from_patient"], ana.as_str());
+    assert_eq!(mv.detail["to_patient"], bruno.as_str());
+    // The same move again changes nothing; moving back restores the first document.
+    assert_eq!(
+        lib.move_documents(std::slice::from_ref(&doc), &bruno, "again").expect("again")[0].status,
+        MoveStatus::Unchanged
+    );
+    let back = lib.move_documents(std::slice::from_ref(&m.new_id), &ana, "it was Ana after all").expect("back");
+    assert_eq!(back[0].new_id, doc);
+    let restored = lib.show_document(&doc).expect("restored");
+    assert_eq!(restored.document.summary.status, chairside_media::Status::Active);
+    assert_eq!(restored.adjustments.contrast, 25);
+    let (_, bytes) = lib.view_original(&doc).expect("original");
+    assert_eq!(sha256_hex(&bytes), sha, "the original never changed");
+}
+
+#[test]
+fn an_edit_after_signing_ends_the_signature_and_a_mount_prints_to_a_pdf() {
+    let (_d, lib, ana, _) = open();
+    let (doc, _) = import(&lib, &ana, "orient_1.jpg");
+    let sig = lib.sign_document(&doc).expect("sign");
+    assert!(sig.valid);
+    lib.annotate(&doc, &[item(AnnotationType::Arrow, vec![[1.0, 1.0], [20.0, 20.0]])]).expect("annotate");
+    let after = lib.show_document(&doc).expect("show").signatures;
+    assert!(!after[0].valid, "an annotation after signing ends its validity");
+    assert_eq!(after[0].changed_after.as_ref().map(|c| c.action.as_str()), Some("annotate"));
+
+    let series = lib.start_series(&ana, "bitewings-4", Some("Recall")).expect("series").series;
+    lib.place_in_series(&series.id, 0, &doc).expect("place");
+    let out = tempfile::tempdir().expect("tmp");
+    let r = lib.render_series(&series.id, &out.path().join("mount.pdf"), true).expect("print");
+    let pdf = std::fs::read(&r.path).expect("read");
+    assert!(pdf.starts_with(b"%PDF"));
+    let events = lib
+        .audit_query(&AuditFilter { entity: Some(series.id.clone()), limit: 10, ..Default::default() })
+        .expect("audit");
+    assert!(events.iter().any(|e| e.action == "export"), "printing is audited as an export");
+    let png = lib.render_series(&series.id, &out.path().join("mount.png"), false).expect("png");
+    assert!(png.width > png.height, "four bitewings side by side");
+    assert_eq!(
+        code(lib.render_document(&doc, &out.path().join("x.gif"), false, None).expect_err("gif")),
+        "invalid_input"
+    );
+}
