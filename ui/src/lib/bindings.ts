@@ -40,7 +40,15 @@ export type HistoryEntry = { version: number, at: string, actor: string, worksta
 
 export type Attachment = { id: string, document_id: string, owner_type: string, owner_id: string, patient_id: string, role: string | null, created_at: string, created_by: string, };
 
-export type DocumentDetails = { exif: JsonValue | null, links: Array<Attachment>, history: Array<HistoryEntry>, signatures: Array<Signature>, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+export type DocumentDetails = { exif: JsonValue | null, links: Array<Attachment>, history: Array<HistoryEntry>, signatures: Array<Signature>, adjustments: Adjustments, annotations: Array<Annotation>, calibration: Calibration, 
+/**
+ * Where this document went when it was moved to another patient (it is archived here).
+ */
+moved_to: string | null, 
+/**
+ * The document it was moved from, in another patient's chart.
+ */
+moved_from: string | null, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
  * As displayed, after EXIF orientation.
  */
