@@ -7,8 +7,9 @@ use chairside_app::backups::{BackupReport, BackupRun, BackupSchedule};
 use chairside_app::clinical_notes::Note;
 use chairside_app::media::health::{SizeRow, ThumbnailBacklog};
 use chairside_app::media::{
-    Attachment, ChangedAfter, Document, DocumentDetails, HistoryEntry, Kind, Signature, Status, ThumbnailEvent,
-    ThumbnailRef, Transition,
+    Adjusted, Adjustments, Annotation, AnnotationInput, AnnotationType, Attachment, Calibration, CalibrationSource,
+    ChangedAfter, Document, DocumentDetails, Flip, HistoryEntry, Kind, Measurement, MoveStatus, Moved, Preset,
+    Signature, Status, ThumbnailEvent, ThumbnailRef, Transition,
 };
 use chairside_app::patients::Patient;
 use chairside_app::series::{NewTemplate, Series, Slot, Template};
@@ -16,15 +17,15 @@ use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AuditState, BackupState, CaptureOutcome, DiskHealth, ErrorPayload, FileResult, FileStatus, Finding,
-    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, Permission, Role, ScanningState, SeriesView,
-    SessionState, SlotView, ToothLabel, User, VerifyRun,
+    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, Permission, Rendered, Role, ScanningState,
+    SeriesView, SessionState, SlotView, ToothLabel, User, VerifyRun,
 };
 use ts_rs::{Config, TS};
 
 use crate::capture::ActivePatientEvent;
 use crate::commands::{
-    AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, GalleryItem, ImportProgressEvent, InboxFolderInput,
-    LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
+    AdjustInput, AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, GalleryItem, ImportProgressEvent,
+    InboxFolderInput, LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
 };
 use crate::sync::SyncEvent;
 use chairside_app::sync_engine::log::PeerChain;
@@ -55,7 +56,9 @@ pub fn typescript() -> String {
         SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
         DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
         BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
-        NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck,
+        NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck, Flip, Adjustments, AnnotationType,
+        Measurement, Annotation, CalibrationSource, Calibration, AnnotationInput, Adjusted, Preset, MoveStatus, Moved,
+        Rendered, AdjustInput,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chairside_app::backups::{BackupReport, BackupSchedule};
 use chairside_app::clinical_notes::Note;
-use chairside_app::media::Signature;
+use chairside_app::media::{
+    AdjustChange, Adjusted, Annotation, AnnotationInput, Calibration, Flip, Moved, Preset, Signature,
+};
 use chairside_app::media::{
     Attachment, DocumentDetails, DocumentPatch, DocumentSummary, Kind, Status, StatusFilter, Transition,
 };
@@ -18,7 +20,7 @@ use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AppError, AuditFilter, BackupState, CaptureOutcome, ErrorPayload, FileResult, Health, InboxFile,
-    InboxFolder, Library, Permission, Remedy, Role, Secret, SeriesView, SessionState, ToothLabel, User,
+    InboxFolder, Library, Permission, Remedy, Rendered, Role, Secret, SeriesView, SessionState, ToothLabel, User,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -850,4 +852,139 @@ pub async fn audit_export_csv<R: Runtime>(app: AppHandle<R>, query: AuditQueryIn
         Ok(lib.export_audit_csv(&audit_filter(query), &path)? as u64)
     })
     .await
+}
+
+// --- the clinical viewer ---
+
+/// A change of adjustments from the viewer: a field left out stays as it is; `crop` and
+/// `window` set to null are removed.
+#[derive(Debug, Clone, Default, Deserialize, TS)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdjustInput {
+    pub reset: bool,
+    #[ts(optional)]
+    pub preset: Option<String>,
+    #[ts(optional)]
+    pub rotate: Option<u16>,
+    #[ts(optional)]
+    pub flip: Option<Flip>,
+    #[ts(optional)]
+    pub straighten: Option<f64>,
+    #[serde(deserialize_with = "present")]
+    #[ts(optional)]
+    pub crop: Option<Option<[u32; 4]>>,
+    #[serde(deserialize_with = "present")]
+    #[ts(optional)]
+    pub window: Option<Option<[f64; 2]>>,
+    #[ts(optional)]
+    pub brightness: Option<i32>,
+    #[ts(optional)]
+    pub contrast: Option<i32>,
+    #[ts(optional)]
+    pub gamma: Option<f64>,
+    #[ts(optional)]
+    pub invert: Option<bool>,
+    #[ts(optional)]
+    pub sharpen: Option<u32>,
+}
+
+/// A field given as null is `Some(None)` (remove it); left out, `None` (keep it).
+fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[tauri::command(async)]
+pub async fn adjust_document<R: Runtime>(app: AppHandle<R>, id: String, change: AdjustInput) -> Reply<Adjusted> {
+    let change = AdjustChange {
+        reset: change.reset,
+        preset: change.preset,
+        rotate: change.rotate,
+        flip: change.flip,
+        straighten: change.straighten,
+        crop: change.crop,
+        window: change.window,
+        brightness: change.brightness,
+        contrast: change.contrast,
+        gamma: change.gamma,
+        invert: change.invert,
+        sharpen: change.sharpen,
+    };
+    changing(app, move |lib| lib.adjust(&id, &change)).await
+}
+
+#[tauri::command(async)]
+pub async fn adjust_presets<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Preset>> {
+    blocking(app, |lib| lib.adjust_presets()).await
+}
+
+#[tauri::command(async)]
+pub async fn annotate_document<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    items: Vec<AnnotationInput>,
+) -> Reply<Vec<Annotation>> {
+    changing(app, move |lib| lib.annotate(&id, &items)).await
+}
+
+#[tauri::command(async)]
+pub async fn remove_annotation<R: Runtime>(app: AppHandle<R>, id: String, annotation_id: String) -> Reply<()> {
+    changing(app, move |lib| lib.remove_annotation(&id, &annotation_id)).await
+}
+
+/// Calibrates from a line over something `mm` long; with no line, clears the user's one.
+#[tauri::command(async)]
+pub async fn calibrate_document<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    line: Option<([f64; 2], [f64; 2], f64)>,
+) -> Reply<Calibration> {
+    changing(app, move |lib| lib.calibrate(&id, line)).await
+}
+
+#[tauri::command(async)]
+pub async fn move_documents<R: Runtime>(
+    app: AppHandle<R>,
+    ids: Vec<String>,
+    to_patient: String,
+    reason: String,
+) -> Reply<Vec<Moved>> {
+    changing(app, move |lib| lib.move_documents(&ids, &to_patient, &reason)).await
+}
+
+/// Writes a document as adjusted (PNG, JPEG or a PDF page with the header) to `out`.
+#[tauri::command(async)]
+pub async fn render_document<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    out: String,
+    annotations: bool,
+) -> Reply<Rendered> {
+    changing(app, move |lib| lib.render_document(&id, &absolute_path(&out)?, annotations, None)).await
+}
+
+/// Prints a mount (a series) to a PDF page, PNG or JPEG at `out`.
+#[tauri::command(async)]
+pub async fn print_series<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    out: String,
+    annotations: bool,
+) -> Reply<Rendered> {
+    changing(app, move |lib| lib.render_series(&id, &absolute_path(&out)?, annotations)).await
+}
+
+/// Output paths typed in the window must be whole: a relative one would land wherever the
+/// app was started.
+fn absolute_path(out: &str) -> Result<PathBuf, AppError> {
+    let path = PathBuf::from(out.trim());
+    if !path.is_absolute() {
+        return Err(AppError::InvalidInput(format!(
+            "{out:?}: give the whole path, for example /home/you/referral.pdf"
+        )));
+    }
+    Ok(path)
 }

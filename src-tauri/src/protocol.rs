@@ -17,8 +17,19 @@ pub const SCHEME: &str = "media";
 /// What a request asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Target {
-    Thumbnail { document: String, size: u32 },
-    Original { document: String },
+    Thumbnail {
+        document: String,
+        size: u32,
+    },
+    Original {
+        document: String,
+    },
+    /// The document as adjusted (`original`: as it is), at most `size` pixels long.
+    View {
+        document: String,
+        size: u32,
+        original: bool,
+    },
 }
 
 /// Parses the path of a `media:` URL; `None` for anything else.
@@ -33,6 +44,11 @@ pub fn parse(uri: &Uri) -> Option<Target> {
             THUMBNAIL_SIZES.contains(&size).then(|| Target::Thumbnail { document: id.to_string(), size })
         }
         ["original", id] if valid_id(id) => Some(Target::Original { document: id.to_string() }),
+        // `view/<id>/<size>/<version>`: the version only makes each edit a new address.
+        [which @ ("view" | "view-original"), id, size, _version] if valid_id(id) => {
+            let size: u32 = size.parse().ok().filter(|s| (16..=4096).contains(s))?;
+            Some(Target::View { document: id.to_string(), size, original: *which == "view-original" })
+        }
         _ => None,
     }
 }
@@ -72,6 +88,10 @@ fn image(mime: &str, cache: &str, bytes: Vec<u8>) -> Response<Vec<u8>> {
 pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
     match parse(uri) {
         None => error_response(400, "not a Chairside media address"),
+        Some(Target::View { document, size, original }) => match library.view_adjusted(&document, size, original) {
+            Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
+            Err(e) => error_response(status_of(&e), &e.to_string()),
+        },
         Some(Target::Thumbnail { document, size }) => match library.thumbnail(&document, size) {
             // Revalidated at every use: a locked window, or another user, must reach the check
             // here rather than the webview's cache.
@@ -107,7 +127,17 @@ mod tests {
             parse(&uri(&format!("http://media.localhost/original/{id}"))),
             Some(Target::Original { document: id.into() })
         );
+        assert_eq!(
+            parse(&uri(&format!("media://localhost/view%2F{id}%2F2048%2F7"))),
+            Some(Target::View { document: id.into(), size: 2048, original: false })
+        );
+        assert_eq!(
+            parse(&uri(&format!("media://localhost/view-original/{id}/1024/7"))),
+            Some(Target::View { document: id.into(), size: 1024, original: true })
+        );
         for bad in [
+            format!("media://localhost/view/{id}/9000/1"),
+            format!("media://localhost/view/{id}/2048"),
             format!("media://localhost/thumb/{id}/300"),
             format!("media://localhost/thumb/{id}"),
             "media://localhost/original/..%2F..%2Fetc%2Fpasswd".to_string(),

@@ -534,6 +534,45 @@ test('two photos compare side by side, both painted, with synchronised zoom', as
   await until(async () => (await count('.selection')) === 0, 'the selection cleared');
 });
 
+test('the viewer turns a photo, measures a length, prints it to a PDF and moves it to another patient', async () => {
+  await clickCss('.tile');
+  await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth > 0;"), 'image painted', 15000);
+  await until(async () => (await count('[data-testid=viewer-tools]')) === 1, 'the tool strip', 10000);
+  const [w0, h0] = await wd.exec("const i = document.querySelector('.viewer img'); return [i.naturalWidth, i.naturalHeight];");
+  await clickCss('[data-testid=rotate-right]');
+  await until(
+    () => wd.exec("const i = document.querySelector('.viewer img'); return !!i && (i.src.includes('view%2F') || i.src.includes('/view/')) && i.complete && i.naturalWidth > 0;"),
+    'the turned rendition painted',
+    15000,
+  );
+  const [w1, h1] = await wd.exec("const i = document.querySelector('.viewer img'); return [i.naturalWidth, i.naturalHeight];");
+  assert((w0 > h0) === (h1 > w1), `turned a quarter: ${w0}×${h0} → ${w1}×${h1}`);
+  // The length tool: two clicks on the layer, 200 screen pixels apart.
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'm' }));");
+  await until(async () => (await count('[data-testid=tool-hint]')) === 1, 'the tool asks for points');
+  await wd.exec(`const s = document.querySelector('[data-testid=annotation-layer]'); const r = s.getBoundingClientRect();
+    for (const dx of [-100, 100]) s.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 }));`);
+  await until(async () => (await text('[data-testid=annotations]'))?.includes('px (not calibrated)'), 'the length listed, in pixels', 10000);
+  await until(async () => (await count('[data-testid=annotation-length]')) === 1, 'the length drawn on the layer', 10000);
+  await shot('26-viewer-tools');
+  // Print to a PDF with the annotations.
+  const pdf = join(dataDir, '..', `viewer-${process.pid}.pdf`);
+  await clickCss('[data-testid=print]');
+  await wd.type(await $('input[name=print-path]'), pdf);
+  await clickButton('Write PDF', '[role=dialog]');
+  await until(() => existsSync(pdf), 'the PDF written', 15000);
+  assert(readFileSync(pdf).subarray(0, 5).toString() === '%PDF-', 'a PDF');
+  await rm(pdf, { force: true });
+  // Move to another patient: archived here, pointing at its copy in the other chart.
+  await clickCss('[data-testid=move]');
+  await wd.type(await $('input[name=move-reason]'), 'filed in the wrong chart');
+  await clickButton('Move', '[role=dialog]');
+  await until(async () => (await count('.viewer .badge.archived')) === 1, 'archived here after the move', 10000);
+  await until(async () => (await text('[data-testid=moved]'))?.includes('Moved to another patient'), 'the pointer shown', 10000);
+  await shot('27-moved');
+  await clickButton('✕ Close', '.viewer');
+});
+
 const backupDir = join(dataDir, '..', `chairside-app-e2e-backup-${process.pid}`);
 test('health: the status bar asks for a look, the backup folder is set in Settings, and a backup is written and checked', async () => {
   await until(async () => (await text('[data-testid=health-status]'))?.includes('Needs a look'), 'the status bar asks for a look', 10000);

@@ -193,6 +193,34 @@ impl Library {
         Ok(rendered)
     }
 
+    /// The document as the viewer shows it: adjusted (or, with `original`, as it is), without
+    /// annotations (the viewer draws those as a layer), as a JPEG whose long edge is at most
+    /// `long_edge`. Audited as a view.
+    pub fn view_adjusted(&self, id: &str, long_edge: u32, original: bool) -> Result<Vec<u8>, AppError> {
+        let actor = self.allow(Permission::ViewImages)?;
+        let image = self.media.render(
+            id,
+            RenderOptions {
+                long_edge: Some(long_edge.clamp(16, MAX_RENDER_EDGE)),
+                annotations: false,
+                original,
+                enlarge: false,
+            },
+        )?;
+        let jpeg = chairside_media::render::encode(&image, false)?;
+        self.db.write(|tx| {
+            chairside_audit::append(
+                tx,
+                &actor,
+                "view",
+                "document",
+                Some(id),
+                json!({"adjusted": !original, "size": long_edge}),
+            )
+        })?;
+        Ok(jpeg)
+    }
+
     /// The header of a printed page: clinic; patient and chart number; date; teeth.
     fn print_header(&self, docs: &[String]) -> Result<Vec<String>, AppError> {
         let first = self.media.get(&docs[0])?;

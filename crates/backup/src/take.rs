@@ -206,7 +206,16 @@ fn remove_partial_snapshots(target: &Path) -> Result<(), BackupError> {
 fn new_snapshot_dir(target: &Path) -> Result<(String, PathBuf), BackupError> {
     let root = target.join(SNAPSHOTS);
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
-    for n in 1..1000 {
+    // After every name of this second already there (a killed run's removed `.partial` must
+    // not free a lower number: the newest must sort last).
+    let index_of = |name: &str| -> Option<u32> {
+        let rest = name.strip_suffix(PARTIAL_SUFFIX).unwrap_or(name).strip_prefix(stamp.as_str())?;
+        if rest.is_empty() { Some(1) } else { rest.strip_prefix('-')?.parse().ok() }
+    };
+    let highest = std::fs::read_dir(&root)
+        .map(|d| d.flatten().filter_map(|e| index_of(&e.file_name().to_string_lossy())).max().unwrap_or(0))
+        .unwrap_or(0);
+    for n in highest + 1..1000 {
         let name = if n == 1 { stamp.clone() } else { format!("{stamp}-{n:03}") };
         let partial = root.join(format!("{name}{PARTIAL_SUFFIX}"));
         if root.join(&name).exists() || partial.exists() {

@@ -84,6 +84,7 @@ pub const DEFAULT_COLOR: &str = "#ffd400";
 pub const DEFAULT_WIDTH: f64 = 2.0;
 
 /// One item as a script or the viewer gives it.
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AnnotationInput {

@@ -3,7 +3,12 @@
 // run in Chromium without the Rust side. The real-app e2e covers the real backend.
 import { mockIPC, mockWindows, mockConvertFileSrc } from '@tauri-apps/api/mocks';
 import { emit } from '@tauri-apps/api/event';
+import { NO_ADJUSTMENTS } from '../lib/geometry';
 import type {
+  AdjustInput,
+  Adjustments,
+  Annotation,
+  AnnotationInput,
   Command,
   SeriesView,
   Template,
@@ -206,6 +211,11 @@ function doc(patientId: string, n: number, captured: Date, kind: Kind, filename:
     links: [],
     history: [{ version: 1, at: now(), actor: 'e2e', workstation: 'ws', action: 'import', changes: {} }],
     signatures: [] as Signature[],
+    adjustments: { ...NO_ADJUSTMENTS },
+    annotations: [] as Annotation[],
+    calibration: { id: '', mm_per_pixel: null, source: 'none' as const },
+    moved_to: null as string | null,
+    moved_from: null as string | null,
   };
   docs.set(d.id, d);
   return d;
@@ -573,6 +583,44 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     d.signatures.push(s);
     return s;
   },
+  adjust_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    const change = a.change as AdjustInput;
+    const { reset, ...rest } = change;
+    d.adjustments = { ...(reset ? NO_ADJUSTMENTS : d.adjustments), ...rest } as Adjustments;
+    d.version += 1;
+    return { id: d.id, adjustments: d.adjustments, version: d.version };
+  },
+  adjust_presets: () => ['caries', 'endo', 'perio', 'soft-tissue', 'inverted'].map((name) => ({ name, brightness: 0, contrast: 30, gamma: 1, invert: name === 'inverted', sharpen: 2, built_in: true })),
+  annotate_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    const added = (a.items as AnnotationInput[]).map((i) => {
+      if (i.points.length === 0) throw { code: 'invalid_annotation', message: 'the annotation was refused: it has no points', remedy: null };
+      return { id: id('ann'), type: i.type, points: i.points, text: i.text ?? null, color: i.color ?? '#ffd400', width: i.width ?? 2, measurement: null, created_by: signedIn ?? 'e2e', created_at: now() } as Annotation;
+    });
+    d.annotations.push(...added);
+    return added;
+  },
+  remove_annotation: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    d.annotations = d.annotations.filter((x) => x.id !== a.annotationId);
+    return null;
+  },
+  calibrate_document: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    const line = a.line as [[number, number], [number, number], number] | null;
+    d.calibration = line ? { id: d.id, mm_per_pixel: line[2] / Math.hypot(line[1][0] - line[0][0], line[1][1] - line[0][1]), source: 'user' } : { id: d.id, mm_per_pixel: null, source: 'none' };
+    return d.calibration;
+  },
+  move_documents: (a) =>
+    (a.ids as string[]).map((i) => {
+      const d = need(docs.get(i), 'document_not_found', 'document');
+      if (d.patient_id === a.toPatient) throw { code: 'move_refused', message: 'the move was refused: already in that chart', remedy: null };
+      d.patient_id = String(a.toPatient);
+      return { id: i, new_id: i, status: 'moved', ended_links: [] };
+    }),
+  render_document: (a) => ({ path: String(a.out), width: 2048, height: 1536, bytes: 1000 }),
+  print_series: (a) => ({ path: String(a.out), width: 2072, height: 1048, bytes: 1000 }),
   audit_events: () => audit,
   audit_verify: () => ({ ok: true, events_checked: audit.length, problem: null, peers: [] }),
   audit_export_csv: () => audit.length,

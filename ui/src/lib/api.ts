@@ -6,6 +6,14 @@ import { invoke, convertFileSrc, type InvokeArgs } from '@tauri-apps/api/core';
 import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 import type {
   ActivePatientEvent,
+  AdjustInput,
+  Adjusted,
+  Annotation,
+  AnnotationInput,
+  Calibration,
+  Moved,
+  Preset,
+  Rendered,
   CaptureOutcome,
   NewTemplate,
   SeriesView,
@@ -169,6 +177,17 @@ export const api = {
   /** A patient opened in the window (audited). */
   openPatient: (id: string) => call<Patient>('open_patient', { id }),
   signDocument: (id: string) => call<Signature>('sign_document', { id }),
+  adjustDocument: (id: string, change: AdjustInput) => call<Adjusted>('adjust_document', { id, change }),
+  adjustPresets: () => call<Preset[]>('adjust_presets'),
+  annotateDocument: (id: string, items: AnnotationInput[]) => call<Annotation[]>('annotate_document', { id, items }),
+  removeAnnotation: (id: string, annotationId: string) => call<null>('remove_annotation', { id, annotationId }),
+  /** A line over something `mm` long; `null` clears the user's calibration. */
+  calibrateDocument: (id: string, line: [[number, number], [number, number], number] | null) =>
+    call<Calibration>('calibrate_document', { id, line }),
+  moveDocuments: (ids: string[], toPatient: string, reason: string) => call<Moved[]>('move_documents', { ids, toPatient, reason }),
+  /** The document as adjusted to a PNG, JPEG or PDF page (a full path). */
+  renderDocument: (id: string, out: string, annotations: boolean) => call<Rendered>('render_document', { id, out, annotations }),
+  printSeries: (id: string, out: string, annotations: boolean) => call<Rendered>('print_series', { id, out, annotations }),
   auditEvents: (query: AuditQueryInput) => call<AuditRow[]>('audit_events', { query }),
   auditVerify: () => call<AuditCheck>('audit_verify'),
   /** The filtered events to a CSV file (a full path; never over an existing file). */
@@ -189,6 +208,12 @@ export function originalUrl(documentId: string): string {
 
 /** Formats a webview can draw itself; others are shown through their largest preview. */
 const DRAWABLE = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/bmp']);
+/** The document as adjusted (or as it is, `original`), rendered by the backend; the version
+ * makes each edit a new address. */
+export function adjustedUrl(id: string, version: number, original = false): string {
+  return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}`, 'media');
+}
+
 export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>): string | null {
   if (DRAWABLE.has(doc.mime)) return originalUrl(doc.id);
   return doc.previews.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;

@@ -414,4 +414,81 @@ export type PeerChain = { workstation: string, events_checked: number, ok: boole
 
 export type AuditCheck = { ok: boolean, events_checked: number, problem: string | null, peers: Array<PeerChain>, };
 
-export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now" | "session" | "sign_in" | "sign_out" | "lock_window" | "set_lock_after" | "add_user" | "list_users" | "edit_user" | "set_user_secrets" | "list_roles" | "edit_role" | "open_patient" | "sign_document" | "audit_events" | "audit_verify" | "audit_export_csv";
+export type Flip = "none" | "h" | "v";
+
+export type Adjustments = { 
+/**
+ * Quarter turns clockwise: 0, 90, 180 or 270.
+ */
+rotate: number, flip: Flip, 
+/**
+ * Free rotation (degrees, clockwise, −45 to 45) about the centre, before the crop.
+ */
+straighten: number, 
+/**
+ * x, y, width, height in the straightened original's pixels.
+ */
+crop: [number, number, number, number] | null, 
+/**
+ * Centre and width in the image's own values (a DICOM's modality units, 0–65535 for a
+ * 16-bit image, 0–255 for a photo). `None`: the file's own window, else its full range.
+ */
+window: [number, number] | null, 
+/**
+ * −100 to 100.
+ */
+brightness: number, 
+/**
+ * −100 to 100.
+ */
+contrast: number, 
+/**
+ * 0.1 to 10; 1 leaves the mid-tones.
+ */
+gamma: number, invert: boolean, 
+/**
+ * 0 (none) to 10.
+ */
+sharpen: number, 
+/**
+ * The preset these came from, for people (its values are copied in).
+ */
+preset: string | null, };
+
+export type AnnotationType = "arrow" | "line" | "text" | "freehand" | "rect" | "ellipse" | "length" | "angle" | "area";
+
+export type Measurement = { value: number, 
+/**
+ * mm, px, deg, mm2 or px2.
+ */
+unit: string, calibrated: boolean, };
+
+export type Annotation = { id: string, type: AnnotationType, points: Array<[number, number]>, text: string | null, color: string, width: number, measurement: Measurement | null, created_by: string, created_at: string, };
+
+export type CalibrationSource = "dicom" | "user" | "none";
+
+export type Calibration = { id: string, mm_per_pixel: number | null, source: CalibrationSource, };
+
+export type AnnotationInput = { type: AnnotationType, points: Array<[number, number]>, text: string | null, color: string | null, width: number | null, };
+
+export type Adjusted = { id: string, adjustments: Adjustments, version: number, };
+
+export type Preset = { name: string, brightness: number, contrast: number, gamma: number, invert: boolean, sharpen: number, 
+/**
+ * Built in, or the clinic's own.
+ */
+built_in: boolean, };
+
+export type MoveStatus = "moved" | "unchanged";
+
+export type Moved = { id: string, new_id: string, status: MoveStatus, 
+/**
+ * The links that ended: `owner_type:owner_id`.
+ */
+ended_links: Array<string>, };
+
+export type Rendered = { path: string, width: number, height: number, bytes: number, };
+
+export type AdjustInput = { reset: boolean, preset?: string, rotate?: number, flip?: Flip, straighten?: number, crop?: [number, number, number, number] | null, window?: [number, number] | null, brightness?: number, contrast?: number, gamma?: number, invert?: boolean, sharpen?: number, };
+
+export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now" | "session" | "sign_in" | "sign_out" | "lock_window" | "set_lock_after" | "add_user" | "list_users" | "edit_user" | "set_user_secrets" | "list_roles" | "edit_role" | "open_patient" | "sign_document" | "adjust_document" | "adjust_presets" | "annotate_document" | "remove_annotation" | "calibrate_document" | "move_documents" | "render_document" | "print_series" | "audit_events" | "audit_verify" | "audit_export_csv";
