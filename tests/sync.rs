@@ -612,3 +612,56 @@ fn users_roles_and_signatures_replicate_and_one_login_works_on_every_workstation
     let e = b.lib.sign_in("Dirk", Secret::Password("dentist password")).expect_err("disabled everywhere");
     assert_eq!(e.code(), "auth_failed");
 }
+
+#[test]
+fn edits_annotations_calibrations_and_moves_replicate_and_a_move_converges_with_an_edit() {
+    use chairside_media::{AdjustChange, AnnotationInput, AnnotationType, CalibrationSource, Status};
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("viewer");
+    let a = workstation();
+    join(&a, &endpoint, &prefix);
+    let ana = a.lib.add_patient(&NewPatient { name: "Ana".into(), ..Default::default() }).expect("p").id;
+    let bruno = a.lib.add_patient(&NewPatient { name: "Bruno".into(), ..Default::default() }).expect("p").id;
+    let docs = import(&a, &ana, &[("a.jpg".into(), jpeg(3, 320, 240)), ("b.jpg".into(), jpeg(4, 320, 240))]);
+    a.lib
+        .adjust(&docs[0], &AdjustChange { rotate: Some(90), contrast: Some(20), ..Default::default() })
+        .expect("adjust");
+    let line = AnnotationInput {
+        kind: AnnotationType::Length,
+        points: vec![[10.0, 10.0], [110.0, 10.0]],
+        text: None,
+        color: None,
+        width: None,
+    };
+    a.lib.annotate(&docs[0], &[line]).expect("annotate");
+    a.lib.calibrate(&docs[0], Some(([0.0, 0.0], [100.0, 0.0], 20.0))).expect("calibrate");
+    run(&a);
+
+    let b = workstation();
+    join(&b, &endpoint, &prefix);
+    run(&b);
+    let shown = b.lib.show_document(&docs[0]).expect("on B");
+    assert_eq!((shown.adjustments.rotate, shown.adjustments.contrast), (90, 20), "the edit record arrived");
+    assert_eq!(shown.annotations.len(), 1, "the annotation arrived");
+    assert_eq!(shown.calibration.source, CalibrationSource::User);
+    assert_eq!(shown.annotations[0].measurement.as_ref().map(|m| m.value), Some(20.0), "measured in mm on B too");
+
+    // A moves the second photo to Bruno while B edits its teeth: both workstations agree.
+    let moved = a.lib.move_documents(std::slice::from_ref(&docs[1]), &bruno, "wrong chart").expect("move");
+    b.lib
+        .update_document(&docs[1], &chairside_media::DocumentPatch { teeth: Some("16".into()), ..Default::default() })
+        .expect("teeth on B");
+    run(&a);
+    run(&b);
+    run(&a);
+    for ws in [&a, &b] {
+        let source = ws.lib.show_document(&docs[1]).expect("source");
+        assert_eq!(source.document.summary.status, Status::Archived);
+        assert_eq!(source.moved_to.as_deref(), Some(moved[0].new_id.as_str()));
+        assert_eq!(source.document.summary.teeth.as_deref(), Some("16"), "B's edit kept on the source");
+        let copy = ws.lib.show_document(&moved[0].new_id).expect("copy");
+        assert_eq!(copy.document.patient_id, bruno);
+        assert_eq!(copy.document.summary.status, Status::Active);
+    }
+}
