@@ -92,7 +92,8 @@ describe('App', () => {
     expect(tiles.length).toBeLessThan(80);
     expect(target.querySelector('.header h3')?.textContent).toContain('2026');
     // Newest day first; within a day, the listing's order.
-    expect(target.querySelector('.tile img')?.getAttribute('src')).toBe('media://localhost/thumb%2Fdoc-299%2F256');
+    // The version in the address: an edited photo's new thumbnail is fetched, not the cached one.
+    expect(target.querySelector('.tile img')?.getAttribute('src')).toMatch(/^media:\/\/localhost\/thumb%2Fdoc-299%2F256\?v=\d+$/);
     expect(target.textContent).not.toMatch(/delete/i);
     // A screenful first, then the whole list, whose count is shown once it is complete.
     await until(() => limits.length === 2, 'the whole list asked for');

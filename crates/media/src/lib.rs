@@ -274,7 +274,9 @@ impl Media {
     /// Changes a document's adjustments, then remakes its edited thumbnails.
     pub fn adjust(&self, actor: &Actor, id: &str, change: &AdjustChange) -> Result<Adjusted, MediaError> {
         let adjusted = self.db.write(|tx| edits::adjust(tx, actor, id, change))?;
-        self.edited_thumbnails(id)?;
+        // The edit is saved; its thumbnails are made now when the original is here, else on
+        // demand (an original still in the bucket), so a failure here is not the edit's.
+        let _ = self.edited_thumbnails(id);
         Ok(adjusted)
     }
 
@@ -331,8 +333,13 @@ impl Media {
         if doc.summary.mime != Format::Dicom.mime() {
             return Ok(None);
         }
-        let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
-        Ok(dicom::pixel_spacing(&bytes, &self.limits).ok().flatten())
+        // An original not here yet (fetched on open from the bucket) or damaged: no spacing
+        // known, and the document still shows (verify reports the damage).
+        match blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256) {
+            Ok(bytes) => Ok(dicom::pixel_spacing(&bytes, &self.limits).ok().flatten()),
+            Err(MediaError::BlobMissing { .. } | MediaError::BlobCorrupt { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Moves a document to another patient (see [`moves`]).
