@@ -229,6 +229,7 @@ fn a_misfiled_photo_moves_with_its_edits_and_annotations_and_its_links_end() {
     let restored = lib.show_document(&doc).expect("restored");
     assert_eq!(restored.document.summary.status, chairside_media::Status::Active);
     assert_eq!(restored.adjustments.contrast, 25);
+    assert_eq!(restored.annotations.len(), 1, "the drawing it took along is not doubled on the way back");
     let (_, bytes) = lib.view_original(&doc).expect("original");
     assert_eq!(sha256_hex(&bytes), sha, "the original never changed");
 }

@@ -352,8 +352,12 @@ fn insert(
 /// so two workstations making the same move make the same rows.
 pub(crate) fn copy_live(tx: &Connection, actor: &Actor, from: &str, to: &str) -> Result<usize, MediaError> {
     let items = list_raw(tx, from)?;
+    // A move back finds the items it once copied away still on the first document: the same
+    // drawing is not added twice.
+    let there = list_raw(tx, to)?;
+    let same = |a: &Annotation, b: &Annotation| a.kind == b.kind && a.points == b.points && a.text == b.text;
     let now = chairside_store::now_rfc3339();
-    for a in &items {
+    for a in items.iter().filter(|a| !there.iter().any(|b| same(a, b))) {
         let aid = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}->{to}", a.id).as_bytes()).to_string();
         let exists: bool =
             tx.query_row("SELECT EXISTS (SELECT 1 FROM annotations WHERE id = ?1)", [&aid], |r| r.get(0))?;
