@@ -279,7 +279,10 @@ impl Library {
         // Written beside the target and renamed, so a reader never sees half a file.
         let tmp =
             out.with_file_name(format!(".{}.partial", out.file_name().and_then(|n| n.to_str()).unwrap_or("render")));
-        std::fs::write(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, out)).map_err(|e| {
+        // Readable by this account only, as exports are: it is a patient's image. A partial file
+        // an interrupted run left is replaced.
+        let _ = std::fs::remove_file(&tmp);
+        chairside_store::private::write_new(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, out)).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             AppError::Media(chairside_media::MediaError::Io {
                 context: format!("writing {}", out.display()),
