@@ -565,6 +565,8 @@ test('the viewer turns a photo, measures a length, prints it to a PDF and moves 
   await rm(pdf, { force: true });
   // Move to another patient: archived here, pointing at its copy in the other chart.
   await clickCss('[data-testid=move]');
+  // The dialog opens once the other patients are listed.
+  await until(async () => (await count('input[name=move-reason]')) === 1, 'the move dialog', 10000);
   await wd.type(await $('input[name=move-reason]'), 'filed in the wrong chart');
   await clickButton('Move', '[role=dialog]');
   await until(async () => (await count('.viewer .badge.archived')) === 1, 'archived here after the move', 10000);

@@ -221,6 +221,18 @@ impl Library {
         Ok(jpeg)
     }
 
+    /// A grey image's values at full depth through its geometry (see
+    /// [`chairside_media::render::GreyView`], encoded), for windowing live in the viewer;
+    /// `None` for a colour image. Audited as a view, as the adjusted rendition is.
+    pub fn view_grey(&self, id: &str, long_edge: u32) -> Result<Option<Vec<u8>>, AppError> {
+        let actor = self.allow(Permission::ViewImages)?;
+        let Some(view) = self.media.grey_view(id, long_edge.clamp(16, MAX_RENDER_EDGE))? else { return Ok(None) };
+        self.db.write(|tx| {
+            chairside_audit::append(tx, &actor, "view", "document", Some(id), json!({"grey": true, "size": long_edge}))
+        })?;
+        Ok(Some(view.encode()))
+    }
+
     /// The header of a printed page: clinic; patient and chart number; date; teeth.
     fn print_header(&self, docs: &[String]) -> Result<Vec<String>, AppError> {
         let first = self.media.get(&docs[0])?;

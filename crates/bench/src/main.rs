@@ -15,6 +15,7 @@
 //!   and what must not grow with it: open, search, listing, database size, backup, verify
 //!   (scripts/bench-library.sh).
 //! - `restore-figure DOCS MB DIR`: a backup of DOCS originals of MB each, restored, timed.
+//! - `viewer DIR`: the clinical viewer's figures (scripts/bench-viewer.sh).
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -33,6 +34,7 @@ mod auth_bench;
 mod figures;
 mod scale;
 mod sync_bench;
+mod viewer_bench;
 
 use figures::Figure;
 
@@ -74,6 +76,7 @@ fn main() {
                 Ok(events) => auth_bench::run(Path::new(&args[1]), events, args.get(3).and_then(|a| a.parse().ok())),
                 Err(_) => Err("usage: chairside-bench auth DIR EVENTS [ARGON2_COMMAND_MS]".into()),
             },
+            Some("viewer") if args.len() == 2 => viewer_bench::run(Path::new(&args[1])),
             Some("record") if args.len() >= 5 => record(&args[1..]),
             Some("results") if args.len() == 3 => {
                 figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
@@ -88,7 +91,7 @@ fn main() {
                 args.get(3).map(Path::new),
             ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | auth DIR EVENTS [ARGON2_COMMAND_MS] | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | auth DIR EVENTS [ARGON2_COMMAND_MS] | viewer DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
                     .to_string(),
             ),
         };

@@ -362,24 +362,8 @@ impl Media {
             };
             (self.adjustments(id)?, items, spacing)
         };
-        let format = Format::from_mime(doc.summary.mime)
-            .ok_or_else(|| MediaError::NotAnImage { id: id.to_string(), mime: doc.summary.mime.to_string() })?;
-        self.db.read(|c| edits::displayed_size(c, id))?;
-        let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
-        let (stored_w, stored_h): (Option<u32>, Option<u32>) = self.db.read(|c| {
-            Ok::<_, MediaError>(
-                c.query_row("SELECT width, height FROM documents WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?,
-            )
-        })?;
-        let stored = (stored_w.unwrap_or(0), stored_h.unwrap_or(0));
         let long_edge = options.long_edge.unwrap_or(u32::MAX);
-        // A crop shows part of the original: decode enough for that part at the output size.
-        let fraction = adjustments.crop.map_or(1.0, |[_, _, w, h]| {
-            let (dw, dh) = if (5..=8).contains(&doc.summary.orientation) { (stored.1, stored.0) } else { stored };
-            (w.max(h) as f64 / dw.max(dh).max(1) as f64).clamp(0.01, 1.0)
-        });
-        let decode_edge = (long_edge as f64 / fraction).min(u32::MAX as f64) as u32;
-        let source = render::decode_source(&bytes, format, stored, doc.summary.orientation, decode_edge, &self.limits)?;
+        let source = self.source(&doc, &adjustments, long_edge)?;
         render::render(
             &source,
             &render::RenderRequest {
@@ -390,6 +374,38 @@ impl Media {
                 enlarge: options.enlarge,
             },
         )
+    }
+
+    /// A document's original decoded for an output whose long edge is `long_edge` after
+    /// `adjustments` (a crop decodes enough of the original for its part).
+    fn source(&self, doc: &Document, adjustments: &Adjustments, long_edge: u32) -> Result<render::Source, MediaError> {
+        let id = doc.summary.id.as_str();
+        let format = Format::from_mime(doc.summary.mime)
+            .ok_or_else(|| MediaError::NotAnImage { id: id.to_string(), mime: doc.summary.mime.to_string() })?;
+        self.db.read(|c| edits::displayed_size(c, id))?;
+        let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
+        let (stored_w, stored_h): (Option<u32>, Option<u32>) = self.db.read(|c| {
+            Ok::<_, MediaError>(
+                c.query_row("SELECT width, height FROM documents WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?,
+            )
+        })?;
+        let stored = (stored_w.unwrap_or(0), stored_h.unwrap_or(0));
+        // A crop shows part of the original: decode enough for that part at the output size.
+        let fraction = adjustments.crop.map_or(1.0, |[_, _, w, h]| {
+            let (dw, dh) = if (5..=8).contains(&doc.summary.orientation) { (stored.1, stored.0) } else { stored };
+            (w.max(h) as f64 / dw.max(dh).max(1) as f64).clamp(0.01, 1.0)
+        });
+        let decode_edge = (long_edge as f64 / fraction).min(u32::MAX as f64) as u32;
+        render::decode_source(&bytes, format, stored, doc.summary.orientation, decode_edge, &self.limits)
+    }
+
+    /// The document's grey values through its adjustments' geometry at full depth, for live
+    /// windowing; `None` for a colour image.
+    pub fn grey_view(&self, id: &str, long_edge: u32) -> Result<Option<render::GreyView>, MediaError> {
+        let doc = self.get(id)?;
+        let adjustments = self.adjustments(id)?;
+        let source = self.source(&doc, &adjustments, long_edge)?;
+        render::grey_view(&source, &adjustments, long_edge)
     }
 
     /// The thumbnail the gallery shows for a document: its edited one when it has adjustments

@@ -136,21 +136,110 @@ pub struct RenderRequest<'a> {
     pub enlarge: bool,
 }
 
-/// The adjusted image, with the annotations drawn when any are given.
-pub fn render(source: &Source, req: &RenderRequest<'_>) -> Result<RgbImage, MediaError> {
+/// The output size and the map from output pixels to plane pixels, for an output whose long
+/// edge is `long_edge` (never enlarged past the adjusted image's own size unless `enlarge`).
+/// Also the map from the original as displayed to the output (where annotations go).
+fn target(source: &Source, adj: &Adjustments, long_edge: u32, enlarge: bool) -> Result<Target, MediaError> {
     let (dw, dh) = source.displayed;
-    let adj = req.adjustments;
     let geometry = adj.geometry(dw, dh);
     let (ow, oh) = adj.output_size(dw, dh);
-    let scale = req.long_edge as f64 / ow.max(oh) as f64;
-    let scale = if req.enlarge { scale } else { scale.min(1.0) };
+    let scale = long_edge as f64 / ow.max(oh) as f64;
+    let scale = if enlarge { scale } else { scale.min(1.0) };
     let (tw, th) = (((ow as f64 * scale).round() as u32).max(1), ((oh as f64 * scale).round() as u32).max(1));
     let displayed_to_out = geometry.then(Affine::scale(tw as f64 / ow as f64, th as f64 / oh as f64));
-    // Output pixel → plane pixel, for sampling.
     let out_to_plane = displayed_to_out
         .invert()
         .ok_or_else(|| MediaError::Render("a degenerate geometry".into()))?
         .then(source.displayed_to_plane);
+    Ok(Target { size: (tw, th), out_to_plane, displayed_to_out })
+}
+
+struct Target {
+    size: (u32, u32),
+    out_to_plane: Affine,
+    displayed_to_out: Affine,
+}
+
+/// A grey image's values through the adjustments' geometry but not their tone, at full depth:
+/// what the viewer windows live while the right button drags (the tone curve is applied in the
+/// webview, with the same formula as [`crate::edits::Tone`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GreyView {
+    pub width: u32,
+    pub height: u32,
+    /// The value a sample of 0 stands for, and of 65535 (the plane's own range).
+    pub low: f64,
+    pub high: f64,
+    /// The window the file shows itself with (centre, width), and whether it is inverted.
+    pub default_window: [f64; 2],
+    pub base_invert: bool,
+    pub samples: Vec<u16>,
+}
+
+/// The bytes' layout: what the webview reads (ui/src/lib/tone.ts).
+pub const GREY_VIEW_MAGIC: &[u8; 4] = b"CSGV";
+pub const GREY_VIEW_HEADER: usize = 48;
+
+impl GreyView {
+    /// `CSGV`, width and height (u32), low, high, window centre and width (f64), inverted (u8),
+    /// three bytes of padding, then the samples row by row (u16); all little-endian.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(GREY_VIEW_HEADER + self.samples.len() * 2);
+        out.extend_from_slice(GREY_VIEW_MAGIC);
+        out.extend_from_slice(&self.width.to_le_bytes());
+        out.extend_from_slice(&self.height.to_le_bytes());
+        for v in [self.low, self.high, self.default_window[0], self.default_window[1]] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&[self.base_invert as u8, 0, 0, 0]);
+        for s in &self.samples {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        out
+    }
+}
+
+/// The [`GreyView`] of a source; `None` for a colour image (windowed by brightness and
+/// contrast instead).
+pub fn grey_view(source: &Source, adj: &Adjustments, long_edge: u32) -> Result<Option<GreyView>, MediaError> {
+    let Plane::Grey { values, w, h } = &source.plane else { return Ok(None) };
+    let t = target(source, adj, long_edge, false)?;
+    let (tw, th) = t.size;
+    let [lo, hi] = {
+        let [c, width] = full_range(values);
+        [c - width / 2.0, c + width / 2.0]
+    };
+    let k = 65535.0 / (hi - lo).max(f64::MIN_POSITIVE);
+    let mut samples = vec![0u16; tw as usize * th as usize];
+    // Outside the image stays at the lowest value, as the rendered image's black.
+    warp(
+        &t.out_to_plane,
+        tw,
+        th,
+        *w,
+        *h,
+        1,
+        |u, v, px: &mut [u16]| {
+            let value = bilinear_grey(values, *w, *h, u, v) as f64;
+            px[0] = ((value - lo) * k).round().clamp(0.0, 65535.0) as u16;
+        },
+        &mut samples,
+    );
+    Ok(Some(GreyView {
+        width: tw,
+        height: th,
+        low: lo,
+        high: hi,
+        default_window: source.default_window,
+        base_invert: source.base_invert,
+        samples,
+    }))
+}
+
+/// The adjusted image, with the annotations drawn when any are given.
+pub fn render(source: &Source, req: &RenderRequest<'_>) -> Result<RgbImage, MediaError> {
+    let adj = req.adjustments;
+    let Target { size: (tw, th), out_to_plane, displayed_to_out } = target(source, adj, req.long_edge, req.enlarge)?;
     let tone = adj.tone(source.default_window, source.base_invert);
     let mut out = vec![0u8; tw as usize * th as usize * 3];
     match &source.plane {
@@ -167,6 +256,7 @@ pub fn render(source: &Source, req: &RenderRequest<'_>) -> Result<RgbImage, Medi
                 th,
                 *w,
                 *h,
+                3,
                 |u, v, px: &mut [u8]| {
                     let value = bilinear_grey(values, *w, *h, u, v);
                     let i = ((value as f64 - low) * k).clamp(0.0, STEPS as f64) as usize;
@@ -183,6 +273,7 @@ pub fn render(source: &Source, req: &RenderRequest<'_>) -> Result<RgbImage, Medi
                 th,
                 *w,
                 *h,
+                3,
                 |u, v, px: &mut [u8]| {
                     let rgb = bilinear_rgb(pixels, *w, *h, u, v);
                     for c in 0..3 {
@@ -203,23 +294,26 @@ pub fn render(source: &Source, req: &RenderRequest<'_>) -> Result<RgbImage, Medi
     Ok(image)
 }
 
-/// Fills each output pixel from the plane position its centre maps to (black outside).
-fn warp(
+/// Fills each output pixel (`channels` values) from the plane position its centre maps to
+/// (left as it is outside the plane).
+#[allow(clippy::too_many_arguments)]
+fn warp<T>(
     out_to_plane: &Affine,
     tw: u32,
     th: u32,
     pw: u32,
     ph: u32,
-    mut sample: impl FnMut(f64, f64, &mut [u8]),
-    out: &mut [u8],
+    channels: usize,
+    mut sample: impl FnMut(f64, f64, &mut [T]),
+    out: &mut [T],
 ) {
     let m = out_to_plane;
-    for y in 0..th {
+    let stride = tw as usize * channels;
+    for (y, row) in out.chunks_exact_mut(stride).take(th as usize).enumerate() {
         let fy = y as f64 + 0.5;
-        let row = &mut out[(y * tw * 3) as usize..((y + 1) * tw * 3) as usize];
         // Each step right adds (a, d) in the plane.
         let (mut u, mut v) = m.apply(0.5, fy);
-        for px in row.chunks_exact_mut(3) {
+        for px in row.chunks_exact_mut(channels) {
             if u >= 0.0 && v >= 0.0 && u < pw as f64 && v < ph as f64 {
                 sample(u - 0.5, v - 0.5, px);
             }
@@ -257,7 +351,7 @@ fn bilinear_rgb(pixels: &[u8], w: u32, h: u32, u: f64, v: f64) -> [u8; 3] {
         let at = |x: usize, y: usize| pixels[y * row + x * 3 + c] as f32;
         let top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * fx;
         let bottom = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * fx;
-        *o = (top + (bottom - top) * fy).round().clamp(0.0, 255.0) as u8;
+        *o = (top + (bottom - top) * fy + 0.5).clamp(0.0, 255.0) as u8;
     }
     out
 }
@@ -280,7 +374,9 @@ fn sharpen(image: &mut RgbImage, amount: f32) {
                 }
                 let p = src[(y * w + x) * 3 + c] as f32;
                 let blur = sum as f32 / 9.0;
-                dst[(y * w + x) * 3 + c] = (p + (p - blur) * amount).round().clamp(0.0, 255.0) as u8;
+                // + 0.5 then truncation: rounds as .round() does for these non-negative values,
+                // without a libm call per sample.
+                dst[(y * w + x) * 3 + c] = (p + (p - blur) * amount + 0.5).clamp(0.0, 255.0) as u8;
             }
         }
     }
@@ -506,13 +602,27 @@ pub fn draw_text(
 /// Encodes an RGB image as JPEG (quality 90) or PNG.
 pub fn encode(image: &RgbImage, png: bool) -> Result<Vec<u8>, MediaError> {
     let mut out = Vec::new();
-    let result = if png {
-        image.write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
-    } else {
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(image)
+    if png {
+        image
+            .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png)
+            .map_err(|e| MediaError::Render(e.to_string()))?;
+        return Ok(out);
+    }
+    // libjpeg-turbo: several times faster than a pure-Rust encoder at the same quality; full
+    // chroma, as a referral's fine lines and labels need it.
+    let failed = |e: turbojpeg::Error| MediaError::Render(format!("encoding the JPEG: {e}"));
+    let mut compressor = turbojpeg::Compressor::new().map_err(failed)?;
+    compressor.set_quality(90).map_err(failed)?;
+    compressor.set_subsamp(turbojpeg::Subsamp::None).map_err(failed)?;
+    let (w, h) = image.dimensions();
+    let pixels = turbojpeg::Image {
+        pixels: image.as_raw().as_slice(),
+        width: w as usize,
+        pitch: 3 * w as usize,
+        height: h as usize,
+        format: turbojpeg::PixelFormat::RGB,
     };
-    result.map_err(|e| MediaError::Render(e.to_string()))?;
-    Ok(out)
+    compressor.compress_to_vec(pixels).map_err(failed)
 }
 
 /// One A4 page at 150 dpi: the header lines at the top, the image fitted below; as a PDF whose
@@ -676,6 +786,37 @@ mod tests {
         assert!(cropped.pixels().all(|p| p.0 == [220, 220, 220]));
         let small = render_of(Adjustments::default(), 20);
         assert_eq!(small.dimensions(), (20, 10));
+    }
+
+    #[test]
+    fn the_grey_view_windowed_by_the_tone_curve_is_the_rendered_image() {
+        let values: Vec<f32> = (0..600).map(|i| (i * 97 % 4000) as f32 - 1000.0).collect();
+        let src = Source {
+            plane: Plane::Grey { values: values.clone(), w: 30, h: 20 },
+            displayed_to_plane: Affine::IDENTITY,
+            displayed: (30, 20),
+            default_window: [500.0, 2000.0],
+            base_invert: true,
+        };
+        let adj = Adjustments { rotate: 90, window: Some([200.0, 900.0]), gamma: 1.4, ..Adjustments::default() };
+        let view = grey_view(&src, &adj, 1000).expect("view").expect("grey");
+        assert_eq!((view.width, view.height, view.low, view.high), (20, 30, -1000.0, 2992.0));
+        assert!(view.base_invert);
+        let req = RenderRequest { adjustments: &adj, long_edge: 1000, annotations: &[], spacing: None, enlarge: false };
+        let image = render(&src, &req).expect("rendered");
+        let tone = adj.tone(view.default_window, view.base_invert);
+        for (i, p) in image.pixels().enumerate() {
+            let value = view.low + view.samples[i] as f64 * (view.high - view.low) / 65535.0;
+            let live = tone.apply(value) as i32;
+            assert!((live - p.0[0] as i32).abs() <= 2, "pixel {i}: live {live}, rendered {}", p.0[0]);
+        }
+        let bytes = view.encode();
+        assert_eq!(&bytes[..4], GREY_VIEW_MAGIC);
+        assert_eq!(bytes.len(), GREY_VIEW_HEADER + 600 * 2);
+        assert_eq!(f64::from_le_bytes(bytes[12..20].try_into().expect("8")), -1000.0);
+        assert_eq!(bytes[44], 1);
+        // A colour image has none.
+        assert!(grey_view(&source(4, 4), &Adjustments::default(), 100).expect("view").is_none());
     }
 
     #[test]

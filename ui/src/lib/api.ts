@@ -214,6 +214,12 @@ export function adjustedUrl(id: string, version: number, original = false): stri
   return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}`, 'media');
 }
 
+/** A grey image's values at full depth through its geometry, for windowing live
+ * (see lib/tone.ts); refused (415) for a colour image. */
+export function greyUrl(id: string, size: number, version: number): string {
+  return convertFileSrc(`grey/${id}/${size}/${version}`, 'media');
+}
+
 export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>): string | null {
   if (DRAWABLE.has(doc.mime)) return originalUrl(doc.id);
   return doc.previews.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;

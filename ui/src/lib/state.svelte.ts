@@ -71,6 +71,14 @@ export function applyTheme(theme: Theme): void {
   }
 }
 
-/** Benchmark marks read by the end-to-end runs (time to first painted row). */
-export const metrics: { patientOpenedAt?: number; firstRowMs?: number; listMs?: number; maxDomNodes?: number } = {};
+/** Benchmark marks read by the end-to-end runs (time to first painted row; frames of live
+ * windowing drawn, and the last one's time). */
+export const metrics: {
+  patientOpenedAt?: number;
+  firstRowMs?: number;
+  listMs?: number;
+  maxDomNodes?: number;
+  windowFrames?: number;
+  windowDrawMs?: number;
+} = {};
 (globalThis as unknown as { __chairsideMetrics: typeof metrics }).__chairsideMetrics = metrics;
