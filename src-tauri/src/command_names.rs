@@ -81,6 +81,7 @@ macro_rules! with_app_commands {
             calibrate_document,
             move_documents,
             render_document,
+            grey_view,
             print_series,
             audit_events,
             audit_verify,

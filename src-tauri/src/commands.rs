@@ -966,6 +966,20 @@ pub async fn render_document<R: Runtime>(
     changing(app, move |lib| lib.render_document(&id, &absolute_path(&out)?, annotations, None)).await
 }
 
+/// A grey image's values at full depth through its geometry, for windowing live in the
+/// viewer, as raw bytes (an `ArrayBuffer` in the webview; see `chairside_media::render::GreyView`);
+/// `not_grey` for a colour image. Over IPC, not the `media:` scheme: WebKitGTK's `fetch` does
+/// not read custom schemes from the app's page.
+#[tauri::command(async)]
+pub async fn grey_view<R: Runtime>(app: AppHandle<R>, id: String, size: u32) -> Reply<tauri::ipc::Response> {
+    let bytes = blocking(app, move |lib| lib.view_grey(&id, size)).await?;
+    bytes.map(tauri::ipc::Response::new).ok_or_else(|| ErrorPayload {
+        code: "not_grey".into(),
+        message: "a colour image has no grey values to window; its brightness and contrast are previewed instead"
+            .into(),
+    })
+}
+
 /// Prints a mount (a series) to a PDF page, PNG or JPEG at `out`.
 #[tauri::command(async)]
 pub async fn print_series<R: Runtime>(

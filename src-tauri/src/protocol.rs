@@ -30,11 +30,6 @@ pub enum Target {
         size: u32,
         original: bool,
     },
-    /// A grey image's values at full depth, for windowing live (`grey/<id>/<size>/<version>`).
-    Grey {
-        document: String,
-        size: u32,
-    },
 }
 
 /// Parses the path of a `media:` URL; `None` for anything else.
@@ -53,10 +48,6 @@ pub fn parse(uri: &Uri) -> Option<Target> {
         [which @ ("view" | "view-original"), id, size, _version] if valid_id(id) => {
             let size: u32 = size.parse().ok().filter(|s| (16..=4096).contains(s))?;
             Some(Target::View { document: id.to_string(), size, original: *which == "view-original" })
-        }
-        ["grey", id, size, _version] if valid_id(id) => {
-            let size: u32 = size.parse().ok().filter(|s| (16..=4096).contains(s))?;
-            Some(Target::Grey { document: id.to_string(), size })
         }
         _ => None,
     }
@@ -99,17 +90,6 @@ pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
         None => error_response(400, "not a Chairside media address"),
         Some(Target::View { document, size, original }) => match library.view_adjusted(&document, size, original) {
             Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
-            Err(e) => error_response(status_of(&e), &e.to_string()),
-        },
-        Some(Target::Grey { document, size }) => match library.view_grey(&document, size) {
-            // Read by `fetch` from the app's own page (another origin than `media:`), so it
-            // must say it may be read; the scheme is reachable from the webview only.
-            Ok(Some(bytes)) => {
-                let mut r = image("application/octet-stream", "private, no-cache", bytes);
-                r.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
-                r
-            }
-            Ok(None) => error_response(415, "a colour image has no grey values to window"),
             Err(e) => error_response(status_of(&e), &e.to_string()),
         },
         Some(Target::Thumbnail { document, size }) => match library.thumbnail(&document, size) {
@@ -155,12 +135,7 @@ mod tests {
             parse(&uri(&format!("media://localhost/view-original/{id}/1024/7"))),
             Some(Target::View { document: id.into(), size: 1024, original: true })
         );
-        assert_eq!(
-            parse(&uri(&format!("media://localhost/grey/{id}/2048/3"))),
-            Some(Target::Grey { document: id.into(), size: 2048 })
-        );
         for bad in [
-            format!("media://localhost/grey/{id}/8/3"),
             format!("media://localhost/view/{id}/9000/1"),
             format!("media://localhost/view/{id}/2048"),
             format!("media://localhost/thumb/{id}/300"),

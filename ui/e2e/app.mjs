@@ -575,6 +575,52 @@ test('the viewer turns a photo, measures a length, prints it to a PDF and moves 
   await clickButton('✕ Close', '.viewer');
 });
 
+test('the viewer windows an X-ray live from its full depth with the right button, and keeps the window', async () => {
+  // The X-ray filter: the CT slice is the only X-ray of the chart.
+  await wd.exec("[...document.querySelectorAll('button')].find((b) => /^X-ray\\s*\\d/.test(b.textContent.trim())).click();");
+  await until(async () => (await count('.tile[aria-label*="dcm_ct_small"]')) === 1, 'the CT slice listed', 10000);
+  await wd.exec("document.querySelector('.tile[aria-label*=\"dcm_ct_small\"]').click();");
+  await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth > 0;"), 'the CT slice painted', 15000);
+  await until(async () => (await count('[data-testid=viewer-tools]')) === 1, 'the tool strip', 10000);
+  const before = await invoke('show_document', { id: await wd.exec("return document.querySelector('.tile[aria-label*=\"dcm_ct_small\"]').dataset.docId") });
+  // Right button down, 40 moves (one per frame), up: a canvas windowed from the CT's values.
+  const drawn = await wd.execAsync(
+    `const done = arguments[arguments.length - 1];
+    (async () => {
+      const el = document.querySelector('.viewer .image');
+      const r = el.getBoundingClientRect();
+      const at = (dx, dy) => ({ bubbles: true, button: 2, buttons: 2, pointerId: 7, clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 + dy });
+      const m = window.__chairsideMetrics;
+      m.windowFrames = 0;
+      el.dispatchEvent(new PointerEvent('pointerdown', at(0, 0)));
+      const frame = () => new Promise((f) => requestAnimationFrame(f));
+      for (let i = 0; i < 50 && !document.querySelector('[data-testid=live-window]'); i++) await new Promise((f) => setTimeout(f, 100));
+      const t0 = performance.now();
+      for (let i = 1; i <= 40; i++) {
+        el.dispatchEvent(new PointerEvent('pointermove', at(-i * 2, -i)));
+        await frame();
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const readout = document.querySelector('[data-testid=window-readout]')?.textContent ?? null;
+      const canvas = !!document.querySelector('[data-testid=live-window]');
+      el.dispatchEvent(new PointerEvent('pointerup', at(-80, -40)));
+      done({ frames: m.windowFrames, seconds, readout, canvas, drawMs: m.windowDrawMs });
+    })();`,
+  );
+  assert(drawn.canvas, `the live canvas shown: ${JSON.stringify(drawn)}`);
+  assert(drawn.frames >= 20, `windowed live on most frames: ${JSON.stringify(drawn)}`);
+  assert(/^W \d+ · L -?\d+$/.test(drawn.readout ?? ''), `the window read out: ${drawn.readout}`);
+  console.log(`  live windowing: ${drawn.frames} frames in ${drawn.seconds.toFixed(2)} s (${(drawn.frames / drawn.seconds).toFixed(0)}/s), last ${drawn.drawMs?.toFixed(1)} ms`);
+  await until(async () => {
+    const now = await invoke('show_document', { id: before.ok.id });
+    return now.ok && now.ok.version > before.ok.version && now.ok.adjustments.window !== null;
+  }, 'the window saved on release', 10000);
+  await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && (i.src.includes('view%2F') || i.src.includes('/view/')) && i.complete && i.naturalWidth > 0;"), 'the windowed rendition painted', 15000);
+  await shot('28-windowed-xray');
+  await clickButton('✕ Close', '.viewer');
+  await wd.exec("[...document.querySelectorAll('button')].find((b) => /^All\\s*\\d/.test(b.textContent.trim())).click();");
+});
+
 const backupDir = join(dataDir, '..', `chairside-app-e2e-backup-${process.pid}`);
 test('health: the status bar asks for a look, the backup folder is set in Settings, and a backup is written and checked', async () => {
   await until(async () => (await text('[data-testid=health-status]'))?.includes('Needs a look'), 'the status bar asks for a look', 10000);

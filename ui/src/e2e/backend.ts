@@ -619,6 +619,9 @@ const handlers: Record<Command, (a: Args) => unknown> = {
       d.patient_id = String(a.toPatient);
       return { id: i, new_id: i, status: 'moved', ended_links: [] };
     }),
+  grey_view: () => {
+    throw new Refusal('not_grey', 'a colour image has no grey values to window');
+  },
   render_document: (a) => ({ path: String(a.out), width: 2048, height: 1536, bytes: 1000 }),
   print_series: (a) => ({ path: String(a.out), width: 2072, height: 1048, bytes: 1000 }),
   audit_events: () => audit,

@@ -186,6 +186,8 @@ export const api = {
     call<Calibration>('calibrate_document', { id, line }),
   moveDocuments: (ids: string[], toPatient: string, reason: string) => call<Moved[]>('move_documents', { ids, toPatient, reason }),
   /** The document as adjusted to a PNG, JPEG or PDF page (a full path). */
+  /** A grey image's values at full depth (lib/tone.ts reads them); refused (`not_grey`) for a colour image. */
+  greyView: (id: string, size: number) => call<ArrayBuffer>('grey_view', { id, size }),
   renderDocument: (id: string, out: string, annotations: boolean) => call<Rendered>('render_document', { id, out, annotations }),
   printSeries: (id: string, out: string, annotations: boolean) => call<Rendered>('print_series', { id, out, annotations }),
   auditEvents: (query: AuditQueryInput) => call<AuditRow[]>('audit_events', { query }),
@@ -212,12 +214,6 @@ const DRAWABLE = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 
  * makes each edit a new address. */
 export function adjustedUrl(id: string, version: number, original = false): string {
   return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}`, 'media');
-}
-
-/** A grey image's values at full depth through its geometry, for windowing live
- * (see lib/tone.ts); refused (415) for a colour image. */
-export function greyUrl(id: string, size: number, version: number): string {
-  return convertFileSrc(`grey/${id}/${size}/${version}`, 'media');
 }
 
 export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>): string | null {

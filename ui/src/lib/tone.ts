@@ -48,25 +48,37 @@ export function parseGreyView(buffer: ArrayBuffer): GreyView | null {
   };
 }
 
-/** The tone curve of one value, 0–255: `Tone::apply`. */
-export function tone(v: number, t: ToneInput, view: Pick<GreyView, 'defaultWindow' | 'baseInvert'>): number {
+/** The tone curve, 0–255: `Tone::apply`, its constants worked out once. */
+export function curve(t: ToneInput, view: Pick<GreyView, 'defaultWindow' | 'baseInvert'>): (v: number) => number {
   const [c, w] = t.window ?? view.defaultWindow;
   const low = c - w / 2;
   const width = Math.max(w, Number.MIN_VALUE);
   const contrast = t.contrast >= 0 ? 1 + t.contrast / 50 : 1 + t.contrast / 100;
-  let x = Math.min(1, Math.max(0, (v - low) / width));
-  x = Math.min(1, Math.max(0, (x - 0.5) * contrast + 0.5 + t.brightness / 200));
-  if (t.gamma !== 1) x = Math.pow(x, 1 / t.gamma);
-  if (t.invert !== view.baseInvert) x = 1 - x;
-  return Math.round(x * 255);
+  const shift = 0.5 + t.brightness / 200;
+  const bend = t.gamma !== 1 ? 1 / t.gamma : 0;
+  const invert = t.invert !== view.baseInvert;
+  return (v) => {
+    let x = (v - low) / width;
+    x = x < 0 ? 0 : x > 1 ? 1 : x;
+    x = (x - 0.5) * contrast + shift;
+    x = x < 0 ? 0 : x > 1 ? 1 : x;
+    if (bend) x = Math.pow(x, bend);
+    if (invert) x = 1 - x;
+    return Math.round(x * 255);
+  };
+}
+
+export function tone(v: number, t: ToneInput, view: Pick<GreyView, 'defaultWindow' | 'baseInvert'>): number {
+  return curve(t, view)(v);
 }
 
 /** Every sample's pixel as RGBA packed for a little-endian `Uint32Array` over ImageData. */
 export function toneLut(view: GreyView, t: ToneInput): Uint32Array {
   const lut = new Uint32Array(65536);
   const k = (view.high - view.low) / 65535;
+  const f = curve(t, view);
   for (let i = 0; i < 65536; i++) {
-    const g = tone(view.low + i * k, t, view);
+    const g = f(view.low + i * k);
     lut[i] = 0xff000000 | (g << 16) | (g << 8) | g;
   }
   return lut;
