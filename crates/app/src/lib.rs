@@ -414,22 +414,19 @@ impl Library {
         }
     }
 
+    /// Records that a document's pixels were shown (`details`: which rendition).
+    fn audit_view(&self, actor: &Actor, id: &str, details: serde_json::Value) -> Result<(), AppError> {
+        self.db.write(|tx| chairside_audit::append(tx, actor, "view", "document", Some(id), details))?;
+        Ok(())
+    }
+
     /// A thumbnail of a document, made on the spot if missing. The viewer's size (an X-ray or
     /// a PDF shown as its preview) is a view the audit trail records, as an original is.
     pub fn thumbnail(&self, document_id: &str, size: u32) -> Result<Option<ThumbnailRef>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
         self.media.get(document_id)?;
         if size >= VIEWER_PREVIEW_SIZE {
-            self.db.write(|tx| {
-                chairside_audit::append(
-                    tx,
-                    &actor,
-                    "view",
-                    "document",
-                    Some(document_id),
-                    serde_json::json!({"preview": size}),
-                )
-            })?;
+            self.audit_view(&actor, document_id, serde_json::json!({"preview": size}))?;
         }
         // An edited document shows as edited (its thumbnails are made from the adjustments).
         match self.media.document_thumbnail(document_id, size) {

@@ -208,16 +208,7 @@ impl Library {
             },
         )?;
         let jpeg = chairside_media::render::encode(&image, false)?;
-        self.db.write(|tx| {
-            chairside_audit::append(
-                tx,
-                &actor,
-                "view",
-                "document",
-                Some(id),
-                json!({"adjusted": !original, "size": long_edge}),
-            )
-        })?;
+        self.audit_view(&actor, id, json!({"adjusted": !original, "size": long_edge}))?;
         Ok(jpeg)
     }
 
@@ -227,9 +218,7 @@ impl Library {
     pub fn view_grey(&self, id: &str, long_edge: u32) -> Result<Option<Vec<u8>>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
         let Some(view) = self.media.grey_view(id, long_edge.clamp(16, MAX_RENDER_EDGE))? else { return Ok(None) };
-        self.db.write(|tx| {
-            chairside_audit::append(tx, &actor, "view", "document", Some(id), json!({"grey": true, "size": long_edge}))
-        })?;
+        self.audit_view(&actor, id, json!({"grey": true, "size": long_edge}))?;
         Ok(Some(view.encode()))
     }
 
