@@ -217,7 +217,8 @@ impl Library {
     /// `None` for a colour image. Audited as a view, as the adjusted rendition is.
     pub fn view_grey(&self, id: &str, long_edge: u32) -> Result<Option<Vec<u8>>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
-        let Some(view) = self.media.grey_view(id, long_edge.clamp(16, MAX_RENDER_EDGE))? else { return Ok(None) };
+        // The pane's size at most: 4096² samples are 32 MB over IPC.
+        let Some(view) = self.media.grey_view(id, long_edge.clamp(16, 4096))? else { return Ok(None) };
         self.audit_view(&actor, id, json!({"grey": true, "size": long_edge}))?;
         Ok(Some(view.encode()))
     }
