@@ -1,11 +1,15 @@
 //! Convergence as a property: three workstations make random edits (the same fields too),
 //! cut their change logs into segments, and receive each other's segments in random
 //! interleavings, some twice. Every order must end in the same state everywhere.
+//! The viewer's records take part: adjustments, annotations (added and removed), calibrations
+//! and moves to another patient (and back), on the same documents as the other edits.
 //! (No bucket here: the segments go from one library to another directly.)
 
 use chairside_app::sync_engine::SyncError;
 use chairside_app::sync_engine::log::{self, Segment};
 use chairside_app::{Library, LibraryOptions};
+use chairside_media::annotations::{AnnotationInput, AnnotationType};
+use chairside_media::edits::AdjustChange;
 use chairside_media::{DocumentPatch, StatusFilter};
 use chairside_patients::NewPatient;
 use proptest::prelude::*;
@@ -14,14 +18,53 @@ const TEXTS: [&str; 4] = ["alpha", "bravo", "charlie", "delta"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Notes { doc: usize, text: usize },
-    Teeth { doc: usize, tooth: u8 },
-    Rename { text: usize },
-    Archive { doc: usize },
-    Restore { doc: usize },
-    AddNote { text: usize },
-    Link { doc: usize },
-    Unlink { doc: usize },
+    Notes {
+        doc: usize,
+        text: usize,
+    },
+    Teeth {
+        doc: usize,
+        tooth: u8,
+    },
+    Rename {
+        text: usize,
+    },
+    Archive {
+        doc: usize,
+    },
+    Restore {
+        doc: usize,
+    },
+    AddNote {
+        text: usize,
+    },
+    Link {
+        doc: usize,
+    },
+    Unlink {
+        doc: usize,
+    },
+    Adjust {
+        doc: usize,
+        turns: u16,
+        contrast: i32,
+    },
+    Annotate {
+        doc: usize,
+        len: u8,
+    },
+    RemoveAnnotation {
+        doc: usize,
+    },
+    Calibrate {
+        doc: usize,
+        mm: u8,
+    },
+    /// To the second patient, or back to the first when `back`.
+    Move {
+        doc: usize,
+        back: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -34,6 +77,15 @@ fn op() -> impl Strategy<Value = Op> {
         (0..4usize).prop_map(|text| Op::AddNote { text }),
         (0..2usize).prop_map(|doc| Op::Link { doc }),
         (0..2usize).prop_map(|doc| Op::Unlink { doc }),
+        (0..2usize, 0..4u16, -2..3i32).prop_map(|(doc, turns, contrast)| Op::Adjust {
+            doc,
+            turns,
+            contrast: contrast * 10
+        }),
+        (0..2usize, 1..20u8).prop_map(|(doc, len)| Op::Annotate { doc, len }),
+        (0..2usize).prop_map(|doc| Op::RemoveAnnotation { doc }),
+        (0..2usize, 0..3u8).prop_map(|(doc, mm)| Op::Calibrate { doc, mm }),
+        (0..2usize, proptest::bool::ANY).prop_map(|(doc, back)| Op::Move { doc, back }),
     ]
 }
 
@@ -63,6 +115,27 @@ fn cut_all(lib: &Library) -> Vec<Segment> {
         .collect()
 }
 
+/// The live copy of a document here: an archived one that was moved points at its copy (and
+/// a move back restores the first).
+fn live(lib: &Library, id: &str) -> String {
+    let mut id = id.to_string();
+    for _ in 0..4 {
+        let shown = lib.show_document(&id).expect("doc");
+        match shown.moved_to {
+            Some(next) if shown.document.summary.status == chairside_media::Status::Archived => id = next,
+            _ => break,
+        }
+    }
+    id
+}
+
+/// An edit of an archived document (archived by another op) is refused; anything else must work.
+fn unless_archived<T>(result: Result<T, chairside_app::AppError>) {
+    if let Err(e) = result {
+        assert!(format!("{e:?}").contains("archived"), "refused for another reason: {e:?}");
+    }
+}
+
 fn apply(lib: &Library, segment: &Segment) {
     let applied = lib.db().write(|tx| log::apply_segment(tx, &chairside_app::replicated(), segment)).expect("apply");
     assert!(!matches!(applied, log::Applied::Gap { .. }), "delivered in order, never a gap: {applied:?}");
@@ -81,6 +154,25 @@ fn state(lib: &Library) -> Vec<String> {
             out.push(format!(
                 "doc {} {:?} {:?} {:?} live links {links:?}",
                 d.id, doc.summary.status, doc.notes, doc.summary.teeth
+            ));
+            let a = &full.adjustments;
+            let mut notes: Vec<String> = full
+                .annotations
+                .iter()
+                .map(|n| {
+                    format!(
+                        "{} {:?} {:?} {:?}",
+                        n.id,
+                        n.kind,
+                        n.points,
+                        n.measurement.as_ref().map(|m| (m.value, m.unit))
+                    )
+                })
+                .collect();
+            notes.sort();
+            out.push(format!(
+                "  turned {} contrast {} calibration {:?} moved {:?}<-{:?} annotations {notes:?}",
+                a.rotate, a.contrast, full.calibration.mm_per_pixel, full.moved_to, full.moved_from
             ));
         }
         let mut notes: Vec<String> =
@@ -107,6 +199,7 @@ proptest! {
             .collect();
         // The common start: workstation 0's patient and two photos, applied everywhere.
         let p = libs[0].add_patient(&NewPatient { name: "Start".into(), ..Default::default() }).expect("p").id;
+        let other = libs[0].add_patient(&NewPatient { name: "Other".into(), ..Default::default() }).expect("p2").id;
         let paths: Vec<_> = (0..2u8).map(|i| {
             let path = dirs[0].path().join(format!("{i}.jpg"));
             std::fs::write(&path, jpeg(i)).expect("write");
@@ -134,6 +227,33 @@ proptest! {
                 // Refused when this workstation already has (or has not) the link: fine.
                 Op::Link { doc } => { let _ = lib.link(&docs[*doc], "clinical_note", &note, None); }
                 Op::Unlink { doc } => { let _ = lib.unlink(&docs[*doc], "clinical_note", &note); }
+                // The viewer's records are made on whichever copy is live here: the original,
+                // or its copy in the other chart once it has been moved.
+                Op::Adjust { doc, turns, contrast } => {
+                    let id = live(lib, &docs[*doc]);
+                    unless_archived(lib.adjust(&id, &AdjustChange { rotate: Some(turns * 90), contrast: Some(*contrast), ..Default::default() }));
+                }
+                Op::Annotate { doc, len } => {
+                    let id = live(lib, &docs[*doc]);
+                    let item = AnnotationInput { kind: AnnotationType::Length, points: vec![[1.0, 1.0], [1.0 + f64::from(*len), 1.0]], text: None, color: None, width: None };
+                    unless_archived(lib.annotate(&id, &[item]));
+                }
+                Op::RemoveAnnotation { doc } => {
+                    let id = live(lib, &docs[*doc]);
+                    if let Some(first) = lib.annotations(&id).expect("annotations").first() {
+                        unless_archived(lib.remove_annotation(&id, &first.id));
+                    }
+                }
+                Op::Calibrate { doc, mm } => {
+                    let id = live(lib, &docs[*doc]);
+                    let line = (*mm > 0).then(|| ([0.0, 0.0], [10.0, 0.0], f64::from(*mm)));
+                    unless_archived(lib.calibrate(&id, line));
+                }
+                // Refused when the document is archived here or already in that chart: fine.
+                Op::Move { doc, back } => {
+                    let id = live(lib, &docs[*doc]);
+                    let _ = lib.move_documents(&[id], if *back { &p } else { &other }, "misfiled");
+                }
             }
         }
         for (log, lib) in logs.iter_mut().zip(&libs) {
