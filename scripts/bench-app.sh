@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The desktop app's figures, from the real app under Xvfb driven by tauri-driver: cold start,
 # opening a patient of 5,000 photos to the first row of thumbnails painted, the DOM while
-# scrolling all of them, and the app's idle memory.
+# scrolling all of them, the app's idle memory, and live window/level on a 16-bit 3000×2500
+# X-ray.
 # The figures go to crates/bench/results/bench-app.sh.json and the README's table.
 #   scripts/bench-app.sh [LIBRARY_DIR]
 # LIBRARY_DIR (default /tmp/chairside-bench-5000) is made once by `chairside-bench gallery
@@ -19,6 +20,7 @@ if [ ! -f "$LIB/library.sqlite3" ]; then
     rm -rf "$LIB"
     target/release/chairside-bench gallery 5000 "$LIB" >/dev/null
 fi
+target/release/chairside-bench xray-patient "$LIB"
 FIGURES=$(mktemp)
 trap 'rm -f "$FIGURES"' EXIT
 CHAIRSIDE_BENCH_FIGURES=$FIGURES CHAIRSIDE_APP_BIN=target/release/chairside-desktop CHAIRSIDE_CLI_BIN=target/release/chairside \

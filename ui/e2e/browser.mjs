@@ -314,6 +314,44 @@ test('teeth are tagged on the chart in the viewer and filter the gallery', async
   await until(async () => (await tiles().count()) === anaTiles + 1, 'all again');
 });
 
+test('the viewer crops to two clicks, undoes and redoes it, and asks for a text in the window', async () => {
+  await tiles().first().click();
+  const viewer = page.getByRole('dialog', { name: 'Viewer' });
+  const layer = viewer.getByTestId('annotation-layer');
+  await until(async () => (await layer.count()) === 1, 'the annotation layer');
+  const box = async () => (await layer.getAttribute('viewBox')) ?? '';
+  const whole = await box();
+  const clickAt = async (fx, fy) => {
+    const r = await layer.boundingBox();
+    await page.mouse.click(r.x + r.width * fx, r.y + r.height * fy);
+  };
+  await page.keyboard.press('x');
+  await until(async () => ((await viewer.getByTestId('tool-hint').textContent()) ?? '').includes('opposite corners'), 'the crop tool asks for corners');
+  await clickAt(0.25, 0.25);
+  await clickAt(0.75, 0.75);
+  await until(async () => (await box()) !== whole, 'cropped');
+  const cropped = await box();
+  await viewer.getByTestId('undo').click();
+  await until(async () => (await box()) === whole, 'undone: the whole image again');
+  await viewer.getByTestId('redo').click();
+  await until(async () => (await box()) === cropped, 'redone: cropped again');
+  await viewer.getByTestId('undo').click();
+  await until(async () => (await box()) === whole, 'undone again');
+  // The text tool asks in a dialog of the window, not the browser's prompt.
+  await page.keyboard.press('t');
+  await clickAt(0.5, 0.5);
+  const ask = page.getByRole('dialog', { name: 'Text' });
+  await ask.locator('input[name=annotation-text]').fill('caries 36');
+  await shot('13-viewer-text');
+  await page.keyboard.press('Enter');
+  const list = viewer.getByTestId('annotations');
+  await until(async () => ((await list.textContent()) ?? '').includes('text · caries 36'), 'the text listed');
+  await page.keyboard.press('Control+z');
+  await until(async () => ((await list.textContent()) ?? '').includes('None.'), 'the text undone');
+  await page.keyboard.press('Escape');
+  await until(async () => (await viewer.count()) === 0, 'viewer closed');
+});
+
 test('sync: a wrong secret is refused in the form, the right one is saved, the status bar follows, a share link is made', async () => {
   await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Sync off'), 'sync off at first');
   await page.getByRole('button', { name: '⚙ Settings' }).click();

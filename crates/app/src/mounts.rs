@@ -25,6 +25,9 @@ pub struct SlotView {
     pub index: u32,
     pub slot: Slot,
     pub document_id: Option<String>,
+    /// That document's version: its thumbnails change with its adjustments, and a window
+    /// that shows the mount asks for them anew when it moves on.
+    pub document_version: Option<i64>,
     /// Documents this slot held before retakes, oldest first (still in the gallery).
     pub earlier: Vec<String>,
 }
@@ -93,11 +96,18 @@ impl Library {
             .slots
             .iter()
             .enumerate()
-            .map(|(i, slot)| SlotView { index: i as u32, slot: slot.clone(), document_id: None, earlier: Vec::new() })
+            .map(|(i, slot)| SlotView {
+                index: i as u32,
+                slot: slot.clone(),
+                document_id: None,
+                document_version: None,
+                earlier: Vec::new(),
+            })
             .collect();
         for a in &live {
             if let Some(v) = a.role.as_deref().and_then(slot_of_role).and_then(|i| slots.get_mut(i)) {
                 v.document_id = Some(a.document_id.clone());
+                v.document_version = Some(self.media.get(&a.document_id)?.summary.version);
             }
         }
         for a in &ended {

@@ -7,6 +7,8 @@
 //! - `gallery DOCS DIR`: a library in DIR with one patient of DOCS real photos (small
 //!   generated JPEGs, imported as a user would, capture dates spread over a year), for the
 //!   desktop app's gallery figures (scripts/bench-app.sh).
+//! - `xray-patient DIR`: adds to DIR's library, once, a patient with a 16-bit 3000×2500 X-ray
+//!   (the app's live window/level figure).
 //! - `inbox PHOTO_DIR [N]`: a watched inbox at work. N camera JPEGs (made distinct from the
 //!   ones in PHOTO_DIR) written one at a time into the inbox, each timed from the writer's
 //!   close to its 256-px thumbnail being ready for the grid; then a burst of 200 at once,
@@ -77,6 +79,7 @@ fn main() {
                 Err(_) => Err("usage: chairside-bench auth DIR EVENTS [ARGON2_COMMAND_MS]".into()),
             },
             Some("viewer") if args.len() == 2 => viewer_bench::run(Path::new(&args[1])),
+            Some("xray-patient") if args.len() == 2 => viewer_bench::xray_patient(Path::new(&args[1])),
             Some("record") if args.len() >= 5 => record(&args[1..]),
             Some("results") if args.len() == 3 => {
                 figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
@@ -91,7 +94,7 @@ fn main() {
                 args.get(3).map(Path::new),
             ),
             _ => Err(
-                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | auth DIR EVENTS [ARGON2_COMMAND_MS] | viewer DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
+                "usage: chairside-bench thumbs FILE OUTDIR | sha [MIB] [OPENSSL_GBPS] | list [DOCS] [PER_PATIENT] [KEEP_DIR] | gallery DOCS DIR | inbox PHOTO_DIR [N] | sync-upload S3_ENV DIR RCLONE_SECONDS | sync-visibility S3_ENV [N] | sync-bootstrap S3_ENV [DOCS] [RGW_LOG] | scale DOCS PATIENTS DIR BACKUP_DIR | restore-figure DOCS MB DIR | auth DIR EVENTS [ARGON2_COMMAND_MS] | viewer DIR | xray-patient DIR | record ID WHAT TARGET MEASURED [NAME=VALUE…] | results SCRIPT FIGURES_FILE | readme [--check]"
                     .to_string(),
             ),
         };

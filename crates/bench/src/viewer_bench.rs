@@ -21,6 +21,37 @@ fn ms(v: f64) -> String {
     format!("{v:.0} ms")
 }
 
+/// A 3000×2500 16-bit X-ray as a PNG: a smooth field with structure, values over 12 bits and
+/// more (what the window/level figure names).
+pub fn write_xray(path: &Path) -> Result<(), String> {
+    let grey = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(3000, 2500, |x, y| {
+        let d = ((x as f64 - 1500.0).hypot(y as f64 - 1250.0) / 1600.0).min(1.0);
+        let ring = ((x as f64 / 37.0).sin() * (y as f64 / 53.0).cos() * 4000.0) as i64;
+        image::Luma([((1.0 - d) * 52_000.0) as i64 + ring + 6000].map(|v| v.clamp(0, 65535) as u16))
+    });
+    grey.save(path).map_err(|e| e.to_string())
+}
+
+/// The patient the app bench windows an X-ray in, added to `root`'s library once.
+pub const XRAY_PATIENT: &str = "X-ray bench (16-bit 3000×2500)";
+
+pub fn xray_patient(root: &Path) -> Result<(), String> {
+    let lib = Library::open(LibraryOptions::new(root)).map_err(|e| e.to_string())?;
+    if lib.list_patients(None).map_err(|e| e.to_string())?.iter().any(|p| p.name == XRAY_PATIENT) {
+        return Ok(());
+    }
+    let patient = lib.add_patient(&NewPatient { name: XRAY_PATIENT.into(), ..Default::default() }).map_err(|e| e.to_string())?;
+    let src = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let xray = src.path().join("xray-16bit.png");
+    write_xray(&xray)?;
+    let imported = lib.import_paths(&patient.id, &[xray], None, "bench", &|_| {}).map_err(|e| e.to_string())?;
+    lib.wait_for_thumbnails();
+    match imported.first().and_then(|r| r.document_id.as_ref()) {
+        Some(_) => Ok(()),
+        None => Err(format!("the X-ray was not imported: {:?}", imported.first().map(|r| &r.error))),
+    }
+}
+
 pub fn run(dir: &Path) -> Result<(), String> {
     let lib = Library::open(LibraryOptions::new(dir.join("library"))).map_err(|e| e.to_string())?;
     let patient = lib
@@ -38,14 +69,8 @@ pub fn run(dir: &Path) -> Result<(), String> {
         ])
     });
     img.save_with_format(&photo, image::ImageFormat::Jpeg).map_err(|e| e.to_string())?;
-    // A 3000×2500 16-bit X-ray: a smooth field with structure, values over 12 bits and more.
     let xray = dir.join("xray-16bit.png");
-    let grey = image::ImageBuffer::<image::Luma<u16>, Vec<u16>>::from_fn(3000, 2500, |x, y| {
-        let d = ((x as f64 - 1500.0).hypot(y as f64 - 1250.0) / 1600.0).min(1.0);
-        let ring = ((x as f64 / 37.0).sin() * (y as f64 / 53.0).cos() * 4000.0) as i64;
-        image::Luma([((1.0 - d) * 52_000.0) as i64 + ring + 6000].map(|v| v.clamp(0, 65535) as u16))
-    });
-    grey.save(&xray).map_err(|e| e.to_string())?;
+    write_xray(&xray)?;
     let imported = lib
         .import_paths(&patient.id, &[photo.clone(), xray.clone()], None, "bench", &|_| {})
         .map_err(|e| e.to_string())?;

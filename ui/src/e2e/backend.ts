@@ -140,7 +140,7 @@ function startSeries(patientId: string, templateId: string): SeriesView {
   const template = need(templates.find((t) => t.id === templateId), 'template_not_found', 'template');
   const v: SeriesView = {
     series: { id: id('s'), patient_id: patientId, template, title: template.name, started_at: now(), created_by: 'e2e' },
-    slots: template.slots.map((slot, i) => ({ index: i, slot, document_id: null, earlier: [] })),
+    slots: template.slots.map((slot, i) => ({ index: i, slot, document_id: null, document_version: null, earlier: [] })),
     next: 0,
   };
   series.unshift(v);
@@ -152,6 +152,7 @@ function fillNext(v: SeriesView, documentId: string): number | null {
   const i = v.next;
   v.slots[i].document_id = documentId;
   const d = docs.get(documentId);
+  v.slots[i].document_version = d?.version ?? null;
   if (d) d.kind = v.slots[i].slot.kind as Kind;
   const empty = v.slots.find((s) => s.document_id === null);
   v.next = empty ? empty.index : null;
@@ -458,8 +459,9 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     const v = need(series.find((x) => x.series.id === a.seriesId), 'series_not_found', 'series');
     const i = Number(a.slot);
     if (!v.slots[i]) throw new Refusal('invalid_input', `this series has no slot ${i + 1}`);
-    need(docs.get(String(a.documentId)), 'document_not_found', 'document');
-    v.slots[i].document_id = String(a.documentId);
+    const d = need(docs.get(String(a.documentId)), 'document_not_found', 'document');
+    v.slots[i].document_id = d.id;
+    v.slots[i].document_version = d.version;
     const empty = v.slots.find((x) => x.document_id === null);
     v.next = empty ? empty.index : null;
     return v;

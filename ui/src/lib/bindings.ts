@@ -162,6 +162,11 @@ export type SlotView = {
  */
 index: number, slot: Slot, document_id: string | null, 
 /**
+ * That document's version: its thumbnails change with its adjustments, and a window
+ * that shows the mount asks for them anew when it moves on.
+ */
+document_version: number | null, 
+/**
  * Documents this slot held before retakes, oldest first (still in the gallery).
  */
 earlier: Array<string>, };

@@ -103,3 +103,28 @@ export function measurementLabel(m: { value: number; unit: string; calibrated: b
   const unit = m.unit === 'mm2' ? 'mm²' : m.unit === 'px2' ? 'px²' : m.unit;
   return `${m.value.toFixed(2)} ${unit}${m.calibrated ? '' : ' (not calibrated)'}`;
 }
+
+/**
+ * The straighten angle (degrees, −45 to 45) that makes the line from `p` to `q` (in the
+ * original's pixels) level, or plumb when it is nearer upright: the user draws along the
+ * occlusal plane, a ruler or a tooth's long axis.
+ */
+export function straightenFrom(p: [number, number], q: [number, number]): number {
+  const angle = (Math.atan2(q[1] - p[1], q[0] - p[0]) * 180) / Math.PI;
+  const off = angle - 90 * Math.round(angle / 90);
+  return Math.round(-off * 100) / 100 || 0;
+}
+
+/**
+ * A crop from two corners clicked in the original's pixels: the rectangle they span in the
+ * straightened original's pixels (what `crop` is stored in), inside the image; null when it has
+ * no area to speak of.
+ */
+export function cropFrom(adj: Adjustments, w: number, h: number, p: [number, number], q: [number, number]): [number, number, number, number] | null {
+  const s = geometry({ ...NO_ADJUSTMENTS, straighten: adj.straighten }, w, h);
+  const [a, b] = [apply(s, p), apply(s, q)];
+  const clamp = (v: number, hi: number) => Math.max(0, Math.min(hi, v));
+  const x0 = clamp(Math.floor(Math.min(a[0], b[0])), w), x1 = clamp(Math.ceil(Math.max(a[0], b[0])), w);
+  const y0 = clamp(Math.floor(Math.min(a[1], b[1])), h), y1 = clamp(Math.ceil(Math.max(a[1], b[1])), h);
+  return x1 - x0 >= 8 && y1 - y0 >= 8 ? [x0, y0, x1 - x0, y1 - y0] : null;
+}
