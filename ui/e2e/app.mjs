@@ -591,6 +591,28 @@ test('the viewer turns a photo, measures a length, prints it to a PDF and moves 
     for (const dx of [-100, 100]) s.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 }));`);
   await until(async () => (await text('[data-testid=annotations]'))?.includes('px (not calibrated)'), 'the length listed, in pixels', 10000);
   await until(async () => (await count('[data-testid=annotation-length]')) === 1, 'the length drawn on the layer', 10000);
+  // Calibrate on a line as long as the length (200 screen pixels) said to be 20 mm: the length
+  // then reads 20.00 mm.
+  const twoClicks = (dx, dy) =>
+    wd.exec(`const s = document.querySelector('[data-testid=annotation-layer]'); const r = s.getBoundingClientRect();
+      for (const k of [-1, 1]) s.dispatchEvent(new MouseEvent('click', { bubbles: true, clientX: r.left + r.width / 2 + k * arguments[0], clientY: r.top + r.height / 2 + k * arguments[1] }));`, dx, dy);
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'c' }));");
+  await twoClicks(100, 0);
+  await until(async () => (await count('input[name=calibrate-mm]')) === 1, 'the calibration asks for the length', 10000);
+  await wd.type(await $('input[name=calibrate-mm]'), '20');
+  await clickButton('Calibrate', '[role=dialog][aria-label=Calibrate]');
+  await until(async () => (await text('[data-testid=calibration]'))?.includes('calibrated by hand'), 'calibrated', 10000);
+  await until(async () => (await text('[data-testid=annotations]'))?.includes('length · 20.00 mm'), 'the length in millimetres', 10000);
+  // Crop to the middle by two corners, undo it, redo it.
+  const rendition = () => wd.exec("const i = document.querySelector('.viewer img'); return i && i.complete && i.naturalWidth > 0 ? [i.naturalWidth, i.naturalHeight, i.src] : null;");
+  const turned = await until(rendition, 'the turned rendition painted again', 15000);
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'x' }));");
+  await twoClicks(120, 90);
+  await until(async () => { const r = await rendition(); return r && r[2] !== turned[2] && r[0] < turned[0]; }, 'the cropped rendition painted', 15000);
+  await clickCss('[data-testid=undo]');
+  await until(async () => { const r = await rendition(); return r && r[0] === turned[0] && r[1] === turned[1]; }, 'the crop undone', 15000);
+  await clickCss('[data-testid=redo]');
+  await until(async () => { const r = await rendition(); return r && r[0] < turned[0]; }, 'the crop redone', 15000);
   await shot('26-viewer-tools');
   // Print to a PDF with the annotations.
   const pdf = join(dataDir, '..', `viewer-${process.pid}.pdf`);
@@ -656,6 +678,21 @@ test('the viewer windows an X-ray live from its full depth with the right button
   await shot('28-windowed-xray');
   await clickButton('✕ Close', '.viewer');
   await wd.exec("[...document.querySelectorAll('button')].find((b) => /^All\\s*\\d/.test(b.textContent.trim())).click();");
+});
+
+test('a mount is printed to a PDF page from the Series tab', async () => {
+  await clickButton('Series', '.tabs');
+  await until(async () => (await count('[data-testid=print-mount]')) === 1, 'the series with its Print button', 10000);
+  await clickCss('[data-testid=print-mount]');
+  const pdf = join(dataDir, '..', `mount-${process.pid}.pdf`);
+  await wd.type(await $('input[name=print-path]'), pdf);
+  await shot('29-print-mount');
+  await clickButton('Write', '[role=dialog]');
+  await until(() => existsSync(pdf), 'the mount written', 30000);
+  const body = readFileSync(pdf);
+  assert(body.subarray(0, 5).toString() === '%PDF-' && body.length > 20000, `a PDF page with images (${body.length} bytes)`);
+  await rm(pdf, { force: true });
+  await clickButton('Photos', '.tabs');
 });
 
 const backupDir = join(dataDir, '..', `chairside-app-e2e-backup-${process.pid}`);

@@ -40,7 +40,8 @@ pub fn xray_patient(root: &Path) -> Result<(), String> {
     if lib.list_patients(None).map_err(|e| e.to_string())?.iter().any(|p| p.name == XRAY_PATIENT) {
         return Ok(());
     }
-    let patient = lib.add_patient(&NewPatient { name: XRAY_PATIENT.into(), ..Default::default() }).map_err(|e| e.to_string())?;
+    let patient =
+        lib.add_patient(&NewPatient { name: XRAY_PATIENT.into(), ..Default::default() }).map_err(|e| e.to_string())?;
     let src = tempfile::tempdir().map_err(|e| e.to_string())?;
     let xray = src.path().join("xray-16bit.png");
     write_xray(&xray)?;

@@ -294,33 +294,62 @@ pub fn render(source: &Source, req: &RenderRequest<'_>) -> Result<RgbImage, Medi
     Ok(image)
 }
 
+/// How many threads a pass over `pixels` output pixels is split over: one for a thumbnail,
+/// the machine's cores (up to four) for a viewer rendition or a print.
+fn bands_for(pixels: usize) -> usize {
+    if pixels < 512 * 1024 {
+        return 1;
+    }
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
+/// Runs `f(first_row, rows)` over `out` cut into bands of whole rows (`stride` values each),
+/// on scoped threads when the image is large.
+fn in_bands<T: Send>(out: &mut [T], stride: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+    let rows = out.len() / stride.max(1);
+    let bands = bands_for(out.len() / 3).min(rows.max(1));
+    if bands <= 1 {
+        return f(0, out);
+    }
+    let per = rows.div_ceil(bands);
+    std::thread::scope(|s| {
+        for (i, band) in out.chunks_mut(per * stride).enumerate() {
+            let f = &f;
+            s.spawn(move || f(i * per, band));
+        }
+    });
+}
+
 /// Fills each output pixel (`channels` values) from the plane position its centre maps to
 /// (left as it is outside the plane).
 #[allow(clippy::too_many_arguments)]
-fn warp<T>(
+fn warp<T: Send>(
     out_to_plane: &Affine,
     tw: u32,
     th: u32,
     pw: u32,
     ph: u32,
     channels: usize,
-    mut sample: impl FnMut(f64, f64, &mut [T]),
+    sample: impl Fn(f64, f64, &mut [T]) + Sync,
     out: &mut [T],
 ) {
     let m = out_to_plane;
     let stride = tw as usize * channels;
-    for (y, row) in out.chunks_exact_mut(stride).take(th as usize).enumerate() {
-        let fy = y as f64 + 0.5;
-        // Each step right adds (a, d) in the plane.
-        let (mut u, mut v) = m.apply(0.5, fy);
-        for px in row.chunks_exact_mut(channels) {
-            if u >= 0.0 && v >= 0.0 && u < pw as f64 && v < ph as f64 {
-                sample(u - 0.5, v - 0.5, px);
+    let out = &mut out[..stride * th as usize];
+    in_bands(out, stride, |first, band| {
+        for (i, row) in band.chunks_exact_mut(stride).enumerate() {
+            let fy = (first + i) as f64 + 0.5;
+            // Each step right adds (a, d) in the plane.
+            let (mut u, mut v) = m.apply(0.5, fy);
+            for px in row.chunks_exact_mut(channels) {
+                if u >= 0.0 && v >= 0.0 && u < pw as f64 && v < ph as f64 {
+                    sample(u - 0.5, v - 0.5, px);
+                }
+                u += m.a;
+                v += m.d;
             }
-            u += m.a;
-            v += m.d;
         }
-    }
+    });
 }
 
 fn corners(w: u32, h: u32, u: f64, v: f64) -> (usize, usize, usize, usize, f32, f32) {
@@ -343,43 +372,58 @@ fn bilinear_grey(values: &[f32], w: u32, h: u32, u: f64, v: f64) -> f32 {
     top + (bottom - top) * fy
 }
 
+/// Bilinear in 8-bit fixed point: `u`, `v` are at least -0.5 (a pixel centre's position less
+/// half a pixel), so truncation is the floor once they are clamped at 0.
+#[inline]
 fn bilinear_rgb(pixels: &[u8], w: u32, h: u32, u: f64, v: f64) -> [u8; 3] {
-    let (x0, y0, x1, y1, fx, fy) = corners(w, h, u, v);
+    let (uf, vf) = ((u.max(0.0) * 256.0) as usize, (v.max(0.0) * 256.0) as usize);
+    let (x0, y0) = ((uf >> 8).min(w as usize - 1), (vf >> 8).min(h as usize - 1));
+    let (fx, fy) = ((uf & 255) as u32, (vf & 255) as u32);
+    let x1 = (x0 + 1).min(w as usize - 1);
+    let y1 = (y0 + 1).min(h as usize - 1);
     let row = w as usize * 3;
+    let (t0, t1, b0, b1) = (y0 * row + x0 * 3, y0 * row + x1 * 3, y1 * row + x0 * 3, y1 * row + x1 * 3);
     let mut out = [0u8; 3];
     for (c, o) in out.iter_mut().enumerate() {
-        let at = |x: usize, y: usize| pixels[y * row + x * 3 + c] as f32;
-        let top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * fx;
-        let bottom = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * fx;
-        *o = (top + (bottom - top) * fy + 0.5).clamp(0.0, 255.0) as u8;
+        let top = pixels[t0 + c] as u32 * (256 - fx) + pixels[t1 + c] as u32 * fx;
+        let bottom = pixels[b0 + c] as u32 * (256 - fx) + pixels[b1 + c] as u32 * fx;
+        *o = ((top * (256 - fy) + bottom * fy + 32768) >> 16) as u8;
     }
     out
 }
 
-/// Unsharp masking against a 3×3 box blur.
+/// Unsharp masking against a 3×3 box blur, in integers: each row's column sums of three rows,
+/// then three of those side by side; the edge pixels are left as they are.
 fn sharpen(image: &mut RgbImage, amount: f32) {
     let (w, h) = (image.width() as usize, image.height() as usize);
     if w < 3 || h < 3 {
         return;
     }
     let src = image.as_raw().clone();
+    let stride = w * 3;
+    // out = p + (p − sum/9)·amount, as (p·2304 + (9p − sum)·a) / 2304 with a = amount·256.
+    let a = (amount * 256.0).round() as i32;
     let dst: &mut [u8] = image;
-    for y in 1..h - 1 {
-        for x in 1..w - 1 {
-            for c in 0..3 {
-                let mut sum = 0u32;
-                for dy in 0..3 {
-                    let base = ((y + dy - 1) * w + x - 1) * 3 + c;
-                    sum += src[base] as u32 + src[base + 3] as u32 + src[base + 6] as u32;
-                }
-                let p = src[(y * w + x) * 3 + c] as f32;
-                let blur = sum as f32 / 9.0;
-                // + 0.5 then truncation: rounds as .round() does for these non-negative values,
-                // without a libm call per sample.
-                dst[(y * w + x) * 3 + c] = (p + (p - blur) * amount + 0.5).clamp(0.0, 255.0) as u8;
+    in_bands(&mut dst[stride..(h - 1) * stride], stride, |first, band| {
+        let mut cols = vec![0u16; stride];
+        for (i, row) in band.chunks_exact_mut(stride).enumerate() {
+            let y = first + i + 1;
+            let (up, mid, down) = (
+                &src[(y - 1) * stride..y * stride],
+                &src[y * stride..(y + 1) * stride],
+                &src[(y + 1) * stride..(y + 2) * stride],
+            );
+            for (k, c) in cols.iter_mut().enumerate() {
+                *c = up[k] as u16 + mid[k] as u16 + down[k] as u16;
+            }
+            for k in 3..stride - 3 {
+                let sum = cols[k - 3] as i32 + cols[k] as i32 + cols[k + 3] as i32;
+                let p = mid[k] as i32;
+                let v = (p * 2304 + (9 * p - sum) * a + 1152).div_euclid(2304);
+                row[k] = v.clamp(0, 255) as u8;
             }
         }
-    }
+    });
 }
 
 fn color_of(hex: &str) -> tiny_skia::Color {
@@ -765,6 +809,48 @@ mod tests {
     fn render_of(adj: Adjustments, long: u32) -> RgbImage {
         let req = RenderRequest { adjustments: &adj, long_edge: long, annotations: &[], spacing: None, enlarge: false };
         render(&source(40, 20), &req).expect("rendered")
+    }
+
+    #[test]
+    fn fixed_point_bilinear_and_sharpen_match_their_float_formulas() {
+        // A busy 1200×500 image (large enough for the pass to be split over threads).
+        let (w, h) = (1200u32, 500u32);
+        let img = RgbImage::from_fn(w, h, |x, y| {
+            image::Rgb([(x * 7 % 256) as u8, (y * 13 % 256) as u8, ((x ^ y) * 31 % 256) as u8])
+        });
+        let px = img.as_raw();
+        for &(u, v) in &[(0.0, 0.0), (-0.5, -0.5), (10.25, 3.75), (1198.9, 498.6), (1199.4, 499.4), (517.5, 200.125)] {
+            let (x0, y0, x1, y1, fx, fy) = corners(w, h, u, v);
+            let fixed = bilinear_rgb(px, w, h, u, v);
+            for c in 0..3 {
+                let at = |x: usize, y: usize| px[(y * w as usize + x) * 3 + c] as f32;
+                let top = at(x0, y0) + (at(x1, y0) - at(x0, y0)) * fx;
+                let bottom = at(x0, y1) + (at(x1, y1) - at(x0, y1)) * fx;
+                let float = top + (bottom - top) * fy;
+                assert!((fixed[c] as f32 - float).abs() <= 1.0, "({u}, {v}) channel {c}: {} vs {float}", fixed[c]);
+            }
+        }
+        let mut sharp = img.clone();
+        sharpen(&mut sharp, 0.7);
+        for (x, y) in [(0, 0), (1, 1), (600, 250), (w - 2, h - 2), (w - 1, 7), (333, h - 1)] {
+            for c in 0..3 {
+                let p = img.get_pixel(x, y).0[c] as f32;
+                let edge = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                let want = if edge {
+                    p
+                } else {
+                    let mut sum = 0.0;
+                    for dy in 0..3 {
+                        for dx in 0..3 {
+                            sum += img.get_pixel(x + dx - 1, y + dy - 1).0[c] as f32;
+                        }
+                    }
+                    (p + (p - sum / 9.0) * 0.7).clamp(0.0, 255.0)
+                };
+                let got = sharp.get_pixel(x, y).0[c] as f32;
+                assert!((got - want).abs() <= 1.0, "({x}, {y}) channel {c}: {got} vs {want}");
+            }
+        }
     }
 
     #[test]
