@@ -2,8 +2,8 @@
 # Issue 14's figures: an adjusted 24 MP photo with 50 annotations rendered to a 2048 px JPEG,
 # an edited document's thumbnails after the edit, and the full-depth grey view a live
 # window/level drag starts from. Written to crates/bench/results/bench-viewer.sh.json and the
-# README. The frames of the drag itself are painted in the webview: the app e2e prints them
-# ("live windowing: N frames in S s").
+# README. The frames of the drag itself are painted in the webview: scripts/bench-app.sh
+# measures them in the real app, on the same 16-bit 3000×2500 X-ray.
 #   scripts/bench-viewer.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
