@@ -160,6 +160,17 @@ fn bad_edits_annotations_and_moves_are_refused_and_change_nothing() {
         code(lib.move_documents(std::slice::from_ref(&doc), &bruno, "x").expect_err("archived")),
         "move_refused"
     );
+    // Several at once are moved all or none: the archived one among them stops the others.
+    let (other, _) = import(&lib, &ana, "png_chelsea_pentax.png");
+    let both = [other.clone(), doc.clone()];
+    assert_eq!(code(lib.move_documents(&both, &bruno, "x").expect_err("one archived")), "move_refused");
+    let kept = lib.show_document(&other).expect("other");
+    assert_eq!(
+        (kept.document.patient_id.as_str(), kept.document.summary.status, kept.moved_to),
+        (ana.as_str(), chairside_media::Status::Active, None),
+        "the first of the two is still in Ana's chart"
+    );
+    assert!(lib.list_documents(&bruno, chairside_media::StatusFilter::All).expect("bruno").is_empty());
     let details = lib.show_document(&doc).expect("show");
     assert_eq!(details.document.summary.version, version + 1, "only the archive changed it");
     assert!(details.annotations.is_empty());

@@ -94,14 +94,11 @@ impl Library {
         Ok(self.media.calibration(id)?)
     }
 
-    /// Moves documents to another patient, each in its own transaction; every id is checked
-    /// first so a mistyped one changes nothing.
+    /// Moves documents to another patient, all or none: a mistyped id or an archived document
+    /// among them changes nothing.
     pub fn move_documents(&self, ids: &[String], to_patient: &str, reason: &str) -> Result<Vec<Moved>, AppError> {
         let actor = self.allow(Permission::Move)?;
-        for id in ids {
-            self.media.get(id)?;
-        }
-        ids.iter().map(|id| Ok(self.media.move_to(&actor, id, to_patient, reason)?)).collect()
+        Ok(self.media.move_to(&actor, ids, to_patient, reason)?)
     }
 
     /// Writes a document as adjusted (with its annotations when asked) to `out`: PNG, JPEG,

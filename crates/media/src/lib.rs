@@ -343,8 +343,10 @@ impl Media {
     }
 
     /// Moves a document to another patient (see [`moves`]).
-    pub fn move_to(&self, actor: &Actor, id: &str, target: &str, reason: &str) -> Result<Moved, MediaError> {
-        self.db.write(|tx| moves::move_to(tx, actor, id, target, reason))
+    /// Moves documents to `target` in one transaction: one refused (archived, unknown, already
+    /// there…) and none of them moves.
+    pub fn move_to(&self, actor: &Actor, ids: &[String], target: &str, reason: &str) -> Result<Vec<Moved>, MediaError> {
+        self.db.write(|tx| ids.iter().map(|id| moves::move_to(tx, actor, id, target, reason)).collect())
     }
 
     /// The document as adjusted (and annotated), as an image.
