@@ -337,6 +337,12 @@ test('the viewer crops to two clicks, undoes and redoes it, and asks for a text 
   await until(async () => (await box()) === cropped, 'redone: cropped again');
   await viewer.getByTestId('undo').click();
   await until(async () => (await box()) === whole, 'undone again');
+  // A slider is one edit when let go, and undone as one.
+  const contrast = viewer.getByTestId('tone').locator('label', { hasText: 'Contrast' });
+  await contrast.locator('input').fill('30');
+  await until(async () => (await contrast.locator('output').textContent()) === '30', 'the contrast saved');
+  await page.keyboard.press('Control+z');
+  await until(async () => (await contrast.locator('output').textContent()) === '0', 'the contrast undone');
   // The text tool asks in a dialog of the window, not the browser's prompt.
   await page.keyboard.press('t');
   await clickAt(0.5, 0.5);
