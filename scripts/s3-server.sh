@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # A real S3 server for the sync tests and benchmarks: Ceph's radosgw on a single in-memory
-# node (one ceph-mon, one memstore ceph-osd), listening on 127.0.0.1 only.
+# node (one ceph-mon, one memstore ceph-osd), listening on 127.0.0.1 only: plain HTTP on PORT,
+# and TLS on PORT+2 with a certificate for "localhost" signed by a certificate authority made
+# at start (DIR/tls/ca.pem; DIR/tls/other-ca.pem is a second one that signed nothing, for the
+# tests of a wrong CA).
 #
 #   scripts/s3-server.sh start DIR [PORT]   # prints KEY=VALUE lines (endpoint, keys, bucket)
 #   scripts/s3-server.sh stop DIR
@@ -23,9 +26,9 @@ BUCKET=chairside-test
 
 install_packages() {
     if ! command -v radosgw >/dev/null || ! command -v ceph-osd >/dev/null || ! command -v ceph-mon >/dev/null \
-        || ! command -v radosgw-admin >/dev/null || ! command -v ceph >/dev/null; then
-        echo "s3-server: installing radosgw, ceph-mon, ceph-osd (Debian packages)" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq radosgw ceph-mon ceph-osd ceph-common >/dev/null
+        || ! command -v radosgw-admin >/dev/null || ! command -v ceph >/dev/null || ! command -v openssl >/dev/null; then
+        echo "s3-server: installing radosgw, ceph-mon, ceph-osd, openssl (Debian packages)" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq radosgw ceph-mon ceph-osd ceph-common openssl >/dev/null
     fi
 }
 
@@ -43,12 +46,34 @@ wait_for() {
     return 1
 }
 
+frontends() {
+    local port=$1
+    echo "beast endpoint=127.0.0.1:$port ssl_endpoint=127.0.0.1:$((port + 2)) ssl_certificate=$dir/tls/server.pem ssl_private_key=$dir/tls/server.key"
+}
+
 start_rgw() {
     local port
     port=$(cat "$dir/port")
     radosgw -c "$conf" -n client.rgw.a --pid-file "$dir/rgw.pid" --log-file "$dir/rgw.log" \
-        --rgw-frontends "beast endpoint=127.0.0.1:$port" >/dev/null 2>&1
+        --rgw-frontends "$(frontends "$port")" >/dev/null 2>&1
     wait_for radosgw 120 curl -sf -o /dev/null "http://127.0.0.1:$port/"
+    wait_for "radosgw (TLS)" 60 curl -sf -o /dev/null --cacert "$dir/tls/ca.pem" "https://localhost:$((port + 2))/"
+}
+
+# A certificate authority of this server's own, its certificate for localhost (and nothing
+# else, so https://127.0.0.1 is a wrong host name), and a second authority that signed nothing.
+make_tls() {
+    local t="$dir/tls"
+    mkdir -p "$t"
+    for ca in ca other-ca; do
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=Chairside test $ca" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+            -keyout "$t/$ca.key" -out "$t/$ca.pem" 2>/dev/null
+    done
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$t/server.key" -out "$t/server.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:localhost\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' >"$t/server.ext"
+    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial -days 30 \
+        -extfile "$t/server.ext" -out "$t/server.pem" 2>/dev/null
 }
 
 stop_pidfile() {
@@ -69,6 +94,7 @@ start)
     port=${3:-7480}
     echo "$port" >"$dir/port"
     mon_port=$((port + 1))
+    make_tls
     fsid=$(cat /proc/sys/kernel/random/uuid)
     cat >"$conf" <<EOF
 [global]
@@ -107,7 +133,7 @@ rgw dns name = localhost
 mgr initial modules =
 
 [client.rgw.a]
-rgw frontends = beast endpoint=127.0.0.1:$port
+rgw frontends = $(frontends "$port")
 EOF
     mkdir -p "$dir/run" "$dir/mon-a" "$dir/osd-0" "$dir/rgw"
     ceph-authtool --create-keyring "$dir/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
@@ -149,6 +175,9 @@ S3_ACCESS_KEY=$ACCESS_KEY
 S3_SECRET_KEY=$SECRET_KEY
 S3_BUCKET=$BUCKET
 S3_REGION=default
+S3_TLS_ENDPOINT=https://localhost:$((port + 2))
+S3_CA_CERT=$dir/tls/ca.pem
+S3_OTHER_CA_CERT=$dir/tls/other-ca.pem
 EOF
     ;;
 stop)

@@ -21,6 +21,11 @@ pub struct S3 {
     pub secret: String,
     pub bucket: String,
     pub region: String,
+    /// The same server over TLS (`https://localhost:…`), its certificate signed by `ca_cert`
+    /// (made when the server started); `other_ca_cert` signed nothing.
+    pub tls_endpoint: String,
+    pub ca_cert: PathBuf,
+    pub other_ca_cert: PathBuf,
     /// The server's folder (for `s3-server.sh stop-rgw|restart-rgw`).
     pub dir: PathBuf,
 }
@@ -52,8 +57,11 @@ pub fn server() -> &'static S3 {
             Err(_) => {
                 let dir = repo().join("target").join("s3-test-auto");
                 let env_file = dir.join("env");
-                let running =
-                    read_env(&env_file).and_then(|e| e.get("S3_ENDPOINT").cloned()).is_some_and(|e| answers(&e));
+                // A server started before it had a TLS endpoint is started again.
+                let running = read_env(&env_file)
+                    .filter(|e| e.contains_key("S3_TLS_ENDPOINT"))
+                    .and_then(|e| e.get("S3_ENDPOINT").cloned())
+                    .is_some_and(|e| answers(&e));
                 if !running {
                     let _ = std::fs::remove_dir_all(&dir);
                     let status = std::process::Command::new("bash")
@@ -75,6 +83,9 @@ pub fn server() -> &'static S3 {
             secret: get("S3_SECRET_KEY"),
             bucket: get("S3_BUCKET"),
             region: get("S3_REGION"),
+            tls_endpoint: get("S3_TLS_ENDPOINT"),
+            ca_cert: PathBuf::from(get("S3_CA_CERT")),
+            other_ca_cert: PathBuf::from(get("S3_OTHER_CA_CERT")),
             dir,
         }
     })

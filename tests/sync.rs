@@ -48,6 +48,8 @@ fn config(endpoint: &str, prefix: &str) -> SyncConfig {
         path_style: true,
         access_key: s.access_key.clone(),
         originals: Originals::All,
+        ca_cert: None,
+        allow_insecure_http: false,
     }
 }
 
@@ -664,4 +666,45 @@ fn edits_annotations_calibrations_and_moves_replicate_and_a_move_converges_with_
         assert_eq!(copy.document.patient_id, bruno);
         assert_eq!(copy.document.summary.status, Status::Active);
     }
+}
+
+#[test]
+fn tls_is_verified_a_clinic_authority_is_trusted_and_a_wrong_one_or_a_wrong_host_is_refused() {
+    let _g = s3::shared();
+    let s = s3::server();
+    let prefix = prefix("tls");
+    let pem = |p: &Path| std::fs::read_to_string(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    let tls = |endpoint: &str, ca: Option<String>| SyncConfig { ca_cert: ca, ..config(endpoint, &prefix) };
+    let a = workstation();
+    let refused = |c: SyncConfig, why: &str| {
+        let e = a.lib.sync_configure(c, &s.secret).expect_err("refused");
+        assert!(
+            matches!(&e, AppError::Sync(SyncError::Tls { reason, .. }) if reason.contains(why)),
+            "expected a TLS refusal ({why}), got {e:?}"
+        );
+        assert!(!e.to_string().contains(&s.secret), "no secret in {e}");
+        assert!(a.lib.sync_configured().expect("read").is_none(), "nothing saved after a refusal");
+    };
+    // This server's authority is not one the system trusts; another authority is not it either.
+    refused(tls(&s.tls_endpoint, None), "authority this workstation does not trust");
+    refused(tls(&s.tls_endpoint, Some(pem(&s.other_ca_cert))), "authority this workstation does not trust");
+    // The right authority, but an address the certificate is not for (it names localhost).
+    let by_ip = s.tls_endpoint.replace("localhost", "127.0.0.1");
+    refused(tls(&by_ip, Some(pem(&s.ca_cert))), "another host name");
+
+    // With the clinic's authority: two workstations converge over TLS.
+    a.lib.sync_configure(tls(&s.tls_endpoint, Some(pem(&s.ca_cert))), &s.secret).expect("configure over TLS");
+    let p = a.lib.add_patient(&NewPatient { name: "Tess Ellis".into(), ..Default::default() }).expect("p").id;
+    import(&a, &p, &[("tls.jpg".into(), jpeg(41, 320, 240))]);
+    assert_eq!(run(&a).uploaded_originals, 1);
+    let b = workstation();
+    b.lib.sync_configure(tls(&s.tls_endpoint, Some(pem(&s.ca_cert))), &s.secret).expect("second over TLS");
+    let down = run(&b);
+    assert_eq!(down.downloaded_originals, 1, "{down:?}");
+    assert_eq!(state(&a.lib), state(&b.lib));
+    local_originals_ok(&b);
+    // Plain HTTP to another machine must be asked for by name; loopback needs nothing.
+    let lan = SyncConfig { endpoint: "http://192.0.2.10:7480".into(), ..config(&s.endpoint, &prefix) };
+    let e = b.lib.sync_configure(lan, &s.secret).expect_err("plain http to another host");
+    assert!(matches!(e, AppError::Sync(SyncError::InsecureTransport { .. })), "{e:?}");
 }

@@ -41,6 +41,12 @@ pub(crate) fn payload(e: &AppError) -> ErrorPayload {
         }
         Remedy::ConfigureSync => "open Settings → Sync",
         Remedy::EnterSyncSecret => "open Settings → Sync and enter the secret key again",
+        Remedy::AllowInsecureHttp => {
+            "use an https:// address in Settings → Sync, or tick “Allow plain HTTP” there on a network the clinic trusts"
+        }
+        Remedy::TrustClinicCa => {
+            "if the clinic issued the server's certificate, paste its authority's certificate in Settings → Sync; otherwise check the address"
+        }
     })
 }
 

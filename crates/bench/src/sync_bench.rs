@@ -46,6 +46,8 @@ fn join(lib: &Library, s: &Server, prefix: &str, originals: Originals) -> Result
         path_style: true,
         access_key: s.access_key.clone(),
         originals,
+        ca_cert: None,
+        allow_insecure_http: false,
     };
     lib.sync_configure(config, &s.secret).map(|_| ()).map_err(|e| e.to_string())
 }

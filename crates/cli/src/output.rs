@@ -56,6 +56,12 @@ fn next_step(r: Remedy) -> &'static str {
         Remedy::VerifyLibrary => "run `chairside verify`",
         Remedy::ConfigureSync => "run `chairside sync configure`",
         Remedy::EnterSyncSecret => "run `chairside sync configure` again with the secret",
+        Remedy::AllowInsecureHttp => {
+            "give an https:// endpoint, or add --allow-insecure-http to `chairside sync configure` on a network the clinic trusts"
+        }
+        Remedy::TrustClinicCa => {
+            "if the clinic issued the server's certificate, run `chairside sync configure` again with --ca-cert FILE (its authority's certificate); otherwise check the endpoint's host name"
+        }
     }
 }
 

@@ -74,3 +74,35 @@ fn a_wrong_secret_is_refused_with_exit_1_and_nothing_is_saved() {
     assert_eq!(status["state"], "off");
     assert_eq!(a.json(&["sync", "run"]).json["error"]["code"], "sync_not_configured");
 }
+
+#[test]
+fn the_clinic_authority_is_given_with_ca_cert_and_plain_http_elsewhere_needs_allow_insecure_http() {
+    let _g = s3::shared();
+    let s = s3::server();
+    let a = Lib::new();
+    let run = |endpoint: &str, extra: &[&str]| {
+        let out = a
+            .command()
+            .env("CHAIRSIDE_S3_SECRET", &s.secret)
+            .env("CHAIRSIDE_SECRET_STORE", "file")
+            .args(["--json", "sync", "configure", "--endpoint", endpoint, "--bucket", &s.bucket, "--region", &s.region])
+            .args(["--prefix", "cli-tls", "--path-style", "--access-key", &s.access_key])
+            .args(extra)
+            .output()
+            .expect("run chairside");
+        support::parse(out)
+    };
+    let lan = run("http://192.0.2.10:7480", &[]);
+    assert_eq!((lan.code, lan.json["error"]["code"].as_str()), (2, Some("sync_insecure_http")), "{}", lan.stdout);
+    assert!(lan.stdout.contains("--allow-insecure-http"), "the remedy names the flag: {}", lan.stdout);
+    let untrusted = run(&s.tls_endpoint, &[]);
+    assert_eq!(untrusted.json["error"]["code"], "sync_tls_refused", "{}", untrusted.stdout);
+    assert!(untrusted.stdout.contains("--ca-cert"), "the remedy names the flag: {}", untrusted.stdout);
+    let missing = run(&s.tls_endpoint, &["--ca-cert", "/nonexistent/ca.pem"]);
+    assert_eq!((missing.code, missing.json["error"]["code"].as_str()), (2, Some("invalid_input")));
+    let ca = s.ca_cert.display().to_string();
+    let ok = run(&s.tls_endpoint, &["--ca-cert", &ca]);
+    assert_eq!(ok.code, 0, "{} {}", ok.stdout, ok.stderr);
+    assert!(ok.json["config"]["ca_cert"].as_str().is_some_and(|p| p.starts_with("-----BEGIN CERTIFICATE-----")));
+    assert_eq!(a.ok(&["sync", "run"])["status"]["state"], "up_to_date");
+}

@@ -55,6 +55,10 @@ pub enum Remedy {
     ConfigureSync,
     /// Enter the bucket's secret key again.
     EnterSyncSecret,
+    /// Use an https:// address, or allow plain HTTP by name for a network the clinic trusts.
+    AllowInsecureHttp,
+    /// Trust the clinic's own certificate authority, when it issued the server's certificate.
+    TrustClinicCa,
 }
 
 impl Remedy {
@@ -67,6 +71,12 @@ impl Remedy {
             Remedy::VerifyLibrary => "verify the library, which checks every original and says what to do",
             Remedy::ConfigureSync => "set sync up with the bucket's address, name and keys",
             Remedy::EnterSyncSecret => "set sync up again, with the bucket's secret key",
+            Remedy::AllowInsecureHttp => {
+                "use an https:// address, or allow plain HTTP explicitly, only on a network the clinic trusts"
+            }
+            Remedy::TrustClinicCa => {
+                "if the clinic issued the server's certificate, set sync up with its certificate authority; otherwise check the address's host name"
+            }
         }
     }
 }

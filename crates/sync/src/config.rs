@@ -40,6 +40,14 @@ pub struct SyncConfig {
     pub access_key: String,
     #[serde(default)]
     pub originals: Originals,
+    /// The clinic's own certificate authority (PEM), trusted besides the system's: for a
+    /// bucket behind a certificate the clinic issued.
+    #[serde(default)]
+    pub ca_cert: Option<String>,
+    /// Plain HTTP to a host other than this machine: the keys and images travel unencrypted.
+    /// Only when asked for by name (`--allow-insecure-http`).
+    #[serde(default)]
+    pub allow_insecure_http: bool,
 }
 
 impl SyncConfig {
@@ -48,9 +56,19 @@ impl SyncConfig {
         self.endpoint = self.endpoint.trim().trim_end_matches('/').to_string();
         if !(self.endpoint.starts_with("http://") || self.endpoint.starts_with("https://")) {
             return Err(SyncError::InvalidConfig(format!(
-                "the endpoint {:?} must be a URL starting with https:// (or http:// on a trusted network)",
+                "the endpoint {:?} must be a URL starting with https://",
                 self.endpoint
             )));
+        }
+        self.check_transport()?;
+        if let Some(pem) = &self.ca_cert {
+            let pem = pem.trim().to_string();
+            if reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_or(true, |c| c.is_empty()) {
+                return Err(SyncError::InvalidConfig(
+                    "the CA certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----): give the clinic authority's certificate file".into(),
+                ));
+            }
+            self.ca_cert = Some(pem);
         }
         self.bucket = self.bucket.trim().to_string();
         let valid_bucket = (3..=63).contains(&self.bucket.len())
@@ -74,6 +92,23 @@ impl SyncConfig {
             return Err(SyncError::InvalidConfig("the access key is empty".into()));
         }
         Ok(self)
+    }
+
+    /// Plain HTTP is refused unless the endpoint is this machine (a local test server, a proxy
+    /// on loopback) or the insecure transport was asked for by name.
+    pub fn check_transport(&self) -> Result<(), SyncError> {
+        let Some(rest) = self.endpoint.strip_prefix("http://") else { return Ok(()) };
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host = match host.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+        };
+        let loopback =
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if loopback || self.allow_insecure_http {
+            return Ok(());
+        }
+        Err(SyncError::InsecureTransport { endpoint: self.endpoint.clone() })
     }
 
     pub fn load(conn: &Connection) -> Result<Option<SyncConfig>, SyncError> {
@@ -194,7 +229,26 @@ mod tests {
             path_style: true,
             access_key: "AKIA".into(),
             originals: Originals::All,
+            ca_cert: None,
+            allow_insecure_http: false,
         }
+    }
+
+    #[test]
+    fn plain_http_is_for_this_machine_or_asked_for_by_name() {
+        for local in ["http://127.0.0.1:7480", "http://localhost:9000/", "http://[::1]:7480", "http://127.0.0.2"] {
+            assert!(SyncConfig { endpoint: local.into(), ..config() }.normalised().is_ok(), "{local}");
+        }
+        for remote in
+            ["http://s3.clinic.lan", "http://192.168.1.20:9000", "http://localhost.evil.org", "http://[fe80::1]:80"]
+        {
+            let refused = SyncConfig { endpoint: remote.into(), ..config() }.normalised();
+            assert!(matches!(refused, Err(SyncError::InsecureTransport { .. })), "{remote}: {refused:?}");
+            let asked = SyncConfig { endpoint: remote.into(), allow_insecure_http: true, ..config() };
+            assert!(asked.normalised().is_ok(), "{remote} with --allow-insecure-http");
+        }
+        let not_pem = SyncConfig { ca_cert: Some("hello".into()), ..config() };
+        assert!(matches!(not_pem.normalised(), Err(SyncError::InvalidConfig(m)) if m.contains("PEM")));
     }
 
     #[test]

@@ -24,6 +24,12 @@ pub enum SyncError {
         "bucket {bucket} does not exist at {endpoint}: create it first (Chairside never creates or deletes buckets)"
     )]
     NoSuchBucket { bucket: String, endpoint: String },
+    #[error(
+        "{endpoint} is plain HTTP to another machine: the patients' images and names would cross the network unencrypted"
+    )]
+    InsecureTransport { endpoint: String },
+    #[error("{endpoint} did not prove its identity over TLS ({reason}): nothing was sent to it")]
+    Tls { endpoint: String, reason: String },
     #[error("the bucket answered {context}: {reason}")]
     Remote { context: String, reason: String },
     #[error(
@@ -60,13 +66,15 @@ impl chairside_store::ErrorCode for SyncError {
     }
     /// Settings that do not hold together; everything else is the bucket's or the network's.
     fn is_invalid_input(&self) -> bool {
-        matches!(self, SyncError::InvalidConfig(_))
+        matches!(self, SyncError::InvalidConfig(_) | SyncError::InsecureTransport { .. })
     }
     fn remedy(&self) -> Option<chairside_store::Remedy> {
         use chairside_store::Remedy;
         match self {
             SyncError::NotConfigured => Some(Remedy::ConfigureSync),
             SyncError::NoSecret { .. } => Some(Remedy::EnterSyncSecret),
+            SyncError::InsecureTransport { .. } => Some(Remedy::AllowInsecureHttp),
+            SyncError::Tls { .. } => Some(Remedy::TrustClinicCa),
             SyncError::DocumentNotFound(_) => Some(Remedy::FindDocument),
             _ => None,
         }
@@ -84,6 +92,8 @@ impl SyncError {
             SyncError::Denied { .. } => "sync_denied",
             SyncError::NoSuchBucket { .. } => "sync_no_such_bucket",
             SyncError::Remote { .. } => "sync_remote_error",
+            SyncError::InsecureTransport { .. } => "sync_insecure_http",
+            SyncError::Tls { .. } => "sync_tls_refused",
             SyncError::Tampered { .. } => "sync_tampered",
             SyncError::DocumentNotFound(_) => "document_not_found",
             SyncError::NotUploaded(_) => "sync_not_uploaded",

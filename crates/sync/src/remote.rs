@@ -40,10 +40,30 @@ pub struct Remote {
 
 impl Remote {
     pub fn new(config: &SyncConfig, secret: &str) -> Result<Remote, SyncError> {
-        let options = ClientOptions::new()
+        // Settings saved before plain HTTP had to be asked for are held to the same rule.
+        config.check_transport()?;
+        let bad_ca = |e: String| {
+            SyncError::InvalidConfig(format!(
+                "the saved CA certificate is not usable ({e}): set sync up again with the clinic authority's certificate"
+            ))
+        };
+        let pem = config.ca_cert.as_deref().unwrap_or("").as_bytes();
+        let mut options = ClientOptions::new()
             .with_allow_http(config.endpoint.starts_with("http://"))
             .with_connect_timeout(Duration::from_secs(5))
             .with_timeout(Duration::from_secs(300));
+        let mut http =
+            reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).timeout(Duration::from_secs(30));
+        // The clinic's own authority, trusted besides the system's (both clients: data and
+        // the presigned admin calls).
+        if !pem.is_empty() {
+            for cert in object_store::Certificate::from_pem_bundle(pem).map_err(|e| bad_ca(e.to_string()))? {
+                options = options.with_root_certificate(cert);
+            }
+            for cert in reqwest::Certificate::from_pem_bundle(pem).map_err(|e| bad_ca(e.to_string()))? {
+                http = http.add_root_certificate(cert);
+            }
+        }
         // Few quick retries inside one call; the sync loop itself backs off between rounds.
         let retry = RetryConfig {
             backoff: BackoffConfig {
@@ -66,11 +86,7 @@ impl Remote {
             .with_checksum_algorithm(object_store::aws::Checksum::SHA256)
             .build()
             .map_err(|e| SyncError::InvalidConfig(format!("the sync settings are not usable: {e}")))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| SyncError::InvalidConfig(format!("no HTTP client: {e}")))?;
+        let http = http.build().map_err(|e| SyncError::InvalidConfig(format!("no HTTP client: {e}")))?;
         let prefix = if config.prefix.is_empty() { String::new() } else { format!("{}/", config.prefix) };
         Ok(Remote { store: Arc::new(store), prefix, config: config.clone(), http })
     }
@@ -109,6 +125,8 @@ impl Remote {
                     .any(|m| text.contains(m))
                 {
                     SyncError::Denied { access_key: self.config.access_key.clone(), reason: first_line(&text) }
+                } else if is_tls_refusal(&text) {
+                    SyncError::Tls { endpoint: self.config.endpoint.clone(), reason: tls_reason(&text) }
                 } else if is_connection_failure(&text) {
                     SyncError::Unreachable { endpoint: self.config.endpoint.clone(), reason: first_line(&text) }
                 } else {
@@ -393,6 +411,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+/// A TLS handshake that failed on the server's certificate (rustls words it "invalid peer
+/// certificate: …").
+fn is_tls_refusal(text: &str) -> bool {
+    let t = text.to_ascii_lowercase();
+    ["invalid peer certificate", "unknownissuer", "notvalidforname", "certificate verify failed", "handshake failure"]
+        .iter()
+        .any(|m| t.contains(m))
+}
+
+/// What a person can act on, from rustls' reason.
+fn tls_reason(text: &str) -> String {
+    let t = text.to_ascii_lowercase();
+    if t.contains("unknownissuer") || t.contains("unknown issuer") {
+        "its certificate was issued by an authority this workstation does not trust".into()
+    } else if t.contains("notvalidforname") || t.contains("not valid for name") {
+        "its certificate is for another host name".into()
+    } else if t.contains("expired") {
+        "its certificate has expired".into()
+    } else if t.contains("notvalidyet") {
+        "its certificate is not valid yet (check this workstation's clock)".into()
+    } else {
+        first_line(text)
+    }
 }
 
 fn is_connection_failure(text: &str) -> bool {

@@ -196,7 +196,17 @@ prefix: string,
  * Path-style addressing (`endpoint/bucket/key`), which MinIO and Ceph need; otherwise
  * virtual-hosted (`bucket.endpoint/key`).
  */
-path_style: boolean, access_key: string, originals: Originals, };
+path_style: boolean, access_key: string, originals: Originals, 
+/**
+ * The clinic's own certificate authority (PEM), trusted besides the system's: for a
+ * bucket behind a certificate the clinic issued.
+ */
+ca_cert: string | null, 
+/**
+ * Plain HTTP to a host other than this machine: the keys and images travel unencrypted.
+ * Only when asked for by name (`--allow-insecure-http`).
+ */
+allow_insecure_http: boolean, };
 
 export type SecretLocation = { "kind": "keychain" } | { "kind": "file", path: string, };
 

@@ -27,6 +27,14 @@ pub enum SyncCmd {
         /// When peers' originals are downloaded: all (default) or on-open.
         #[arg(long, default_value = "all")]
         originals: String,
+        /// The clinic's own certificate authority (a PEM file), trusted besides the system's,
+        /// when it issued the server's certificate.
+        #[arg(long, value_name = "FILE")]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Plain http:// to another machine (images and names cross the network unencrypted):
+        /// only on a network the clinic trusts. Loopback needs no flag.
+        #[arg(long)]
+        allow_insecure_http: bool,
     },
     /// Report what the server supports: list, put, conditional put, tagging, lifecycle, clock.
     Test,
@@ -98,11 +106,31 @@ fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
 pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
     use chairside_app::sync_engine::{Originals, SHARE_DEFAULT, SyncConfig, SyncState as State};
     match cmd {
-        SyncCmd::Configure { endpoint, bucket, region, prefix, path_style, access_key, originals } => configure(
-            lib,
-            SyncConfig { endpoint, region, bucket, prefix, path_style, access_key, originals: Originals::All },
-            &originals,
-        ),
+        SyncCmd::Configure {
+            endpoint,
+            bucket,
+            region,
+            prefix,
+            path_style,
+            access_key,
+            originals,
+            ca_cert,
+            allow_insecure_http,
+        } => {
+            let ca_cert = ca_cert.as_deref().map(read_ca_cert).transpose()?;
+            let config = SyncConfig {
+                endpoint,
+                region,
+                bucket,
+                prefix,
+                path_style,
+                access_key,
+                originals: Originals::All,
+                ca_cert,
+                allow_insecure_http,
+            };
+            configure(lib, config, &originals)
+        }
         SyncCmd::Test => {
             let checks = lib.sync_test()?;
             let text = checks
@@ -177,6 +205,17 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
 use chairside_app::sync_engine::{Originals, SyncConfig};
 
 /// Checks the bucket and saves the settings; the secret comes from the environment or a prompt.
+/// A CA certificate file, read whole (a certificate is a few kilobytes; a bundle at most a
+/// few hundred).
+fn read_ca_cert(path: &std::path::Path) -> Result<String, AppError> {
+    use std::io::Read;
+    let cannot =
+        |e: std::io::Error| AppError::InvalidInput(format!("--ca-cert {}: cannot read it ({e})", path.display()));
+    let mut text = String::new();
+    std::fs::File::open(path).map_err(cannot)?.take(1 << 20).read_to_string(&mut text).map_err(cannot)?;
+    Ok(text)
+}
+
 fn configure(lib: &Library, mut config: SyncConfig, originals: &str) -> Result<Output, AppError> {
     config.originals = match originals {
         "all" => Originals::All,
@@ -189,7 +228,11 @@ fn configure(lib: &Library, mut config: SyncConfig, originals: &str) -> Result<O
             AppError::InvalidInput(format!("no secret key: set CHAIRSIDE_S3_SECRET or type it at the prompt ({e})"))
         })?,
     };
+    let insecure = config.endpoint.trim().starts_with("http://") && config.allow_insecure_http;
     let location = lib.sync_configure(config, &secret)?;
+    if insecure {
+        say!("chairside: warning: plain HTTP: the patients' images and names cross the network unencrypted");
+    }
     let saved = lib.sync_configured()?;
     let mut text = format!(
         "sync configured: {}",
