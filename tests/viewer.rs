@@ -273,3 +273,45 @@ fn an_edit_after_signing_ends_the_signature_and_a_mount_prints_to_a_pdf() {
         "invalid_input"
     );
 }
+
+#[test]
+fn a_patients_documents_export_to_one_pdf_read_back_by_poppler_and_a_selection_is_checked() {
+    let (d, lib, ana, bruno) = open();
+    let (turned, sha) = import(&lib, &ana, "orient_6.jpg");
+    let (photo, _) = import(&lib, &ana, "png_chelsea_pentax.png");
+    let (ct, _) = import(&lib, &ana, "dcm_ct_small.dcm");
+    let (theirs, _) = import(&lib, &bruno, "orient_1.jpg");
+    lib.adjust(&turned, &AdjustChange { rotate: Some(90), ..Default::default() }).expect("adjust");
+    lib.annotate(&turned, &[item(AnnotationType::Arrow, vec![[10.0, 10.0], [200.0, 150.0]])]).expect("annotate");
+    let out = d.path().join("referral.pdf");
+    let all = lib.export_pdf(&ana, &[], &out).expect("export all");
+    assert_eq!((all.pages, all.documents, all.skipped.len()), (3, 3, 0), "{all:?}");
+    let info = std::process::Command::new("pdfinfo").arg(&out).output().expect("pdfinfo (poppler-utils) runs");
+    let info = String::from_utf8_lossy(&info.stdout);
+    assert!(info.contains("Pages:           3"), "pdfinfo: {info}");
+    // Every page renders in poppler.
+    let pngs = d.path().join("page");
+    let status = std::process::Command::new("pdftoppm").args(["-r", "20", "-png"]).arg(&out).arg(&pngs).status();
+    assert!(status.is_ok_and(|s| s.success()), "pdftoppm");
+    for n in 1..=3 {
+        let page = d.path().join(format!("page-{n}.png"));
+        let img = image::open(&page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+        assert!(img.width() > 100 && img.height() > 100);
+    }
+    // Never overwritten; a selection keeps its order and refuses another patient's document.
+    assert_eq!(code(lib.export_pdf(&ana, &[], &out).expect_err("exists")), "target_exists");
+    let two = d.path().join("two.pdf");
+    let sel = lib.export_pdf(&ana, &[ct.clone(), photo.clone()], &two).expect("selection");
+    assert_eq!(sel.pages, 2);
+    let stray = d.path().join("stray.pdf");
+    assert_eq!(code(lib.export_pdf(&ana, &[photo.clone(), theirs], &stray).expect_err("theirs")), "document_not_found");
+    assert!(!stray.exists(), "nothing written for a refused selection");
+    // Audited as an export of each document; the originals unchanged.
+    let events = lib.audit_list(Some(&turned), 50).expect("audit");
+    assert!(events.iter().any(|e| e.action == "export"), "the export is in the audit trail");
+    let (_, bytes) = lib.view_original(&turned).expect("original");
+    assert_eq!(sha256_hex(&bytes), sha);
+    // The ZIP export takes the same selection.
+    let zip = lib.export_patient(&ana, std::slice::from_ref(&photo), &d.path().join("one.zip")).expect("zip");
+    assert_eq!(zip.documents, 1);
+}

@@ -46,7 +46,7 @@ pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use scanning::ScanningState;
 pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
-pub use viewer::{RenderFormat, Rendered};
+pub use viewer::{PdfExport, RenderFormat, Rendered};
 pub use {
     chairside_audit as audit, chairside_backup as backups, chairside_clinical_notes as clinical_notes,
     chairside_inbox as inbox, chairside_media as media, chairside_patients as patients, chairside_series as series,
@@ -506,9 +506,15 @@ impl Library {
 
     // --- export, integrity, audit ---
 
-    pub fn export_patient(&self, patient_id: &str, out: &Path) -> Result<ExportSummary, AppError> {
+    /// A patient's documents (all, or `documents`) as a ZIP with the originals and a manifest.
+    pub fn export_patient(
+        &self,
+        patient_id: &str,
+        documents: &[String],
+        out: &Path,
+    ) -> Result<ExportSummary, AppError> {
         let actor = self.allow(Permission::Export)?;
-        Ok(self.media.export_patient(&actor, patient_id, out)?)
+        Ok(self.media.export_patient(&actor, patient_id, documents, out)?)
     }
 
     pub fn verify(&self, options: VerifyOptions) -> Result<VerifyReport, AppError> {

@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use chairside_media::render::RgbImage;
-use chairside_media::{AdjustChange, Adjusted, Annotation, AnnotationInput, Calibration, Moved, Preset, RenderOptions};
+use chairside_media::{
+    AdjustChange, Adjusted, Annotation, AnnotationInput, Calibration, Moved, Preset, RenderOptions, StatusFilter,
+};
 use chairside_teeth::Teeth;
 use serde_json::json;
 
@@ -44,6 +46,30 @@ pub struct Rendered {
     pub width: u32,
     pub height: u32,
     pub bytes: u64,
+}
+
+/// What `export --format pdf` wrote.
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct PdfExport {
+    pub path: String,
+    /// Documents on a page each.
+    pub documents: usize,
+    pub pages: usize,
+    pub bytes: u64,
+    /// Documents with no image to show (a scanned PDF): not in this file.
+    pub skipped: Vec<String>,
+}
+
+/// Writes `bytes` to `out` beside it first and renamed, so a reader never sees half a file;
+/// readable by this account only, as exports are (it is a patient's image). A partial file an
+/// interrupted run left is replaced.
+fn write_new_file(out: &Path, bytes: &[u8]) -> Result<(), AppError> {
+    let tmp = out.with_file_name(format!(".{}.partial", out.file_name().and_then(|n| n.to_str()).unwrap_or("render")));
+    let _ = std::fs::remove_file(&tmp);
+    chairside_store::private::write_new(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, out)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        AppError::Media(chairside_media::MediaError::Io { context: format!("writing {}", out.display()), source: e })
+    })
 }
 
 /// The largest image `render` writes (a print at 300 dpi is smaller).
@@ -136,6 +162,69 @@ impl Library {
             )
         })?;
         Ok(rendered)
+    }
+
+    /// A patient's documents (all active ones, oldest first, or `documents` in that order) as
+    /// one PDF, a page each: the image as adjusted and annotated under its header (clinic,
+    /// patient, chart number, date, teeth). A document with no image to show (a scanned PDF)
+    /// is listed in `skipped`. Never overwrites; audited as an export of each document.
+    pub fn export_pdf(&self, patient_id: &str, documents: &[String], out: &Path) -> Result<PdfExport, AppError> {
+        let actor = self.allow(Permission::Export)?;
+        self.patient(patient_id)?;
+        if out.exists() {
+            return Err(chairside_media::MediaError::ExportTargetExists(out.display().to_string()).into());
+        }
+        let ids: Vec<String> = if documents.is_empty() {
+            let mut all = self.media.list(patient_id, StatusFilter::Active)?;
+            all.reverse();
+            all.into_iter().map(|d| d.id).collect()
+        } else {
+            for id in documents {
+                if self.media.get(id)?.patient_id != patient_id {
+                    return Err(chairside_media::MediaError::DocumentNotFound(id.clone()).into());
+                }
+            }
+            documents.to_vec()
+        };
+        let mut pages = Vec::new();
+        let mut skipped = Vec::new();
+        for id in &ids {
+            let doc = self.media.get(id)?;
+            if doc.summary.width.is_none() || doc.summary.mime == "application/pdf" {
+                skipped.push(id.clone());
+                continue;
+            }
+            let options =
+                RenderOptions { long_edge: Some(PRINT_EDGE), annotations: true, original: false, enlarge: true };
+            let image = self.media.render(id, options)?;
+            pages.push(chairside_media::render::page(&image, &self.print_header(std::slice::from_ref(id))?)?);
+        }
+        if pages.is_empty() {
+            return Err(AppError::InvalidInput("none of these documents has an image to put on a page".into()));
+        }
+        let bytes = chairside_media::render::pdf_of_pages(&pages)?;
+        write_new_file(out, &bytes)?;
+        let printed: Vec<&String> = ids.iter().filter(|id| !skipped.contains(id)).collect();
+        self.db.write(|tx| {
+            for id in &printed {
+                chairside_audit::append(
+                    tx,
+                    &actor,
+                    "export",
+                    "document",
+                    Some(id.as_str()),
+                    json!({"pdf": out.display().to_string(), "patient_id": patient_id}),
+                )?;
+            }
+            Ok::<_, AppError>(())
+        })?;
+        Ok(PdfExport {
+            path: out.display().to_string(),
+            documents: printed.len(),
+            pages: pages.len(),
+            bytes: bytes.len() as u64,
+            skipped,
+        })
     }
 
     /// Writes a mount (a series' slots in its grid, each as adjusted) as one image or a PDF
@@ -275,19 +364,7 @@ impl Library {
             RenderFormat::Jpeg => chairside_media::render::encode(image, false)?,
             RenderFormat::Pdf => chairside_media::render::pdf_page(image, header)?,
         };
-        // Written beside the target and renamed, so a reader never sees half a file.
-        let tmp =
-            out.with_file_name(format!(".{}.partial", out.file_name().and_then(|n| n.to_str()).unwrap_or("render")));
-        // Readable by this account only, as exports are: it is a patient's image. A partial file
-        // an interrupted run left is replaced.
-        let _ = std::fs::remove_file(&tmp);
-        chairside_store::private::write_new(&tmp, &bytes).and_then(|()| std::fs::rename(&tmp, out)).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            AppError::Media(chairside_media::MediaError::Io {
-                context: format!("writing {}", out.display()),
-                source: e,
-            })
-        })?;
+        write_new_file(out, &bytes)?;
         Ok(Rendered {
             path: out.display().to_string(),
             width: image.width(),

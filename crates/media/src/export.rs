@@ -159,13 +159,15 @@ fn write_archive(
     Ok(manifest.documents.len())
 }
 
-/// Writes every document of a patient (active and archived) to `out`, which must not exist.
+/// Writes every document of a patient (active and archived), or only those of `only` (each
+/// one of the patient's), to `out`, which must not exist.
 pub fn export_patient(
     db: &Db,
     blobs: &LocalBlobStore,
     thumbs: &ThumbStore,
     actor: &Actor,
     patient_id: &str,
+    only: &[String],
     out: &Path,
 ) -> Result<ExportSummary, MediaError> {
     let patient = db.read(|c| chairside_patients::get(c, patient_id).map_err(MediaError::from))?;
@@ -173,7 +175,14 @@ pub fn export_patient(
         return Err(MediaError::ExportTargetExists(out.display().to_string()));
     }
     let (docs, links) = db.read(|c| {
-        let docs = documents::list(c, thumbs, patient_id, StatusFilter::All, None)?;
+        let mut docs = documents::list(c, thumbs, patient_id, StatusFilter::All, None)?;
+        // A selection: every id must be one of this patient's documents.
+        if !only.is_empty() {
+            if let Some(stray) = only.iter().find(|id| !docs.iter().any(|d| &d.id == *id)) {
+                return Err(MediaError::DocumentNotFound(stray.clone()));
+            }
+            docs.retain(|d| only.contains(&d.id));
+        }
         let links = docs.iter().map(|d| attachments::list(c, &d.id)).collect::<Result<Vec<Vec<Attachment>>, _>>()?;
         Ok::<_, MediaError>((docs, links))
     })?;

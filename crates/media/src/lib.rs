@@ -557,9 +557,10 @@ impl Media {
         &self,
         actor: &Actor,
         patient_id: &str,
+        only: &[String],
         out: &std::path::Path,
     ) -> Result<ExportSummary, MediaError> {
-        export::export_patient(&self.db, &self.blobs, &self.thumbs, actor, patient_id, out)
+        export::export_patient(&self.db, &self.blobs, &self.thumbs, actor, patient_id, only, out)
     }
 
     /// Removes the partial files killed exports left behind (see [`export::clean_staged`]).

@@ -672,6 +672,18 @@ pub fn encode(image: &RgbImage, png: bool) -> Result<Vec<u8>, MediaError> {
 /// One A4 page at 150 dpi: the header lines at the top, the image fitted below; as a PDF whose
 /// page is that picture (the header drawn with the embedded font, so every name prints).
 pub fn pdf_page(image: &RgbImage, header: &[String]) -> Result<Vec<u8>, MediaError> {
+    pdf_of_pages(&[page(image, header)?])
+}
+
+/// One A4 page at 150 dpi, as the JPEG it is embedded as: the header lines, then the image
+/// fitted below them (landscape when the image is).
+pub struct Page {
+    jpeg: Vec<u8>,
+    size: (u32, u32),
+    landscape: bool,
+}
+
+pub fn page(image: &RgbImage, header: &[String]) -> Result<Page, MediaError> {
     let landscape = image.width() > image.height();
     let (pw, ph) = if landscape { (1754u32, 1240u32) } else { (1240u32, 1754u32) };
     let mut page = RgbImage::from_pixel(pw, ph, image::Rgb([255, 255, 255]));
@@ -693,50 +705,53 @@ pub fn pdf_page(image: &RgbImage, header: &[String]) -> Result<Vec<u8>, MediaErr
     };
     let x0 = margin as u32 + (aw - fw) / 2;
     image::imageops::overlay(&mut page, &fitted, x0 as i64, top as i64);
-    let jpeg = encode(&page, false)?;
-    pdf_of_jpeg(&jpeg, pw, ph, landscape)
+    Ok(Page { jpeg: encode(&page, false)?, size: (pw, ph), landscape })
 }
 
-fn pdf_of_jpeg(jpeg: &[u8], pw: u32, ph: u32, landscape: bool) -> Result<Vec<u8>, MediaError> {
+/// A PDF of `pages`, each an A4 page showing its JPEG whole (kept as it is: DCTDecode).
+pub fn pdf_of_pages(pages: &[Page]) -> Result<Vec<u8>, MediaError> {
     use lopdf::content::{Content, Operation};
     use lopdf::{Document, Object, Stream, dictionary};
-    let (mw, mh) = if landscape { (842, 595) } else { (595, 842) };
     let mut doc = Document::with_version("1.5");
     let pages_id = doc.new_object_id();
-    let image = Stream::new(
-        dictionary! {
-            "Type" => "XObject",
-            "Subtype" => "Image",
-            "Width" => pw as i64,
-            "Height" => ph as i64,
-            "ColorSpace" => "DeviceRGB",
-            "BitsPerComponent" => 8,
-            "Filter" => "DCTDecode",
-        },
-        jpeg.to_vec(),
-    );
-    let image_id = doc.add_object(image);
-    let content = Content {
-        operations: vec![
-            Operation::new("q", vec![]),
-            Operation::new("cm", vec![mw.into(), 0.into(), 0.into(), mh.into(), 0.into(), 0.into()]),
-            Operation::new("Do", vec![Object::Name(b"Im0".to_vec())]),
-            Operation::new("Q", vec![]),
-        ],
-    };
-    let encoded = content.encode().map_err(|e| MediaError::Render(e.to_string()))?;
-    let content_id = doc.add_object(Stream::new(dictionary! {}, encoded));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page",
-        "Parent" => pages_id,
-        "Contents" => content_id,
-        "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
-        "MediaBox" => vec![0.into(), 0.into(), mw.into(), mh.into()],
-    });
-    doc.objects.insert(
-        pages_id,
-        Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1 }),
-    );
+    let mut kids: Vec<Object> = Vec::new();
+    for p in pages {
+        let (mw, mh) = if p.landscape { (842, 595) } else { (595, 842) };
+        let image = Stream::new(
+            dictionary! {
+                "Type" => "XObject",
+                "Subtype" => "Image",
+                "Width" => p.size.0 as i64,
+                "Height" => p.size.1 as i64,
+                "ColorSpace" => "DeviceRGB",
+                "BitsPerComponent" => 8,
+                "Filter" => "DCTDecode",
+            },
+            p.jpeg.clone(),
+        );
+        let image_id = doc.add_object(image);
+        let content = Content {
+            operations: vec![
+                Operation::new("q", vec![]),
+                Operation::new("cm", vec![mw.into(), 0.into(), 0.into(), mh.into(), 0.into(), 0.into()]),
+                Operation::new("Do", vec![Object::Name(b"Im0".to_vec())]),
+                Operation::new("Q", vec![]),
+            ],
+        };
+        let encoded = content.encode().map_err(|e| MediaError::Render(e.to_string()))?;
+        let content_id = doc.add_object(Stream::new(dictionary! {}, encoded));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page",
+            "Parent" => pages_id,
+            "Contents" => content_id,
+            "Resources" => dictionary! { "XObject" => dictionary! { "Im0" => image_id } },
+            "MediaBox" => vec![0.into(), 0.into(), mw.into(), mh.into()],
+        });
+        kids.push(page_id.into());
+    }
+    let count = kids.len() as i64;
+    doc.objects
+        .insert(pages_id, Object::Dictionary(dictionary! { "Type" => "Pages", "Kids" => kids, "Count" => count }));
     let catalog_id = doc.add_object(dictionary! { "Type" => "Catalog", "Pages" => pages_id });
     doc.trailer.set("Root", catalog_id);
     let mut out = Vec::new();

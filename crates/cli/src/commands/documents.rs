@@ -83,10 +83,16 @@ pub enum DocumentCmd {
         #[arg(long, value_name = "EMPTY_DIR", requires = "from")]
         into: Option<PathBuf>,
     },
-    /// Write a patient's documents at full quality to a ZIP with a manifest.
+    /// Write a patient's documents: `zip` (the originals at full quality, with a manifest) or
+    /// `pdf` (a page each, as adjusted and annotated, under a header). Never overwrites.
     Export {
         #[arg(long)]
         patient: String,
+        /// Only these documents (each one of the patient's); all of them otherwise.
+        #[arg(long, num_args = 1.., value_name = "ID")]
+        documents: Vec<String>,
+        #[arg(long, value_enum, default_value = "zip")]
+        format: ExportFormat,
         #[arg(long)]
         out: PathBuf,
     },
@@ -103,6 +109,12 @@ pub enum DocumentCmd {
         #[arg(long, requires = "since")]
         limit: Option<u64>,
     },
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ExportFormat {
+    Zip,
+    Pdf,
 }
 
 pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
@@ -167,9 +179,17 @@ pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
         DocumentCmd::Restore { from: Some(from), at, into, .. } => {
             super::backup::restore(&from, at.as_deref(), into.as_deref().unwrap_or(Path::new("")))
         }
-        DocumentCmd::Export { patient, out } => {
-            let s = lib.export_patient(&patient, &out)?;
+        DocumentCmd::Export { patient, documents, format: ExportFormat::Zip, out } => {
+            let s = lib.export_patient(&patient, &documents, &out)?;
             let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, f(&s.path.display().to_string()));
+            Output::ok(s, text)
+        }
+        DocumentCmd::Export { patient, documents, format: ExportFormat::Pdf, out } => {
+            let s = lib.export_pdf(&patient, &documents, &out)?;
+            let mut text = format!("{} pages, {} bytes → {}", s.pages, s.bytes, f(&s.path));
+            if !s.skipped.is_empty() {
+                text.push_str(&format!("\nnot in the PDF (no image to show): {}", s.skipped.join(", ")));
+            }
             Output::ok(s, text)
         }
         DocumentCmd::Verify { repair, since, limit } => {
