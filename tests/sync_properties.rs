@@ -281,3 +281,43 @@ proptest! {
         prop_assert_eq!(&first, &state(&libs[2]));
     }
 }
+
+/// A peer's edit is in the document's history here, with the peer's workstation and user, and
+/// bumps the version.
+#[test]
+fn a_peers_edit_is_in_the_history_with_its_workstation_and_user() {
+    let dirs: Vec<tempfile::TempDir> = (0..2).map(|_| tempfile::tempdir().expect("tmp")).collect();
+    let libs: Vec<Library> = dirs
+        .iter()
+        .map(|d| {
+            Library::open(LibraryOptions { thumbnail_threads: Some(1), ..LibraryOptions::new(d.path().join("lib")) })
+                .expect("open")
+        })
+        .collect();
+    let p = libs[0].add_patient(&NewPatient { name: "Start".into(), ..Default::default() }).expect("p").id;
+    let path = dirs[0].path().join("a.jpg");
+    std::fs::write(&path, jpeg(7)).expect("write");
+    let doc =
+        libs[0].import_paths(&p, &[path], None, "test", &|_| {}).expect("import")[0].document_id.clone().expect("doc");
+    for s in cut_all(&libs[0]) {
+        apply(&libs[1], &s);
+    }
+    let before = libs[1].show_document(&doc).expect("doc").document.summary.version;
+    libs[0]
+        .update_document(&doc, &DocumentPatch { notes: Some("distal caries 26".into()), ..Default::default() })
+        .expect("notes");
+    libs[0].adjust(&doc, &AdjustChange { rotate: Some(90), ..Default::default() }).expect("adjust");
+    for s in cut_all(&libs[0]) {
+        apply(&libs[1], &s);
+    }
+    let shown = libs[1].show_document(&doc).expect("doc");
+    assert!(shown.document.summary.version > before, "the version moved on");
+    let theirs = libs[0].actor();
+    let synced: Vec<_> = shown.history.iter().filter(|h| h.action == "sync").collect();
+    assert_eq!(synced.len(), 1, "one entry for what the segment brought: {:?}", shown.history);
+    let h = synced[0];
+    assert_eq!((h.workstation.as_str(), h.actor.as_str()), (theirs.workstation.as_str(), theirs.user.as_str()));
+    assert_eq!(h.version, shown.document.summary.version);
+    assert_eq!(h.changes["notes"], "distal caries 26", "{}", h.changes);
+    assert!(h.changes.get("adjustments").is_some(), "{}", h.changes);
+}

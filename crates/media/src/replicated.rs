@@ -85,6 +85,33 @@ impl ReplicaHooks for DocumentReplica {
         )?;
         Ok(())
     }
+
+    /// A peer's edit is an entry of the document's history here too, under the version it
+    /// bumped to, with the peer's workstation and user.
+    fn after_peer_change(
+        &self,
+        conn: &Connection,
+        id: &str,
+        fields: &[(String, Value)],
+        workstation: &str,
+        by: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        let version: i64 = conn.query_row("SELECT version FROM documents WHERE id = ?1", [id], |r| r.get(0))?;
+        let changes: serde_json::Map<String, Value> = fields.iter().cloned().collect();
+        conn.execute(
+            "INSERT INTO document_history (document_id, version, at, actor, workstation, action, changes_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'sync', ?6)",
+            rusqlite::params![
+                id,
+                version,
+                chairside_store::now_rfc3339(),
+                by.unwrap_or("(unknown)"),
+                workstation,
+                Value::Object(changes).to_string()
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 struct AttachmentReplica;

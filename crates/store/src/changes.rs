@@ -38,6 +38,8 @@ pub struct Change {
     pub field: String,
     pub value: serde_json::Value,
     pub at: String,
+    /// Who made it (none for a change recorded before authors were).
+    pub actor: Option<String>,
 }
 
 /// Records `fields` of one entity as changed, all under one new HLC value. Call inside the
@@ -54,8 +56,8 @@ pub fn record_change(
     tx.execute("UPDATE hlc_state SET last = ?1 WHERE id = 1", [hlc.0])?;
     let at = crate::now_rfc3339();
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO change_log (hlc, workstation, entity_type, entity_id, field, value_json, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO change_log (hlc, workstation, entity_type, entity_id, field, value_json, at, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     for (field, value) in fields {
         stmt.execute(rusqlite::params![
@@ -65,7 +67,8 @@ pub fn record_change(
             entity_id,
             field,
             value.to_string(),
-            at
+            at,
+            actor.user
         ])?;
     }
     Ok(hlc)
@@ -74,7 +77,7 @@ pub fn record_change(
 /// Changes recorded after `seq`, oldest first (at most `limit`).
 pub fn changes_since(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<Change>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, hlc, workstation, entity_type, entity_id, field, value_json, at
+        "SELECT seq, hlc, workstation, entity_type, entity_id, field, value_json, at, actor
          FROM change_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = stmt.query_map(rusqlite::params![seq, limit as i64], change_from_row)?;
@@ -92,6 +95,7 @@ fn change_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
         field: r.get(5)?,
         value: serde_json::from_str(&value).unwrap_or(serde_json::Value::Null),
         at: r.get(7)?,
+        actor: r.get(8)?,
     })
 }
 
@@ -104,7 +108,7 @@ pub fn own_changes_after(
     limit: usize,
 ) -> Result<Vec<Change>, StoreError> {
     let mut stmt = conn.prepare_cached(
-        "SELECT seq, hlc, workstation, entity_type, entity_id, field, value_json, at
+        "SELECT seq, hlc, workstation, entity_type, entity_id, field, value_json, at, actor
          FROM change_log INDEXED BY change_log_origin WHERE workstation = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
     )?;
     let rows = stmt.query_map(rusqlite::params![workstation, seq, limit as i64], change_from_row)?;
@@ -134,8 +138,8 @@ pub fn record_peer_change(tx: &Connection, change: &Change) -> Result<bool, Stor
         return Ok(false);
     }
     let mut insert = tx.prepare_cached(
-        "INSERT INTO change_log (hlc, workstation, entity_type, entity_id, field, value_json, at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO change_log (hlc, workstation, entity_type, entity_id, field, value_json, at, actor)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
     insert.execute(rusqlite::params![
         c.hlc.0,
@@ -144,7 +148,8 @@ pub fn record_peer_change(tx: &Connection, change: &Change) -> Result<bool, Stor
         c.entity_id,
         c.field,
         c.value.to_string(),
-        c.at
+        c.at,
+        c.actor
     ])?;
     Ok(true)
 }

@@ -71,6 +71,18 @@ pub trait ReplicaHooks {
     fn after_insert(&self, _conn: &Connection, _id: &str) -> rusqlite::Result<()> {
         Ok(())
     }
+    /// After a peer's changes to an existing row were applied: `fields` are those whose
+    /// value is now the peer's, `by` who made them (when the segment says) on `workstation`.
+    fn after_peer_change(
+        &self,
+        _conn: &Connection,
+        _id: &str,
+        _fields: &[(String, Value)],
+        _workstation: &str,
+        _by: Option<&str>,
+    ) -> rusqlite::Result<()> {
+        Ok(())
+    }
 }
 
 /// Looks up a companion sent by a peer: (entity type, id) to its row.

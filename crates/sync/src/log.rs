@@ -30,6 +30,9 @@ pub struct SegChange {
     pub field: String,
     pub value: Value,
     pub at: String,
+    /// Who made it; absent in segments written before authors were recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +136,7 @@ pub fn cut_segment(tx: &Connection, registry: &Registry, workstation: &str) -> R
                     field: c.field,
                     value: c.value,
                     at: c.at,
+                    actor: c.actor,
                 };
                 (c.seq, seg)
             })
@@ -293,6 +297,7 @@ pub fn apply_segment(tx: &Connection, registry: &Registry, segment: &Segment) ->
                 field: c.field.clone(),
                 value: c.value.clone(),
                 at: c.at.clone(),
+                actor: c.actor.clone(),
             },
         )?;
     }
@@ -307,7 +312,9 @@ pub fn apply_segment(tx: &Connection, registry: &Registry, segment: &Segment) ->
     let mut ordered: Vec<&(String, String)> = touched.iter().collect();
     ordered.sort_by_key(|(t, _)| registry.rank(t));
     for (entity_type, entity_id) in ordered {
-        materialise(&apply, registry, entity_type, entity_id, &mut new_remote_blobs)?;
+        let theirs: Vec<&SegChange> =
+            segment.changes.iter().filter(|c| &c.entity_type == entity_type && &c.entity_id == entity_id).collect();
+        materialise(&apply, registry, entity_type, entity_id, Some((ws, &theirs)), &mut new_remote_blobs)?;
     }
     retry_waiting(&apply, registry, &mut new_remote_blobs)?;
 
@@ -437,7 +444,7 @@ fn retry_waiting(apply: &Apply<'_>, registry: &Registry, new_blobs: &mut Vec<Str
         waiting.sort_by_key(|(t, _)| registry.rank(t));
         let mut progress = false;
         for (t, id) in &waiting {
-            progress |= materialise(apply, registry, t, id, new_blobs)?;
+            progress |= materialise(apply, registry, t, id, None, new_blobs)?;
         }
         if !progress {
             return Ok(());
@@ -453,6 +460,7 @@ fn materialise(
     registry: &Registry,
     entity_type: &str,
     entity_id: &str,
+    peer: Option<(&str, &[&SegChange])>,
     new_blobs: &mut Vec<String>,
 ) -> Result<bool, SyncError> {
     let tx = apply.tx;
@@ -472,7 +480,18 @@ fn materialise(
     let known = apply.columns(e.table)?;
     let mut sets = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
-    for (field, value) in chairside_store::newest_values(tx, entity_type, entity_id)? {
+    let newest = chairside_store::newest_values(tx, entity_type, entity_id)?;
+    // The peer's changes that won (their value is the newest): what its owner records as the
+    // peer's edit. None for a row inserted just now from its snapshot (its history came with it).
+    let won: Vec<(String, Value)> = match peer {
+        Some((_, theirs)) if exists => newest
+            .iter()
+            .filter(|(f, v)| theirs.iter().any(|c| &c.field == f && &c.value == v))
+            .map(|(f, v)| (f.clone(), v.clone()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    for (field, value) in newest {
         let column = e.column(&field);
         // Identity and ownership never change after creation; the snapshot set them.
         if !known.iter().any(|k| k == column) || column == "id" || column == "clinic_id" {
@@ -511,6 +530,10 @@ fn materialise(
             }
         }
         Err(other) => return Err(other.into()),
+    }
+    if let (Some((ws, theirs)), Some(hooks), false) = (peer, e.hooks, won.is_empty()) {
+        let by = theirs.iter().rev().find_map(|c| c.actor.as_deref());
+        hooks.after_peer_change(tx, entity_id, &won, ws, by)?;
     }
     Ok(true)
 }
@@ -579,6 +602,7 @@ mod tests {
             field: "name".into(),
             value: Value::from("x"),
             at: "t".into(),
+            actor: None,
         };
         let mut s = Segment {
             format: FORMAT,
