@@ -139,6 +139,38 @@ async function processes() {
   return out;
 }
 
+/**
+ * Right button down over the viewer's image, `moves` pointer moves (one per frame: left, and
+ * up and down), up: the live window/level drag. Answers the frames the viewer painted, over how
+ * long, how soon the live canvas came, its size, and the window read out before the release.
+ */
+const windowDrag = (moves) =>
+  wd.execAsync(
+    `const done = arguments[arguments.length - 1];
+    (async () => {
+      const el = document.querySelector('.viewer .image');
+      const r = el.getBoundingClientRect();
+      const at = (dx, dy) => ({ bubbles: true, button: 2, buttons: 2, pointerId: 7, clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 + dy });
+      const m = window.__chairsideMetrics;
+      const down = performance.now();
+      el.dispatchEvent(new PointerEvent('pointerdown', at(0, 0)));
+      for (let i = 0; i < 100 && !document.querySelector('[data-testid=live-window]'); i++) await new Promise((f) => setTimeout(f, 50));
+      const firstMs = performance.now() - down;
+      const canvas = document.querySelector('[data-testid=live-window]');
+      m.windowFrames = 0;
+      const t0 = performance.now();
+      for (let i = 1; i <= arguments[0]; i++) {
+        el.dispatchEvent(new PointerEvent('pointermove', at(-i, (i % 40) - 20)));
+        await new Promise((f) => requestAnimationFrame(f));
+      }
+      const seconds = (performance.now() - t0) / 1000;
+      const readout = document.querySelector('[data-testid=window-readout]')?.textContent ?? null;
+      el.dispatchEvent(new PointerEvent('pointerup', at(-arguments[0], 0)));
+      done({ frames: m.windowFrames, seconds, firstMs, readout, drawMs: m.windowDrawMs, canvas: canvas ? [canvas.width, canvas.height] : null });
+    })();`,
+    moves,
+  );
+
 /** Prints a figure and, when a bench script records (see crates/bench/src/figures.rs), appends it. */
 function figure(id, what, target, measured, values = {}, runs = []) {
   console.log(`bench: ${what}: ${measured.replaceAll('**', '')}`);
@@ -228,29 +260,7 @@ if (benchDir) {
   await until(async () => (await count('.tile')) === 1, 'the X-ray listed', 20000);
   await wd.exec("document.querySelector('.tile').click();");
   await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth > 0;"), 'the X-ray painted', 20000);
-  const drag = await wd.execAsync(
-    `const done = arguments[arguments.length - 1];
-    (async () => {
-      const el = document.querySelector('.viewer .image');
-      const r = el.getBoundingClientRect();
-      const at = (dx, dy) => ({ bubbles: true, button: 2, buttons: 2, pointerId: 7, clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 + dy });
-      const m = window.__chairsideMetrics;
-      const t00 = performance.now();
-      el.dispatchEvent(new PointerEvent('pointerdown', at(0, 0)));
-      for (let i = 0; i < 100 && !document.querySelector('[data-testid=live-window]'); i++) await new Promise((f) => setTimeout(f, 50));
-      const firstMs = performance.now() - t00;
-      const canvas = document.querySelector('[data-testid=live-window]');
-      m.windowFrames = 0;
-      const t0 = performance.now();
-      for (let i = 1; i <= 120; i++) {
-        el.dispatchEvent(new PointerEvent('pointermove', at(-i, (i % 40) - 20)));
-        await new Promise((f) => requestAnimationFrame(f));
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      el.dispatchEvent(new PointerEvent('pointerup', at(-120, 0)));
-      done({ frames: m.windowFrames, seconds, firstMs, drawMs: m.windowDrawMs, canvas: canvas ? [canvas.width, canvas.height] : null });
-    })();`,
-  );
+  const drag = await windowDrag(120);
   if (!drag.canvas) throw new Error(`no live canvas over the X-ray: ${JSON.stringify(drag)}`);
   const rate = drag.frames / drag.seconds;
   figure('app_window_level', 'live window/level, right-dragging over a 16-bit 3000×2500 X-ray (120 pointer moves, one per frame)', '≥ 30 updates/s',
@@ -643,29 +653,7 @@ test('the viewer windows an X-ray live from its full depth with the right button
   await until(async () => (await count('[data-testid=viewer-tools]')) === 1, 'the tool strip', 10000);
   const before = await invoke('show_document', { id: await wd.exec("return document.querySelector('.tile[aria-label*=\"dcm_ct_small\"]').dataset.docId") });
   // Right button down, 40 moves (one per frame), up: a canvas windowed from the CT's values.
-  const drawn = await wd.execAsync(
-    `const done = arguments[arguments.length - 1];
-    (async () => {
-      const el = document.querySelector('.viewer .image');
-      const r = el.getBoundingClientRect();
-      const at = (dx, dy) => ({ bubbles: true, button: 2, buttons: 2, pointerId: 7, clientX: r.left + r.width / 2 + dx, clientY: r.top + r.height / 2 + dy });
-      const m = window.__chairsideMetrics;
-      m.windowFrames = 0;
-      el.dispatchEvent(new PointerEvent('pointerdown', at(0, 0)));
-      const frame = () => new Promise((f) => requestAnimationFrame(f));
-      for (let i = 0; i < 50 && !document.querySelector('[data-testid=live-window]'); i++) await new Promise((f) => setTimeout(f, 100));
-      const t0 = performance.now();
-      for (let i = 1; i <= 40; i++) {
-        el.dispatchEvent(new PointerEvent('pointermove', at(-i * 2, -i)));
-        await frame();
-      }
-      const seconds = (performance.now() - t0) / 1000;
-      const readout = document.querySelector('[data-testid=window-readout]')?.textContent ?? null;
-      const canvas = !!document.querySelector('[data-testid=live-window]');
-      el.dispatchEvent(new PointerEvent('pointerup', at(-80, -40)));
-      done({ frames: m.windowFrames, seconds, readout, canvas, drawMs: m.windowDrawMs });
-    })();`,
-  );
+  const drawn = await windowDrag(40);
   assert(drawn.canvas, `the live canvas shown: ${JSON.stringify(drawn)}`);
   assert(drawn.frames >= 20, `windowed live on most frames: ${JSON.stringify(drawn)}`);
   assert(/^W \d+ · L -?\d+$/.test(drawn.readout ?? ''), `the window read out: ${drawn.readout}`);
