@@ -24,7 +24,7 @@ use ts_rs::{Config, TS};
 
 use crate::capture::ActivePatientEvent;
 use crate::commands::{
-    AdjustInput, AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, GalleryItem, ImportProgressEvent,
+    AdjustInput, AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, Exported, GalleryItem, ImportProgressEvent,
     InboxFolderInput, LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
 };
 use crate::sync::SyncEvent;
@@ -58,7 +58,7 @@ pub fn typescript() -> String {
         BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
         NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck, Flip, Adjustments, AnnotationType,
         Measurement, Annotation, CalibrationSource, Calibration, AnnotationInput, Adjusted, Preset, MoveStatus, Moved,
-        Rendered, AdjustInput,
+        Rendered, AdjustInput, Exported,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

@@ -83,6 +83,7 @@ macro_rules! with_app_commands {
             render_document,
             grey_view,
             print_series,
+            export_documents,
             audit_events,
             audit_verify,
             audit_export_csv

@@ -961,6 +961,47 @@ pub async fn move_documents<R: Runtime>(
     changing(app, move |lib| lib.move_documents(&ids, &to_patient, &reason)).await
 }
 
+/// What an export wrote.
+#[derive(Debug, Serialize, TS)]
+pub struct Exported {
+    pub path: String,
+    pub documents: usize,
+    pub bytes: u64,
+    /// Documents with no image to put on a page (a PDF export of a scanned PDF).
+    pub skipped: Vec<String>,
+}
+
+/// A patient's documents (`documents`, or all of them when empty) to `out`: `pdf`, a page each
+/// as adjusted and annotated under the print header; `zip`, the originals with a manifest.
+#[tauri::command(async)]
+pub async fn export_documents<R: Runtime>(
+    app: AppHandle<R>,
+    patient_id: String,
+    documents: Vec<String>,
+    format: String,
+    out: String,
+) -> Reply<Exported> {
+    changing(app, move |lib| {
+        let out = absolute_path(&out)?;
+        match format.as_str() {
+            "pdf" => lib.export_pdf(&patient_id, &documents, &out).map(|e| Exported {
+                path: e.path,
+                documents: e.documents,
+                bytes: e.bytes,
+                skipped: e.skipped,
+            }),
+            "zip" => lib.export_patient(&patient_id, &documents, &out).map(|e| Exported {
+                path: e.path.display().to_string(),
+                documents: e.documents,
+                bytes: e.bytes,
+                skipped: Vec::new(),
+            }),
+            other => Err(AppError::InvalidInput(format!("export format {other:?}: use pdf or zip"))),
+        }
+    })
+    .await
+}
+
 /// Writes a document as adjusted (PNG, JPEG or a PDF page with the header) to `out`.
 #[tauri::command(async)]
 pub async fn render_document<R: Runtime>(

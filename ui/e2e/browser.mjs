@@ -202,6 +202,21 @@ test('two photos compare side by side with synchronized zoom', async () => {
   await page.keyboard.press('Escape');
 });
 
+test('a selection is exported to a PDF for a referral, and an existing file is refused in the dialog', async () => {
+  await tiles().nth(0).click({ modifiers: ['Control'] });
+  await tiles().nth(1).click({ modifiers: ['Control'] });
+  await page.getByRole('toolbar', { name: 'Selection' }).getByRole('button', { name: 'Export…' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Export 2 documents' });
+  await dialog.locator('input[name=export-path]').fill('/home/dr/exists.pdf');
+  await dialog.getByRole('button', { name: 'Write' }).click();
+  await until(async () => ((await dialog.getByRole('alert').textContent()) ?? '').includes('already exists: choose another file name'), 'the refusal shown in the dialog');
+  await dialog.locator('input[name=export-path]').fill('/home/dr/referral.pdf');
+  await shot('07-export');
+  await dialog.getByRole('button', { name: 'Write' }).click();
+  await until(async () => (await page.getByText('2 documents written to /home/dr/referral.pdf.').count()) === 1, 'written');
+  await page.keyboard.press('Escape');
+});
+
 test('importing shows per-file outcomes, and new photos appear in the grid', async () => {
   await page.getByRole('button', { name: 'Import files…' }).click();
   const panel = page.getByRole('region', { name: 'Imports' });

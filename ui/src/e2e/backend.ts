@@ -626,6 +626,15 @@ const handlers: Record<Command, (a: Args) => unknown> = {
   },
   render_document: (a) => ({ path: String(a.out), width: 2048, height: 1536, bytes: 1000 }),
   print_series: (a) => ({ path: String(a.out), width: 2072, height: 1048, bytes: 1000 }),
+  export_documents: (a) => {
+    const ids = a.documents as string[];
+    for (const i of ids) {
+      if (need(docs.get(i), 'document_not_found', 'document').patient_id !== a.patientId) throw new Refusal('document_not_found', `document ${i} is not in the library`);
+    }
+    if (String(a.out).endsWith('exists.pdf')) throw new Refusal('target_exists', `${String(a.out)} already exists: choose another file name (nothing was written)`);
+    const n = ids.length || [...docs.values()].filter((d) => d.patient_id === a.patientId).length;
+    return { path: String(a.out), documents: n, bytes: 1000 * n, skipped: [] };
+  },
   audit_events: () => audit,
   audit_verify: () => ({ ok: true, events_checked: audit.length, problem: null, peers: [] }),
   audit_export_csv: () => audit.length,

@@ -14,6 +14,7 @@ import type {
   Moved,
   Preset,
   Rendered,
+  Exported,
   CaptureOutcome,
   NewTemplate,
   SeriesView,
@@ -190,6 +191,8 @@ export const api = {
   greyView: (id: string, size: number) => call<ArrayBuffer>('grey_view', { id, size }),
   renderDocument: (id: string, out: string, annotations: boolean) => call<Rendered>('render_document', { id, out, annotations }),
   printSeries: (id: string, out: string, annotations: boolean) => call<Rendered>('print_series', { id, out, annotations }),
+  exportDocuments: (patientId: string, documents: string[], format: 'pdf' | 'zip', out: string) =>
+    call<Exported>('export_documents', { patientId, documents, format, out }),
   auditEvents: (query: AuditQueryInput) => call<AuditRow[]>('audit_events', { query }),
   auditVerify: () => call<AuditCheck>('audit_verify'),
   /** The filtered events to a CSV file (a full path; never over an existing file). */
