@@ -683,6 +683,38 @@ test('a mount is printed to a PDF page from the Series tab', async () => {
   await clickButton('Photos', '.tabs');
 });
 
+test('an unfinished capture session is continued from the Series tab, and two series compare side by side', async () => {
+  await clickButton('Series', '.tabs');
+  await until(async () => (await count('.card')) === 1, 'the first series listed', 10000);
+  // A second session of the same template, one still taken, then left.
+  await setSelect('select[name=template]', 'abo-8');
+  await clickButton('Start capture session');
+  await until(async () => ((await text('[data-testid=next-slot]')) ?? '').trim() === 'Next: 1. Right profile', 'first slot next', 15000);
+  await until(() => wd.exec("const v = document.querySelector('.capture video'); return !!v && v.videoWidth > 0;"), 'the live picture', 15000);
+  await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: ' ' }));");
+  await until(async () => ((await text('[data-testid=next-slot]')) ?? '').trim() === 'Next: 2. Frontal at rest', 'one still taken', 15000);
+  await clickButton('End session', '.capture');
+  await until(async () => (await count('.card')) === 2, 'both series listed', 10000);
+  // Continue it: the capture screen opens on its next empty slot.
+  await clickButton('Continue capture', '.card');
+  await until(async () => ((await text('[data-testid=next-slot]')) ?? '').trim() === 'Next: 2. Frontal at rest', 'continued at slot 2', 15000);
+  await clickButton('End session', '.capture');
+  await until(async () => (await count('.card')) === 2, 'back in the Series tab', 10000);
+  // Tick both, compare: the two mounts side by side, the older first, their images painted.
+  await wd.exec("document.querySelectorAll('.card .pick input').forEach((c) => c.click());");
+  await clickButton('Compare two');
+  await until(async () => (await count('[aria-label="Series compared"] .side')) === 2, 'two mounts side by side', 10000);
+  await until(
+    // The first series lost slot 2 when the viewer test moved that photo to another chart.
+    () => wd.exec("const imgs = [...document.querySelectorAll('[aria-label=\"Series compared\"] .mount img')]; return imgs.length === 8 && imgs.every((i) => i.complete && i.naturalWidth > 0);"),
+    'the seven and the one image painted',
+    20000,
+  );
+  await shot('30-compare-series');
+  await clickButton('Back to the list');
+  await clickButton('Photos', '.tabs');
+});
+
 const backupDir = join(dataDir, '..', `chairside-app-e2e-backup-${process.pid}`);
 test('health: the status bar asks for a look, the backup folder is set in Settings, and a backup is written and checked', async () => {
   await until(async () => (await text('[data-testid=health-status]'))?.includes('Needs a look'), 'the status bar asks for a look', 10000);
