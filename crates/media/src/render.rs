@@ -303,11 +303,11 @@ fn bands_for(pixels: usize) -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Runs `f(first_row, rows)` over `out` cut into bands of whole rows (`stride` values each),
-/// on scoped threads when the image is large.
-fn in_bands<T: Send>(out: &mut [T], stride: usize, f: impl Fn(usize, &mut [T]) + Sync) {
+/// Runs `f(first_row, rows)` over `out` cut into bands of whole rows (`stride` values, of
+/// `channels` per pixel), on scoped threads when the image is large.
+fn in_bands<T: Send>(out: &mut [T], stride: usize, channels: usize, f: impl Fn(usize, &mut [T]) + Sync) {
     let rows = out.len() / stride.max(1);
-    let bands = bands_for(out.len() / 3).min(rows.max(1));
+    let bands = bands_for(out.len() / channels.max(1)).min(rows.max(1));
     if bands <= 1 {
         return f(0, out);
     }
@@ -336,7 +336,7 @@ fn warp<T: Send>(
     let m = out_to_plane;
     let stride = tw as usize * channels;
     let out = &mut out[..stride * th as usize];
-    in_bands(out, stride, |first, band| {
+    in_bands(out, stride, channels, |first, band| {
         for (i, row) in band.chunks_exact_mut(stride).enumerate() {
             let fy = (first + i) as f64 + 0.5;
             // Each step right adds (a, d) in the plane.
@@ -404,7 +404,7 @@ fn sharpen(image: &mut RgbImage, amount: f32) {
     // out = p + (p − sum/9)·amount, as (p·2304 + (9p − sum)·a) / 2304 with a = amount·256.
     let a = (amount * 256.0).round() as i32;
     let dst: &mut [u8] = image;
-    in_bands(&mut dst[stride..(h - 1) * stride], stride, |first, band| {
+    in_bands(&mut dst[stride..(h - 1) * stride], stride, 3, |first, band| {
         let mut cols = vec![0u16; stride];
         for (i, row) in band.chunks_exact_mut(stride).enumerate() {
             let y = first + i + 1;

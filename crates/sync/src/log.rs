@@ -311,10 +311,14 @@ pub fn apply_segment(tx: &Connection, registry: &Registry, segment: &Segment) ->
     // Dependency order, so a document finds the patient that came in the same segment.
     let mut ordered: Vec<&(String, String)> = touched.iter().collect();
     ordered.sort_by_key(|(t, _)| registry.rank(t));
+    // Each entity's changes in this segment, for its owner's record of the peer's edit.
+    let mut theirs: std::collections::HashMap<(&str, &str), Vec<&SegChange>> = std::collections::HashMap::new();
+    for c in &segment.changes {
+        theirs.entry((c.entity_type.as_str(), c.entity_id.as_str())).or_default().push(c);
+    }
     for (entity_type, entity_id) in ordered {
-        let theirs: Vec<&SegChange> =
-            segment.changes.iter().filter(|c| &c.entity_type == entity_type && &c.entity_id == entity_id).collect();
-        materialise(&apply, registry, entity_type, entity_id, Some((ws, &theirs)), &mut new_remote_blobs)?;
+        let mine = theirs.get(&(entity_type.as_str(), entity_id.as_str())).map_or(&[][..], Vec::as_slice);
+        materialise(&apply, registry, entity_type, entity_id, Some((ws, mine)), &mut new_remote_blobs)?;
     }
     retry_waiting(&apply, registry, &mut new_remote_blobs)?;
 
