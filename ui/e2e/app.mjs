@@ -264,7 +264,7 @@ if (benchDir) {
   if (!drag.canvas) throw new Error(`no live canvas over the X-ray: ${JSON.stringify(drag)}`);
   const rate = drag.frames / drag.seconds;
   figure('app_window_level', 'live window/level, right-dragging over a 16-bit 3000×2500 X-ray (120 pointer moves, one per frame)', '≥ 30 updates/s',
-    `**${rate.toFixed(0)} updates/s** (${drag.frames} frames in ${drag.seconds.toFixed(2)} s) on a ${drag.canvas.join('×')} canvas, last frame painted in ${drag.drawMs?.toFixed(1)} ms; the full-depth view ready ${ms(drag.firstMs)} after the button went down (software rendering)`,
+    `**${rate.toFixed(1)} updates/s** (${drag.frames} frames in ${drag.seconds.toFixed(2)} s) on a ${drag.canvas.join('×')} canvas, last frame painted in ${drag.drawMs?.toFixed(1)} ms; the full-depth view ready ${ms(drag.firstMs)} after the button went down (software rendering)`,
     { updates_per_s: rate, frames: drag.frames, first_ms: drag.firstMs, draw_ms: drag.drawMs ?? -1 });
   await shot('bench-window-level');
   await wd.quit();
