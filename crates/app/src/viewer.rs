@@ -76,6 +76,8 @@ fn write_new_file(out: &Path, bytes: &[u8]) -> Result<(), AppError> {
 const MAX_RENDER_EDGE: u32 = 8192;
 /// The long edge of a printed image (the page's width at 150 dpi, less its margins).
 const PRINT_EDGE: u32 = 1600;
+/// The most pages one PDF export writes (a referral, not an archive: the ZIP is for that).
+const MAX_PDF_PAGES: usize = 500;
 
 impl Library {
     pub fn adjust(&self, id: &str, change: &AdjustChange) -> Result<Adjusted, AppError> {
@@ -186,6 +188,13 @@ impl Library {
             }
             documents.to_vec()
         };
+        // Every page is held (as its JPEG, ~0.3 MB) until the file is written: bounded.
+        if ids.len() > MAX_PDF_PAGES {
+            return Err(AppError::InvalidInput(format!(
+                "{} documents is more than one PDF holds ({MAX_PDF_PAGES} pages): choose the documents to send",
+                ids.len()
+            )));
+        }
         let mut pages = Vec::new();
         let mut skipped = Vec::new();
         for id in &ids {
@@ -202,7 +211,8 @@ impl Library {
         if pages.is_empty() {
             return Err(AppError::InvalidInput("none of these documents has an image to put on a page".into()));
         }
-        let bytes = chairside_media::render::pdf_of_pages(&pages)?;
+        let page_count = pages.len();
+        let bytes = chairside_media::render::pdf_of_pages(pages)?;
         write_new_file(out, &bytes)?;
         let printed: Vec<&String> = ids.iter().filter(|id| !skipped.contains(id)).collect();
         self.db.write(|tx| {
@@ -221,7 +231,7 @@ impl Library {
         Ok(PdfExport {
             path: out.display().to_string(),
             documents: printed.len(),
-            pages: pages.len(),
+            pages: page_count,
             bytes: bytes.len() as u64,
             skipped,
         })

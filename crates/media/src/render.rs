@@ -672,7 +672,7 @@ pub fn encode(image: &RgbImage, png: bool) -> Result<Vec<u8>, MediaError> {
 /// One A4 page at 150 dpi: the header lines at the top, the image fitted below; as a PDF whose
 /// page is that picture (the header drawn with the embedded font, so every name prints).
 pub fn pdf_page(image: &RgbImage, header: &[String]) -> Result<Vec<u8>, MediaError> {
-    pdf_of_pages(&[page(image, header)?])
+    pdf_of_pages(vec![page(image, header)?])
 }
 
 /// One A4 page at 150 dpi, as the JPEG it is embedded as: the header lines, then the image
@@ -708,8 +708,9 @@ pub fn page(image: &RgbImage, header: &[String]) -> Result<Page, MediaError> {
     Ok(Page { jpeg: encode(&page, false)?, size: (pw, ph), landscape })
 }
 
-/// A PDF of `pages`, each an A4 page showing its JPEG whole (kept as it is: DCTDecode).
-pub fn pdf_of_pages(pages: &[Page]) -> Result<Vec<u8>, MediaError> {
+/// A PDF of `pages`, each an A4 page showing its JPEG whole (kept as it is: DCTDecode; moved
+/// into the document, not copied).
+pub fn pdf_of_pages(pages: Vec<Page>) -> Result<Vec<u8>, MediaError> {
     use lopdf::content::{Content, Operation};
     use lopdf::{Document, Object, Stream, dictionary};
     let mut doc = Document::with_version("1.5");
@@ -727,7 +728,7 @@ pub fn pdf_of_pages(pages: &[Page]) -> Result<Vec<u8>, MediaError> {
                 "BitsPerComponent" => 8,
                 "Filter" => "DCTDecode",
             },
-            p.jpeg.clone(),
+            p.jpeg,
         );
         let image_id = doc.add_object(image);
         let content = Content {
