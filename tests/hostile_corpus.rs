@@ -243,6 +243,43 @@ pub fn corpus() -> Vec<(String, Vec<u8>)> {
         b.extend_from_slice(b"\n%%EOF\n");
         add(format!("pdf_cut_{i}.pdf"), b);
     }
+    // 3D models: declared counts the file cannot hold, indices past the vertices, cut and
+    // bit-flipped real scans.
+    add(
+        "ply_billion_faces.ply".into(),
+        b"ply\nformat binary_little_endian 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nelement face 1000000000\nproperty list uchar int vertex_indices\nend_header\n".to_vec(),
+    );
+    add(
+        "ply_billion_vertices_ascii.ply".into(),
+        b"ply\nformat ascii 1.0\nelement vertex 1000000000\nproperty float x\nproperty float y\nproperty float z\nend_header\n0 0 0\n".to_vec(),
+    );
+    add("obj_index_out_of_range.obj".into(), b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4\n".to_vec());
+    add("obj_index_zero.obj".into(), b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 0 1 2\n".to_vec());
+    add("obj_huge_number.obj".into(), b"v 1e39 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n".to_vec());
+    add("stl_ascii_no_facets.stl".into(), b"solid empty\nfacet normal 0 0 1\nendsolid empty\n".to_vec());
+    let mut stl_claim = vec![b' '; 80];
+    stl_claim.extend_from_slice(&u32::MAX.to_le_bytes());
+    stl_claim.extend_from_slice(&[0u8; 500]);
+    add("stl_claims_4g_triangles.stl".into(), stl_claim);
+    let stl = fixture("mesh_stanford_bunny99_binary.stl");
+    for i in 0..8 {
+        let cut = 84 + (rng.next() as usize % (stl.len() - 84));
+        add(format!("stl_cut_{i}.stl"), stl[..cut].to_vec());
+    }
+    let ply = fixture("mesh_vertexcolor_binary_meshlab.ply");
+    let body = ply.windows(11).position(|w| w == b"end_header\n").map_or(0, |p| p + 11);
+    for i in 0..8 {
+        let cut = body + (rng.next() as usize % (ply.len() - body));
+        add(format!("ply_cut_{i}.ply"), ply[..cut].to_vec());
+    }
+    for i in 0..8 {
+        let mut b = ply.clone();
+        for _ in 0..6 {
+            let at = body + rng.next() as usize % (b.len() - body);
+            b[at] = rng.next() as u8;
+        }
+        add(format!("ply_flip_{i}.ply"), b);
+    }
     add("empty.jpg".into(), Vec::new());
     let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
     elf.resize(4096, 0x90);

@@ -230,3 +230,79 @@ fn a_pin_guessed_by_brute_force_locks_the_name_out_after_five_tries() {
     let failures = lib.db().read(|c| chairside_app::users::attempts(c, "Olga")).expect("attempts");
     assert_eq!(failures.failures, 5, "a locked-out attempt is refused without being checked");
 }
+
+#[test]
+fn three_d_scans_are_stored_byte_exact_measured_and_drawn_from_the_occlusal_side() {
+    let (dir, lib, p) = open_with(|_| {});
+    let obj = dir.path().join("crown prep.obj");
+    std::fs::write(
+        &obj,
+        "# a square of two triangles\nv 0 0 0\nv 12 0 0\nv 12 8 0\nv 0 8 0\nvn 0 0 1\nf 1//1 2//1 3//1 4//1\n",
+    )
+    .expect("write");
+    let files = [
+        fixture("mesh_stanford_bunny99_ascii.stl"),
+        fixture("mesh_stanford_bunny99_binary.stl"),
+        fixture("mesh_vertexcolor_binary_meshlab.ply"),
+        obj,
+    ];
+    let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    let expected =
+        [("model/stl", 99, false), ("model/stl", 99, true), ("model/x-ply", 1610, true), ("model/obj", 2, false)];
+    for (i, (mime, faces, binary)) in expected.into_iter().enumerate() {
+        assert_eq!(r[i].status, "imported", "{:?}: {:?}", files[i], r[i].error);
+        let doc = r[i].document_id.clone().expect("doc");
+        let shown = lib.show_document(&doc).expect("show");
+        assert_eq!(shown.document.summary.mime, mime);
+        let mesh = &shown.document.details.as_ref().expect("details")["mesh"];
+        assert_eq!(mesh["faces"], faces, "{mime}");
+        assert_eq!(mesh["binary"], binary, "{mime}");
+        let sizes: Vec<u32> = shown.document.summary.thumbnails.sizes();
+        assert_eq!(sizes, vec![256, 1024, 2048], "{mime}: every size drawn");
+        let (_, bytes) = lib.media().read_original(&lib.actor(), &doc).expect("original");
+        assert_eq!(bytes, std::fs::read(&files[i]).expect("source"), "stored byte-exact");
+    }
+    let ply = lib.show_document(r[2].document_id.as_deref().expect("doc")).expect("show");
+    assert_eq!(ply.document.details.as_ref().expect("details")["mesh"]["vertex_colours"], true);
+    let square = lib.show_document(r[3].document_id.as_deref().expect("doc")).expect("show");
+    let mesh = &square.document.details.as_ref().expect("details")["mesh"];
+    assert_eq!(mesh["bbox_max_mm"], serde_json::json!([12.0, 8.0, 0.0]));
+    // Seen from above, the 12 × 8 mm square fills the picture but for its margin.
+    let t = lib.thumbnail(square.document.summary.id.as_str(), 256).expect("thumb").expect("exists");
+    let img = image::open(&t.path).expect("jpeg").to_rgb8();
+    assert_eq!(img.width(), 256);
+    let centre = img.get_pixel(img.width() / 2, img.height() / 2);
+    assert!(centre[0] > 180, "the square, lit face-on, is bright: {centre:?}");
+    let corner = img.get_pixel(1, 1);
+    assert!(corner[0] < 60, "the background is dark: {corner:?}");
+    let report = lib.verify(chairside_media::VerifyOptions::default()).expect("verify");
+    assert!(report.ok, "{report:?}");
+}
+
+#[test]
+fn each_kind_has_its_own_size_limit_checked_before_a_byte_is_copied() {
+    let (dir, lib, p) =
+        open_with(|o| o.limits = Limits { max_bytes: 1_000, max_mesh_bytes: 10_000, ..Limits::default() });
+    let files = [
+        fixture("mesh_stanford_bunny99_ascii.stl"),
+        fixture("mesh_stanford_bunny99_binary.stl"),
+        fixture("orient_1.jpg"),
+    ];
+    let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    assert_eq!(
+        r[0].error.as_ref().map(|e| e.code.as_str()),
+        Some("file_too_large"),
+        "26 KB is over a 10 KB mesh limit"
+    );
+    assert_eq!(r[1].status, "imported", "5 KB is under it, though over the photo limit");
+    assert_eq!(r[2].error.as_ref().map(|e| e.code.as_str()), Some("file_too_large"), "a photo has the photo limit");
+    // Refused files leave no staged copy behind.
+    let staged: Vec<_> = std::fs::read_dir(dir.path().join("blobs"))
+        .expect("blobs")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+        .collect();
+    assert!(staged.is_empty(), "{staged:?}");
+}

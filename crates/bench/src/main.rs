@@ -130,7 +130,7 @@ fn readme(check: bool) -> Result<(), String> {
 
 fn thumbs(file: &Path, out: &Path) -> Result<(), String> {
     let bytes = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-    let format = match sniff(&bytes[..bytes.len().min(512)]) {
+    let format = match sniff(&bytes[..bytes.len().min(chairside_media::SNIFF_HEAD)], bytes.len() as u64) {
         chairside_media::Sniffed::Supported(f) => f,
         _ => return Err("not a supported image".into()),
     };

@@ -155,6 +155,106 @@ impl LocalBlobStore {
     }
 }
 
+/// An incoming original copied into a locked temp file in the store's root while it was hashed
+/// (one pass, bounded memory, whatever its size), not yet under its address. Import reads it
+/// from here (scans, sniffs, decodes), then [`Received::into_place`] links it where it belongs;
+/// dropped instead, the copy is removed. While it lives, `verify` sees it as in progress.
+pub struct Received {
+    tmp: PathBuf,
+    file: File,
+    pub sha256: String,
+    pub len: u64,
+}
+
+/// Why an incoming copy stopped.
+#[derive(Debug)]
+pub enum ReceiveError {
+    /// More than the limit came in: the copy was stopped there.
+    TooLarge,
+    /// Reading the source failed.
+    Read(io::Error),
+    /// Writing into the store failed.
+    Write(BlobError),
+}
+
+impl LocalBlobStore {
+    /// Copies at most `limit` bytes from `source` into a locked temp file, hashing them.
+    pub fn receive(&self, source: &mut dyn Read, limit: u64) -> Result<Received, ReceiveError> {
+        let root = &self.root;
+        chairside_store::private::create_dir_all(root)
+            .map_err(|e| ReceiveError::Write(BlobError::io(format!("creating {}", root.display()), e)))?;
+        // Locked before the first byte: verify never removes this temp file.
+        let (tmp, file) = chairside_store::private::create_locked_temp(root, TEMP_PREFIX).map_err(|e| {
+            ReceiveError::Write(BlobError::io(format!("creating a temp file in {}", root.display()), e))
+        })?;
+        let mut received = Received { tmp, file, sha256: String::new(), len: 0 };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1024 * 1024];
+        let mut source = source.take(limit.saturating_add(1));
+        loop {
+            let n = match source.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(ReceiveError::Read(e)),
+            };
+            received.len += n as u64;
+            if received.len > limit {
+                return Err(ReceiveError::TooLarge);
+            }
+            hasher.update(&buf[..n]);
+            received
+                .file
+                .write_all(&buf[..n])
+                .map_err(|e| ReceiveError::Write(BlobError::io(format!("writing {}", received.tmp.display()), e)))?;
+        }
+        received.sha256 = hex::encode(hasher.finalize());
+        Ok(received)
+    }
+}
+
+impl Received {
+    /// The copy, to read (scan, sniff, decode) before it is placed.
+    pub fn path(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Flushes the copy and links it under its address (never over an existing blob); the
+    /// returned guard keeps it locked until the commit that names it.
+    pub fn into_place(self, store: &LocalBlobStore) -> Result<StagedBlob, BlobError> {
+        let dest = store.path_of(&self.sha256)?;
+        let dir = dest.parent().expect("a blob path has a parent");
+        if dest.exists() {
+            return Ok(StagedBlob { outcome: PutOutcome::AlreadyPresent, _lock: None });
+        }
+        chairside_store::private::create_dir_all(dir)
+            .map_err(|e| BlobError::io(format!("creating {}", dir.display()), e))?;
+        self.file.sync_all().map_err(|e| BlobError::io(format!("flushing {}", self.tmp.display()), e))?;
+        let _ = chairside_store::private::set_mode(&self.tmp, chairside_store::private::ORIGINAL_MODE);
+        let outcome = match fs::hard_link(&self.tmp, &dest) {
+            Ok(()) => PutOutcome::Created,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => PutOutcome::AlreadyPresent,
+            Err(_) if !dest.exists() => {
+                fs::rename(&self.tmp, &dest)
+                    .map_err(|e| BlobError::io(format!("moving into {}", dest.display()), e))?;
+                PutOutcome::Created
+            }
+            Err(_) => PutOutcome::AlreadyPresent,
+        };
+        fsync_dir(dir).map_err(|e| BlobError::io(format!("flushing folder {}", dir.display()), e))?;
+        // The lock is the inode's, so it now guards the blob under its address.
+        let lock = (outcome == PutOutcome::Created).then(|| self.file.try_clone().ok()).flatten();
+        Ok(StagedBlob { outcome, _lock: lock })
+        // `self` drops here: its temp name goes (after a rename it is already gone).
+    }
+}
+
+impl Drop for Received {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.tmp);
+    }
+}
+
 /// Whether another process (or thread) holds the lock of a file being staged.
 pub(crate) fn is_being_staged(path: &Path) -> bool {
     match File::open(path) {
@@ -197,6 +297,17 @@ pub fn read_checked(blobs: &dyn BlobBackend, sha256: &str) -> Result<Vec<u8>, cr
         return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
     }
     Ok(bytes)
+}
+
+/// Checks a stored original's file still hashes to its address, reading it as a stream.
+pub fn check_file(path: &Path, sha256: &str) -> Result<(), crate::MediaError> {
+    use crate::MediaError;
+    let mut file = File::open(path).map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?;
+    let (actual, _) = sha256_of(&mut file).map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
+    if actual != sha256 {
+        return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
+    }
+    Ok(())
 }
 
 /// Hashes everything `reader` yields: (hex SHA-256, byte count).

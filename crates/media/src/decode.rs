@@ -10,8 +10,12 @@ use crate::Format;
 /// Refusal thresholds for untrusted files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest file accepted, in bytes.
+    /// Largest photo, PDF or scanned document accepted, in bytes (these are read whole).
     pub max_bytes: u64,
+    /// Largest DICOM accepted (CBCT volumes, ultrasound cines): read from a mapped copy.
+    pub max_dicom_bytes: u64,
+    /// Largest 3D model accepted: streamed, never held whole.
+    pub max_mesh_bytes: u64,
     /// Largest image accepted, in pixels (width × height), checked from the header before
     /// any pixel is decoded.
     pub max_pixels: u64,
@@ -27,6 +31,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 256 * 1024 * 1024,
+            max_dicom_bytes: 4 << 30,
+            max_mesh_bytes: 1 << 30,
             // 100 MP covers every intraoral, extraoral and X-ray device we know of.
             max_pixels: 100_000_000,
             max_alloc: 512 * 1024 * 1024,

@@ -28,10 +28,14 @@ pub struct DicomInfo {
 fn check_structure(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
     let (start, encoding) = dicom_scan::meta(bytes).map_err(DecodeError::Corrupt)?;
     if encoding != Encoding::Deflated {
-        return dicom_scan::walk(bytes, start, encoding).map_err(DecodeError::Corrupt);
+        return dicom_scan::walk(&bytes, start, encoding).map_err(DecodeError::Corrupt);
     }
+    check_inflated(&bytes[start..], limits)
+}
+
+fn check_inflated(deflated: impl Read, limits: &Limits) -> Result<(), DecodeError> {
     let mut inflated = Vec::new();
-    flate2::read::DeflateDecoder::new(&bytes[start..])
+    flate2::read::DeflateDecoder::new(deflated)
         .take(limits.max_bytes + 1)
         .read_to_end(&mut inflated)
         .map_err(|e| DecodeError::Corrupt(format!("its deflated data does not inflate: {e}")))?;
@@ -41,7 +45,7 @@ fn check_structure(bytes: &[u8], limits: &Limits) -> Result<(), DecodeError> {
             limits.max_bytes
         )));
     }
-    dicom_scan::walk(&inflated, 0, Encoding::ExplicitLittle).map_err(DecodeError::Corrupt)
+    dicom_scan::walk(&inflated.as_slice(), 0, Encoding::ExplicitLittle).map_err(DecodeError::Corrupt)
 }
 
 fn parse(bytes: &[u8], limits: &Limits) -> Result<DefaultDicomObject, DecodeError> {
@@ -50,6 +54,37 @@ fn parse(bytes: &[u8], limits: &Limits) -> Result<DefaultDicomObject, DecodeErro
         .read_preamble(ReadPreamble::Always)
         .from_reader(Cursor::new(bytes))
         .map_err(|e| DecodeError::Corrupt(e.to_string()))
+}
+
+/// A DICOM larger than the whole-file limit (a CBCT volume, a long cine): its structure is
+/// walked over a read-only map of the staged copy (only the element headers are touched), and
+/// its attributes are read up to the pixel data, which is never loaded.
+pub fn inspect_large(path: &std::path::Path, limits: &Limits) -> Result<DicomInfo, DecodeError> {
+    use std::io::{Seek, SeekFrom};
+    let unreadable = |e: std::io::Error| DecodeError::Corrupt(format!("it could not be read: {e}"));
+    let mut file = std::fs::File::open(path).map_err(unreadable)?;
+    let len = file.metadata().map_err(unreadable)?.len();
+    // The file meta group is small and comes first.
+    let mut head = Vec::new();
+    (&mut file).take(1 << 20).read_to_end(&mut head).map_err(unreadable)?;
+    let (start, encoding) = dicom_scan::meta(&head).map_err(DecodeError::Corrupt)?;
+    file.seek(SeekFrom::Start(start as u64)).map_err(unreadable)?;
+    if encoding == Encoding::Deflated {
+        check_inflated(std::io::BufReader::new(&mut file), limits)?;
+    } else {
+        let source = dicom_scan::FileSource {
+            file: file.try_clone().map_err(unreadable)?,
+            len: usize::try_from(len).map_err(|_| DecodeError::Corrupt("it is too large".into()))?,
+        };
+        dicom_scan::walk(&source, start, encoding).map_err(DecodeError::Corrupt)?;
+    }
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    let obj = OpenFileOptions::new()
+        .read_preamble(ReadPreamble::Always)
+        .read_until(dicom_dictionary_std::tags::PIXEL_DATA)
+        .from_reader(std::io::BufReader::new(file))
+        .map_err(|e| DecodeError::Corrupt(e.to_string()))?;
+    info_of(&obj, limits)
 }
 
 fn text(obj: &DefaultDicomObject, name: &str) -> Option<String> {
@@ -75,15 +110,18 @@ fn date_time(date: &str, time: Option<&str>) -> Option<String> {
 
 /// Parses every element of the file and checks its size against the limits.
 pub fn inspect(bytes: &[u8], limits: &Limits) -> Result<DicomInfo, DecodeError> {
-    let obj = parse(bytes, limits)?;
-    let (width, height) = (number(&obj, "Columns"), number(&obj, "Rows"));
-    let frames = number(&obj, "NumberOfFrames").unwrap_or(1).max(1);
-    check_frame_budget(&obj, limits)?;
-    let captured_at = text(&obj, "AcquisitionDateTime")
+    info_of(&parse(bytes, limits)?, limits)
+}
+
+fn info_of(obj: &DefaultDicomObject, limits: &Limits) -> Result<DicomInfo, DecodeError> {
+    let (width, height) = (number(obj, "Columns"), number(obj, "Rows"));
+    let frames = number(obj, "NumberOfFrames").unwrap_or(1).max(1);
+    check_frame_budget(obj, limits)?;
+    let captured_at = text(obj, "AcquisitionDateTime")
         .and_then(|dt| date_time(&dt, dt.get(8..)))
-        .or_else(|| text(&obj, "ContentDate").and_then(|d| date_time(&d, text(&obj, "ContentTime").as_deref())))
-        .or_else(|| text(&obj, "StudyDate").and_then(|d| date_time(&d, text(&obj, "StudyTime").as_deref())));
-    Ok(DicomInfo { width, height, frames, modality: text(&obj, "Modality"), captured_at })
+        .or_else(|| text(obj, "ContentDate").and_then(|d| date_time(&d, text(obj, "ContentTime").as_deref())))
+        .or_else(|| text(obj, "StudyDate").and_then(|d| date_time(&d, text(obj, "StudyTime").as_deref())));
+    Ok(DicomInfo { width, height, frames, modality: text(obj, "Modality"), captured_at })
 }
 
 /// One decoded frame must fit the decoded-pixel budget: rows × columns × samples × bytes per

@@ -43,30 +43,80 @@ enum Frame {
     Fragments,
 }
 
+/// What the walk reads from: the bytes in memory, or a file too large to hold (read a header
+/// at a time, at its offset).
+pub trait Source {
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Fills `buf` from `pos`; false when the source ends first.
+    fn read_at(&self, pos: usize, buf: &mut [u8]) -> bool;
+}
+
+impl Source for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn read_at(&self, pos: usize, buf: &mut [u8]) -> bool {
+        match pos.checked_add(buf.len()).and_then(|end| self.get(pos..end)) {
+            Some(s) => {
+                buf.copy_from_slice(s);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A file on disk, of the length it had when opened.
+pub struct FileSource {
+    pub file: std::fs::File,
+    pub len: usize,
+}
+
+impl Source for FileSource {
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn read_at(&self, pos: usize, buf: &mut [u8]) -> bool {
+        use std::os::unix::fs::FileExt;
+        pos.checked_add(buf.len()).is_some_and(|end| end <= self.len)
+            && self.file.read_exact_at(buf, pos as u64).is_ok()
+    }
+}
+
 struct Cursor<'a> {
-    bytes: &'a [u8],
+    src: &'a dyn Source,
     pos: usize,
     big: bool,
 }
 
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let Some(end) = end else {
+impl Cursor<'_> {
+    fn take(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        let mut out = vec![0u8; n];
+        self.fill(&mut out)?;
+        Ok(out)
+    }
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), String> {
+        if !self.src.read_at(self.pos, buf) {
             return Err(format!("the file ends inside an element header at byte {}", self.pos));
-        };
-        let bytes: &'a [u8] = self.bytes;
-        let s = &bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
+        }
+        self.pos += buf.len();
+        Ok(())
+    }
+    fn two(&mut self) -> Result<[u8; 2], String> {
+        let mut b = [0u8; 2];
+        self.fill(&mut b)?;
+        Ok(b)
     }
     fn u16(&mut self) -> Result<u16, String> {
-        let b = self.take(2)?;
-        Ok(if self.big { u16::from_be_bytes([b[0], b[1]]) } else { u16::from_le_bytes([b[0], b[1]]) })
+        let b = self.two()?;
+        Ok(if self.big { u16::from_be_bytes(b) } else { u16::from_le_bytes(b) })
     }
     fn u32(&mut self) -> Result<u32, String> {
-        let b = self.take(4)?;
-        let a = [b[0], b[1], b[2], b[3]];
+        let mut a = [0u8; 4];
+        self.fill(&mut a)?;
         Ok(if self.big { u32::from_be_bytes(a) } else { u32::from_le_bytes(a) })
     }
 }
@@ -111,14 +161,13 @@ pub fn meta(bytes: &[u8]) -> Result<(usize, Encoding), String> {
     if bytes.len() < 132 || &bytes[128..132] != b"DICM" {
         return Err("it has no DICOM preamble".into());
     }
-    let mut c = Cursor { bytes, pos: 132, big: false };
+    let mut c = Cursor { src: &bytes, pos: 132, big: false };
     let mut syntax: Option<String> = None;
     while c.pos + 8 <= bytes.len() && u16::from_le_bytes([bytes[c.pos], bytes[c.pos + 1]]) == 0x0002 {
         let tag = (c.u16()?, c.u16()?);
-        let vr = c.take(2)?;
-        let vr = [vr[0], vr[1]];
+        let vr = c.two()?;
         let len = if long_form(vr) {
-            c.take(2)?;
+            c.two()?;
             c.u32()?
         } else {
             c.u16()? as u32
@@ -130,7 +179,7 @@ pub fn meta(bytes: &[u8]) -> Result<(usize, Encoding), String> {
             .take(len as usize)
             .map_err(|_| format!("a file meta element declares {len} bytes, more than the file has left"))?;
         if tag == TRANSFER_SYNTAX {
-            syntax = Some(String::from_utf8_lossy(value).trim_end_matches(['\0', ' ']).to_string());
+            syntax = Some(String::from_utf8_lossy(&value).trim_end_matches(['\0', ' ']).to_string());
         }
     }
     let encoding = match syntax.as_deref() {
@@ -146,9 +195,9 @@ pub fn meta(bytes: &[u8]) -> Result<(usize, Encoding), String> {
 /// Walks the data set `bytes[start..]` element by element. Returns a reason when the structure
 /// is deeper than [`MAX_DEPTH`], has more than [`MAX_ELEMENTS`] elements, or declares a length
 /// that runs past its container or the end of the file.
-pub fn walk(bytes: &[u8], start: usize, encoding: Encoding) -> Result<(), String> {
+pub fn walk(bytes: &dyn Source, start: usize, encoding: Encoding) -> Result<(), String> {
     let implicit_top = encoding == Encoding::ImplicitLittle;
-    let mut c = Cursor { bytes, pos: start, big: encoding == Encoding::ExplicitBig };
+    let mut c = Cursor { src: bytes, pos: start, big: encoding == Encoding::ExplicitBig };
     let mut stack = vec![Frame::Dataset { end: None, implicit: implicit_top }];
     let mut elements = 0usize;
     loop {
@@ -256,10 +305,9 @@ fn element(
     let (vr, len) = if implicit {
         (None, c.u32()?)
     } else {
-        let v = c.take(2)?;
-        let vr = [v[0], v[1]];
+        let vr = c.two()?;
         let len = if long_form(vr) {
-            c.take(2)?;
+            c.two()?;
             c.u32()?
         } else {
             c.u16()? as u32
@@ -378,7 +426,7 @@ mod tests {
 
     fn check(bytes: &[u8]) -> Result<(), String> {
         let (start, enc) = meta(bytes)?;
-        walk(bytes, start, enc)
+        walk(&bytes, start, enc)
     }
 
     #[test]

@@ -110,6 +110,9 @@ pub struct Document {
     pub archived_by: Option<String>,
     pub archive_reason: Option<String>,
     pub notes: Option<String>,
+    /// What the file's kind tells beyond its size: `{"mesh": {vertices, faces, bbox_min_mm,
+    /// bbox_max_mm, vertex_colours, binary}}`, `{"dicom": {frames, modality}}`.
+    pub details: Option<Value>,
 }
 
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -133,7 +136,8 @@ pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document,
     conn.query_row(
         &format!(
             "SELECT {SUMMARY_COLUMNS}, clinic_id, patient_id, imported_at, imported_by, workstation, source,
-                archived_at, archived_by, archive_reason, notes
+                archived_at, archived_by, archive_reason, notes,
+                (SELECT details_json FROM blobs WHERE blobs.sha256 = documents.sha256)
              FROM documents WHERE id = ?1"
         ),
         [id],
@@ -151,6 +155,7 @@ pub fn get(conn: &Connection, thumbs: &ThumbStore, id: &str) -> Result<Document,
                 archived_by: r.get(n + 7)?,
                 archive_reason: r.get(n + 8)?,
                 notes: r.get(n + 9)?,
+                details: r.get::<_, Option<String>>(n + 10)?.and_then(|d| serde_json::from_str(&d).ok()),
             })
         },
     )

@@ -12,7 +12,24 @@ pub enum Format {
     Bmp,
     Dicom,
     Pdf,
+    /// 3D models from intraoral and lab scanners.
+    Stl,
+    Ply,
+    Obj,
 }
+
+const ALL: [Format; 10] = [
+    Format::Jpeg,
+    Format::Png,
+    Format::Tiff,
+    Format::Webp,
+    Format::Bmp,
+    Format::Dicom,
+    Format::Pdf,
+    Format::Stl,
+    Format::Ply,
+    Format::Obj,
+];
 
 impl Format {
     pub fn mime(self) -> &'static str {
@@ -24,13 +41,33 @@ impl Format {
             Format::Bmp => "image/bmp",
             Format::Dicom => "application/dicom",
             Format::Pdf => "application/pdf",
+            Format::Stl => "model/stl",
+            Format::Ply => "model/x-ply",
+            Format::Obj => "model/obj",
         }
     }
 
     pub fn from_mime(mime: &str) -> Option<Format> {
-        [Format::Jpeg, Format::Png, Format::Tiff, Format::Webp, Format::Bmp, Format::Dicom, Format::Pdf]
-            .into_iter()
-            .find(|f| f.mime() == mime)
+        ALL.into_iter().find(|f| f.mime() == mime)
+    }
+
+    pub fn is_mesh(self) -> bool {
+        matches!(self, Format::Stl | Format::Ply | Format::Obj)
+    }
+
+    /// Whether import reads this kind from the staged copy as it goes, never holding the whole
+    /// file (a mesh up to 1 GB); the others are read whole, within the photo limit.
+    pub fn is_streamed(self) -> bool {
+        self.is_mesh()
+    }
+
+    /// The largest file of this kind import takes, refused from the header before any copy.
+    pub fn max_bytes(self, limits: &crate::decode::Limits) -> u64 {
+        match self {
+            Format::Dicom => limits.max_dicom_bytes,
+            Format::Stl | Format::Ply | Format::Obj => limits.max_mesh_bytes,
+            _ => limits.max_bytes,
+        }
     }
 
     /// File extension used when exporting.
@@ -43,6 +80,9 @@ impl Format {
             Format::Bmp => "bmp",
             Format::Dicom => "dcm",
             Format::Pdf => "pdf",
+            Format::Stl => "stl",
+            Format::Ply => "ply",
+            Format::Obj => "obj",
         }
     }
 
@@ -58,7 +98,7 @@ impl Format {
             Format::Tiff => image::ImageFormat::Tiff,
             Format::Webp => image::ImageFormat::WebP,
             Format::Bmp => image::ImageFormat::Bmp,
-            Format::Dicom | Format::Pdf => return None,
+            Format::Dicom | Format::Pdf | Format::Stl | Format::Ply | Format::Obj => return None,
         })
     }
 }
@@ -74,11 +114,19 @@ pub enum Sniffed {
     },
 }
 
-/// Identifies a file from its first bytes (at least 132 are needed for DICOM).
-pub fn sniff(head: &[u8]) -> Sniffed {
+/// How many leading bytes [`sniff`] looks at.
+pub const HEAD: usize = 4096;
+
+/// Identifies a file from its first bytes (at least 132 are needed for DICOM) and its length
+/// (a binary STL is known by its triangle count matching its size: its 80-byte header is free
+/// text).
+pub fn sniff(head: &[u8], len: u64) -> Sniffed {
     // DICOM Part 10: a 128-byte preamble then "DICM" (infer does not know it).
     if head.len() >= 132 && &head[128..132] == b"DICM" {
         return Sniffed::Supported(Format::Dicom);
+    }
+    if let Some(mesh) = crate::mesh::sniff(head, len) {
+        return Sniffed::Supported(mesh);
     }
     let Some(kind) = infer::get(head) else {
         return Sniffed::Unsupported {
@@ -102,7 +150,7 @@ pub fn sniff(head: &[u8]) -> Sniffed {
         other => {
             return Sniffed::Unsupported {
                 what: format!("this {other} file"),
-                hint: "only photos, X-rays and scanned documents can be imported".into(),
+                hint: "only photos, X-rays, scanned documents and 3D scans (STL, PLY, OBJ) can be imported".into(),
             };
         }
     };
@@ -115,19 +163,23 @@ mod tests {
 
     #[test]
     fn sniffs_from_content_not_name() {
-        assert_eq!(
-            sniff(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0]),
-            Sniffed::Supported(Format::Jpeg)
-        );
-        assert_eq!(sniff(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Sniffed::Supported(Format::Png));
-        assert_eq!(sniff(b"%PDF-1.7\n%\xe2\xe3"), Sniffed::Supported(Format::Pdf));
+        let s = |b: &[u8]| sniff(b, b.len() as u64);
+        assert_eq!(s(&[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0]), Sniffed::Supported(Format::Jpeg));
+        assert_eq!(s(b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR"), Sniffed::Supported(Format::Png));
+        assert_eq!(s(b"%PDF-1.7\n%\xe2\xe3"), Sniffed::Supported(Format::Pdf));
         let mut dicom = vec![0u8; 128];
         dicom.extend_from_slice(b"DICM\x02\x00");
-        assert_eq!(sniff(&dicom), Sniffed::Supported(Format::Dicom));
-        assert!(
-            matches!(sniff(b"MZ\x90\x00\x03\x00\x00\x00"), Sniffed::Unsupported { .. }),
-            "an executable is refused"
-        );
-        assert!(matches!(sniff(b"hello, I am text"), Sniffed::Unsupported { .. }));
+        assert_eq!(s(&dicom), Sniffed::Supported(Format::Dicom));
+        assert!(matches!(s(b"MZ\x90\x00\x03\x00\x00\x00"), Sniffed::Unsupported { .. }), "an executable is refused");
+        assert!(matches!(s(b"hello, I am text"), Sniffed::Unsupported { .. }));
+        assert_eq!(s(b"ply\nformat ascii 1.0\n"), Sniffed::Supported(Format::Ply));
+        assert_eq!(s(b"solid x\n facet normal 0 0 1\n"), Sniffed::Supported(Format::Stl));
+        assert_eq!(s(b"# scan\nv 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n"), Sniffed::Supported(Format::Obj));
+        let mut binary = vec![b' '; 80];
+        binary.extend_from_slice(&1u32.to_le_bytes());
+        binary.extend_from_slice(&[0; 50]);
+        assert_eq!(s(&binary), Sniffed::Supported(Format::Stl));
+        // The same header with a size that does not match its count is not an STL.
+        assert!(matches!(sniff(&binary, 200), Sniffed::Unsupported { .. }));
     }
 }

@@ -9,7 +9,14 @@ use crate::format::{Format, Sniffed, sniff};
 /// Smaller limits than an import's, so the fuzzer spends its time on structure, not on
 /// decoding large (valid) images.
 pub fn limits() -> Limits {
-    Limits { max_bytes: 16 << 20, max_pixels: 4_000_000, max_alloc: 64 << 20, max_decoded_bytes: 64 << 20 }
+    Limits {
+        max_bytes: 16 << 20,
+        max_dicom_bytes: 16 << 20,
+        max_mesh_bytes: 16 << 20,
+        max_pixels: 4_000_000,
+        max_alloc: 64 << 20,
+        max_decoded_bytes: 64 << 20,
+    }
 }
 
 /// The DICOM path: the bounded walk, dicom-rs's parse and the first frame's rendering.
@@ -24,7 +31,7 @@ pub fn dicom(data: &[u8]) {
 /// (every raster decoder: JPEG through libjpeg-turbo and image-rs, PNG, TIFF, WebP, BMP).
 pub fn image(data: &[u8]) {
     let limits = limits();
-    if let Sniffed::Supported(format) = sniff(&data[..data.len().min(512)])
+    if let Sniffed::Supported(format) = sniff(&data[..data.len().min(crate::format::HEAD)], data.len() as u64)
         && format.image_format().is_some()
     {
         let _ = crate::thumbs::render(data, format, 1, &limits);
@@ -43,8 +50,19 @@ pub fn exif(data: &[u8]) {
     }
 }
 
+/// The 3D model readers (STL both ways, PLY in its three encodings, OBJ) and the rasteriser,
+/// each tried on the same bytes.
+pub fn mesh(data: &[u8]) {
+    let limits = limits();
+    for format in [Format::Stl, Format::Ply, Format::Obj] {
+        let open = || -> std::io::Result<Box<dyn std::io::BufRead + '_>> { Ok(Box::new(data)) };
+        let _ = crate::mesh::inspect_and_draw(&open, format, data.len() as u64, &limits, 256);
+    }
+}
+
 /// A fuzz target: untrusted bytes in, nothing out.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the replay test and the bench script.
-pub const TARGETS: &[(&str, Target)] = &[("dicom", dicom), ("image", image), ("pdf", pdf), ("exif", exif)];
+pub const TARGETS: &[(&str, Target)] =
+    &[("dicom", dicom), ("image", image), ("pdf", pdf), ("exif", exif), ("mesh", mesh)];

@@ -1,26 +1,27 @@
-//! Import: one streaming read computes the SHA-256 while the bytes come in; the real type is
-//! sniffed from the content; limits are checked from the header before any pixel is decoded;
-//! the whole image is decoded once to prove it is intact; EXIF is read; then the blob is
-//! written atomically and one transaction records blob, document, history, change log,
-//! pending thumbnails and the audit event — or, on any error, nothing at all.
+//! Import: the real type is sniffed from the file's first bytes and its size checked against
+//! that kind's limit; one streaming read copies it into a locked staged file in the blob store
+//! while computing its SHA-256 (memory bounded whatever the size); the copy is scanned, then
+//! validated — an image decoded once, whole, which also renders its thumbnails; a 3D model or
+//! a large DICOM read from disk as it goes — then linked under its address, and one
+//! transaction records blob, document, history, change log, pending thumbnails and the audit
+//! event. On any error nothing at all is stored, and the staged copy is removed.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use chairside_store::{Actor, Db, rusqlite};
 use rusqlite::params;
 use serde::Serialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::MediaError;
-use crate::blobstore::{BlobError, LocalBlobStore};
+use crate::blobstore::{BlobError, LocalBlobStore, ReceiveError, Received};
 use crate::decode::{self, DecodeError, Limits};
 use crate::documents::{Kind, write_history};
 use crate::error::KeptCopy;
 use crate::exif::{self, ExifInfo};
-use crate::format::{Format, Sniffed, sniff};
+use crate::format::{Format, HEAD as SNIFF_HEAD, Sniffed, sniff};
 use crate::pdf::PdfProblem;
 use crate::quarantine::QuarantineRun;
 use crate::thumbs::{self, Rendered, SIZES};
@@ -73,12 +74,14 @@ struct Inspected {
     exif: Option<ExifInfo>,
     /// From EXIF or DICOM, when the file says.
     captured_at: Option<String>,
+    /// What the kind of file tells beyond its size: a model's counts and bounding box, a
+    /// DICOM's frames and modality (`blobs.details_json`).
+    details: Option<serde_json::Value>,
     thumbnails: Option<Vec<Rendered>>,
 }
 
-/// Reads a whole file once, hashing as it goes. Refuses empty and oversized files without
-/// reading past the limit.
-fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<std::time::SystemTime>), MediaError> {
+/// Opens an incoming file, refusing what is not a regular file without waiting on it.
+fn open_source(path: &Path) -> Result<(File, std::fs::Metadata), MediaError> {
     let shown = path.display().to_string();
     let unreadable = |e: io::Error| MediaError::Unreadable { path: shown.clone(), reason: e.to_string() };
     // A FIFO, socket or device is refused before it is opened: opening a FIFO for reading
@@ -96,30 +99,58 @@ fn read_hashed(path: &Path, limits: &Limits) -> Result<(Vec<u8>, String, Option<
     if !meta.is_file() {
         return Err(not_regular());
     }
-    if meta.len() > limits.max_bytes {
-        return Err(MediaError::TooLarge { path: shown, size: meta.len(), limit: limits.max_bytes });
+    Ok((file, meta))
+}
+
+/// The first [`SNIFF_HEAD`] bytes (fewer for a short file).
+fn read_head(file: &mut dyn Read) -> io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(SNIFF_HEAD);
+    file.take(SNIFF_HEAD as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+fn sniffed(head: &[u8], len: u64, shown: &str) -> Result<Format, MediaError> {
+    match sniff(head, len) {
+        Sniffed::Supported(f) => Ok(f),
+        Sniffed::Unsupported { what, hint } => {
+            Err(MediaError::UnsupportedFormat { path: shown.to_string(), what, hint })
+        }
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    let mut hasher = Sha256::new();
-    let mut reader = file.take(limits.max_bytes + 1);
-    let mut buf = vec![0u8; 1024 * 1024];
-    loop {
-        let n = match reader.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(unreadable(e)),
-        };
-        hasher.update(&buf[..n]);
-        bytes.extend_from_slice(&buf[..n]);
-    }
-    if bytes.is_empty() {
+}
+
+/// Reads the source once into a locked staged copy in the blob store, hashing as it goes:
+/// its kind is known from its first bytes, so a file over its kind's limit is refused before
+/// a byte is copied, and memory stays bounded whatever the size.
+fn receive(
+    path: &Path,
+    blobs: &LocalBlobStore,
+    limits: &Limits,
+) -> Result<(Received, Format, Option<std::time::SystemTime>), MediaError> {
+    let shown = path.display().to_string();
+    let unreadable = |e: io::Error| MediaError::Unreadable { path: shown.clone(), reason: e.to_string() };
+    let (mut file, meta) = open_source(path)?;
+    if meta.len() == 0 {
         return Err(MediaError::EmptyFile { path: shown });
     }
-    if bytes.len() as u64 > limits.max_bytes {
-        return Err(MediaError::TooLarge { path: shown, size: bytes.len() as u64, limit: limits.max_bytes });
+    let format = sniffed(&read_head(&mut file).map_err(unreadable)?, meta.len(), &shown)?;
+    let limit = format.max_bytes(limits);
+    if meta.len() > limit {
+        return Err(MediaError::TooLarge { path: shown, size: meta.len(), limit });
     }
-    Ok((bytes, hex::encode(hasher.finalize()), meta.modified().ok()))
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    let received = blobs.receive(&mut file, limit).map_err(|e| match e {
+        ReceiveError::TooLarge => MediaError::TooLarge { path: shown.clone(), size: limit + 1, limit },
+        ReceiveError::Read(e) => unreadable(e),
+        ReceiveError::Write(BlobError::Io { source, .. }) => MediaError::Write(source),
+        ReceiveError::Write(other) => MediaError::Write(io::Error::other(other.to_string())),
+    })?;
+    if received.len == 0 {
+        return Err(MediaError::EmptyFile { path: shown });
+    }
+    // The source may have changed between the sniff and the copy: what decides is the copy.
+    let mut copy = File::open(received.path()).map_err(MediaError::Write)?;
+    let format = sniffed(&read_head(&mut copy).map_err(MediaError::Write)?, received.len, &shown)?;
+    Ok((received, format, meta.modified().ok()))
 }
 
 /// Opens for reading without ever blocking on a FIFO swapped in after the check (O_NONBLOCK
@@ -135,13 +166,50 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, MediaError> {
-    let format = match sniff(&bytes[..bytes.len().min(512)]) {
-        Sniffed::Supported(f) => f,
-        Sniffed::Unsupported { what, hint } => {
-            return Err(MediaError::UnsupportedFormat { path: shown.to_string(), what, hint });
-        }
+/// Validates the staged copy: a mesh or a DICOM over the whole-file limit is read from disk as
+/// it goes; anything else (within the photo limit) is read whole and decoded once.
+fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Result<Inspected, MediaError> {
+    let corrupt = |reason: String| MediaError::Corrupt {
+        path: shown.to_string(),
+        format: format!("{format:?}").to_uppercase(),
+        reason,
     };
+    if format.is_mesh() {
+        let path = copy.path();
+        let open =
+            || -> io::Result<Box<dyn BufRead>> { Ok(Box::new(BufReader::with_capacity(1 << 18, File::open(path)?))) };
+        let largest = SIZES[SIZES.len() - 1];
+        let (info, pixels, w, h) = crate::mesh::inspect_and_draw(&open, format, copy.len, limits, largest)
+            .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+        let rendered = thumbs::render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1)
+            .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+        // A model's width and height are its picture's (the occlusal view): what the grid
+        // lays out.
+        return Ok(Inspected {
+            format,
+            width: Some(w),
+            height: Some(h),
+            exif: None,
+            captured_at: None,
+            details: Some(json!({ "mesh": info })),
+            thumbnails: Some(rendered),
+        });
+    }
+    if format == Format::Dicom && copy.len > limits.max_bytes {
+        let info =
+            crate::dicom::inspect_large(copy.path(), limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+        return Ok(Inspected {
+            format,
+            width: info.width,
+            height: info.height,
+            exif: None,
+            captured_at: info.captured_at.clone(),
+            details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
+            thumbnails: None,
+        });
+    }
+    let bytes = std::fs::read(copy.path()).map_err(MediaError::Write)?;
+    let bytes = bytes.as_slice();
     let corrupt = |reason: String| MediaError::Corrupt {
         path: shown.to_string(),
         format: format!("{format:?}").to_uppercase(),
@@ -162,7 +230,15 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
                     return Err(MediaError::ActiveContent { path: shown.to_string(), what });
                 }
             }
-            Ok(Inspected { format, width: None, height: None, exif: None, captured_at: None, thumbnails: None })
+            Ok(Inspected {
+                format,
+                width: None,
+                height: None,
+                exif: None,
+                captured_at: None,
+                details: None,
+                thumbnails: None,
+            })
         }
         Format::Dicom => {
             let info = crate::dicom::inspect(bytes, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
@@ -174,6 +250,7 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
                 height: info.height,
                 exif: None,
                 captured_at: info.captured_at,
+                details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
                 thumbnails,
             })
         }
@@ -193,6 +270,7 @@ fn inspect(bytes: &[u8], shown: &str, limits: &Limits) -> Result<Inspected, Medi
                 height: Some(dims.height),
                 exif,
                 captured_at,
+                details: None,
                 thumbnails: Some(rendered),
             })
         }
@@ -231,7 +309,8 @@ pub fn import_file(
 ) -> Result<ImportOutcome, MediaError> {
     let clinic_id = db.read(|c| chairside_patients::clinic_of(c, req.patient_id).map_err(MediaError::from))?;
     let shown = req.path.display().to_string();
-    let (bytes, sha256, modified) = read_hashed(req.path, limits)?;
+    let (copy, format, modified) = receive(req.path, blobs, limits)?;
+    let sha256 = copy.sha256.clone();
     let document_id = document_id_for(req.patient_id, &sha256);
     let exists = |c: &rusqlite::Connection| -> Result<bool, MediaError> {
         Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)", [&document_id], |r| r.get(0))?)
@@ -241,17 +320,18 @@ pub fn import_file(
     }
     // Scanned before any parser sees the bytes; what is scanned is exactly what is stored.
     if let Some(scanner) = req.scanner {
-        match scanner.scan(&bytes) {
+        let mut staged = File::open(copy.path()).map_err(MediaError::Write)?;
+        match scanner.scan_stream(&mut staged) {
             Ok(Verdict::Clean) => {}
             Ok(Verdict::Infected { signature }) => {
-                let kept = keep_infected(quarantine, req, &sha256, &bytes, &signature);
+                let kept = keep_infected(quarantine, req, &sha256, copy.path(), &signature);
                 return Err(MediaError::Infected { path: shown, signature, kept });
             }
             Err(source) => return Err(MediaError::Scan { path: shown, source }),
         }
     }
     // Decoders run guarded: a panic in one refuses this file, not the import of the others.
-    let info = decode::guarded("import", || inspect(&bytes, &shown, limits)).map_err(|e| {
+    let info = decode::guarded("import", || inspect(&copy, format, &shown, limits)).map_err(|e| {
         decode_error(e, &shown, limits, &|reason| MediaError::Corrupt {
             path: shown.clone(),
             format: "file".into(),
@@ -260,12 +340,11 @@ pub fn import_file(
     })??;
 
     // Held (locked) until the transaction below has committed: see `StagedBlob`.
-    let _staged = blobs.stage(&sha256, &mut bytes.as_slice()).map_err(|e| match e {
+    let byte_size = copy.len as i64;
+    let _staged = copy.into_place(blobs).map_err(|e| match e {
         BlobError::Io { source, .. } => MediaError::Write(source),
         other => MediaError::Write(io::Error::other(other.to_string())),
     })?;
-    let byte_size = bytes.len() as i64;
-    drop(bytes);
 
     let kind = req.kind.unwrap_or(match info.format {
         Format::Dicom => Kind::Xray,
@@ -328,7 +407,7 @@ pub fn import_file(
 /// Keeps a copy of exactly the bytes the scanner flagged, with a note of why, under
 /// `quarantine/<stamp>/infected/<sha256>/`: the IT person can hand it to whoever investigates,
 /// and the source (a USB stick, a mail attachment) is left as it was.
-fn keep_infected(quarantine: &Path, req: &ImportRequest<'_>, sha256: &str, bytes: &[u8], signature: &str) -> KeptCopy {
+fn keep_infected(quarantine: &Path, req: &ImportRequest<'_>, sha256: &str, copy: &Path, signature: &str) -> KeptCopy {
     let name = req.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
     let why = json!({
         "signature": signature,
@@ -339,7 +418,7 @@ fn keep_infected(quarantine: &Path, req: &ImportRequest<'_>, sha256: &str, bytes
         "at": chairside_store::now_rfc3339(),
     });
     let run = QuarantineRun::now(quarantine);
-    let kept = run.keep("infected", &Path::new(sha256).join(&name), bytes).and_then(|p| {
+    let kept = run.keep_copy("infected", &Path::new(sha256).join(&name), copy).and_then(|p| {
         run.keep("infected", &Path::new(sha256).join(format!("{name}.why.json")), why.to_string().as_bytes()).map(|_| p)
     });
     match kept {
@@ -384,9 +463,19 @@ fn record_import(
         now,
     } = *new;
     tx.execute(
-        "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![sha256, byte_size, info.format.mime(), info.width, info.height, orientation, exif_json, now],
+        "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, details_json, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            sha256,
+            byte_size,
+            info.format.mime(),
+            info.width,
+            info.height,
+            orientation,
+            exif_json,
+            info.details.as_ref().map(|d| d.to_string()),
+            now
+        ],
     )?;
     tx.execute(
         &format!(

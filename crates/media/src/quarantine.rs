@@ -25,6 +25,15 @@ impl QuarantineRun {
         Ok(dest)
     }
 
+    /// Copies the file at `from` as `<store>/<rel>` (a large file is never read whole).
+    pub fn keep_copy(&self, store: &str, rel: &Path, from: &Path) -> io::Result<PathBuf> {
+        let dest = self.free_name(store, rel)?;
+        let mut out = chairside_store::private::create_new(&dest)?;
+        std::io::copy(&mut std::fs::File::open(from)?, &mut out)?;
+        out.sync_all()?;
+        Ok(dest)
+    }
+
     /// A name under `<store>/<rel>` no file has yet, its folder made.
     fn free_name(&self, store: &str, rel: &Path) -> io::Result<PathBuf> {
         let wanted = self.dir.join(store).join(rel);

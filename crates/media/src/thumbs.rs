@@ -5,6 +5,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
@@ -180,6 +181,16 @@ pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -
     render_from(pixels, w, h, dims, orientation)
 }
 
+/// Every size of a 3D model's picture, drawn from its file as it is read.
+pub fn render_mesh_file(path: &std::path::Path, format: Format, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
+    let len = std::fs::metadata(path).map_err(|e| DecodeError::Corrupt(e.to_string()))?.len();
+    let open = || -> io::Result<Box<dyn io::BufRead>> {
+        Ok(Box::new(io::BufReader::with_capacity(1 << 18, std::fs::File::open(path)?)))
+    };
+    let (_, pixels, w, h) = crate::mesh::inspect_and_draw(&open, format, len, limits, SIZES[SIZES.len() - 1])?;
+    render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1)
+}
+
 /// Makes every size from decoded RGB8 pixels (`w`×`h`, possibly already reduced from the
 /// original's `dims`).
 pub(crate) fn render_from(
@@ -299,32 +310,50 @@ impl Thumbnailer {
         let Some(format) = format.filter(|f| f.has_preview()) else {
             return self.set_status(sha256, "unsupported", Some("no preview for this kind of file"));
         };
-        let bytes = match crate::blobstore::read_checked(self.blobs.as_ref(), sha256) {
-            Ok(b) => b,
-            Err(e) => {
-                self.set_status(sha256, "failed", Some(&e.to_string()))?;
-                on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: e.to_string() });
-                return Err(e);
+        let failed = |e: MediaError| {
+            self.set_status(sha256, "failed", Some(&e.to_string()))?;
+            on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: e.to_string() });
+            Err(e)
+        };
+        // A model is drawn from its file as it is read (up to 1 GB, never held), after one
+        // pass that checks its hash; anything else is read whole, hash-checked.
+        let path =
+            self.blobs.path_of(sha256).map_err(|e| MediaError::io("blob path", io::Error::other(e.to_string())))?;
+        let bytes = if format.is_mesh() {
+            match crate::blobstore::check_file(&path, sha256) {
+                Ok(()) => Vec::new(),
+                Err(e) => return failed(e),
+            }
+        } else {
+            match crate::blobstore::read_checked(self.blobs.as_ref(), sha256) {
+                Ok(b) => b,
+                Err(e) => return failed(e),
             }
         };
-        let rendered =
-            match decode::guarded("thumbnail", || render(&bytes, format, orientation, &self.limits)).and_then(|r| r) {
-                Ok(r) => r,
-                Err(e) => {
-                    let msg = match e {
-                        DecodeError::Corrupt(m) => m,
-                        DecodeError::TooManyPixels { width, height } => {
-                            format!("{width} × {height} is over the pixel limit")
-                        }
-                        DecodeError::TooManyBytes { width, height, .. } => {
-                            format!("{width} × {height} is over the decoded-size limit")
-                        }
-                    };
-                    self.set_status(sha256, "failed", Some(&msg))?;
-                    on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: msg });
-                    return Ok(());
-                }
-            };
+        let draw = || {
+            if format.is_mesh() {
+                render_mesh_file(&path, format, &self.limits)
+            } else {
+                render(&bytes, format, orientation, &self.limits)
+            }
+        };
+        let rendered = match decode::guarded("thumbnail", draw).and_then(|r| r) {
+            Ok(r) => r,
+            Err(e) => {
+                let msg = match e {
+                    DecodeError::Corrupt(m) => m,
+                    DecodeError::TooManyPixels { width, height } => {
+                        format!("{width} × {height} is over the pixel limit")
+                    }
+                    DecodeError::TooManyBytes { width, height, .. } => {
+                        format!("{width} × {height} is over the decoded-size limit")
+                    }
+                };
+                self.set_status(sha256, "failed", Some(&msg))?;
+                on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: msg });
+                return Ok(());
+            }
+        };
         drop(bytes);
         self.store(sha256, rendered, on_event)
     }

@@ -44,7 +44,12 @@ impl ScanError {
 /// Something that scans bytes before they are stored. Implemented by [`Clamd`]; media's import
 /// takes any, so it knows nothing of sockets.
 pub trait Scanner: Send + Sync + std::fmt::Debug {
-    fn scan(&self, bytes: &[u8]) -> Result<Verdict, ScanError>;
+    /// Scans everything `data` yields, streamed: a 4 GB video is never held whole.
+    fn scan_stream(&self, data: &mut dyn Read) -> Result<Verdict, ScanError>;
+
+    fn scan(&self, bytes: &[u8]) -> Result<Verdict, ScanError> {
+        self.scan_stream(&mut &bytes[..])
+    }
 }
 
 /// Where clamd listens: its local socket (`LocalSocket` in `clamd.conf`; Debian's
@@ -190,17 +195,36 @@ fn read_reply(s: &mut dyn Stream) -> io::Result<String> {
 }
 
 impl Scanner for Clamd {
-    fn scan(&self, bytes: &[u8]) -> Result<Verdict, ScanError> {
+    fn scan_stream(&self, data: &mut dyn Read) -> Result<Verdict, ScanError> {
         let mut s = self.connect()?;
+        let mut total = 0u64;
+        let mut unread = None;
         let sent = (|| -> io::Result<()> {
             s.write_all(b"zINSTREAM\0")?;
-            for chunk in bytes.chunks(CHUNK) {
-                s.write_all(&(chunk.len() as u32).to_be_bytes())?;
-                s.write_all(chunk)?;
+            let mut chunk = vec![0u8; CHUNK];
+            loop {
+                let n = match data.read(&mut chunk) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        unread = Some(e);
+                        break;
+                    }
+                };
+                total += n as u64;
+                s.write_all(&(n as u32).to_be_bytes())?;
+                s.write_all(&chunk[..n])?;
             }
             s.write_all(&0u32.to_be_bytes())?;
             s.flush()
         })();
+        if let Some(e) = unread {
+            return Err(ScanError::Failed {
+                address: self.address.to_string(),
+                reason: format!("the file could not be read to scan it: {e}"),
+            });
+        }
         // clamd stops reading and answers (then closes) when a stream passes its
         // StreamMaxLength: the reply, not the broken pipe, says why.
         let reply = read_reply(&mut s);
@@ -212,8 +236,7 @@ impl Scanner for Clamd {
             address: self.address.to_string(),
             reason: if reason.contains("size limit") {
                 format!(
-                    "{reason} (clamd's StreamMaxLength is smaller than this file, {} bytes: raise it in clamd.conf)",
-                    bytes.len()
+                    "{reason} (clamd's StreamMaxLength is smaller than this file, {total} bytes or more: raise it in clamd.conf)"
                 )
             } else {
                 reason
