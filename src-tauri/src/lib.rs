@@ -168,8 +168,9 @@ pub fn with_chairside<R: Runtime>(
                 let permits = app.state::<Shared>().media_permits.clone();
                 let _permit = permits.acquire_owned().await;
                 // Reading and hashing files is blocking work: off the webview's thread.
+                let origin = request.headers().get("origin").and_then(|o| o.to_str().ok()).map(str::to_string);
                 let response = tauri::async_runtime::spawn_blocking(move || match app.state::<Shared>().library() {
-                    Ok(library) => protocol::respond(&library, request.uri()),
+                    Ok(library) => protocol::respond_to(&library, request.uri(), origin.as_deref()),
                     Err(e) => protocol::error_response(503, &e.message),
                 })
                 .await

@@ -84,8 +84,28 @@ fn image(mime: &str, cache: &str, bytes: Vec<u8>) -> Response<Vec<u8>> {
         .unwrap_or_default()
 }
 
+/// The origins the app's own pages are served from (Linux and macOS; Windows and Android).
+const APP_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost", "https://tauri.localhost"];
+
 /// Serves one request. Blocking: call it off the UI thread.
 pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
+    respond_to(library, uri, None)
+}
+
+/// Serves one request from a page of `origin`. An original is fetched (not only shown as an
+/// image) by the 3D viewer, a cross-origin read: it is allowed to the app's own pages only.
+pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>) -> Response<Vec<u8>> {
+    let mut response = serve(library, uri);
+    if let Some(origin) = origin.filter(|o| APP_ORIGINS.contains(o))
+        && let Ok(value) = origin.parse()
+    {
+        response.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, value);
+        response.headers_mut().insert(header::VARY, header::HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
     match parse(uri) {
         None => error_response(400, "not a Chairside media address"),
         Some(Target::View { document, size, original }) => match library.view_adjusted(&document, size, original) {

@@ -668,6 +668,29 @@ test('the viewer windows an X-ray live from its full depth with the right button
   await wd.exec("[...document.querySelectorAll('button')].find((b) => /^All\\s*\\d/.test(b.textContent.trim())).click();");
 });
 
+test('a 3D scan opens in the 3D viewer from the occlusal side, answers the wheel, and shows its facts', async () => {
+  const res = await invoke('import_files', { importId: 'e2e-mesh', patientId, paths: [join(fixtures, 'mesh_vertexcolor_binary_meshlab.ply')], kind: null });
+  assertEq(res.ok?.[0]?.status, 'imported', `the PLY imported: ${JSON.stringify(res)}`);
+  const id = res.ok[0].document_id;
+  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the model tile with its picture', 20000);
+  await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+  try {
+    const phase = () => wd.exec("return document.querySelector('[data-testid=mesh-view]')?.dataset.state ?? null");
+    await until(async () => ['ready', 'failed'].includes(await phase()), 'the model loaded', 30000);
+    assertEq(await phase(), 'ready', `the 3D view (${await text('[data-testid=mesh-fallback]')})`);
+    assert(/1[,. ]?610 faces/.test((await text('[data-testid=mesh-facts]')) ?? ''), `the facts: ${await text('[data-testid=mesh-facts]')}`);
+    assertEq(await count('[data-testid=viewer-tools]'), 0, 'no photo tools over a model');
+    await shot('30-mesh-viewer');
+    const frames = async () => Number(await wd.exec("return document.querySelector('[data-testid=mesh-view]').dataset.frames ?? 0"));
+    const before = await frames();
+    await wd.exec("const c = document.querySelector('[data-testid=mesh-view] canvas'); const r = c.getBoundingClientRect(); c.dispatchEvent(new WheelEvent('wheel', { deltaY: -240, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true, cancelable: true }));");
+    await until(async () => (await frames()) > before, 'drawn again, zoomed in', 10000);
+    await shot('31-mesh-zoomed');
+  } finally {
+    await clickButton('✕ Close', '.viewer');
+  }
+});
+
 test('a mount is printed to a PDF page from the Series tab', async () => {
   await clickButton('Series', '.tabs');
   await until(async () => (await count('[data-testid=print-mount]')) === 1, 'the series with its Print button', 10000);

@@ -7,7 +7,10 @@ export function harness(name) {
     async run(context = {}) {
       let passed = 0;
       let failed = 0;
+      // E2E_ONLY=regex runs the matching tests alone (with those they need), while debugging.
+      const only = process.env.E2E_ONLY ? new RegExp(process.env.E2E_ONLY) : null;
       for (const t of tests) {
+        if (only && !only.test(t.title)) continue;
         const started = Date.now();
         try {
           await t.fn(context);

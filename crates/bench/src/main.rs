@@ -18,6 +18,8 @@
 //!   (scripts/bench-library.sh).
 //! - `restore-figure DOCS MB DIR`: a backup of DOCS originals of MB each, restored, timed.
 //! - `viewer DIR`: the clinical viewer's figures (scripts/bench-viewer.sh).
+//! - `make-stl FILE TRIANGLES`, `make-dicom FILE MB`, `stl-thumbnail FILE`: the large files of
+//!   scripts/bench-formats.sh, and a model's thumbnails drawn from its file.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -34,6 +36,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod auth_bench;
 mod figures;
+mod formats_bench;
 mod scale;
 mod sync_bench;
 mod viewer_bench;
@@ -81,6 +84,15 @@ fn main() {
             Some("viewer") if args.len() == 2 => viewer_bench::run(Path::new(&args[1])),
             Some("xray-patient") if args.len() == 2 => viewer_bench::xray_patient(Path::new(&args[1])),
             Some("record") if args.len() >= 5 => record(&args[1..]),
+            Some("make-stl") if args.len() == 3 => match args[2].parse() {
+                Ok(n) => formats_bench::make_stl(Path::new(&args[1]), n),
+                Err(_) => Err("usage: make-stl FILE TRIANGLES".into()),
+            },
+            Some("make-dicom") if args.len() == 3 => match args[2].parse() {
+                Ok(mb) => formats_bench::make_dicom(Path::new(&args[1]), mb),
+                Err(_) => Err("usage: make-dicom FILE MB".into()),
+            },
+            Some("stl-thumbnail") if args.len() == 2 => formats_bench::stl_thumbnail(Path::new(&args[1]), 5),
             Some("results") if args.len() == 3 => {
                 figures::write_results(Path::new("."), &args[1], Path::new(&args[2])).map(|p| println!("{}", p.display()))
             }

@@ -309,7 +309,15 @@ pub fn import_file(
 ) -> Result<ImportOutcome, MediaError> {
     let clinic_id = db.read(|c| chairside_patients::clinic_of(c, req.patient_id).map_err(MediaError::from))?;
     let shown = req.path.display().to_string();
-    let (copy, format, modified) = receive(req.path, blobs, limits)?;
+    let (copy, format, modified) = match receive(req.path, blobs, limits) {
+        Ok(received) => received,
+        // Not a kind we store, so not stored; but malware on a USB stick is worth saying so
+        // (and keeping a copy of) rather than only "unsupported".
+        Err(refused @ MediaError::UnsupportedFormat { .. }) => {
+            return Err(req.scanner.and_then(|s| scan_refused(s, quarantine, req, limits)).unwrap_or(refused));
+        }
+        Err(e) => return Err(e),
+    };
     let sha256 = copy.sha256.clone();
     let document_id = document_id_for(req.patient_id, &sha256);
     let exists = |c: &rusqlite::Connection| -> Result<bool, MediaError> {
@@ -402,6 +410,37 @@ pub fn import_file(
         }
         outcome
     })
+}
+
+/// Scans a file refused for its kind straight from its source (at most the photo limit):
+/// `Some` when it is infected, to report instead of the refusal (a scan that fails leaves the
+/// refusal as it was: the file is not stored either way).
+fn scan_refused(
+    scanner: &dyn Scanner,
+    quarantine: &Path,
+    req: &ImportRequest<'_>,
+    limits: &Limits,
+) -> Option<MediaError> {
+    struct Hashing<R>(R, sha2::Sha256);
+    impl<R: Read> Read for Hashing<R> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.read(buf)?;
+            sha2::Digest::update(&mut self.1, &buf[..n]);
+            Ok(n)
+        }
+    }
+    let shown = req.path.display().to_string();
+    let (file, _) = open_source(req.path).ok()?;
+    let mut reader = Hashing(file.take(limits.max_bytes), <sha2::Sha256 as sha2::Digest>::new());
+    match scanner.scan_stream(&mut reader) {
+        Ok(Verdict::Clean) => None,
+        Ok(Verdict::Infected { signature }) => {
+            let sha256 = hex::encode(sha2::Digest::finalize(reader.1));
+            let kept = keep_infected(quarantine, req, &sha256, req.path, &signature);
+            Some(MediaError::Infected { path: shown, signature, kept })
+        }
+        Err(_) => None,
+    }
 }
 
 /// Keeps a copy of exactly the bytes the scanner flagged, with a note of why, under

@@ -208,6 +208,7 @@ function doc(patientId: string, n: number, captured: Date, kind: Kind, filename:
     archived_by: null,
     archive_reason: null,
     notes: null,
+    details: null,
     exif: { make: 'Canon', model: 'EOS 80D' },
     links: [],
     history: [{ version: 1, at: now(), actor: 'e2e', workstation: 'ws', action: 'import', changes: {} }],

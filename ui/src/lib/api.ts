@@ -219,6 +219,11 @@ export function adjustedUrl(id: string, version: number, original = false): stri
   return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}`, 'media');
 }
 
+/** A 3D model (STL, PLY, OBJ): shown by the 3D viewer, not as a picture. */
+export function isModel(mime: string): boolean {
+  return mime === 'model/stl' || mime === 'model/x-ply' || mime === 'model/obj';
+}
+
 export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>): string | null {
   if (DRAWABLE.has(doc.mime)) return originalUrl(doc.id);
   return doc.previews.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;

@@ -30,7 +30,12 @@ width: number | null, height: number | null, captured_at: string | null, origina
  */
 previews: Array<number>, };
 
-export type Document = { clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+export type Document = { clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, 
+/**
+ * What the file's kind tells beyond its size: `{"mesh": {vertices, faces, bbox_min_mm,
+ * bbox_max_mm, vertex_colours, binary}}`, `{"dicom": {frames, modality}}`.
+ */
+details: JsonValue | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
  * As displayed, after EXIF orientation.
  */
@@ -48,7 +53,12 @@ moved_to: string | null,
 /**
  * The document it was moved from, in another patient's chart.
  */
-moved_from: string | null, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
+moved_from: string | null, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, 
+/**
+ * What the file's kind tells beyond its size: `{"mesh": {vertices, faces, bbox_min_mm,
+ * bbox_max_mm, vertex_colours, binary}}`, `{"dicom": {frames, modality}}`.
+ */
+details: JsonValue | null, id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
  * As displayed, after EXIF orientation.
  */
