@@ -288,9 +288,16 @@ fn each_kind_has_its_own_size_limit_checked_before_a_byte_is_copied() {
         fixture("mesh_stanford_bunny99_ascii.stl"),
         fixture("mesh_stanford_bunny99_binary.stl"),
         fixture("orient_1.jpg"),
+        fixture("dcm_ct_small.dcm"),
     ];
     let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
     lib.wait_for_thumbnails();
+    // A DICOM over the whole-file limit is walked from disk and stored, without a preview.
+    assert_eq!(r[3].status, "imported", "{:?}", r[3].error);
+    let ct = lib.show_document(r[3].document_id.as_deref().expect("doc")).expect("show");
+    assert_eq!(ct.document.details.as_ref().expect("details")["dicom"]["modality"], "CT");
+    assert_eq!((ct.document.summary.width, ct.document.summary.height), (Some(128), Some(128)));
+    assert!(ct.document.summary.thumbnails.is_empty(), "no preview drawn from a stream");
     assert_eq!(
         r[0].error.as_ref().map(|e| e.code.as_str()),
         Some("file_too_large"),
@@ -305,4 +312,31 @@ fn each_kind_has_its_own_size_limit_checked_before_a_byte_is_copied() {
         .filter(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
         .collect();
     assert!(staged.is_empty(), "{staged:?}");
+}
+
+#[test]
+fn a_file_whose_content_is_another_kind_than_its_name_says_is_refused() {
+    let (dir, lib, p) = open_with(|_| {});
+    let copy = |from: &str, to: &str| {
+        let path = dir.path().join(to);
+        std::fs::copy(fixture(from), &path).expect("copy");
+        path
+    };
+    let files = [
+        copy("mesh_stanford_bunny99_binary.stl", "pano.dcm"),
+        copy("orient_1.jpg", "upper arch.stl"),
+        copy("dcm_ct_small.dcm", "photo.jpg"),
+        // Within one family the content decides: a PNG named .jpg is the PNG it is.
+        copy("png_chelsea_pentax.png", "cat.jpg"),
+        // An extension we do not know promises nothing.
+        copy("orient_1.jpg", "IMG_0001.export"),
+    ];
+    let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
+    for (i, named) in [(0, "a DICOM file"), (1, "a 3D model"), (2, "an image")] {
+        let e = r[i].error.as_ref().unwrap_or_else(|| panic!("{:?} refused", files[i]));
+        assert_eq!(e.code, "content_mismatch", "{e:?}");
+        assert!(e.message.contains(named), "{}", e.message);
+    }
+    assert_eq!(r[3].status, "imported");
+    assert_eq!(r[4].status, "imported");
 }

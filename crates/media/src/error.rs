@@ -28,8 +28,14 @@ pub enum MediaError {
     EmptyFile { path: String },
     #[error("{path}: the file is {size} bytes, more than the {limit}-byte limit")]
     TooLarge { path: String, size: u64, limit: u64 },
-    #[error("{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, DICOM, PDF): {hint}")]
+    #[error(
+        "{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, DICOM, PDF, STL, PLY, OBJ): {hint}"
+    )]
     UnsupportedFormat { path: String, what: String, hint: String },
+    #[error(
+        "{path}: its name says {named} but its content is {found}: nothing was stored (a renamed or mixed-up file? check where it came from, then give it the right extension)"
+    )]
+    ContentMismatch { path: String, named: String, found: String },
     #[error(
         "{path}: the image claims {width} × {height} pixels, more than the {limit_mp} megapixel limit (a decompression bomb or an unusual file): nothing was stored"
     )]
@@ -149,6 +155,7 @@ impl MediaError {
             MediaError::EmptyFile { .. } => "empty_file",
             MediaError::TooLarge { .. } => "file_too_large",
             MediaError::UnsupportedFormat { .. } => "unsupported_format",
+            MediaError::ContentMismatch { .. } => "content_mismatch",
             MediaError::TooManyPixels { .. } | MediaError::TooManyBytes { .. } => "too_many_pixels",
             MediaError::Corrupt { .. } => "corrupt_file",
             MediaError::Infected { .. } => "virus_found",
@@ -198,6 +205,7 @@ impl MediaError {
                 | MediaError::EmptyFile { .. }
                 | MediaError::TooLarge { .. }
                 | MediaError::UnsupportedFormat { .. }
+                | MediaError::ContentMismatch { .. }
                 | MediaError::TooManyPixels { .. }
                 | MediaError::TooManyBytes { .. }
                 | MediaError::Corrupt { .. }

@@ -51,6 +51,30 @@ impl Format {
         ALL.into_iter().find(|f| f.mime() == mime)
     }
 
+    /// What a file of this format is, for a user: the families an extension can promise.
+    pub fn family(self) -> &'static str {
+        match self {
+            Format::Jpeg | Format::Png | Format::Tiff | Format::Webp | Format::Bmp => "an image",
+            Format::Dicom => "a DICOM file",
+            Format::Pdf => "a PDF",
+            Format::Stl | Format::Ply | Format::Obj => "a 3D model",
+        }
+    }
+
+    /// The family a file name's extension promises, when it is one we know. Within a family a
+    /// mismatch is harmless (a PNG named `.jpg` is read as the PNG it is); across families it is
+    /// a mixed-up file.
+    pub fn family_of_name(name: &std::path::Path) -> Option<&'static str> {
+        let ext = name.extension()?.to_str()?.to_ascii_lowercase();
+        Some(match ext.as_str() {
+            "jpg" | "jpeg" | "jpe" | "png" | "tif" | "tiff" | "webp" | "bmp" => "an image",
+            "dcm" | "dicom" => "a DICOM file",
+            "pdf" => "a PDF",
+            "stl" | "ply" | "obj" => "a 3D model",
+            _ => return None,
+        })
+    }
+
     pub fn is_mesh(self) -> bool {
         matches!(self, Format::Stl | Format::Ply | Format::Obj)
     }
@@ -89,6 +113,18 @@ impl Format {
     /// Formats we can draw a thumbnail of.
     pub fn has_preview(self) -> bool {
         self != Format::Pdf
+    }
+
+    /// Why a file of this format and size gets no thumbnail, if it gets none: a DICOM over the
+    /// whole-file limit is stored from a stream, and drawing it would need it whole.
+    pub fn no_preview_reason(self, byte_size: u64, limits: &crate::decode::Limits) -> Option<&'static str> {
+        if !self.has_preview() {
+            Some("no preview for this kind of file")
+        } else if self == Format::Dicom && byte_size > limits.max_bytes {
+            Some("no preview yet for a DICOM file this large (it is stored whole; open it in the modality's viewer)")
+        } else {
+            None
+        }
     }
 
     pub(crate) fn image_format(self) -> Option<image::ImageFormat> {

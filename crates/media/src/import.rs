@@ -78,6 +78,8 @@ struct Inspected {
     /// DICOM's frames and modality (`blobs.details_json`).
     details: Option<serde_json::Value>,
     thumbnails: Option<Vec<Rendered>>,
+    /// The limits it was checked against (which also say whether it gets a preview).
+    limits: Limits,
 }
 
 /// Opens an incoming file, refusing what is not a regular file without waiting on it.
@@ -133,6 +135,9 @@ fn receive(
         return Err(MediaError::EmptyFile { path: shown });
     }
     let format = sniffed(&read_head(&mut file).map_err(unreadable)?, meta.len(), &shown)?;
+    if let Some(named) = Format::family_of_name(path).filter(|&f| f != format.family()) {
+        return Err(MediaError::ContentMismatch { path: shown, named: named.into(), found: format.family().into() });
+    }
     let limit = format.max_bytes(limits);
     if meta.len() > limit {
         return Err(MediaError::TooLarge { path: shown, size: meta.len(), limit });
@@ -193,6 +198,7 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             captured_at: None,
             details: Some(json!({ "mesh": info })),
             thumbnails: Some(rendered),
+            limits: *limits,
         });
     }
     if format == Format::Dicom && copy.len > limits.max_bytes {
@@ -206,6 +212,7 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             captured_at: info.captured_at.clone(),
             details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
             thumbnails: None,
+            limits: *limits,
         });
     }
     let bytes = std::fs::read(copy.path()).map_err(MediaError::Write)?;
@@ -238,6 +245,7 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 captured_at: None,
                 details: None,
                 thumbnails: None,
+                limits: *limits,
             })
         }
         Format::Dicom => {
@@ -252,6 +260,7 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 captured_at: info.captured_at,
                 details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
                 thumbnails,
+                limits: *limits,
             })
         }
         _ => {
@@ -272,6 +281,7 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 captured_at,
                 details: None,
                 thumbnails: Some(rendered),
+                limits: *limits,
             })
         }
     }
@@ -542,17 +552,12 @@ fn record_import(
             orientation
         ],
     )?;
-    let thumb_status = if info.format.has_preview() { "pending" } else { "unsupported" };
+    let no_preview = info.format.no_preview_reason(byte_size as u64, &info.limits);
+    let thumb_status = if no_preview.is_none() { "pending" } else { "unsupported" };
     for size in SIZES {
         tx.execute(
             "INSERT OR IGNORE INTO thumbnails (sha256, size, status, error, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                sha256,
-                size,
-                thumb_status,
-                (thumb_status == "unsupported").then_some("no preview for this kind of file"),
-                now
-            ],
+            params![sha256, size, thumb_status, no_preview, now],
         )?;
     }
     let fields = [

@@ -296,20 +296,22 @@ impl Thumbnailer {
 
     /// Makes (or remakes) every size of a blob's thumbnails.
     pub fn make(&self, sha256: &str, on_event: &dyn Fn(&ThumbnailEvent)) -> Result<(), MediaError> {
-        let (mime, orientation): (String, u16) = self
+        let (mime, orientation, byte_size): (String, u16, i64) = self
             .db
             .read(|c| {
-                c.query_row("SELECT mime, orientation FROM blobs WHERE sha256 = ?1", [sha256], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
+                c.query_row("SELECT mime, orientation, byte_size FROM blobs WHERE sha256 = ?1", [sha256], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })
                 .optional()
                 .map_err(MediaError::from)
             })?
             .ok_or_else(|| MediaError::BlobMissing { sha256: sha256.to_string() })?;
-        let format = Format::from_mime(&mime);
-        let Some(format) = format.filter(|f| f.has_preview()) else {
+        let Some(format) = Format::from_mime(&mime) else {
             return self.set_status(sha256, "unsupported", Some("no preview for this kind of file"));
         };
+        if let Some(why) = format.no_preview_reason(byte_size as u64, &self.limits) {
+            return self.set_status(sha256, "unsupported", Some(why));
+        }
         let failed = |e: MediaError| {
             self.set_status(sha256, "failed", Some(&e.to_string()))?;
             on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: e.to_string() });
