@@ -7,7 +7,9 @@
 #     WebKitGTK 4.1 and friends for the Tauri window, Xvfb, WebKitWebDriver and Chromium for
 #     the end-to-end tests; openssl (the S3 test server's TLS certificates), poppler-utils
 #     (exported PDFs read back by pdfinfo and pdftoppm), gnome-keyring and libsecret-tools (a
-#     real Secret Service for the keychain test, in a private D-Bus session);
+#     real Secret Service for the keychain test, in a private D-Bus session); libde265 and dav1d
+#     (the HEVC and AV1 decoders the embedded libheif links against; cmake builds libheif
+#     itself) and libheif-examples (`heif-convert`, the HEIC benchmark's reference);
 #   - the UI's npm packages (ui/node_modules, from ui/package-lock.json);
 #   - tauri-driver, into .tools/bin.
 set -euo pipefail
@@ -20,7 +22,8 @@ pkgs=(build-essential cmake nasm pkg-config mount file
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     xvfb xauth dbus webkit2gtk-driver chromium
     radosgw ceph-mon ceph-osd ceph-common python3 rclone
-    clamav-daemon debootstrap rpm x11-utils openssl poppler-utils gnome-keyring libsecret-tools)
+    clamav-daemon debootstrap rpm x11-utils openssl poppler-utils gnome-keyring libsecret-tools
+    libde265-dev libdav1d-dev libheif-examples)
 need_pkgs=()
 for p in "${pkgs[@]}"; do installed "$p" || need_pkgs+=("$p"); done
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -24,7 +24,7 @@ if [ "${1:-}" = prepare ]; then
     # Fetch (not install) what a desktop app on WebKitGTK will pull, while the test run is
     # busy compiling: the install below still resolves the package's own Depends.
     chroot "$root" apt-get install -y -qq --download-only --no-install-recommends \
-        libwebkit2gtk-4.1-0 libgtk-3-0 xdg-utils >"$root.download.log" 2>&1 || true
+        libwebkit2gtk-4.1-0 libgtk-3-0 xdg-utils libde265-0 libdav1d6 >"$root.download.log" 2>&1 || true
     touch "$root/.chairside-root-ready"
     exit 0
 fi

@@ -280,6 +280,12 @@ pub fn corpus() -> Vec<(String, Vec<u8>)> {
         }
         add(format!("ply_flip_{i}.ply"), b);
     }
+    // HEIC from a phone, cut anywhere: libheif reads lazily, so every cut must be caught.
+    let heic = fixture("heic_iphone14pro_ccbysa.heic");
+    for i in 0..10 {
+        let cut = 12 + (rng.next() as usize % (heic.len() - 12));
+        add(format!("heic_cut_{i}.heic"), heic[..cut].to_vec());
+    }
     add("empty.jpg".into(), Vec::new());
     let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
     elf.resize(4096, 0x90);

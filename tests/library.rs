@@ -340,3 +340,38 @@ fn a_file_whose_content_is_another_kind_than_its_name_says_is_refused() {
     assert_eq!(r[3].status, "imported");
     assert_eq!(r[4].status, "imported");
 }
+
+#[test]
+fn heic_and_avif_from_phones_are_imported_with_their_exif_and_a_cut_one_is_refused() {
+    let (dir, lib, p) = open_with(|_| {});
+    let heic = std::fs::read(fixture("heic_iphone14pro_ccbysa.heic")).expect("fixture");
+    let cut = dir.path().join("cut.heic");
+    std::fs::write(&cut, &heic[..heic.len() * 2 / 3]).expect("write");
+    let files = [
+        fixture("heic_iphone14pro_ccbysa.heic"),
+        fixture("avif_libheif_example.avif"),
+        cut,
+        fixture("broken_truncated.heic"),
+    ];
+    let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    for (i, mime, size) in [(0, "image/heic", (1652, 1791)), (1, "image/avif", (800, 533))] {
+        assert_eq!(r[i].status, "imported", "{:?}: {:?}", files[i], r[i].error);
+        let shown = lib.show_document(r[i].document_id.as_deref().expect("doc")).expect("show");
+        assert_eq!(shown.document.summary.mime, mime);
+        assert_eq!((shown.document.summary.width, shown.document.summary.height), (Some(size.0), Some(size.1)));
+        assert_eq!(shown.document.summary.thumbnails.sizes(), vec![256, 1024, 2048], "{mime}: every size");
+        // The viewer's adjusted rendition decodes it too.
+        let jpeg = lib.view_adjusted(&shown.document.summary.id, 1024, false).expect("rendition");
+        assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
+    }
+    let iphone = lib.show_document(r[0].document_id.as_deref().expect("doc")).expect("show");
+    assert_eq!(
+        iphone.exif.as_ref().map(|e| e["make"].clone()),
+        Some(serde_json::json!("Apple")),
+        "EXIF read from the HEIF container"
+    );
+    for i in [2, 3] {
+        assert_eq!(r[i].error.as_ref().map(|e| e.code.as_str()), Some("corrupt_file"), "{:?}: {:?}", files[i], r[i]);
+    }
+}

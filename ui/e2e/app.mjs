@@ -668,6 +668,21 @@ test('the viewer windows an X-ray live from its full depth with the right button
   await wd.exec("[...document.querySelectorAll('button')].find((b) => /^All\\s*\\d/.test(b.textContent.trim())).click();");
 });
 
+test('an iPhone HEIC opens in the viewer, painted from its rendition', async () => {
+  const res = await invoke('import_files', { importId: 'e2e-heic', patientId, paths: [join(fixtures, 'heic_iphone14pro_ccbysa.heic')], kind: null });
+  assertEq(res.ok?.[0]?.status, 'imported', `the HEIC imported: ${JSON.stringify(res)}`);
+  const id = res.ok[0].document_id;
+  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the HEIC tile painted', 20000);
+  await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+  try {
+    await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth >= 1000;"), 'the HEIC painted in the viewer', 20000);
+    assert(((await text('[aria-label="Document details"]')) ?? '').includes('image/heic'), 'its kind in the panel');
+    await shot('32-heic-viewer');
+  } finally {
+    await clickButton('✕ Close', '.viewer');
+  }
+});
+
 test('a 3D scan opens in the 3D viewer from the occlusal side, answers the wheel, and shows its facts', async () => {
   const res = await invoke('import_files', { importId: 'e2e-mesh', patientId, paths: [join(fixtures, 'mesh_vertexcolor_binary_meshlab.ply')], kind: null });
   assertEq(res.ok?.[0]?.status, 'imported', `the PLY imported: ${JSON.stringify(res)}`);

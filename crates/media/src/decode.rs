@@ -115,6 +115,9 @@ pub fn guarded<T: Send>(what: &str, f: impl FnOnce() -> T + Send) -> Result<T, D
 
 /// Reads only the header to learn the dimensions, and checks them against the limits.
 pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions, DecodeError> {
+    if format.is_heif() {
+        return crate::heif::probe(bytes, limits);
+    }
     let Some(image_format) = format.image_format() else {
         return Err(DecodeError::Corrupt("not a raster image".into()));
     };
@@ -134,6 +137,12 @@ pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions
 /// The `image` crate accepts some truncated JPEGs silently (it pads missing data with grey),
 /// so a JPEG decoded here must also end with its end-of-image marker.
 pub fn decode_full(bytes: &[u8], format: Format, limits: &Limits) -> Result<DynamicImage, DecodeError> {
+    if format.is_heif() {
+        let (pixels, w, h) = crate::heif::decode(bytes, limits)?;
+        let image =
+            image::RgbImage::from_raw(w, h, pixels).ok_or_else(|| DecodeError::Corrupt("bad RGB size".into()))?;
+        return Ok(DynamicImage::ImageRgb8(image));
+    }
     let Some(image_format) = format.image_format() else {
         return Err(DecodeError::Corrupt("not a raster image".into()));
     };

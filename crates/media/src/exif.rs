@@ -46,7 +46,10 @@ pub fn read(bytes: &[u8], format: Format) -> Option<ExifInfo> {
         // kamadak-exif misses the EXIF chunk that starts with "Exif\0\0" (as Pillow writes it),
         // so WebP chunks are walked here.
         Format::Webp => reader.read_raw(webp_exif_chunk(bytes)?),
-        Format::Jpeg | Format::Png | Format::Tiff => reader.read_from_container(&mut Cursor::new(bytes)),
+        // kamadak-exif finds the Exif item of a HEIF container itself.
+        Format::Jpeg | Format::Png | Format::Tiff | Format::Heic | Format::Avif => {
+            reader.read_from_container(&mut Cursor::new(bytes))
+        }
         _ => return None,
     };
     let exif = match parsed {

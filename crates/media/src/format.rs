@@ -10,6 +10,9 @@ pub enum Format {
     Tiff,
     Webp,
     Bmp,
+    /// HEIC/HEIF (phones' default) and AVIF, through libheif.
+    Heic,
+    Avif,
     Dicom,
     Pdf,
     /// 3D models from intraoral and lab scanners.
@@ -18,12 +21,14 @@ pub enum Format {
     Obj,
 }
 
-const ALL: [Format; 10] = [
+const ALL: [Format; 12] = [
     Format::Jpeg,
     Format::Png,
     Format::Tiff,
     Format::Webp,
     Format::Bmp,
+    Format::Heic,
+    Format::Avif,
     Format::Dicom,
     Format::Pdf,
     Format::Stl,
@@ -39,6 +44,8 @@ impl Format {
             Format::Tiff => "image/tiff",
             Format::Webp => "image/webp",
             Format::Bmp => "image/bmp",
+            Format::Heic => "image/heic",
+            Format::Avif => "image/avif",
             Format::Dicom => "application/dicom",
             Format::Pdf => "application/pdf",
             Format::Stl => "model/stl",
@@ -54,7 +61,9 @@ impl Format {
     /// What a file of this format is, for a user: the families an extension can promise.
     pub fn family(self) -> &'static str {
         match self {
-            Format::Jpeg | Format::Png | Format::Tiff | Format::Webp | Format::Bmp => "an image",
+            Format::Jpeg | Format::Png | Format::Tiff | Format::Webp | Format::Bmp | Format::Heic | Format::Avif => {
+                "an image"
+            }
             Format::Dicom => "a DICOM file",
             Format::Pdf => "a PDF",
             Format::Stl | Format::Ply | Format::Obj => "a 3D model",
@@ -67,12 +76,20 @@ impl Format {
     pub fn family_of_name(name: &std::path::Path) -> Option<&'static str> {
         let ext = name.extension()?.to_str()?.to_ascii_lowercase();
         Some(match ext.as_str() {
-            "jpg" | "jpeg" | "jpe" | "png" | "tif" | "tiff" | "webp" | "bmp" => "an image",
+            "jpg" | "jpeg" | "jpe" | "png" | "tif" | "tiff" | "webp" | "bmp" | "heic" | "heif" | "hif" | "avif" => {
+                "an image"
+            }
             "dcm" | "dicom" => "a DICOM file",
             "pdf" => "a PDF",
             "stl" | "ply" | "obj" => "a 3D model",
             _ => return None,
         })
+    }
+
+    /// Decoded by libheif, which applies the file's own rotation: EXIF orientation is not
+    /// applied on top.
+    pub fn is_heif(self) -> bool {
+        matches!(self, Format::Heic | Format::Avif)
     }
 
     pub fn is_mesh(self) -> bool {
@@ -102,6 +119,8 @@ impl Format {
             Format::Tiff => "tif",
             Format::Webp => "webp",
             Format::Bmp => "bmp",
+            Format::Heic => "heic",
+            Format::Avif => "avif",
             Format::Dicom => "dcm",
             Format::Pdf => "pdf",
             Format::Stl => "stl",
@@ -134,7 +153,9 @@ impl Format {
             Format::Tiff => image::ImageFormat::Tiff,
             Format::Webp => image::ImageFormat::WebP,
             Format::Bmp => image::ImageFormat::Bmp,
-            Format::Dicom | Format::Pdf | Format::Stl | Format::Ply | Format::Obj => return None,
+            Format::Heic | Format::Avif | Format::Dicom | Format::Pdf | Format::Stl | Format::Ply | Format::Obj => {
+                return None;
+            }
         })
     }
 }
@@ -177,12 +198,8 @@ pub fn sniff(head: &[u8], len: u64) -> Sniffed {
         "image/webp" => Format::Webp,
         "image/bmp" => Format::Bmp,
         "application/pdf" => Format::Pdf,
-        "image/heif" | "image/heic" | "image/avif" => {
-            return Sniffed::Unsupported {
-                what: format!("this {} image", kind.extension().to_uppercase()),
-                hint: "this build cannot decode HEIC/AVIF yet; export it from the phone or camera as JPEG".into(),
-            };
-        }
+        "image/heif" | "image/heic" => Format::Heic,
+        "image/avif" => Format::Avif,
         other => {
             return Sniffed::Unsupported {
                 what: format!("this {other} file"),

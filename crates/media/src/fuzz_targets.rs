@@ -28,11 +28,12 @@ pub fn dicom(data: &[u8]) {
 }
 
 /// The sniffer and, for what it recognises, the header probe and the thumbnail rendering
-/// (every raster decoder: JPEG through libjpeg-turbo and image-rs, PNG, TIFF, WebP, BMP).
+/// (every raster decoder: JPEG through libjpeg-turbo and image-rs, PNG, TIFF, WebP, BMP, and
+/// HEIC/AVIF through libheif).
 pub fn image(data: &[u8]) {
     let limits = limits();
     if let Sniffed::Supported(format) = sniff(&data[..data.len().min(crate::format::HEAD)], data.len() as u64)
-        && format.image_format().is_some()
+        && (format.image_format().is_some() || format.is_heif())
     {
         let _ = crate::thumbs::render(data, format, 1, &limits);
     }

@@ -265,7 +265,13 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
         }
         _ => {
             let dims = decode::probe(bytes, format, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;
-            let exif = exif::read(bytes, format);
+            let mut exif = exif::read(bytes, format);
+            if format.is_heif()
+                && let Some(e) = exif.as_mut()
+            {
+                // libheif has already turned the pixels as the file says.
+                e.orientation = None;
+            }
             let orientation = exif.as_ref().and_then(|e| e.orientation).unwrap_or(1);
             // Rendering the thumbnails decodes every byte of the image data (libjpeg-turbo
             // runs the whole entropy decoder even at a reduced scale), so it is also the proof

@@ -17,6 +17,7 @@ pub mod export;
 mod format;
 pub mod fuzz_targets;
 pub mod health;
+pub mod heif;
 pub mod import;
 pub mod inventory;
 pub mod mesh;
