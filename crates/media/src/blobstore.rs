@@ -104,54 +104,18 @@ impl LocalBlobStore {
     /// Writes `data` under `sha256` (checked while writing, never overwriting) and keeps it
     /// locked until the returned guard is dropped — after the database commit that names it.
     pub fn stage(&self, sha256: &str, data: &mut dyn Read) -> Result<StagedBlob, BlobError> {
-        let dest = self.path_of(sha256)?;
-        if dest.exists() {
+        if self.path_of(sha256)?.exists() {
             return Ok(StagedBlob { outcome: PutOutcome::AlreadyPresent, _lock: None });
         }
-        let dir = dest.parent().expect("a blob path has a parent");
-        chairside_store::private::create_dir_all(dir)
-            .map_err(|e| BlobError::io(format!("creating {}", dir.display()), e))?;
-        // Locked before the first byte: verify never removes this temp file.
-        let (tmp, mut file) = chairside_store::private::create_locked_temp(dir, TEMP_PREFIX)
-            .map_err(|e| BlobError::io(format!("creating a temp file in {}", dir.display()), e))?;
-        let result = (|| {
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = match data.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(BlobError::io("reading the data to store", e)),
-                };
-                hasher.update(&buf[..n]);
-                file.write_all(&buf[..n]).map_err(|e| BlobError::io(format!("writing {}", tmp.display()), e))?;
-            }
-            let actual = hex::encode(hasher.finalize());
-            if actual != sha256 {
-                return Err(BlobError::HashMismatch { expected: sha256.to_string(), actual });
-            }
-            file.sync_all().map_err(|e| BlobError::io(format!("flushing {}", tmp.display()), e))?;
-            let _ = chairside_store::private::set_mode(&tmp, chairside_store::private::ORIGINAL_MODE);
-            // hard_link refuses to replace an existing file, so a concurrent writer of the same
-            // content can never clobber a blob (rename would).
-            let outcome = match fs::hard_link(&tmp, &dest) {
-                Ok(()) => PutOutcome::Created,
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => PutOutcome::AlreadyPresent,
-                // Filesystems without hard links: rename, after checking again.
-                Err(_) if !dest.exists() => {
-                    fs::rename(&tmp, &dest).map_err(|e| BlobError::io(format!("moving into {}", dest.display()), e))?;
-                    PutOutcome::Created
-                }
-                Err(_) => PutOutcome::AlreadyPresent,
-            };
-            fsync_dir(dir).map_err(|e| BlobError::io(format!("flushing folder {}", dir.display()), e))?;
-            Ok(StagedBlob { outcome, _lock: (outcome == PutOutcome::Created).then_some(file) })
-        })();
-        // The temp name is gone after a rename; after a link (or a failure) it is a second name
-        // or a partial copy, never the only copy of an original.
-        let _ = fs::remove_file(&tmp);
-        result
+        let received = self.receive(data, u64::MAX).map_err(|e| match e {
+            ReceiveError::Read(e) => BlobError::io("reading the data to store", e),
+            ReceiveError::Write(e) => e,
+            ReceiveError::TooLarge => BlobError::io("reading the data to store", io::Error::other("too large")),
+        })?;
+        if received.sha256 != sha256 {
+            return Err(BlobError::HashMismatch { expected: sha256.to_string(), actual: received.sha256.clone() });
+        }
+        received.into_place(self)
     }
 }
 
