@@ -29,7 +29,7 @@ pub enum MediaError {
     #[error("{path}: the file is {size} bytes, more than the {limit}-byte limit")]
     TooLarge { path: String, size: u64, limit: u64 },
     #[error(
-        "{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, DICOM, PDF, STL, PLY, OBJ): {hint}"
+        "{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, HEIC, AVIF, DICOM, PDF, STL, PLY, OBJ): {hint}"
     )]
     UnsupportedFormat { path: String, what: String, hint: String },
     #[error(
