@@ -155,6 +155,9 @@ fn receive(
     // The source may have changed between the sniff and the copy: what decides is the copy.
     let mut copy = File::open(received.path()).map_err(MediaError::Write)?;
     let format = sniffed(&read_head(&mut copy).map_err(MediaError::Write)?, received.len, &shown)?;
+    if received.len > format.max_bytes(limits) {
+        return Err(MediaError::TooLarge { path: shown, size: received.len, limit: format.max_bytes(limits) });
+    }
     Ok((received, format, meta.modified().ok()))
 }
 
