@@ -92,6 +92,11 @@ impl Format {
         matches!(self, Format::Heic | Format::Avif)
     }
 
+    /// A picture some decoder of ours turns into pixels (image-rs, libjpeg-turbo or libheif).
+    pub fn is_raster(self) -> bool {
+        self.image_format().is_some() || self.is_heif()
+    }
+
     pub fn is_mesh(self) -> bool {
         matches!(self, Format::Stl | Format::Ply | Format::Obj)
     }

@@ -33,7 +33,7 @@ pub fn dicom(data: &[u8]) {
 pub fn image(data: &[u8]) {
     let limits = limits();
     if let Sniffed::Supported(format) = sniff(&data[..data.len().min(crate::format::HEAD)], data.len() as u64)
-        && (format.image_format().is_some() || format.is_heif())
+        && format.is_raster()
     {
         let _ = crate::thumbs::render(data, format, 1, &limits);
     }

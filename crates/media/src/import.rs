@@ -78,8 +78,6 @@ struct Inspected {
     /// DICOM's frames and modality (`blobs.details_json`).
     details: Option<serde_json::Value>,
     thumbnails: Option<Vec<Rendered>>,
-    /// The limits it was checked against (which also say whether it gets a preview).
-    limits: Limits,
 }
 
 /// Opens an incoming file, refusing what is not a regular file without waiting on it.
@@ -201,7 +199,6 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             captured_at: None,
             details: Some(json!({ "mesh": info })),
             thumbnails: Some(rendered),
-            limits: *limits,
         });
     }
     if format == Format::Dicom && copy.len > limits.max_bytes {
@@ -215,7 +212,6 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             captured_at: info.captured_at.clone(),
             details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
             thumbnails: None,
-            limits: *limits,
         });
     }
     let bytes = std::fs::read(copy.path()).map_err(MediaError::Write)?;
@@ -248,7 +244,6 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 captured_at: None,
                 details: None,
                 thumbnails: None,
-                limits: *limits,
             })
         }
         Format::Dicom => {
@@ -263,7 +258,6 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 captured_at: info.captured_at,
                 details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
                 thumbnails,
-                limits: *limits,
             })
         }
         _ => {
@@ -290,7 +284,6 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 captured_at,
                 details: None,
                 thumbnails: Some(rendered),
-                limits: *limits,
             })
         }
     }
@@ -404,6 +397,7 @@ pub fn import_file(
         captured_at: &captured_at,
         exif_json: exif_json.as_deref(),
         now: &now,
+        no_preview: info.format.no_preview_reason(byte_size as u64, limits),
     };
     db.write(|tx| {
         // Checked again under the write lock: another import of the same bytes may have won.
@@ -497,6 +491,8 @@ struct NewDocument<'a> {
     captured_at: &'a str,
     exif_json: Option<&'a str>,
     now: &'a str,
+    /// Why it gets no thumbnails, if it gets none.
+    no_preview: Option<&'static str>,
 }
 
 /// Writes one imported document — its blob row, the document, its pending thumbnails, history,
@@ -519,6 +515,7 @@ fn record_import(
         captured_at,
         exif_json,
         now,
+        no_preview,
     } = *new;
     tx.execute(
         "INSERT OR IGNORE INTO blobs (sha256, byte_size, mime, width, height, orientation, exif_json, details_json, created_at)
@@ -561,7 +558,6 @@ fn record_import(
             orientation
         ],
     )?;
-    let no_preview = info.format.no_preview_reason(byte_size as u64, &info.limits);
     let thumb_status = if no_preview.is_none() { "pending" } else { "unsupported" };
     for size in SIZES {
         tx.execute(

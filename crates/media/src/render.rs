@@ -80,7 +80,7 @@ pub fn decode_source(
             };
             (Plane::Rgb { pixels, w, h }, [127.5, 255.0], false)
         }
-        _ if format.image_format().is_some() || format.is_heif() => {
+        _ if format.is_raster() => {
             let image = decode::decode_full(bytes, format, limits).map_err(corrupt)?;
             plane_of(image)
         }
