@@ -375,3 +375,119 @@ fn heic_and_avif_from_phones_are_imported_with_their_exif_and_a_cut_one_is_refus
         assert_eq!(r[i].error.as_ref().map(|e| e.code.as_str()), Some("corrupt_file"), "{:?}: {:?}", files[i], r[i]);
     }
 }
+
+#[test]
+fn videos_get_a_poster_their_container_facts_a_proxy_when_unplayable_and_frames_saved_as_photos() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let (_d, lib, p) = open_with(move |o| {
+        o.on_thumbnail = Some(Arc::new(move |e: &ThumbnailEvent| sink.lock().expect("lock").push(e.clone())))
+    });
+    let files = [fixture("vid_h264_rot90.mp4"), fixture("vid_hevc.mov"), fixture("vid_vp9.webm")];
+    let r = lib.import_paths(&p, &files, Some(chairside_media::Kind::Extraoral), "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    let expected = [
+        ("video/mp4", "h264", (240, 320), 270, true),
+        ("video/quicktime", "hevc", (320, 240), 0, false),
+        ("video/webm", "vp9", (320, 240), 0, true),
+    ];
+    let mut ids = Vec::new();
+    for (i, (mime, codec, size, rotation, playable)) in expected.into_iter().enumerate() {
+        assert_eq!(r[i].status, "imported", "{:?}: {:?}", files[i], r[i].error);
+        let doc = r[i].document_id.clone().expect("doc");
+        let shown = lib.show_document(&doc).expect("show");
+        assert_eq!(shown.document.summary.mime, mime);
+        let video = &shown.document.details.as_ref().expect("details")["video"];
+        assert_eq!(video["codec"], codec, "{mime}");
+        assert_eq!(video["rotation"], rotation, "{mime}");
+        assert_eq!(video["playable"], playable, "{mime}");
+        assert!((video["duration_s"].as_f64().expect("duration") - 2.0).abs() < 0.05, "{mime}: {video}");
+        assert_eq!(video["fps"], 25.0, "{mime}");
+        assert_eq!((shown.document.summary.width, shown.document.summary.height), (Some(size.0), Some(size.1)));
+        assert_eq!(shown.document.summary.thumbnails.sizes(), vec![256, 1024, 2048], "{mime}: every size drawn");
+        // The poster is the first frame that is not black (each clip starts with half a
+        // second of black), upright: taller than wide for the clip filmed on its side.
+        let t = lib.thumbnail(&doc, 256).expect("thumb").expect("exists");
+        let img = image::open(&t.path).expect("jpeg").to_rgb8();
+        let mean = img.pixels().map(|p| p.0.iter().map(|&c| c as u64).sum::<u64>()).sum::<u64>()
+            / (3 * img.pixels().len() as u64);
+        assert!(mean > 40, "{mime}: the poster is not the black lead-in (mean {mean})");
+        assert_eq!(img.width() < img.height(), size.0 < size.1, "{mime}: turned as displayed");
+        ids.push(doc);
+    }
+    let mp4 = lib.show_document(&ids[0]).expect("show");
+    assert_eq!(mp4.document.summary.captured_at.as_deref(), Some("2024-03-05T09:30:00.000Z"), "from the container");
+
+    // What plays: the original when the webview can, else the H.264 proxy made in the
+    // background; every byte served is hash-checked, and starting playback is a view.
+    let played = lib.video_file(&ids[0], true).expect("plays");
+    assert!(!played.proxy);
+    assert_eq!(std::fs::read(&played.path).expect("read"), std::fs::read(&files[0]).expect("source"));
+    let proxy = lib.video_file(&ids[1], true).expect("the proxy is ready once the workers are idle");
+    assert!(proxy.proxy);
+    assert_eq!(proxy.mime, "video/mp4");
+    let (info, _, _) =
+        chairside_media::video::inspect(&proxy.path, &Limits::default(), 256).expect("the proxy is a sound video");
+    assert_eq!((info.codec.as_str(), info.playable, info.rotation), ("h264", true, 0));
+    assert!((info.duration_s - 2.0).abs() < 0.1, "{info:?}");
+    let sha = r[1].sha256.clone().expect("sha");
+    assert!(
+        events
+            .lock()
+            .expect("lock")
+            .iter()
+            .any(|e| matches!(e, ThumbnailEvent::ProxyReady { sha256 } if *sha256 == sha)),
+        "the app hears that the proxy is ready"
+    );
+    let views = |doc: &str| {
+        lib.audit_list(Some(doc), 100)
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == "view" && e.detail.get("video").is_some())
+            .count()
+    };
+    assert_eq!((views(&ids[0]), views(&ids[1])), (1, 1));
+    lib.video_file(&ids[0], false).expect("a later range of the same playback");
+    assert_eq!(views(&ids[0]), 1, "only the request that starts playback is a view");
+    let not_a_video = lib.import_paths(&p, &[fixture("orient_1.jpg")], None, "test", &|_| {}).expect("import");
+    let e = lib.video_file(not_a_video[0].document_id.as_deref().expect("doc"), false).expect_err("a photo");
+    assert_eq!(e.code(), "not_a_video");
+
+    // "Save this frame as a photo": a new document of the same patient and kind, upright,
+    // dated when the frame was filmed, linked to the video; the same frame twice is one photo.
+    let saved = lib.save_video_frame(&ids[0], 1.0).expect("frame");
+    assert!(saved.new);
+    assert_eq!((saved.width, saved.height), (240, 320));
+    let photo = lib.show_document(&saved.document_id).expect("show");
+    assert_eq!(photo.document.summary.mime, "image/jpeg");
+    assert_eq!(photo.document.summary.kind, chairside_media::Kind::Extraoral);
+    assert_eq!(photo.document.patient_id, p);
+    assert_eq!(photo.document.summary.captured_at.as_deref(), Some("2024-03-05T09:30:01.000Z"));
+    let linked = lib.owner_documents(chairside_media::DOCUMENT_OWNER_TYPE, &ids[0]).expect("links");
+    assert_eq!(linked.len(), 1);
+    assert_eq!(
+        (linked[0].document_id.as_str(), linked[0].role.as_deref()),
+        (saved.document_id.as_str(), Some("frame"))
+    );
+    let again = lib.save_video_frame(&ids[0], 1.0).expect("frame");
+    assert_eq!((again.new, again.document_id.as_str()), (false, saved.document_id.as_str()));
+    let e = lib.save_video_frame(&ids[0], f64::NAN).expect_err("not a time");
+    assert_eq!(e.code(), "invalid_edit");
+    let report = lib.verify(chairside_media::VerifyOptions::default()).expect("verify");
+    assert!(report.ok, "{report:?}");
+}
+
+#[test]
+fn a_cut_off_or_disguised_video_is_refused_and_nothing_is_stored() {
+    let (dir, lib, p) = open_with(|o| o.limits = Limits { max_video_bytes: 50_000, ..Limits::default() });
+    let renamed = dir.path().join("scan.stl");
+    std::fs::copy(fixture("vid_vp9.webm"), &renamed).expect("copy");
+    let files = [fixture("broken_truncated.mp4"), fixture("vid_h264_rot90.mp4"), renamed];
+    let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
+    let code = |i: usize| r[i].error.as_ref().map(|e| e.code.clone());
+    assert_eq!(code(0).as_deref(), Some("corrupt_file"), "{:?}", r[0].error);
+    assert!(r[0].error.as_ref().expect("error").message.contains("cut off"), "{:?}", r[0].error);
+    assert_eq!(code(1).as_deref(), Some("file_too_large"), "62 KB is over a 50 KB video limit");
+    assert_eq!(code(2).as_deref(), Some("content_mismatch"), "{:?}", r[2].error);
+    assert_eq!(lib.media().count().expect("count"), 0);
+}

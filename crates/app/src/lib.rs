@@ -198,6 +198,10 @@ fn owner_registry() -> Result<OwnerRegistry, AppError> {
         resolver: Box::new(PlanItemOwner),
     })?;
     registry.register(OwnerSpec {
+        owner_type: chairside_media::DOCUMENT_OWNER_TYPE.into(),
+        resolver: Box::new(chairside_media::DocumentOwner),
+    })?;
+    registry.register(OwnerSpec {
         owner_type: chairside_series::OWNER_TYPE.into(),
         resolver: Box::new(chairside_series::SeriesOwner),
     })?;

@@ -79,7 +79,95 @@ const PRINT_EDGE: u32 = 1600;
 /// The most pages one PDF export writes (a referral, not an archive: the ZIP is for that).
 const MAX_PDF_PAGES: usize = 500;
 
+/// A frame saved from a video (`save_video_frame`).
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[derive(Debug, Clone, serde::Serialize, PartialEq)]
+pub struct SavedFrame {
+    /// The new photo (or the one saved before from the same frame).
+    pub document_id: String,
+    pub video_id: String,
+    pub at_s: f64,
+    pub width: u32,
+    pub height: u32,
+    /// False when the same frame had been saved already: the existing photo is returned.
+    pub new: bool,
+}
+
 impl Library {
+    /// Where a video document plays from (its original, or its H.264 proxy), for the viewer's
+    /// player; `audit` on the request that starts playback.
+    pub fn video_file(&self, id: &str, audit: bool) -> Result<chairside_media::VideoFile, AppError> {
+        let actor = self.allow(Permission::ViewImages)?;
+        Ok(self.media.video_file(&actor, id, audit)?)
+    }
+
+    /// "Save this frame as a photo": the video's frame at `at_s` seconds, full size, becomes a
+    /// new document of the same patient and kind, linked to the video (role `frame`), taken
+    /// at the video's capture time plus `at_s`. The video itself is not touched.
+    pub fn save_video_frame(&self, video_id: &str, at_s: f64) -> Result<SavedFrame, AppError> {
+        let actor = self.allow(Permission::Acquire)?;
+        let video = self.media.get(video_id)?;
+        let frame = self.media.video_frame(video_id, at_s)?;
+        let (width, height) = frame.dimensions();
+        let jpeg = chairside_media::render::encode(&frame, false)?;
+        self.check_free_space(jpeg.len() as u64)?;
+        let dir = self.data_dir.join("tmp");
+        chairside_store::private::create_dir_all(&dir)
+            .map_err(|source| AppError::DataDir { path: dir.clone(), source })?;
+        let stem = format!(
+            "{}-{:.3}s",
+            video
+                .summary
+                .original_filename
+                .as_deref()
+                .and_then(|n| Path::new(n).file_stem())
+                .and_then(|s| s.to_str())
+                .unwrap_or("video"),
+            at_s
+        );
+        let path = dir.join(format!("{}-{stem}.jpg", chairside_store::new_id()));
+        let written = chairside_store::private::write_new(&path, &jpeg).and_then(|()| {
+            // The photo is dated when its frame was filmed (import reads the file's time).
+            let taken = video
+                .summary
+                .captured_at
+                .as_deref()
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| std::time::SystemTime::from(t) + std::time::Duration::from_secs_f64(at_s));
+            match taken {
+                Some(t) => std::fs::File::options().write(true).open(&path)?.set_modified(t),
+                None => Ok(()),
+            }
+        });
+        let imported = written.map_err(|source| AppError::DataDir { path: path.clone(), source }).and_then(|()| {
+            let req = chairside_media::ImportRequest {
+                patient_id: &video.patient_id,
+                path: &path,
+                kind: Some(video.summary.kind),
+                source: "video-frame",
+                scanner: None,
+            };
+            Ok(self.media.import(&actor, &req)?)
+        });
+        let _ = std::fs::remove_file(&path);
+        let outcome = imported?;
+        self.media.link(
+            &actor,
+            &outcome.document_id,
+            chairside_media::DOCUMENT_OWNER_TYPE,
+            video_id,
+            Some(chairside_media::FRAME_ROLE),
+        )?;
+        Ok(SavedFrame {
+            document_id: outcome.document_id,
+            video_id: video_id.to_string(),
+            at_s,
+            width,
+            height,
+            new: outcome.status == chairside_media::ImportStatus::Imported,
+        })
+    }
+
     pub fn adjust(&self, id: &str, change: &AdjustChange) -> Result<Adjusted, AppError> {
         let actor = self.allow(Permission::Adjust)?;
         Ok(self.media.adjust(&actor, id, change)?)

@@ -16,6 +16,8 @@ pub struct Limits {
     pub max_dicom_bytes: u64,
     /// Largest 3D model accepted: streamed, never held whole.
     pub max_mesh_bytes: u64,
+    /// Largest video accepted: read by FFmpeg from the staged copy, never held whole.
+    pub max_video_bytes: u64,
     /// Largest image accepted, in pixels (width × height), checked from the header before
     /// any pixel is decoded.
     pub max_pixels: u64,
@@ -33,6 +35,7 @@ impl Default for Limits {
             max_bytes: 256 * 1024 * 1024,
             max_dicom_bytes: 4 << 30,
             max_mesh_bytes: 1 << 30,
+            max_video_bytes: 4 << 30,
             // 100 MP covers every intraoral, extraoral and X-ray device we know of.
             max_pixels: 100_000_000,
             max_alloc: 512 * 1024 * 1024,

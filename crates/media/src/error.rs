@@ -29,7 +29,7 @@ pub enum MediaError {
     #[error("{path}: the file is {size} bytes, more than the {limit}-byte limit")]
     TooLarge { path: String, size: u64, limit: u64 },
     #[error(
-        "{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, HEIC, AVIF, DICOM, PDF, STL, PLY, OBJ): {hint}"
+        "{path}: {what} is not a supported image or document (JPEG, PNG, TIFF, WebP, BMP, HEIC, AVIF, DICOM, PDF, STL, PLY, OBJ, MP4, MOV, WebM): {hint}"
     )]
     UnsupportedFormat { path: String, what: String, hint: String },
     #[error(
@@ -86,6 +86,12 @@ pub enum MediaError {
     AnnotationNotFound(String),
     #[error("document {id} ({mime}) has no pixels to adjust, annotate or measure")]
     NotAnImage { id: String, mime: String },
+    #[error("document {id} ({mime}) is not a video")]
+    NotAVideo { id: String, mime: String },
+    #[error(
+        "a playable copy of this video is being made (its codec does not play in the app as it is): try again in a moment"
+    )]
+    VideoPreparing { id: String },
     #[error("no adjustment preset named {0:?}: the built-in ones are caries, endo, perio, soft-tissue and inverted")]
     UnknownPreset(String),
     #[error("the move was refused: {0}. Nothing was changed")]
@@ -172,6 +178,8 @@ impl MediaError {
             MediaError::InvalidCalibration(_) => "invalid_calibration",
             MediaError::AnnotationNotFound(_) => "annotation_not_found",
             MediaError::NotAnImage { .. } => "not_an_image",
+            MediaError::NotAVideo { .. } => "not_a_video",
+            MediaError::VideoPreparing { .. } => "video_preparing",
             MediaError::UnknownPreset(_) => "unknown_preset",
             MediaError::MoveRefused(_) => "move_refused",
             MediaError::Render(_) => "render_failed",
@@ -224,6 +232,7 @@ impl MediaError {
                 | MediaError::InvalidCalibration(_)
                 | MediaError::AnnotationNotFound(_)
                 | MediaError::NotAnImage { .. }
+                | MediaError::NotAVideo { .. }
                 | MediaError::UnknownPreset(_)
                 | MediaError::MoveRefused(_)
         )

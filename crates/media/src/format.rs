@@ -19,9 +19,14 @@ pub enum Format {
     Stl,
     Ply,
     Obj,
+    /// Videos from phones and intraoral cameras, through FFmpeg's libraries. M4V is stored as
+    /// the MP4 it is.
+    Mp4,
+    Mov,
+    Webm,
 }
 
-const ALL: [Format; 12] = [
+const ALL: [Format; 15] = [
     Format::Jpeg,
     Format::Png,
     Format::Tiff,
@@ -34,6 +39,9 @@ const ALL: [Format; 12] = [
     Format::Stl,
     Format::Ply,
     Format::Obj,
+    Format::Mp4,
+    Format::Mov,
+    Format::Webm,
 ];
 
 impl Format {
@@ -51,6 +59,9 @@ impl Format {
             Format::Stl => "model/stl",
             Format::Ply => "model/x-ply",
             Format::Obj => "model/obj",
+            Format::Mp4 => "video/mp4",
+            Format::Mov => "video/quicktime",
+            Format::Webm => "video/webm",
         }
     }
 
@@ -67,6 +78,7 @@ impl Format {
             Format::Dicom => "a DICOM file",
             Format::Pdf => "a PDF",
             Format::Stl | Format::Ply | Format::Obj => "a 3D model",
+            Format::Mp4 | Format::Mov | Format::Webm => "a video",
         }
     }
 
@@ -82,6 +94,7 @@ impl Format {
             "dcm" | "dicom" => "a DICOM file",
             "pdf" => "a PDF",
             "stl" | "ply" | "obj" => "a 3D model",
+            "mp4" | "m4v" | "mov" | "qt" | "webm" => "a video",
             _ => return None,
         })
     }
@@ -101,10 +114,15 @@ impl Format {
         matches!(self, Format::Stl | Format::Ply | Format::Obj)
     }
 
+    pub fn is_video(self) -> bool {
+        matches!(self, Format::Mp4 | Format::Mov | Format::Webm)
+    }
+
     /// Whether import reads this kind from the staged copy as it goes, never holding the whole
-    /// file (a mesh up to 1 GB); the others are read whole, within the photo limit.
+    /// file (a mesh up to 1 GB, a video up to 4 GB); the others are read whole, within the
+    /// photo limit.
     pub fn is_streamed(self) -> bool {
-        self.is_mesh()
+        self.is_mesh() || self.is_video()
     }
 
     /// The largest file of this kind import takes, refused from the header before any copy.
@@ -112,6 +130,7 @@ impl Format {
         match self {
             Format::Dicom => limits.max_dicom_bytes,
             Format::Stl | Format::Ply | Format::Obj => limits.max_mesh_bytes,
+            Format::Mp4 | Format::Mov | Format::Webm => limits.max_video_bytes,
             _ => limits.max_bytes,
         }
     }
@@ -131,6 +150,9 @@ impl Format {
             Format::Stl => "stl",
             Format::Ply => "ply",
             Format::Obj => "obj",
+            Format::Mp4 => "mp4",
+            Format::Mov => "mov",
+            Format::Webm => "webm",
         }
     }
 
@@ -158,7 +180,16 @@ impl Format {
             Format::Tiff => image::ImageFormat::Tiff,
             Format::Webp => image::ImageFormat::WebP,
             Format::Bmp => image::ImageFormat::Bmp,
-            Format::Heic | Format::Avif | Format::Dicom | Format::Pdf | Format::Stl | Format::Ply | Format::Obj => {
+            Format::Heic
+            | Format::Avif
+            | Format::Dicom
+            | Format::Pdf
+            | Format::Stl
+            | Format::Ply
+            | Format::Obj
+            | Format::Mp4
+            | Format::Mov
+            | Format::Webm => {
                 return None;
             }
         })
@@ -205,10 +236,13 @@ pub fn sniff(head: &[u8], len: u64) -> Sniffed {
         "application/pdf" => Format::Pdf,
         "image/heif" | "image/heic" => Format::Heic,
         "image/avif" => Format::Avif,
+        "video/mp4" | "video/x-m4v" => Format::Mp4,
+        "video/quicktime" => Format::Mov,
+        "video/webm" => Format::Webm,
         other => {
             return Sniffed::Unsupported {
                 what: format!("this {other} file"),
-                hint: "only photos, X-rays, scanned documents and 3D scans (STL, PLY, OBJ) can be imported".into(),
+                hint: "only photos, X-rays, scanned documents, videos (MP4, MOV, WebM) and 3D scans (STL, PLY, OBJ) can be imported".into(),
             };
         }
     };

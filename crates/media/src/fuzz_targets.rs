@@ -13,6 +13,7 @@ pub fn limits() -> Limits {
         max_bytes: 16 << 20,
         max_dicom_bytes: 16 << 20,
         max_mesh_bytes: 16 << 20,
+        max_video_bytes: 16 << 20,
         max_pixels: 4_000_000,
         max_alloc: 64 << 20,
         max_decoded_bytes: 64 << 20,

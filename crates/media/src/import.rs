@@ -201,6 +201,24 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             thumbnails: Some(rendered),
         });
     }
+    if format.is_video() {
+        let largest = SIZES[SIZES.len() - 1];
+        let (info, exif, poster) = decode::guarded("video", || crate::video::inspect(copy.path(), limits, largest))
+            .and_then(|r| r)
+            .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+        let dims = decode::Dimensions { width: poster.width, height: poster.height };
+        let rendered = thumbs::render_from(poster.rgb, poster.width, poster.height, dims, 1)
+            .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
+        return Ok(Inspected {
+            format,
+            width: Some(info.width),
+            height: Some(info.height),
+            captured_at: exif.captured_at.clone(),
+            exif: Some(exif),
+            details: Some(json!({ "video": info })),
+            thumbnails: Some(rendered),
+        });
+    }
     if format == Format::Dicom && copy.len > limits.max_bytes {
         let info =
             crate::dicom::inspect_large(copy.path(), limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?;

@@ -30,6 +30,7 @@ pub mod signatures;
 pub mod sql;
 pub mod thumbs;
 pub mod verify;
+pub mod video;
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -52,8 +53,38 @@ pub use inventory::{StoredFile, stored_files};
 pub use moves::{MoveStatus, Moved};
 pub use replicated::REPLICATED;
 pub use signatures::{ChangedAfter, Signature};
-pub use thumbs::{SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails};
+pub use thumbs::{
+    ProxyState, SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails,
+};
 pub use verify::{VerifyOptions, VerifyReport, VerifySeconds};
+pub use video::{VideoFile, VideoInfo};
+
+/// The owner type of a link from one document to another: a frame saved from a video is
+/// linked to it (role `frame`).
+pub const DOCUMENT_OWNER_TYPE: &str = "document";
+/// The link role of a photo saved from a video's frame.
+pub const FRAME_ROLE: &str = "frame";
+
+/// Resolves links to documents (registered by the composition root like any owner type).
+pub struct DocumentOwner;
+
+impl chairside_owner::OwnerResolver for DocumentOwner {
+    fn resolve(
+        &self,
+        conn: &chairside_store::rusqlite::Connection,
+        owner_id: &str,
+    ) -> chairside_store::rusqlite::Result<Option<chairside_owner::OwnerScope>> {
+        use chairside_store::rusqlite::OptionalExtension;
+        conn.query_row("SELECT clinic_id, patient_id FROM documents WHERE id = ?1", [owner_id], |r| {
+            Ok(chairside_owner::OwnerScope { clinic_id: r.get(0)?, patient_id: r.get(1)? })
+        })
+        .optional()
+    }
+
+    fn roles(&self) -> Option<&'static [&'static str]> {
+        Some(&[FRAME_ROLE])
+    }
+}
 
 /// The tables this crate owns: its code is the only code whose SQL names them, the others call
 /// its API (`tests/architecture.rs` holds the rule).
@@ -151,6 +182,9 @@ pub struct Media {
     /// thumbnails stay pending in the table and are made on demand or at the next start.
     /// Shared, so a queue handed out before the start still reaches them once started.
     workers: Arc<OnceLock<Arc<thumbs::ThumbnailWorkers>>>,
+    /// Videos whose originals were hash-checked since this process started: a 4 GB file is
+    /// read whole once when first played, not at every seek.
+    checked_videos: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Media {
@@ -158,7 +192,17 @@ impl Media {
         let blobs = Arc::new(LocalBlobStore::new(paths.blobs));
         let thumbs = Arc::new(ThumbStore::new(paths.thumbs));
         let thumbnailer = Arc::new(Thumbnailer::new(Arc::clone(&db), Arc::clone(&blobs), Arc::clone(&thumbs), limits));
-        Media { db, blobs, thumbs, thumbnailer, quarantine: paths.quarantine, owners, limits, workers: Arc::default() }
+        Media {
+            db,
+            blobs,
+            thumbs,
+            thumbnailer,
+            quarantine: paths.quarantine,
+            owners,
+            limits,
+            workers: Arc::default(),
+            checked_videos: Default::default(),
+        }
     }
 
     pub fn thumbnailer(&self) -> Arc<Thumbnailer> {
@@ -553,6 +597,80 @@ impl Media {
                 .map_err(MediaError::from)
         })?;
         Ok((doc, bytes))
+    }
+
+    /// The file a video document plays from: its original when the webview plays that, its
+    /// proxy once made otherwise (queued now if it is missing). The original is hash-checked
+    /// the first time it is played in this process; each call with `audit` is a view.
+    pub fn video_file(&self, actor: &Actor, id: &str, audit: bool) -> Result<VideoFile, MediaError> {
+        let doc = self.get(id)?;
+        let sha = doc.summary.sha256.as_str();
+        let not_a_video = || MediaError::NotAVideo { id: id.to_string(), mime: doc.summary.mime.to_string() };
+        if !Format::from_mime(doc.summary.mime).is_some_and(Format::is_video) {
+            return Err(not_a_video());
+        }
+        let original = self.blobs.path_of(sha).map_err(|_| MediaError::BlobMissing { sha256: sha.to_string() })?;
+        if !original.is_file() {
+            return Err(MediaError::BlobMissing { sha256: sha.to_string() });
+        }
+        let (path, mime, proxy) = match self.thumbnailer.proxy(sha)? {
+            ProxyState::NotNeeded => {
+                let checked = self.checked_videos.lock().unwrap_or_else(|p| p.into_inner()).contains(sha);
+                if !checked {
+                    blobstore::check_file(&original, sha)?;
+                    self.checked_videos.lock().unwrap_or_else(|p| p.into_inner()).insert(sha.to_string());
+                }
+                (original, doc.summary.mime, false)
+            }
+            ProxyState::Ready(path) => (path, "video/mp4", true),
+            ProxyState::Pending => {
+                if let Some(workers) = self.workers.get() {
+                    workers.enqueue_proxy(sha);
+                }
+                return Err(MediaError::VideoPreparing { id: id.to_string() });
+            }
+            ProxyState::Failed(why) => return Err(MediaError::Render(why)),
+        };
+        let len = std::fs::metadata(&path).map_err(|e| MediaError::io(format!("reading {}", path.display()), e))?.len();
+        if audit {
+            self.db.write(|tx| {
+                chairside_audit::append(
+                    tx,
+                    actor,
+                    "view",
+                    "document",
+                    Some(id),
+                    serde_json::json!({"video": if proxy { "proxy" } else { "original" }}),
+                )
+                .map_err(MediaError::from)
+            })?;
+        }
+        Ok(VideoFile { path, mime, len, proxy })
+    }
+
+    /// Makes a video's proxy now if it needs one (what the workers do in the background).
+    pub fn make_video_proxy(&self, id: &str) -> Result<ProxyState, MediaError> {
+        let doc = self.get(id)?;
+        self.thumbnailer.make_proxy(&doc.summary.sha256)
+    }
+
+    /// A video's frame at `at_s` seconds, full size and upright, from the hash-checked original.
+    pub fn video_frame(&self, id: &str, at_s: f64) -> Result<image::RgbImage, MediaError> {
+        let doc = self.get(id)?;
+        let sha = doc.summary.sha256.as_str();
+        if !Format::from_mime(doc.summary.mime).is_some_and(Format::is_video) {
+            return Err(MediaError::NotAVideo { id: id.to_string(), mime: doc.summary.mime.to_string() });
+        }
+        if !at_s.is_finite() || at_s < 0.0 {
+            return Err(MediaError::InvalidEdit(format!("{at_s} is not a time in the video")));
+        }
+        let path = self.blobs.path_of(sha).map_err(|_| MediaError::BlobMissing { sha256: sha.to_string() })?;
+        blobstore::check_file(&path, sha)?;
+        let picture = decode::guarded("video frame", || video::frame_at(&path, at_s, &self.limits))
+            .and_then(|r| r)
+            .map_err(|e| MediaError::Render(format!("the frame at {at_s:.2} s could not be read: {e}")))?;
+        image::RgbImage::from_raw(picture.width, picture.height, picture.rgb)
+            .ok_or_else(|| MediaError::Render("the decoded frame has the wrong size".into()))
     }
 
     pub fn export_patient(

@@ -112,6 +112,17 @@ impl ThumbStore {
         thumbnail_path(&self.root_text, sha256, size, format)
     }
 
+    /// Where a video's playable proxy lives (`thumbs/proxy/ab/<sha256>.mp4`), and, when
+    /// making it failed, the note saying why (`….failed`): derived files, like thumbnails.
+    pub fn proxy_path(&self, sha256: &str) -> PathBuf {
+        let shard = sha256.get(0..2).unwrap_or("00");
+        PathBuf::from(format!("{}/proxy/{shard}/{sha256}.mp4", self.root_text))
+    }
+
+    fn proxy_failed_path(&self, sha256: &str) -> PathBuf {
+        self.proxy_path(sha256).with_extension("failed")
+    }
+
     /// The thumbnails whose bits are set in `ready`, for an image displayed `width` × `height`:
     /// their sizes and paths follow from the content address, so no lookup is needed.
     pub fn derived(&self, sha256: &str, width: u32, height: u32, ready: u32) -> Thumbnails {
@@ -189,6 +200,13 @@ pub fn render_mesh_file(path: &std::path::Path, format: Format, limits: &Limits)
     };
     let (_, pixels, w, h) = crate::mesh::inspect_and_draw(&open, format, len, limits, SIZES[SIZES.len() - 1])?;
     render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1)
+}
+
+/// A video's poster frame at every size.
+pub fn render_video_file(path: &std::path::Path, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
+    let (_, _, poster) = crate::video::inspect(path, limits, SIZES[SIZES.len() - 1])?;
+    let dims = decode::Dimensions { width: poster.width, height: poster.height };
+    render_from(poster.rgb, poster.width, poster.height, dims, 1)
 }
 
 /// Makes every size from decoded RGB8 pixels (`w`×`h`, possibly already reduced from the
@@ -275,11 +293,33 @@ fn encode(pixels: &[u8], w: u32, h: u32, orientation: u16) -> Result<Rendered, D
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum ThumbnailEvent {
-    Ready { sha256: String, size: u32 },
-    Failed { sha256: String, error: String },
+    Ready {
+        sha256: String,
+        size: u32,
+    },
+    Failed {
+        sha256: String,
+        error: String,
+    },
+    /// A video's playable proxy was made.
+    ProxyReady {
+        sha256: String,
+    },
 }
 
 pub type ThumbnailListener = Arc<dyn Fn(&ThumbnailEvent) + Send + Sync>;
+
+/// Where a video's playable copy stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProxyState {
+    /// The original plays as it is (H.264, VP8/9 or AV1 in 4:2:0), or it is not a video.
+    NotNeeded,
+    Ready(PathBuf),
+    /// Queued or being made.
+    Pending,
+    /// Making it failed (the reason): the original stays, only unplayable in the app.
+    Failed(String),
+}
 
 /// Makes a blob's thumbnails and records them.
 pub struct Thumbnailer {
@@ -317,11 +357,11 @@ impl Thumbnailer {
             on_event(&ThumbnailEvent::Failed { sha256: sha256.to_string(), error: e.to_string() });
             Err(e)
         };
-        // A model is drawn from its file as it is read (up to 1 GB, never held), after one
+        // A model or a video is drawn from its file as it is read (never held), after one
         // pass that checks its hash; anything else is read whole, hash-checked.
         let path =
             self.blobs.path_of(sha256).map_err(|e| MediaError::io("blob path", io::Error::other(e.to_string())))?;
-        let bytes = if format.is_mesh() {
+        let bytes = if format.is_streamed() {
             match crate::blobstore::check_file(&path, sha256) {
                 Ok(()) => Vec::new(),
                 Err(e) => return failed(e),
@@ -335,6 +375,8 @@ impl Thumbnailer {
         let draw = || {
             if format.is_mesh() {
                 render_mesh_file(&path, format, &self.limits)
+            } else if format.is_video() {
+                render_video_file(&path, &self.limits)
             } else {
                 render(&bytes, format, orientation, &self.limits)
             }
@@ -358,6 +400,61 @@ impl Thumbnailer {
         };
         drop(bytes);
         self.store(sha256, rendered, on_event)
+    }
+
+    /// Whether a blob is a video the webview cannot play as it is (from what import kept).
+    fn needs_proxy(&self, sha256: &str) -> Result<bool, MediaError> {
+        let details: Option<String> = self.db.read(|c| {
+            c.query_row("SELECT details_json FROM blobs WHERE sha256 = ?1", [sha256], |r| r.get(0))
+                .optional()
+                .map(Option::flatten)
+                .map_err(MediaError::from)
+        })?;
+        let playable = details
+            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+            .and_then(|d| d.get("video").and_then(|v| v.get("playable")).and_then(|p| p.as_bool()));
+        Ok(playable == Some(false))
+    }
+
+    /// Where a blob's playable proxy stands.
+    pub fn proxy(&self, sha256: &str) -> Result<ProxyState, MediaError> {
+        if !self.needs_proxy(sha256)? {
+            return Ok(ProxyState::NotNeeded);
+        }
+        let path = self.store.proxy_path(sha256);
+        if path.is_file() {
+            return Ok(ProxyState::Ready(path));
+        }
+        match fs::read_to_string(self.store.proxy_failed_path(sha256)) {
+            Ok(why) => Ok(ProxyState::Failed(why)),
+            Err(_) => Ok(ProxyState::Pending),
+        }
+    }
+
+    /// Makes a video's playable proxy if it needs one and has none (from the hash-checked
+    /// original; minutes for a long HEVC clip, so only ever on a worker thread). A failure is
+    /// kept beside where the proxy would be, so it is not retried at every start.
+    pub fn make_proxy(&self, sha256: &str) -> Result<ProxyState, MediaError> {
+        if self.proxy(sha256)? != ProxyState::Pending {
+            return self.proxy(sha256);
+        }
+        let src =
+            self.blobs.path_of(sha256).map_err(|e| MediaError::io("blob path", io::Error::other(e.to_string())))?;
+        let dst = self.store.proxy_path(sha256);
+        let made = crate::blobstore::check_file(&src, sha256).and_then(|()| {
+            let dir = dst.parent().expect("a proxy path has a parent");
+            chairside_store::private::create_dir_all(dir)
+                .map_err(|e| MediaError::io(format!("creating {}", dir.display()), e))?;
+            decode::guarded("video proxy", || crate::video::make_proxy(&src, &dst, &self.limits))
+                .and_then(|r| r)
+                .map_err(|e| MediaError::Render(format!("the playable copy could not be made: {e}")))
+        });
+        if let Err(e) = made {
+            let note = self.store.proxy_failed_path(sha256);
+            write_atomic(&note, e.to_string().as_bytes())
+                .map_err(|w| MediaError::io(format!("writing {}", note.display()), w))?;
+        }
+        self.proxy(sha256)
     }
 
     /// Writes rendered thumbnails (smallest first) and marks each ready as it lands.
@@ -449,6 +546,8 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
 struct Job {
     sha256: String,
     prepared: Option<Vec<Rendered>>,
+    /// Only the video proxy is wanted (the thumbnails are there).
+    proxy_only: bool,
 }
 
 /// Rendered thumbnails waiting in the queue are ~0.4 MB a photo; past this many, a burst
@@ -518,7 +617,16 @@ impl ThumbnailWorkers {
         if q.queued.insert(sha256.to_string()) {
             let prepared =
                 prepared.filter(|_| q.jobs.iter().filter(|j| j.prepared.is_some()).count() < MAX_PREPARED_QUEUED);
-            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared });
+            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared, proxy_only: false });
+            self.shared.work.notify_one();
+        }
+    }
+
+    /// Queues the making of a video's proxy (no-op if the blob is already queued).
+    pub fn enqueue_proxy(&self, sha256: &str) {
+        let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.queued.insert(sha256.to_string()) {
+            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared: None, proxy_only: true });
             self.shared.work.notify_one();
         }
     }
@@ -583,8 +691,13 @@ fn worker(shared: &Shared) {
         // worker carries on with the next job.
         let _ = match job.prepared {
             Some(rendered) => shared.thumbnailer.store(&job.sha256, rendered, &notify),
+            None if job.proxy_only => Ok(()),
             None => shared.thumbnailer.make(&job.sha256, &notify),
         };
+        // A video the webview cannot play gets its proxy after its poster is shown.
+        if let Ok(ProxyState::Ready(_)) = shared.thumbnailer.make_proxy(&job.sha256) {
+            notify(&ThumbnailEvent::ProxyReady { sha256: job.sha256.clone() });
+        }
         let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.busy -= 1;
         if q.jobs.is_empty() && q.busy == 0 {
