@@ -9,7 +9,7 @@ use chairside_app::media::health::{SizeRow, ThumbnailBacklog};
 use chairside_app::media::{
     Adjusted, Adjustments, Annotation, AnnotationInput, AnnotationType, Attachment, Calibration, CalibrationSource,
     ChangedAfter, Document, DocumentDetails, Flip, HistoryEntry, Kind, Measurement, MoveStatus, Moved, Preset,
-    Signature, Status, ThumbnailEvent, ThumbnailRef, Transition,
+    Signature, Status, ThumbnailEvent, ThumbnailRef, Transition, VideoInfo,
 };
 use chairside_app::patients::Patient;
 use chairside_app::series::{NewTemplate, Series, Slot, Template};
@@ -17,8 +17,8 @@ use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AuditState, BackupState, CaptureOutcome, DiskHealth, ErrorPayload, FileResult, FileStatus, Finding,
-    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, Permission, Rendered, Role, ScanningState,
-    SeriesView, SessionState, SlotView, ToothLabel, User, VerifyRun,
+    Health, HealthLevel, InboxFile, InboxFolder, InboxNotice, InboxStatus, Permission, Rendered, Role, SavedFrame,
+    ScanningState, SeriesView, SessionState, SlotView, ToothLabel, User, VerifyRun,
 };
 use ts_rs::{Config, TS};
 
@@ -26,6 +26,7 @@ use crate::capture::ActivePatientEvent;
 use crate::commands::{
     AdjustInput, AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, Exported, GalleryItem, ImportProgressEvent,
     InboxFolderInput, LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
+    VideoSource,
 };
 use crate::sync::SyncEvent;
 use chairside_app::sync_engine::log::PeerChain;
@@ -58,7 +59,7 @@ pub fn typescript() -> String {
         BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
         NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck, Flip, Adjustments, AnnotationType,
         Measurement, Annotation, CalibrationSource, Calibration, AnnotationInput, Adjusted, Preset, MoveStatus, Moved,
-        Rendered, AdjustInput, Exported,
+        Rendered, AdjustInput, Exported, VideoInfo, VideoSource, SavedFrame,
     );
     let mut out = String::from(
         "// Generated from the Rust types by src-tauri/src/bindings.rs: do not edit by hand.\n\

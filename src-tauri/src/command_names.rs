@@ -82,6 +82,8 @@ macro_rules! with_app_commands {
             move_documents,
             render_document,
             grey_view,
+            video_source,
+            save_video_frame,
             print_series,
             export_documents,
             audit_events,

@@ -20,7 +20,8 @@ use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AppError, AuditFilter, BackupState, CaptureOutcome, ErrorPayload, FileResult, Health, InboxFile,
-    InboxFolder, Library, Permission, Remedy, Rendered, Role, Secret, SeriesView, SessionState, ToothLabel, User,
+    InboxFolder, Library, Permission, Remedy, Rendered, Role, SavedFrame, Secret, SeriesView, SessionState, ToothLabel,
+    User,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -1025,6 +1026,34 @@ pub async fn grey_view<R: Runtime>(app: AppHandle<R>, id: String, size: u32) -> 
         message: "a colour image has no grey values to window; its brightness and contrast are previewed instead"
             .into(),
     })
+}
+
+/// Whether a video can be played now: `ready` (from its original, or from its H.264 proxy),
+/// or `preparing` while the proxy of a codec the webview cannot play is being made.
+#[derive(Debug, Clone, Serialize, TS)]
+pub struct VideoSource {
+    pub state: &'static str,
+    pub proxy: bool,
+}
+
+/// Where the viewer's player stands for a video (played from `media://localhost/video/<id>`).
+#[tauri::command(async)]
+pub async fn video_source<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<VideoSource> {
+    blocking(app, move |lib| match lib.video_file(&id, false) {
+        Ok(file) => Ok(VideoSource { state: "ready", proxy: file.proxy }),
+        Err(AppError::Media(chairside_app::media::MediaError::VideoPreparing { .. })) => {
+            Ok(VideoSource { state: "preparing", proxy: true })
+        }
+        Err(e) => Err(e),
+    })
+    .await
+}
+
+/// "Save this frame as a photo": the frame at `at_s` seconds becomes a new document linked
+/// to the video.
+#[tauri::command(async)]
+pub async fn save_video_frame<R: Runtime>(app: AppHandle<R>, id: String, at_s: f64) -> Reply<SavedFrame> {
+    changing(app, move |lib| lib.save_video_frame(&id, at_s)).await
 }
 
 /// Prints a mount (a series) to a PDF page, PNG or JPEG at `out`.

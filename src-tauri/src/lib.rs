@@ -168,9 +168,10 @@ pub fn with_chairside<R: Runtime>(
                 let permits = app.state::<Shared>().media_permits.clone();
                 let _permit = permits.acquire_owned().await;
                 // Reading and hashing files is blocking work: off the webview's thread.
-                let origin = request.headers().get("origin").and_then(|o| o.to_str().ok()).map(str::to_string);
+                let header = |name| request.headers().get(name).and_then(|o| o.to_str().ok()).map(str::to_string);
+                let (origin, range) = (header("origin"), header("range"));
                 let response = tauri::async_runtime::spawn_blocking(move || match app.state::<Shared>().library() {
-                    Ok(library) => protocol::respond_to(&library, request.uri(), origin.as_deref()),
+                    Ok(library) => protocol::respond_to(&library, request.uri(), origin.as_deref(), range.as_deref()),
                     Err(e) => protocol::error_response(503, &e.message),
                 })
                 .await

@@ -6,7 +6,9 @@
 //! Every request names a document, which must exist, and is checked like a command: nothing is
 //! served behind a locked window or to a role that may not view images. Thumbnails are made
 //! on the spot if missing; an original (or the viewer's preview) is hash-checked and its view
-//! audited each time it is served.
+//! audited each time it is served. A video (`media://localhost/video/<document>`) is served
+//! by byte ranges from its file (the original, hash-checked when first played, or its H.264
+//! proxy); the request that starts playback is the audited view.
 
 use chairside_app::media::THUMBNAIL_SIZES;
 use chairside_app::{AppError, Library};
@@ -22,6 +24,10 @@ pub enum Target {
         size: u32,
     },
     Original {
+        document: String,
+    },
+    /// A video as the player reads it (the original, or its H.264 proxy), by byte ranges.
+    Video {
         document: String,
     },
     /// The document as adjusted (`original`: as it is), at most `size` pixels long.
@@ -44,6 +50,7 @@ pub fn parse(uri: &Uri) -> Option<Target> {
             THUMBNAIL_SIZES.contains(&size).then(|| Target::Thumbnail { document: id.to_string(), size })
         }
         ["original", id] if valid_id(id) => Some(Target::Original { document: id.to_string() }),
+        ["video", id] if valid_id(id) => Some(Target::Video { document: id.to_string() }),
         // `view/<id>/<size>/<version>`: the version only makes each edit a new address.
         [which @ ("view" | "view-original"), id, size, _version] if valid_id(id) => {
             let size: u32 = size.parse().ok().filter(|s| (16..=4096).contains(s))?;
@@ -68,6 +75,9 @@ fn status_of(e: &AppError) -> u16 {
         AppError::Media(MediaError::DocumentNotFound(_)) => 404,
         // The record is there but its original is gone or damaged here.
         AppError::Media(MediaError::BlobMissing { .. } | MediaError::BlobCorrupt { .. }) => 410,
+        // The proxy is being made: the viewer says so and asks again when it is ready.
+        AppError::Media(MediaError::VideoPreparing { .. }) => 503,
+        AppError::Media(MediaError::NotAVideo { .. }) => 415,
         // Nobody signed in, the window locked, or the role may not view images: nothing served.
         e if e.is_access_refused() => 403,
         _ => 500,
@@ -89,13 +99,17 @@ const APP_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost", "
 
 /// Serves one request. Blocking: call it off the UI thread.
 pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
-    respond_to(library, uri, None)
+    respond_to(library, uri, None, None)
 }
 
-/// Serves one request from a page of `origin`. An original is fetched (not only shown as an
-/// image) by the 3D viewer, a cross-origin read: it is allowed to the app's own pages only.
-pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>) -> Response<Vec<u8>> {
-    let mut response = serve(library, uri);
+/// Serves one request from a page of `origin`, for the bytes `range` asks (a `Range` header:
+/// what a video player sends). An original is fetched (not only shown as an image) by the 3D
+/// viewer, a cross-origin read: it is allowed to the app's own pages only.
+pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>, range: Option<&str>) -> Response<Vec<u8>> {
+    let mut response = match parse(uri) {
+        Some(Target::Video { document }) => video(library, &document, range),
+        _ => serve(library, uri),
+    };
     if let Some(origin) = origin.filter(|o| APP_ORIGINS.contains(o))
         && let Ok(value) = origin.parse()
     {
@@ -127,7 +141,78 @@ fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
             Ok((doc, bytes)) => image(doc.summary.mime, "no-store", bytes),
             Err(e) => error_response(status_of(&e), &e.to_string()),
         },
+        Some(Target::Video { document }) => video(library, &document, None),
     }
+}
+
+/// The most a video response carries: the player asks for the next range as it plays, so a
+/// 4 GB file is never held whole.
+pub const VIDEO_CHUNK: u64 = 8 << 20;
+/// A player that sends no `Range` (WebKitGTK's custom schemes do not) gets the whole file in
+/// one response, up to this size; past it, the first chunk as partial content.
+pub const VIDEO_WHOLE_MAX: u64 = 512 << 20;
+
+/// The byte range a `Range` header asks of a file of `len` bytes (`bytes=a-`, `bytes=a-b`,
+/// `bytes=-n`), capped at [`VIDEO_CHUNK`]; `None` when it lies outside the file (416). Several
+/// ranges are answered with the first.
+pub fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
+    let spec = header.trim().strip_prefix("bytes=")?;
+    let first = spec.split(',').next()?.trim();
+    let (a, b) = first.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", "") => return None,
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (len.saturating_sub(n), len.checked_sub(1)?)
+        }
+        (a, "") => (a.parse().ok()?, len.checked_sub(1)?),
+        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(len.saturating_sub(1))),
+    };
+    if start >= len || end < start {
+        return None;
+    }
+    Some((start, end.min(start + VIDEO_CHUNK - 1)))
+}
+
+fn video(library: &Library, document: &str, range: Option<&str>) -> Response<Vec<u8>> {
+    // A read from the start is the player starting: that is the view the audit records.
+    let starts = range.is_none_or(|r| byte_range(r, u64::MAX).is_some_and(|(start, _)| start == 0));
+    let file = match library.video_file(document, starts) {
+        Ok(f) => f,
+        Err(e) => return error_response(status_of(&e), &e.to_string()),
+    };
+    let (start, end, partial) = match range.map(|r| byte_range(r, file.len)) {
+        Some(Some((start, end))) => (start, end, true),
+        Some(None) => {
+            return Response::builder()
+                .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                .header(header::CONTENT_RANGE, format!("bytes */{}", file.len))
+                .body(Vec::new())
+                .unwrap_or_default();
+        }
+        None if file.len <= VIDEO_WHOLE_MAX => (0, file.len.saturating_sub(1), false),
+        None => (0, VIDEO_CHUNK - 1, true),
+    };
+    let mut body = Vec::new();
+    let read = std::fs::File::open(&file.path).and_then(|mut f| {
+        use std::io::{Read, Seek, SeekFrom};
+        f.seek(SeekFrom::Start(start))?;
+        f.take(end + 1 - start).read_to_end(&mut body)
+    });
+    if let Err(e) = read {
+        return error_response(500, &format!("cannot read the video {}: {e}", file.path.display()));
+    }
+    let mut response = Response::builder()
+        .status(if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK })
+        .header(header::CONTENT_TYPE, file.mime)
+        .header(header::ACCEPT_RANGES, "bytes")
+        .header(header::CACHE_CONTROL, "no-store")
+        .header("X-Content-Type-Options", "nosniff");
+    if partial {
+        response = response
+            .header(header::CONTENT_RANGE, format!("bytes {start}-{}/{}", start + body.len() as u64 - 1, file.len));
+    }
+    response.body(body).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -147,6 +232,7 @@ mod tests {
             parse(&uri(&format!("http://media.localhost/original/{id}"))),
             Some(Target::Original { document: id.into() })
         );
+        assert_eq!(parse(&uri(&format!("media://localhost/video/{id}"))), Some(Target::Video { document: id.into() }));
         assert_eq!(
             parse(&uri(&format!("media://localhost/view%2F{id}%2F2048%2F7"))),
             Some(Target::View { document: id.into(), size: 2048, original: false })
@@ -163,8 +249,23 @@ mod tests {
             "media://localhost/original/..%2F..%2Fetc%2Fpasswd".to_string(),
             "media://localhost/original/".to_string(),
             format!("media://localhost/blob/{id}"),
+            format!("media://localhost/video/{id}/2"),
         ] {
             assert_eq!(parse(&uri(&bad)), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn byte_ranges_are_read_as_players_send_them_and_capped() {
+        let len = 100 << 20;
+        assert_eq!(byte_range("bytes=0-", len), Some((0, VIDEO_CHUNK - 1)), "capped at a chunk");
+        assert_eq!(byte_range("bytes=10-19", len), Some((10, 19)));
+        assert_eq!(byte_range("bytes=-100", len), Some((len - 100, len - 1)), "the last 100 bytes");
+        assert_eq!(byte_range("bytes=5-1000", 50), Some((5, 49)), "an end past the file stops at it");
+        assert_eq!(byte_range("bytes=0-1, 5-9", 50), Some((0, 1)), "the first of several");
+        for bad in ["bytes=50-", "bytes=9-3", "bytes=-", "items=0-1", "bytes=x-1", "bytes=0-1"] {
+            let len = if bad == "bytes=0-1" { 0 } else { 50 };
+            assert_eq!(byte_range(bad, len), None, "{bad} of {len} bytes");
         }
     }
 }

@@ -46,7 +46,7 @@ pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use scanning::ScanningState;
 pub use sync::RepairReport;
 pub use tooth_numbers::{ToothLabel, shows_tooth};
-pub use viewer::{PdfExport, RenderFormat, Rendered};
+pub use viewer::{PdfExport, RenderFormat, Rendered, SavedFrame};
 pub use {
     chairside_audit as audit, chairside_backup as backups, chairside_clinical_notes as clinical_notes,
     chairside_inbox as inbox, chairside_media as media, chairside_patients as patients, chairside_series as series,

@@ -625,6 +625,15 @@ const handlers: Record<Command, (a: Args) => unknown> = {
   grey_view: () => {
     throw new Refusal('not_grey', 'a colour image has no grey values to window');
   },
+  // The browser has no FFmpeg behind it: a video plays as it is, and a frame cannot be saved.
+  video_source: (a) => {
+    const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
+    if (!d.mime.startsWith('video/')) throw new Refusal('not_a_video', `document ${d.id} (${d.mime}) is not a video`);
+    return { state: 'ready', proxy: false };
+  },
+  save_video_frame: () => {
+    throw new Refusal('render_failed', 'saving a frame needs the real backend');
+  },
   render_document: (a) => ({ path: String(a.out), width: 2048, height: 1536, bytes: 1000 }),
   print_series: (a) => ({ path: String(a.out), width: 2072, height: 1048, bytes: 1000 }),
   export_documents: (a) => {

@@ -14,6 +14,8 @@ import type {
   Moved,
   Preset,
   Rendered,
+  SavedFrame,
+  VideoSource,
   Exported,
   CaptureOutcome,
   NewTemplate,
@@ -189,6 +191,8 @@ export const api = {
   /** The document as adjusted to a PNG, JPEG or PDF page (a full path). */
   /** A grey image's values at full depth (lib/tone.ts reads them); refused (`not_grey`) for a colour image. */
   greyView: (id: string, size: number) => call<ArrayBuffer>('grey_view', { id, size }),
+  videoSource: (id: string) => call<VideoSource>('video_source', { id }),
+  saveVideoFrame: (id: string, atS: number) => call<SavedFrame>('save_video_frame', { id, atS }),
   renderDocument: (id: string, out: string, annotations: boolean) => call<Rendered>('render_document', { id, out, annotations }),
   printSeries: (id: string, out: string, annotations: boolean) => call<Rendered>('print_series', { id, out, annotations }),
   exportDocuments: (patientId: string, documents: string[], format: 'pdf' | 'zip', out: string) =>
@@ -217,6 +221,16 @@ const DRAWABLE = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 
  * makes each edit a new address. */
 export function adjustedUrl(id: string, version: number, original = false): string {
   return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}`, 'media');
+}
+
+/** A video (MP4, MOV, WebM): played, not shown as a picture. */
+export function isVideo(mime: string): boolean {
+  return mime === 'video/mp4' || mime === 'video/quicktime' || mime === 'video/webm';
+}
+
+/** Where the player reads a video from, by byte ranges (its original or its H.264 copy). */
+export function videoUrl(id: string): string {
+  return convertFileSrc(`video/${id}`, 'media');
 }
 
 /** A 3D model (STL, PLY, OBJ): shown by the 3D viewer, not as a picture. */

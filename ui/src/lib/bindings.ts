@@ -17,7 +17,7 @@ export type ThumbnailRef = { size: number, width: number, height: number,
  */
 path: string, };
 
-export type ThumbnailEvent = { "event": "ready", sha256: string, size: number, } | { "event": "failed", sha256: string, error: string, };
+export type ThumbnailEvent = { "event": "ready", sha256: string, size: number, } | { "event": "failed", sha256: string, error: string, } | { "event": "proxy_ready", sha256: string, };
 
 export type GalleryItem = { id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
@@ -522,4 +522,42 @@ export type Exported = { path: string, documents: number, bytes: number,
  */
 skipped: Array<string>, };
 
-export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now" | "session" | "sign_in" | "sign_out" | "lock_window" | "set_lock_after" | "add_user" | "list_users" | "edit_user" | "set_user_secrets" | "list_roles" | "edit_role" | "open_patient" | "sign_document" | "adjust_document" | "adjust_presets" | "annotate_document" | "remove_annotation" | "calibrate_document" | "move_documents" | "render_document" | "grey_view" | "print_series" | "export_documents" | "audit_events" | "audit_verify" | "audit_export_csv";
+export type VideoInfo = { 
+/**
+ * Seconds (0 when the container does not say).
+ */
+duration_s: number, 
+/**
+ * FFmpeg's name of the video codec: `h264`, `hevc`, `vp9`, `av1`, `svq1`…
+ */
+codec: string, 
+/**
+ * As displayed, after rotation.
+ */
+width: number, height: number, fps: number | null, 
+/**
+ * Clockwise degrees the stored frames are turned by for display (0, 90, 180, 270).
+ */
+rotation: number, 
+/**
+ * The audio codec, when there is an audio track.
+ */
+audio: string | null, 
+/**
+ * Whether the app's webview plays the original as it is; if not, a proxy is made.
+ */
+playable: boolean, };
+
+export type VideoSource = { state: string, proxy: boolean, };
+
+export type SavedFrame = { 
+/**
+ * The new photo (or the one saved before from the same frame).
+ */
+document_id: string, video_id: string, at_s: number, width: number, height: number, 
+/**
+ * False when the same frame had been saved already: the existing photo is returned.
+ */
+new: boolean, };
+
+export type Command = "app_ready" | "library_status" | "list_patients" | "get_patient" | "add_patient" | "update_patient" | "list_documents" | "show_document" | "update_document" | "archive_document" | "restore_document" | "import_files" | "link_document" | "unlink_document" | "owner_documents" | "list_notes" | "add_note" | "edit_note" | "list_plans" | "add_plan" | "add_plan_item" | "get_active_patient" | "set_active_patient" | "inbox_folders" | "set_inbox_folder" | "remove_inbox_folder" | "inbox_files" | "assign_inbox_files" | "tooth_chart" | "set_tooth_notation" | "series_templates" | "add_series_template" | "show_series" | "list_series" | "start_capture" | "capture_session" | "resume_capture" | "place_in_series" | "capture_still" | "sync_settings" | "sync_status" | "sync_configure" | "sync_test" | "sync_now" | "sync_share" | "sync_lifecycle_install" | "health" | "set_min_free_space" | "set_scanning" | "backup_state" | "set_backup_schedule" | "backup_now" | "session" | "sign_in" | "sign_out" | "lock_window" | "set_lock_after" | "add_user" | "list_users" | "edit_user" | "set_user_secrets" | "list_roles" | "edit_role" | "open_patient" | "sign_document" | "adjust_document" | "adjust_presets" | "annotate_document" | "remove_annotation" | "calibrate_document" | "move_documents" | "render_document" | "grey_view" | "video_source" | "save_video_frame" | "print_series" | "export_documents" | "audit_events" | "audit_verify" | "audit_export_csv";
