@@ -426,6 +426,8 @@ fn videos_get_a_poster_their_container_facts_a_proxy_when_unplayable_and_frames_
     let proxy = lib.video_file(&ids[1], true).expect("the proxy is ready once the workers are idle");
     assert!(proxy.proxy);
     assert_eq!(proxy.mime, "video/mp4");
+    #[cfg(unix)]
+    assert_eq!(chairside_store::private::mode_of(&proxy.path).expect("mode") & 0o777, 0o600, "patient data");
     let (info, _, _) =
         chairside_media::video::inspect(&proxy.path, &Limits::default(), 256).expect("the proxy is a sound video");
     assert_eq!((info.codec.as_str(), info.playable, info.rotation), ("h264", true, 0));

@@ -51,6 +51,9 @@ pub struct ImportOutcome {
     /// thumbnail workers to store; `None` for duplicates and files without a preview.
     #[serde(skip)]
     pub thumbnails: Option<Vec<Rendered>>,
+    /// A video the webview cannot play as it is: the workers make its H.264 proxy next.
+    #[serde(skip)]
+    pub wants_proxy: bool,
 }
 
 /// What to import and on whose behalf.
@@ -354,7 +357,13 @@ pub fn import_file(
         Ok(c.query_row("SELECT EXISTS (SELECT 1 FROM documents WHERE id = ?1)", [&document_id], |r| r.get(0))?)
     };
     if db.read(exists)? {
-        return Ok(ImportOutcome { status: ImportStatus::Duplicate, document_id, sha256, thumbnails: None });
+        return Ok(ImportOutcome {
+            status: ImportStatus::Duplicate,
+            document_id,
+            sha256,
+            thumbnails: None,
+            wants_proxy: false,
+        });
     }
     // Scanned before any parser sees the bytes; what is scanned is exactly what is stored.
     if let Some(scanner) = req.scanner {
@@ -425,6 +434,7 @@ pub fn import_file(
                 document_id: document_id.clone(),
                 sha256: sha256.clone(),
                 thumbnails: None,
+                wants_proxy: false,
             });
         }
         record_import(tx, actor, req, &info, &new)?;
@@ -433,10 +443,12 @@ pub fn import_file(
             document_id: document_id.clone(),
             sha256: sha256.clone(),
             thumbnails: None,
+            wants_proxy: false,
         })
     })
     .map(|mut outcome: ImportOutcome| {
         if outcome.status == ImportStatus::Imported {
+            outcome.wants_proxy = info.details.as_ref().and_then(|d| d["video"]["playable"].as_bool()) == Some(false);
             outcome.thumbnails = info.thumbnails;
         }
         outcome

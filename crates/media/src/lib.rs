@@ -215,6 +215,9 @@ impl Media {
         let prepared = outcome.thumbnails.take();
         if let (ImportStatus::Imported, Some(workers)) = (outcome.status, self.workers.get()) {
             workers.enqueue_prepared(&outcome.sha256, prepared);
+            if outcome.wants_proxy {
+                workers.enqueue_proxy(&outcome.sha256);
+            }
         }
         Ok(outcome)
     }
@@ -603,16 +606,8 @@ impl Media {
     /// proxy once made otherwise (queued now if it is missing). The original is hash-checked
     /// the first time it is played in this process; each call with `audit` is a view.
     pub fn video_file(&self, actor: &Actor, id: &str, audit: bool) -> Result<VideoFile, MediaError> {
-        let doc = self.get(id)?;
+        let (doc, original) = self.video_original(id)?;
         let sha = doc.summary.sha256.as_str();
-        let not_a_video = || MediaError::NotAVideo { id: id.to_string(), mime: doc.summary.mime.to_string() };
-        if !Format::from_mime(doc.summary.mime).is_some_and(Format::is_video) {
-            return Err(not_a_video());
-        }
-        let original = self.blobs.path_of(sha).map_err(|_| MediaError::BlobMissing { sha256: sha.to_string() })?;
-        if !original.is_file() {
-            return Err(MediaError::BlobMissing { sha256: sha.to_string() });
-        }
         let (path, mime, proxy) = match self.thumbnailer.proxy(sha)? {
             ProxyState::NotNeeded => {
                 let checked = self.checked_videos.lock().unwrap_or_else(|p| p.into_inner()).contains(sha);
@@ -648,24 +643,27 @@ impl Media {
         Ok(VideoFile { path, mime, len, proxy })
     }
 
-    /// Makes a video's proxy now if it needs one (what the workers do in the background).
-    pub fn make_video_proxy(&self, id: &str) -> Result<ProxyState, MediaError> {
+    /// A video document and where its original is on disk (refused for any other kind).
+    fn video_original(&self, id: &str) -> Result<(Document, PathBuf), MediaError> {
         let doc = self.get(id)?;
-        self.thumbnailer.make_proxy(&doc.summary.sha256)
+        if !Format::from_mime(doc.summary.mime).is_some_and(Format::is_video) {
+            return Err(MediaError::NotAVideo { id: id.to_string(), mime: doc.summary.mime.to_string() });
+        }
+        let missing = || MediaError::BlobMissing { sha256: doc.summary.sha256.clone() };
+        let path = self.blobs.path_of(&doc.summary.sha256).map_err(|_| missing())?;
+        if !path.is_file() {
+            return Err(missing());
+        }
+        Ok((doc, path))
     }
 
     /// A video's frame at `at_s` seconds, full size and upright, from the hash-checked original.
     pub fn video_frame(&self, id: &str, at_s: f64) -> Result<image::RgbImage, MediaError> {
-        let doc = self.get(id)?;
-        let sha = doc.summary.sha256.as_str();
-        if !Format::from_mime(doc.summary.mime).is_some_and(Format::is_video) {
-            return Err(MediaError::NotAVideo { id: id.to_string(), mime: doc.summary.mime.to_string() });
-        }
+        let (doc, path) = self.video_original(id)?;
         if !at_s.is_finite() || at_s < 0.0 {
             return Err(MediaError::InvalidEdit(format!("{at_s} is not a time in the video")));
         }
-        let path = self.blobs.path_of(sha).map_err(|_| MediaError::BlobMissing { sha256: sha.to_string() })?;
-        blobstore::check_file(&path, sha)?;
+        blobstore::check_file(&path, &doc.summary.sha256)?;
         let picture = decode::guarded("video frame", || video::frame_at(&path, at_s, &self.limits))
             .and_then(|r| r)
             .map_err(|e| MediaError::Render(format!("the frame at {at_s:.2} s could not be read: {e}")))?;

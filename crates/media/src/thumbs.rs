@@ -435,8 +435,9 @@ impl Thumbnailer {
     /// original; minutes for a long HEVC clip, so only ever on a worker thread). A failure is
     /// kept beside where the proxy would be, so it is not retried at every start.
     pub fn make_proxy(&self, sha256: &str) -> Result<ProxyState, MediaError> {
-        if self.proxy(sha256)? != ProxyState::Pending {
-            return self.proxy(sha256);
+        let state = self.proxy(sha256)?;
+        if state != ProxyState::Pending {
+            return Ok(state);
         }
         let src =
             self.blobs.path_of(sha256).map_err(|e| MediaError::io("blob path", io::Error::other(e.to_string())))?;
@@ -550,6 +551,13 @@ struct Job {
     proxy_only: bool,
 }
 
+impl Job {
+    /// What makes two queued jobs the same: a blob's thumbnails, or its proxy.
+    fn key(&self) -> String {
+        if self.proxy_only { format!("proxy:{}", self.sha256) } else { self.sha256.clone() }
+    }
+}
+
 /// Rendered thumbnails waiting in the queue are ~0.4 MB a photo; past this many, a burst
 /// keeps only the address and the worker renders again, so memory stays bounded.
 /// A blob's `thumbs_ready` bitmask (1 = 256, 2 = 1024, 4 = 2048) from its ready thumbnails,
@@ -624,9 +632,10 @@ impl ThumbnailWorkers {
 
     /// Queues the making of a video's proxy (no-op if the blob is already queued).
     pub fn enqueue_proxy(&self, sha256: &str) {
+        let job = Job { sha256: sha256.to_string(), prepared: None, proxy_only: true };
         let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.queued.insert(sha256.to_string()) {
-            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared: None, proxy_only: true });
+        if q.queued.insert(job.key()) {
+            q.jobs.push_back(job);
             self.shared.work.notify_one();
         }
     }
@@ -675,7 +684,7 @@ fn worker(shared: &Shared) {
                     return;
                 }
                 if let Some(job) = q.jobs.pop_front() {
-                    q.queued.remove(&job.sha256);
+                    q.queued.remove(&job.key());
                     q.busy += 1;
                     break job;
                 }
@@ -690,14 +699,15 @@ fn worker(shared: &Shared) {
         // A failure is recorded in the table (status 'failed') and reported as an event; the
         // worker carries on with the next job.
         let _ = match job.prepared {
+            // Queued after the video's thumbnails, so its poster is shown first.
+            None if job.proxy_only => shared.thumbnailer.make_proxy(&job.sha256).map(|state| {
+                if let ProxyState::Ready(_) = state {
+                    notify(&ThumbnailEvent::ProxyReady { sha256: job.sha256.clone() });
+                }
+            }),
             Some(rendered) => shared.thumbnailer.store(&job.sha256, rendered, &notify),
-            None if job.proxy_only => Ok(()),
             None => shared.thumbnailer.make(&job.sha256, &notify),
         };
-        // A video the webview cannot play gets its proxy after its poster is shown.
-        if let Ok(ProxyState::Ready(_)) = shared.thumbnailer.make_proxy(&job.sha256) {
-            notify(&ThumbnailEvent::ProxyReady { sha256: job.sha256.clone() });
-        }
         let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.busy -= 1;
         if q.jobs.is_empty() && q.busy == 0 {

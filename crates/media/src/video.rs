@@ -452,6 +452,9 @@ pub fn frame_at(path: &Path, at_s: f64, limits: &Limits) -> Result<Picture, Deco
 pub fn make_proxy(src: &Path, dst: &Path, limits: &Limits) -> Result<(), DecodeError> {
     let tmp = dst.with_extension("mp4.tmp");
     let result = write_proxy(src, &tmp, limits).and_then(|()| {
+        // FFmpeg creates the file with the umask's mode: it is patient data, this account's only.
+        chairside_store::private::set_mode(&tmp, 0o600)
+            .map_err(|e| corrupt(format!("the proxy's permissions cannot be set ({e})")))?;
         std::fs::rename(&tmp, dst).map_err(|e| corrupt(format!("the proxy cannot be put in place ({e})")))
     });
     if result.is_err() {
