@@ -106,10 +106,7 @@ pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
 /// what a video player sends). An original is fetched (not only shown as an image) by the 3D
 /// viewer, a cross-origin read: it is allowed to the app's own pages only.
 pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>, range: Option<&str>) -> Response<Vec<u8>> {
-    let mut response = match parse(uri) {
-        Some(Target::Video { document }) => video(library, &document, range),
-        _ => serve(library, uri),
-    };
+    let mut response = serve(library, uri, range);
     if let Some(origin) = origin.filter(|o| APP_ORIGINS.contains(o))
         && let Ok(value) = origin.parse()
     {
@@ -119,7 +116,7 @@ pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>, range: Opt
     response
 }
 
-fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
+fn serve(library: &Library, uri: &Uri, range: Option<&str>) -> Response<Vec<u8>> {
     match parse(uri) {
         None => error_response(400, "not a Chairside media address"),
         Some(Target::View { document, size, original }) => match library.view_adjusted(&document, size, original) {
@@ -141,7 +138,7 @@ fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
             Ok((doc, bytes)) => image(doc.summary.mime, "no-store", bytes),
             Err(e) => error_response(status_of(&e), &e.to_string()),
         },
-        Some(Target::Video { document }) => video(library, &document, None),
+        Some(Target::Video { document }) => video(library, &document, range),
     }
 }
 
