@@ -24,7 +24,8 @@ if [ "${1:-}" = prepare ]; then
     # Fetch (not install) what a desktop app on WebKitGTK will pull, while the test run is
     # busy compiling: the install below still resolves the package's own Depends.
     chroot "$root" apt-get install -y -qq --download-only --no-install-recommends \
-        libwebkit2gtk-4.1-0 libgtk-3-0 xdg-utils libde265-0 libdav1d6 >"$root.download.log" 2>&1 || true
+        libwebkit2gtk-4.1-0 libgtk-3-0 xdg-utils libde265-0 libdav1d6 \
+        libavformat59 libavcodec59 libswscale6 libavutil57 >"$root.download.log" 2>&1 || true
     touch "$root/.chairside-root-ready"
     exit 0
 fi
@@ -71,6 +72,10 @@ check "it puts the app, the CLI and the desktop entry in place" in_root bash -c 
     test -x /usr/bin/chairside-desktop && test -x /usr/bin/chairside &&
     f=$(grep -l "x-scheme-handler/chairside" /usr/share/applications/*.desktop) && grep -q "^Exec=chairside-desktop %u" $f &&
     ls /usr/share/icons/hicolor/*/apps/chairside-desktop.png >/dev/null'
+# A library the binaries link but the Depends forget shows here by name, not as a crash below.
+check "every shared library the app and the CLI link is installed" in_root bash -c '
+    missing=$(ldd /usr/bin/chairside-desktop /usr/bin/chairside | grep "not found" | sort -u)
+    [ -z "$missing" ] || { echo "missing: $missing"; exit 1; }'
 check "the desktop entry is the chairside:// handler" in_root bash -c '
     mkdir -p /home/clinician && h=$(xdg-mime query default x-scheme-handler/chairside) && echo "handler: $h" &&
     grep -q "x-scheme-handler/chairside" "/usr/share/applications/$h"'

@@ -362,7 +362,7 @@ fn heic_and_avif_from_phones_are_imported_with_their_exif_and_a_cut_one_is_refus
         assert_eq!((shown.document.summary.width, shown.document.summary.height), (Some(size.0), Some(size.1)));
         assert_eq!(shown.document.summary.thumbnails.sizes(), vec![256, 1024, 2048], "{mime}: every size");
         // The viewer's adjusted rendition decodes it too.
-        let jpeg = lib.view_adjusted(&shown.document.summary.id, 1024, false).expect("rendition");
+        let jpeg = lib.view_adjusted(&shown.document.summary.id, 1024, false, 0).expect("rendition");
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
     }
     let iphone = lib.show_document(r[0].document_id.as_deref().expect("doc")).expect("show");
@@ -492,4 +492,91 @@ fn a_cut_off_or_disguised_video_is_refused_and_nothing_is_stored() {
     assert_eq!(code(1).as_deref(), Some("file_too_large"), "62 KB is over a 50 KB video limit");
     assert_eq!(code(2).as_deref(), Some("content_mismatch"), "{:?}", r[2].error);
     assert_eq!(lib.media().count().expect("count"), 0);
+}
+
+#[test]
+fn dicom_in_every_encoding_is_previewed_multi_frame_files_are_scrolled_and_a_stranger_is_flagged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let lib = Library::open(LibraryOptions::new(dir.path())).expect("open");
+    // The chart of the patient the CT file names (Patient ID 1CT1, "CompressedSamples^CT1").
+    let own = lib
+        .add_patient(&NewPatient {
+            name: "CT1 Compressedsamples".into(),
+            external_id: Some("1CT1".into()),
+            ..Default::default()
+        })
+        .expect("patient")
+        .id;
+    let other = lib
+        .add_patient(&NewPatient { name: "Ada Lovelace".into(), external_id: Some("C-1".into()), ..Default::default() })
+        .expect("patient")
+        .id;
+    let import = |patient: &str, name: &str| {
+        let r = lib.import_paths(patient, &[fixture(name)], None, "test", &|_| {}).expect("import");
+        assert_eq!(r[0].status, "imported", "{name}: {:?}", r[0].error);
+        (r[0].document_id.clone().expect("id"), r[0].warnings.clone())
+    };
+
+    // Uncompressed, JPEG-LS lossless, JPEG lossless (process 14), JPEG baseline colour cine.
+    let (ct, warnings) = import(&own, "dcm_ct_small.dcm");
+    assert!(warnings.is_empty(), "the file's own chart: {warnings:?}");
+    let mut ids = vec![ct.clone()];
+    for name in [
+        "dcm_mr_jpegls_lossless.dcm",
+        "dcm_us_jpeg_lossless.dcm",
+        "dcm_us_jpeg_30frames.dcm",
+        "dcm_mr_enhanced_10frames.dcm",
+    ] {
+        ids.push(import(&other, name).0);
+    }
+    lib.wait_for_thumbnails();
+    for id in &ids {
+        let d = lib.show_document(id).expect("show");
+        assert!(!d.document.summary.thumbnails.is_empty(), "{:?} has a preview", d.document.summary.original_filename);
+        lib.view_adjusted(id, 512, false, 0).expect("a rendition of the first frame");
+    }
+
+    // The attributes a reader wants, kept and shown.
+    let mr = lib.show_document(&ids[1]).expect("show");
+    let dicom = &mr.document.details.as_ref().expect("details")["dicom"];
+    assert_eq!(dicom["modality"], "MR");
+    assert_eq!(dicom["patient_id"], "4MR1");
+    assert_eq!(dicom["transfer_syntax"], "JPEG-LS Lossless Image Compression");
+    assert_eq!(dicom["pixel_spacing_mm"], serde_json::json!([0.3125, 0.3125]));
+    assert!(dicom["windows"].as_array().is_some_and(|w| !w.is_empty()), "its window presets: {dicom}");
+    // Imported into another chart: flagged at import and in the viewer.
+    let (_, warnings) = import(&other, "dcm_ct_small.dcm");
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("1CT1") && warnings[0].contains("Ada Lovelace"),
+        "the CT in Ada's chart: {warnings:?}"
+    );
+    let flagged = mr.patient_mismatch.expect("the MR names another patient");
+    assert!(flagged.contains("4MR1") && flagged.contains("C-1"), "{flagged}");
+    assert!(lib.show_document(&ct).expect("show").patient_mismatch.is_none());
+
+    // A cine: 30 frames, its frame time, each frame rendered on its own.
+    let us = &ids[3];
+    let d = lib.show_document(us).expect("show");
+    let dicom = &d.document.details.as_ref().expect("details")["dicom"];
+    assert_eq!(dicom["frames"], 30);
+    assert!(dicom["frame_ms"].as_f64().is_some_and(|ms| (ms - 33.333).abs() < 0.01), "{dicom}");
+    let first = lib.view_adjusted(us, 256, false, 0).expect("frame 1");
+    let middle = lib.view_adjusted(us, 256, false, 15).expect("frame 16");
+    assert_ne!(first, middle, "another frame is another picture");
+    let refused = lib.view_adjusted(us, 256, false, 30).expect_err("there is no frame 31");
+    assert!(refused.to_string().contains("30 frame"), "{refused}");
+
+    // A grey multi-frame: the live window reads the frame asked for at full depth.
+    let enhanced = &ids[4];
+    let g0 = lib.view_grey(enhanced, 64, 0).expect("grey").expect("a grey view");
+    let g9 = lib.view_grey(enhanced, 64, 9).expect("grey").expect("a grey view");
+    assert_ne!(g0, g9, "slices differ");
+
+    // Scrolling through frames is one viewing in the audit, not one event a frame.
+    let views = || lib.audit_list(Some(us), 1000).expect("audit").iter().filter(|e| e.action == "view").count();
+    let before = views();
+    for frame in 1..30 {
+        lib.view_adjusted(us, 256, false, frame).expect("frame");
+    }
+    assert!(views() - before <= 1, "{} events for one scroll", views() - before);
 }

@@ -1019,8 +1019,13 @@ pub async fn render_document<R: Runtime>(
 /// `not_grey` for a colour image. Over IPC, not the `media:` scheme: WebKitGTK's `fetch` does
 /// not read custom schemes from the app's page.
 #[tauri::command(async)]
-pub async fn grey_view<R: Runtime>(app: AppHandle<R>, id: String, size: u32) -> Reply<tauri::ipc::Response> {
-    let bytes = blocking(app, move |lib| lib.view_grey(&id, size)).await?;
+pub async fn grey_view<R: Runtime>(
+    app: AppHandle<R>,
+    id: String,
+    size: u32,
+    frame: Option<u32>,
+) -> Reply<tauri::ipc::Response> {
+    let bytes = blocking(app, move |lib| lib.view_grey(&id, size, frame.unwrap_or(0))).await?;
     bytes.map(tauri::ipc::Response::new).ok_or_else(|| ErrorPayload {
         code: "not_grey".into(),
         message: "a colour image has no grey values to window; its brightness and contrast are previewed instead"
@@ -1034,15 +1039,18 @@ pub async fn grey_view<R: Runtime>(app: AppHandle<R>, id: String, size: u32) -> 
 pub struct VideoSource {
     pub state: &'static str,
     pub proxy: bool,
+    /// Where the player reads it: the app's loopback video server (`video_server.rs`).
+    pub url: String,
 }
 
-/// Where the viewer's player stands for a video (played from `media://localhost/video/<id>`).
+/// Where the viewer's player stands for a video, and where it reads it.
 #[tauri::command(async)]
 pub async fn video_source<R: Runtime>(app: AppHandle<R>, id: String) -> Reply<VideoSource> {
+    let url = app.state::<Shared>().video_url(&id)?;
     blocking(app, move |lib| match lib.video_file(&id, false) {
-        Ok(file) => Ok(VideoSource { state: "ready", proxy: file.proxy }),
+        Ok(file) => Ok(VideoSource { state: "ready", proxy: file.proxy, url }),
         Err(AppError::Media(chairside_app::media::MediaError::VideoPreparing { .. })) => {
-            Ok(VideoSource { state: "preparing", proxy: true })
+            Ok(VideoSource { state: "preparing", proxy: true, url })
         }
         Err(e) => Err(e),
     })

@@ -18,6 +18,7 @@ mod command_names;
 pub mod commands;
 pub mod protocol;
 pub mod sync;
+pub mod video_server;
 
 pub use command_names::COMMANDS;
 
@@ -56,6 +57,8 @@ pub struct Shared {
     active: Mutex<Option<String>>,
     /// Background sync with the clinic's bucket (idle while not configured).
     sync: Mutex<Option<chairside_app::sync_engine::SyncLoop>>,
+    /// Where the webview's video player reads videos, or why it cannot.
+    video: OnceLock<Result<video_server::VideoServer, String>>,
 }
 
 /// Enough to keep both cores of a modest workstation busy reading thumbnails.
@@ -75,6 +78,7 @@ impl Shared {
             inbox: Mutex::new(None),
             active: Mutex::new(None),
             sync: Mutex::new(None),
+            video: OnceLock::new(),
         }
     }
 
@@ -88,6 +92,21 @@ impl Shared {
     pub fn set(&self, library: Result<Arc<Library>, ErrorPayload>) {
         *self.library.lock().unwrap_or_else(|p| p.into_inner()) = Some(library);
         self.opened.notify_all();
+    }
+
+    /// The address the video player reads `document` from.
+    pub fn video_url(&self, document: &str) -> Result<String, ErrorPayload> {
+        match self.video.get() {
+            Some(Ok(server)) => Ok(server.url(document)),
+            Some(Err(why)) => Err(ErrorPayload {
+                code: "video_unavailable".into(),
+                message: format!("the video player's local server could not start ({why}); restart Chairside"),
+            }),
+            None => Err(ErrorPayload {
+                code: "library_not_ready".into(),
+                message: "the window is still starting; try again in a moment".into(),
+            }),
+        }
     }
 
     /// The library, waiting (blocking) while it is being opened.
@@ -149,6 +168,7 @@ pub fn with_chairside<R: Runtime>(
             if let Some(window) = app.get_webview_window("main") {
                 enable_camera(&window);
             }
+            start_video_server(app.handle());
             match data_dir.clone().map(Ok).unwrap_or_else(self::data_dir) {
                 Ok(dir) => open_library(app.handle(), dir),
                 Err(e) => app.state::<Shared>().set(Err(e)),
@@ -168,10 +188,9 @@ pub fn with_chairside<R: Runtime>(
                 let permits = app.state::<Shared>().media_permits.clone();
                 let _permit = permits.acquire_owned().await;
                 // Reading and hashing files is blocking work: off the webview's thread.
-                let header = |name| request.headers().get(name).and_then(|o| o.to_str().ok()).map(str::to_string);
-                let (origin, range) = (header("origin"), header("range"));
+                let origin = request.headers().get("origin").and_then(|o| o.to_str().ok()).map(str::to_string);
                 let response = tauri::async_runtime::spawn_blocking(move || match app.state::<Shared>().library() {
-                    Ok(library) => protocol::respond_to(&library, request.uri(), origin.as_deref(), range.as_deref()),
+                    Ok(library) => protocol::respond_to(&library, request.uri(), origin.as_deref()),
                     Err(e) => protocol::error_response(503, &e.message),
                 })
                 .await
@@ -180,6 +199,19 @@ pub fn with_chairside<R: Runtime>(
             });
         })
         .invoke_handler(with_app_commands!(app_handler))
+}
+
+/// Starts the loopback server the video player reads from (once; `setup` calls it).
+pub fn start_video_server<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let shared = app.state::<Shared>();
+    if shared.video.get().is_some() {
+        return;
+    }
+    let server = video_server::VideoServer::start(app.clone()).map_err(|e| e.to_string());
+    if let Err(why) = &server {
+        log_line!("chairside: videos cannot be played in this window: {why}");
+    }
+    let _ = shared.video.set(server);
 }
 
 /// Turns on getUserMedia in the webview (WebKitGTK keeps it off by default). With

@@ -6,9 +6,10 @@
 //! Every request names a document, which must exist, and is checked like a command: nothing is
 //! served behind a locked window or to a role that may not view images. Thumbnails are made
 //! on the spot if missing; an original (or the viewer's preview) is hash-checked and its view
-//! audited each time it is served. A video (`media://localhost/video/<document>`) is served
-//! by byte ranges from its file (the original, hash-checked when first played, or its H.264
-//! proxy); the request that starts playback is the audited view.
+//! audited each time it is served. A video is served by byte ranges from its file (the
+//! original, hash-checked when first played, or its H.264 proxy) through the loopback server of
+//! `video_server.rs` (the webview's player reads no custom scheme), by [`video_response`]; the
+//! request that starts playback is the audited view.
 
 use chairside_app::media::THUMBNAIL_SIZES;
 use chairside_app::{AppError, Library};
@@ -26,15 +27,13 @@ pub enum Target {
     Original {
         document: String,
     },
-    /// A video as the player reads it (the original, or its H.264 proxy), by byte ranges.
-    Video {
-        document: String,
-    },
-    /// The document as adjusted (`original`: as it is), at most `size` pixels long.
+    /// The document as adjusted (`original`: as it is), at most `size` pixels long; `frame`
+    /// of a multi-frame DICOM.
     View {
         document: String,
         size: u32,
         original: bool,
+        frame: u32,
     },
 }
 
@@ -50,11 +49,14 @@ pub fn parse(uri: &Uri) -> Option<Target> {
             THUMBNAIL_SIZES.contains(&size).then(|| Target::Thumbnail { document: id.to_string(), size })
         }
         ["original", id] if valid_id(id) => Some(Target::Original { document: id.to_string() }),
-        ["video", id] if valid_id(id) => Some(Target::Video { document: id.to_string() }),
-        // `view/<id>/<size>/<version>`: the version only makes each edit a new address.
-        [which @ ("view" | "view-original"), id, size, _version] if valid_id(id) => {
+        // `view/<id>/<size>/<version>[/<frame>]`: the version only makes each edit a new address.
+        [which @ ("view" | "view-original"), id, size, _version, frame @ ..] if valid_id(id) && frame.len() <= 1 => {
             let size: u32 = size.parse().ok().filter(|s| (16..=4096).contains(s))?;
-            Some(Target::View { document: id.to_string(), size, original: *which == "view-original" })
+            let frame: u32 = match frame.first() {
+                Some(f) => f.parse().ok()?,
+                None => 0,
+            };
+            Some(Target::View { document: id.to_string(), size, original: *which == "view-original", frame })
         }
         _ => None,
     }
@@ -99,14 +101,13 @@ const APP_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost", "
 
 /// Serves one request. Blocking: call it off the UI thread.
 pub fn respond(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
-    respond_to(library, uri, None, None)
+    respond_to(library, uri, None)
 }
 
-/// Serves one request from a page of `origin`, for the bytes `range` asks (a `Range` header:
-/// what a video player sends). An original is fetched (not only shown as an image) by the 3D
+/// Serves one request from a page of `origin`. An original is fetched (not only shown as an image) by the 3D
 /// viewer, a cross-origin read: it is allowed to the app's own pages only.
-pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>, range: Option<&str>) -> Response<Vec<u8>> {
-    let mut response = serve(library, uri, range);
+pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>) -> Response<Vec<u8>> {
+    let mut response = serve(library, uri);
     if let Some(origin) = origin.filter(|o| APP_ORIGINS.contains(o))
         && let Ok(value) = origin.parse()
     {
@@ -116,13 +117,15 @@ pub fn respond_to(library: &Library, uri: &Uri, origin: Option<&str>, range: Opt
     response
 }
 
-fn serve(library: &Library, uri: &Uri, range: Option<&str>) -> Response<Vec<u8>> {
+fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
     match parse(uri) {
         None => error_response(400, "not a Chairside media address"),
-        Some(Target::View { document, size, original }) => match library.view_adjusted(&document, size, original) {
-            Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
-            Err(e) => error_response(status_of(&e), &e.to_string()),
-        },
+        Some(Target::View { document, size, original, frame }) => {
+            match library.view_adjusted(&document, size, original, frame) {
+                Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
+                Err(e) => error_response(status_of(&e), &e.to_string()),
+            }
+        }
         Some(Target::Thumbnail { document, size }) => match library.thumbnail(&document, size) {
             // Revalidated at every use: a locked window, or another user, must reach the check
             // here rather than the webview's cache.
@@ -138,14 +141,13 @@ fn serve(library: &Library, uri: &Uri, range: Option<&str>) -> Response<Vec<u8>>
             Ok((doc, bytes)) => image(doc.summary.mime, "no-store", bytes),
             Err(e) => error_response(status_of(&e), &e.to_string()),
         },
-        Some(Target::Video { document }) => video(library, &document, range),
     }
 }
 
 /// The most a video response carries: the player asks for the next range as it plays, so a
 /// 4 GB file is never held whole.
 pub const VIDEO_CHUNK: u64 = 8 << 20;
-/// A player that sends no `Range` (WebKitGTK's custom schemes do not) gets the whole file in
+/// A player that sends no `Range` gets the whole file in
 /// one response, up to this size; past it, the first chunk as partial content.
 pub const VIDEO_WHOLE_MAX: u64 = 512 << 20;
 
@@ -171,7 +173,9 @@ pub fn byte_range(header: &str, len: u64) -> Option<(u64, u64)> {
     Some((start, end.min(start + VIDEO_CHUNK - 1)))
 }
 
-fn video(library: &Library, document: &str, range: Option<&str>) -> Response<Vec<u8>> {
+/// A video's bytes as a player asks them: the range of `range`, or the whole file when it
+/// sends none and the file is small enough.
+pub fn video_response(library: &Library, document: &str, range: Option<&str>) -> Response<Vec<u8>> {
     // A read from the start is the player starting: that is the view the audit records.
     let starts = range.is_none_or(|r| byte_range(r, u64::MAX).is_some_and(|(start, _)| start == 0));
     let file = match library.video_file(document, starts) {
@@ -229,24 +233,29 @@ mod tests {
             parse(&uri(&format!("http://media.localhost/original/{id}"))),
             Some(Target::Original { document: id.into() })
         );
-        assert_eq!(parse(&uri(&format!("media://localhost/video/{id}"))), Some(Target::Video { document: id.into() }));
         assert_eq!(
             parse(&uri(&format!("media://localhost/view%2F{id}%2F2048%2F7"))),
-            Some(Target::View { document: id.into(), size: 2048, original: false })
+            Some(Target::View { document: id.into(), size: 2048, original: false, frame: 0 })
         );
         assert_eq!(
             parse(&uri(&format!("media://localhost/view-original/{id}/1024/7"))),
-            Some(Target::View { document: id.into(), size: 1024, original: true })
+            Some(Target::View { document: id.into(), size: 1024, original: true, frame: 0 })
+        );
+        assert_eq!(
+            parse(&uri(&format!("media://localhost/view/{id}/1024/7/29"))),
+            Some(Target::View { document: id.into(), size: 1024, original: false, frame: 29 })
         );
         for bad in [
             format!("media://localhost/view/{id}/9000/1"),
             format!("media://localhost/view/{id}/2048"),
+            format!("media://localhost/view/{id}/2048/1/x"),
+            format!("media://localhost/view/{id}/2048/1/2/3"),
             format!("media://localhost/thumb/{id}/300"),
             format!("media://localhost/thumb/{id}"),
             "media://localhost/original/..%2F..%2Fetc%2Fpasswd".to_string(),
             "media://localhost/original/".to_string(),
             format!("media://localhost/blob/{id}"),
-            format!("media://localhost/video/{id}/2"),
+            format!("media://localhost/video/{id}"),
         ] {
             assert_eq!(parse(&uri(&bad)), None, "{bad}");
         }

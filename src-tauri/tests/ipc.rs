@@ -269,3 +269,71 @@ fn the_media_protocol_serves_thumbnails_and_audited_originals() {
     assert_eq!(get(format!("media://localhost/thumb%2F{doc}%2F333")).status(), 400);
     assert_eq!(get("media://localhost/..%2F..%2Flibrary.sqlite3".into()).status(), 400);
 }
+
+/// One HTTP/1.1 request over a plain socket: (status, headers in lower case, body).
+fn http(addr: &str, request: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect to the video server");
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).expect("read the answer");
+    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
+    let head = String::from_utf8_lossy(&answer[..split]).to_string();
+    let mut lines = head.lines();
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, answer[split + 4..].to_vec())
+}
+
+#[test]
+fn videos_are_served_by_ranges_on_loopback_under_a_secret_and_audited() {
+    let s = shell();
+    let patient = s.ok("add_patient", json!({"input": {"name": "Vera", "external_id": null, "birth_date": null}}));
+    let file = fixture("vid_h264_rot90.mp4");
+    let results =
+        s.ok("import_files", json!({"importId": "v", "patientId": patient["id"], "paths": [&file], "kind": null}));
+    let doc = results[0]["document_id"].as_str().expect("imported").to_string();
+    let bytes = std::fs::read(&file).expect("fixture");
+
+    chairside_desktop::start_video_server(s.window.app_handle());
+    let source = s.ok("video_source", json!({"id": doc}));
+    assert_eq!(source["state"], "ready", "{source}");
+    assert_eq!(source["proxy"], false, "H.264 plays as it is: {source}");
+    let url = source["url"].as_str().expect("url").to_string();
+    let rest = url.strip_prefix("http://127.0.0.1:").expect("on loopback only");
+    let (port, path) = rest.split_once('/').expect("a path");
+    let addr = format!("127.0.0.1:{port}");
+    let path = format!("/{path}");
+    let get = |path: &str, host: &str, extra: &str| {
+        http(&addr, &format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n"))
+    };
+    let header = |h: &[(String, String)], name: &str| h.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    let views =
+        || s.library().audit_list(Some(&doc), 1000).expect("audit").iter().filter(|e| e.action == "view").count();
+
+    let before = views();
+    let (status, headers, body) = get(&path, &addr, "Range: bytes=0-99\r\n");
+    assert_eq!(status, 206);
+    assert_eq!(header(&headers, "content-range").as_deref(), Some(format!("bytes 0-99/{}", bytes.len()).as_str()));
+    assert_eq!(header(&headers, "content-type").as_deref(), Some("video/mp4"));
+    assert_eq!(body, &bytes[..100]);
+    assert_eq!(views(), before + 1, "the read from the start is the audited view");
+    let (status, _, body) = get(&path, &addr, "Range: bytes=100-\r\n");
+    assert_eq!((status, body.as_slice()), (206, &bytes[100..]));
+    assert_eq!(views(), before + 1, "reads further on are the same view");
+    let (status, _, body) = get(&path, &addr, "");
+    assert_eq!((status, body.len()), (200, bytes.len()), "no Range: the whole (small) file");
+
+    let wrong_secret = path.replacen(&path[1..9], "00000000", 1);
+    assert_eq!(get(&wrong_secret, &addr, "").0, 404, "a path without the secret names nothing");
+    assert_eq!(get(&path, "attacker.example:80", "").0, 403, "another host name (DNS rebinding) is refused");
+    assert_eq!(get(&path.replace(&doc, "no-such-document"), &addr, "").0, 404);
+    let (status, _, _) =
+        http(&addr, &format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+    assert_eq!(status, 405);
+    assert_eq!(get(&path, &addr, &format!("Range: bytes={}-\r\n", bytes.len())).0, 416, "a range past the end");
+}

@@ -683,6 +683,39 @@ test('an iPhone HEIC opens in the viewer, painted from its rendition', async () 
   }
 });
 
+test('a video plays in the viewer, an HEVC one from its H.264 copy, and a frame is saved as a photo', async () => {
+  const res = await invoke('import_files', { importId: 'e2e-video', patientId, paths: [join(fixtures, 'vid_h264_rot90.mp4'), join(fixtures, 'vid_hevc.mov')], kind: null });
+  assertEq(res.ok?.map((r) => r.status).join(), 'imported,imported', `the videos imported: ${JSON.stringify(res)}`);
+  const [h264, hevc] = res.ok.map((r) => r.document_id);
+  const open = async (id) => {
+    await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the video tile with its poster', 20000);
+    await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+    const phase = () => wd.exec("return document.querySelector('[data-testid=video-view]')?.dataset.phase ?? null");
+    await until(async () => ['ready', 'failed'].includes(await phase()), 'the video source', 60000);
+    assertEq(await phase(), 'ready', `the player (${await text('[data-testid=video-state]')})`);
+    // Decoded frames, not only a player element: the webview's GStreamer read the file.
+    await until(() => wd.exec("const v = document.querySelector('[data-testid=video-player]'); return !!v && v.readyState >= 2 && v.videoWidth > 0;"), 'the first frame decoded', 30000)
+      .catch(async (e) => { throw new Error(`${e.message}; player: ${await wd.exec("const v = document.querySelector('[data-testid=video-player]'); return v ? `state ${v.readyState}, error ${v.error?.code} ${v.error?.message}, phase ${document.querySelector('[data-testid=video-view]').dataset.phase}` : document.querySelector('[data-testid=video-state]')?.textContent")}`); });
+    await wd.exec("const v = document.querySelector('[data-testid=video-player]'); v.muted = true; v.play();");
+    await until(() => wd.exec("return document.querySelector('[data-testid=video-player]').currentTime > 0.6"), 'playing past the black start', 20000);
+    await wd.exec("document.querySelector('[data-testid=video-player]').pause();");
+  };
+  try {
+    await open(h264);
+    assertEq(await count('[data-testid=video-proxy]'), 0, 'H.264 plays as recorded');
+    await shot('33-video-playing');
+    const before = (await invoke('list_documents', { patientId, status: 'active', limit: null })).ok?.length;
+    await clickCss('[data-testid=save-frame]');
+    await until(async () => (await invoke('list_documents', { patientId, status: 'active', limit: null })).ok?.length === before + 1, 'the frame saved as a new photo', 20000);
+    await clickButton('✕ Close', '.viewer');
+    await open(hevc);
+    assertEq(await count('[data-testid=video-proxy]'), 1, 'HEVC plays from its H.264 copy');
+    await shot('34-hevc-from-proxy');
+  } finally {
+    await clickButton('✕ Close', '.viewer').catch(() => {});
+  }
+});
+
 test('a 3D scan opens in the 3D viewer from the occlusal side, answers the wheel, and shows its facts', async () => {
   const res = await invoke('import_files', { importId: 'e2e-mesh', patientId, paths: [join(fixtures, 'mesh_vertexcolor_binary_meshlab.ply')], kind: null });
   assertEq(res.ok?.[0]?.status, 'imported', `the PLY imported: ${JSON.stringify(res)}`);

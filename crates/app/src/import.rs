@@ -77,6 +77,8 @@ pub struct FileResult {
     pub document_id: Option<String>,
     pub sha256: Option<String>,
     pub error: Option<ErrorPayload>,
+    /// What is worth a look although the file was stored (a DICOM naming another patient).
+    pub warnings: Vec<String>,
     /// For a rejection: whether the file itself was at fault (damaged, unsupported…), as
     /// opposed to the library (disk full, read-only folder).
     #[serde(skip)]
@@ -136,6 +138,7 @@ fn rejected(path: &Path, code: &str, message: String, input_fault: bool) -> File
         document_id: None,
         sha256: None,
         error: Some(ErrorPayload { code: code.into(), message }),
+        warnings: Vec::new(),
         input_fault,
     }
 }
@@ -199,6 +202,7 @@ impl Library {
             Ok(outcome) => FileResult {
                 path: path.display().to_string(),
                 status: outcome.status.into(),
+                warnings: self.patient_mismatch(&outcome.document_id).ok().flatten().into_iter().collect(),
                 document_id: Some(outcome.document_id),
                 sha256: Some(outcome.sha256),
                 error: None,

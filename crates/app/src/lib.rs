@@ -119,7 +119,14 @@ pub struct Library {
     clinic_id: std::sync::RwLock<String>,
     sync: std::sync::OnceLock<Arc<chairside_sync::SyncEngine>>,
     anchor: Arc<chairside_audit::Anchor>,
+    /// When each user's view of a multi-frame document was last recorded (see
+    /// [`Library::audit_frame_view`]).
+    frame_views: std::sync::Mutex<std::collections::HashMap<(String, String), std::time::Instant>>,
 }
+
+/// Scrolling or playing through a multi-frame DICOM is one viewing: a frame shown within this
+/// long of a recorded view of the same document by the same user is part of it.
+const FRAME_VIEW_SPAN: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// The replicated tables of every domain crate: what sync applies from peers, and nothing
 /// else. A crate with a new replicated table adds it to its `REPLICATED`; a new crate is
@@ -294,6 +301,7 @@ impl Library {
             clinic_id: std::sync::RwLock::new(clinic_id),
             sync: std::sync::OnceLock::new(),
             anchor,
+            frame_views: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -375,7 +383,18 @@ impl Library {
 
     pub fn show_document(&self, id: &str) -> Result<DocumentDetails, AppError> {
         self.allow(Permission::ViewImages)?;
-        Ok(self.media.show(id)?)
+        let mut details = self.media.show(id)?;
+        details.patient_mismatch = self.patient_mismatch(id)?;
+        Ok(details)
+    }
+
+    /// Why a document's file may be another patient's than its chart's (a DICOM's own Patient
+    /// ID or Name disagreeing with the chart), if it may.
+    pub(crate) fn patient_mismatch(&self, id: &str) -> Result<Option<String>, AppError> {
+        let doc = self.media.get(id)?;
+        let Some(details) = doc.details.as_ref() else { return Ok(None) };
+        let patient = self.patient(&doc.patient_id)?;
+        Ok(chairside_media::dicom::patient_mismatch(details, &patient.name, patient.external_id.as_deref()))
     }
 
     /// Fails with `document_not_found` unless the document is here (a shell checking a list
@@ -422,6 +441,33 @@ impl Library {
     fn audit_view(&self, actor: &Actor, id: &str, details: serde_json::Value) -> Result<(), AppError> {
         self.db.write(|tx| chairside_audit::append(tx, actor, "view", "document", Some(id), details))?;
         Ok(())
+    }
+
+    /// Records the view of a frame of a document, unless it is part of a viewing already
+    /// recorded. A single image is recorded at each display, as ever; once another frame than
+    /// the first is asked for, the scroll or cine through that document by the same user is
+    /// one viewing, recorded again only when its last record is [`FRAME_VIEW_SPAN`] old (a
+    /// cine loop would otherwise write an event per frame).
+    pub(crate) fn audit_frame_view(
+        &self,
+        actor: &Actor,
+        id: &str,
+        frame: u32,
+        details: serde_json::Value,
+    ) -> Result<(), AppError> {
+        let key = (id.to_string(), actor.user.clone());
+        let now = std::time::Instant::now();
+        {
+            let mut viewing = self.frame_views.lock().unwrap_or_else(|p| p.into_inner());
+            viewing.retain(|_, at| now.duration_since(*at) < FRAME_VIEW_SPAN);
+            if viewing.contains_key(&key) {
+                return Ok(());
+            }
+            if frame > 0 {
+                viewing.insert(key, now);
+            }
+        }
+        self.audit_view(actor, id, details)
     }
 
     /// A thumbnail of a document, made on the spot if missing. The viewer's size (an X-ray or

@@ -236,9 +236,10 @@ impl Library {
             (RenderFormat::Pdf, None) => (PRINT_EDGE, true),
             _ => (long_edge, false),
         };
-        let image = self
-            .media
-            .render(id, RenderOptions { long_edge: Some(long_edge), annotations, original: false, enlarge })?;
+        let image = self.media.render(
+            id,
+            RenderOptions { long_edge: Some(long_edge), annotations, original: false, enlarge, frame: 0 },
+        )?;
         let header = if format == RenderFormat::Pdf { self.print_header(&[id.to_string()])? } else { Vec::new() };
         let rendered = self.write_rendered(&image, format, &header, out)?;
         self.db.write(|tx| {
@@ -291,8 +292,13 @@ impl Library {
                 skipped.push(id.clone());
                 continue;
             }
-            let options =
-                RenderOptions { long_edge: Some(PRINT_EDGE), annotations: true, original: false, enlarge: true };
+            let options = RenderOptions {
+                long_edge: Some(PRINT_EDGE),
+                annotations: true,
+                original: false,
+                enlarge: true,
+                frame: 0,
+            };
             let image = self.media.render(id, options)?;
             pages.push(chairside_media::render::page(&image, &self.print_header(std::slice::from_ref(id))?)?);
         }
@@ -338,9 +344,10 @@ impl Library {
         for slot in &view.slots {
             let place = slot.slot.row as usize * cols + slot.slot.col as usize;
             let Some(doc) = &slot.document_id else { continue };
-            let image = self
-                .media
-                .render(doc, RenderOptions { long_edge: Some(1024), annotations, original: false, enlarge: true })?;
+            let image = self.media.render(
+                doc,
+                RenderOptions { long_edge: Some(1024), annotations, original: false, enlarge: true, frame: 0 },
+            )?;
             // The slot's own turn (a mount shows an upper occlusal upside down, as seen).
             let image = chairside_media::render::turn(image, slot.slot.rotation);
             if let Some(cell) = cells.get_mut(place) {
@@ -379,8 +386,8 @@ impl Library {
 
     /// The document as the viewer shows it: adjusted (or, with `original`, as it is), without
     /// annotations (the viewer draws those as a layer), as a JPEG whose long edge is at most
-    /// `long_edge`. Audited as a view.
-    pub fn view_adjusted(&self, id: &str, long_edge: u32, original: bool) -> Result<Vec<u8>, AppError> {
+    /// `long_edge`; `frame` of a multi-frame DICOM. Audited as a view.
+    pub fn view_adjusted(&self, id: &str, long_edge: u32, original: bool, frame: u32) -> Result<Vec<u8>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
         let image = self.media.render(
             id,
@@ -389,21 +396,22 @@ impl Library {
                 annotations: false,
                 original,
                 enlarge: false,
+                frame,
             },
         )?;
         let jpeg = chairside_media::render::encode(&image, false)?;
-        self.audit_view(&actor, id, json!({"adjusted": !original, "size": long_edge}))?;
+        self.audit_frame_view(&actor, id, frame, json!({"adjusted": !original, "size": long_edge, "frame": frame}))?;
         Ok(jpeg)
     }
 
     /// A grey image's values at full depth through its geometry (see
     /// [`chairside_media::render::GreyView`], encoded), for windowing live in the viewer;
     /// `None` for a colour image. Audited as a view, as the adjusted rendition is.
-    pub fn view_grey(&self, id: &str, long_edge: u32) -> Result<Option<Vec<u8>>, AppError> {
+    pub fn view_grey(&self, id: &str, long_edge: u32, frame: u32) -> Result<Option<Vec<u8>>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
         // The pane's size at most: 4096² samples are 32 MB over IPC.
-        let Some(view) = self.media.grey_view(id, long_edge.clamp(16, 4096))? else { return Ok(None) };
-        self.audit_view(&actor, id, json!({"grey": true, "size": long_edge}))?;
+        let Some(view) = self.media.grey_view(id, long_edge.clamp(16, 4096), frame)? else { return Ok(None) };
+        self.audit_frame_view(&actor, id, frame, json!({"grey": true, "size": long_edge, "frame": frame}))?;
         Ok(Some(view.encode()))
     }
 

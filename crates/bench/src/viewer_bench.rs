@@ -172,7 +172,7 @@ pub fn run(dir: &Path) -> Result<(), String> {
     let mut bytes = 0;
     for _ in 0..5 {
         let t = Instant::now();
-        let v = lib.view_grey(xray_id, 1200).map_err(|e| e.to_string())?.ok_or("the X-ray has no grey view")?;
+        let v = lib.view_grey(xray_id, 1200, 0).map_err(|e| e.to_string())?.ok_or("the X-ray has no grey view")?;
         greys.push(t.elapsed().as_secs_f64() * 1000.0);
         bytes = v.len();
     }

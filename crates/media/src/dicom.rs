@@ -8,6 +8,7 @@ use std::io::{Cursor, Read};
 use chrono::{Local, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use dicom_object::{DefaultDicomObject, OpenFileOptions, file::ReadPreamble};
 use dicom_pixeldata::PixelDecoder;
+use dicom_transfer_syntax_registry::{TransferSyntaxIndex, TransferSyntaxRegistry};
 use image::DynamicImage;
 
 use crate::decode::{DecodeError, Limits};
@@ -22,6 +23,80 @@ pub struct DicomInfo {
     pub modality: Option<String>,
     /// Acquisition (else content, else study) time, UTC RFC 3339; DICOM times are local.
     pub captured_at: Option<String>,
+    /// The attributes a reader of the image wants to see, kept in `blobs.details_json`.
+    pub attributes: DicomAttributes,
+}
+
+/// The attributes that matter to whoever reads the image (and to checking it is in the right
+/// chart), as the file gives them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct DicomAttributes {
+    /// As the file spells it: family^given^middle^prefix^suffix.
+    pub patient_name: Option<String>,
+    pub patient_id: Option<String>,
+    /// YYYY-MM-DD.
+    pub study_date: Option<String>,
+    pub study_description: Option<String>,
+    pub body_part: Option<String>,
+    /// Millimetres between rows, then between columns, at the patient.
+    pub pixel_spacing_mm: Option<Vec<f64>>,
+    /// The same at the detector.
+    pub imager_pixel_spacing_mm: Option<Vec<f64>>,
+    /// The file's window presets: centre, width and its name for each.
+    pub windows: Vec<WindowPreset>,
+    /// Milliseconds between frames of a cine (Frame Time, else from Cine Rate or the
+    /// recommended frame rate).
+    pub frame_ms: Option<f64>,
+    pub transfer_syntax: Option<String>,
+    pub manufacturer: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct WindowPreset {
+    pub center: f64,
+    pub width: f64,
+    pub name: Option<String>,
+}
+
+impl DicomInfo {
+    /// What `blobs.details_json` keeps under `dicom`.
+    pub fn details(&self) -> serde_json::Value {
+        let mut v = serde_json::json!({ "frames": self.frames, "modality": self.modality });
+        if let (Some(map), Ok(serde_json::Value::Object(attrs))) =
+            (v.as_object_mut(), serde_json::to_value(&self.attributes))
+        {
+            map.extend(attrs);
+        }
+        v
+    }
+}
+
+/// Why a DICOM file may belong to another patient than the chart it is in, if it may: its
+/// Patient ID differs from the chart number, or no part of its Patient Name is in the chart's
+/// name. Absent attributes (an anonymised export) say nothing; case, accents' absence and the
+/// order of the name's parts do not matter.
+pub fn patient_mismatch(details: &serde_json::Value, name: &str, chart_number: Option<&str>) -> Option<String> {
+    let dicom = details.get("dicom")?;
+    let field = |k: &str| dicom.get(k).and_then(|v| v.as_str()).map(str::trim).filter(|v| !v.is_empty());
+    let mut why = Vec::new();
+    if let (Some(file_id), Some(chart)) = (field("patient_id"), chart_number.map(str::trim).filter(|c| !c.is_empty()))
+        && !file_id.eq_ignore_ascii_case(chart)
+    {
+        why.push(format!("its Patient ID is {file_id:?}, the chart number is {chart:?}"));
+    }
+    if let Some(file_name) = field("patient_name") {
+        let words = |s: &str| -> Vec<String> {
+            s.split(|c: char| c == '^' || c == ',' || c == '=' || c.is_whitespace())
+                .map(|w| w.trim_matches('.').to_lowercase())
+                .filter(|w| w.chars().count() > 1)
+                .collect()
+        };
+        let chart_words = words(name);
+        if !words(file_name).iter().any(|w| chart_words.contains(w)) {
+            why.push(format!("its Patient Name is {:?}, the chart is {name:?}", file_name.replace('^', " ").trim()));
+        }
+    }
+    (!why.is_empty()).then(|| format!("this DICOM file may be another patient's: {}", why.join("; ")))
 }
 
 /// The bounded structure walk; a deflated data set is inflated (at most `max_bytes`) first.
@@ -121,7 +196,54 @@ fn info_of(obj: &DefaultDicomObject, limits: &Limits) -> Result<DicomInfo, Decod
         .and_then(|dt| date_time(&dt, dt.get(8..)))
         .or_else(|| text(obj, "ContentDate").and_then(|d| date_time(&d, text(obj, "ContentTime").as_deref())))
         .or_else(|| text(obj, "StudyDate").and_then(|d| date_time(&d, text(obj, "StudyTime").as_deref())));
-    Ok(DicomInfo { width, height, frames, modality: text(obj, "Modality"), captured_at })
+    Ok(DicomInfo { width, height, frames, modality: text(obj, "Modality"), captured_at, attributes: attributes(obj) })
+}
+
+fn attributes(obj: &DefaultDicomObject) -> DicomAttributes {
+    let any_floats = |name: &str| -> Option<Vec<f64>> {
+        let v = obj.element_by_name(name).ok()?.to_multi_float64().ok()?;
+        (!v.is_empty() && v.iter().all(|x| x.is_finite())).then_some(v)
+    };
+    let centers = any_floats("WindowCenter").unwrap_or_default();
+    let widths = any_floats("WindowWidth").unwrap_or_default();
+    let names: Vec<String> = text(obj, "WindowCenterWidthExplanation")
+        .map(|t| t.split('\\').map(|s| s.trim().to_string()).collect())
+        .unwrap_or_default();
+    let windows = centers
+        .iter()
+        .zip(&widths)
+        .enumerate()
+        .filter(|(_, (_, w))| **w > 0.0)
+        .map(|(i, (c, w))| WindowPreset {
+            center: *c,
+            width: *w,
+            name: names.get(i).filter(|n| !n.is_empty()).cloned(),
+        })
+        .collect();
+    let positive = |name: &str| any_floats(name).and_then(|v| v.first().copied()).filter(|x| *x > 0.0);
+    let frame_ms = positive("FrameTime")
+        .or_else(|| positive("CineRate").map(|r| 1000.0 / r))
+        .or_else(|| positive("RecommendedDisplayFrameRate").map(|r| 1000.0 / r));
+    let study_date = text(obj, "StudyDate").and_then(|d| {
+        let d = NaiveDate::parse_from_str(d.get(0..8)?, "%Y%m%d").ok()?;
+        Some(d.format("%Y-%m-%d").to_string())
+    });
+    let ts = obj.meta().transfer_syntax().trim_end_matches('\0').to_string();
+    let transfer_syntax =
+        TransferSyntaxRegistry.get(&ts).map(|t| t.name().to_string()).or(Some(ts).filter(|t| !t.is_empty()));
+    DicomAttributes {
+        patient_name: text(obj, "PatientName"),
+        patient_id: text(obj, "PatientID"),
+        study_date,
+        study_description: text(obj, "StudyDescription"),
+        body_part: text(obj, "BodyPartExamined"),
+        pixel_spacing_mm: floats(obj, "PixelSpacing"),
+        imager_pixel_spacing_mm: floats(obj, "ImagerPixelSpacing"),
+        windows,
+        frame_ms,
+        transfer_syntax,
+        manufacturer: text(obj, "Manufacturer"),
+    }
 }
 
 /// One decoded frame must fit the decoded-pixel budget: rows × columns × samples × bytes per
@@ -143,13 +265,21 @@ pub fn render_first_frame(bytes: &[u8], limits: &Limits) -> Result<DynamicImage,
     decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))
 }
 
-/// The first frame at full depth for the viewer's tools: a grey image as its modality values
+/// A frame at full depth for the viewer's tools: a grey image as its modality values
 /// (rescale slope and intercept applied), with the file's first window (else its full range)
 /// and whether it is MONOCHROME1 (shown inverted); a colour one as RGB8.
-pub fn render_plane(bytes: &[u8], limits: &Limits) -> Result<(crate::render::Plane, [f64; 2], bool), DecodeError> {
+pub fn render_plane(
+    bytes: &[u8],
+    frame: u32,
+    limits: &Limits,
+) -> Result<(crate::render::Plane, [f64; 2], bool), DecodeError> {
     let obj = parse(bytes, limits)?;
     check_frame_budget(&obj, limits)?;
-    let decoded = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
+    let frames = number(&obj, "NumberOfFrames").unwrap_or(1).max(1);
+    if frame >= frames {
+        return Err(DecodeError::Corrupt(format!("it has {frames} frame(s); there is no frame {}", frame + 1)));
+    }
+    let decoded = obj.decode_pixel_data_frame(frame).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
     let (w, h) = (decoded.columns(), decoded.rows());
     if decoded.samples_per_pixel() != 1 {
         let image = decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
@@ -188,4 +318,24 @@ pub fn pixel_spacing(bytes: &[u8], limits: &Limits) -> Result<Option<(f64, f64)>
         return Ok(Some((x / magnification, y / magnification)));
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::patient_mismatch;
+    use serde_json::json;
+
+    #[test]
+    fn a_patient_mismatch_is_told_by_id_or_by_no_shared_name() {
+        let file = |name: Option<&str>, id: Option<&str>| json!({"dicom": {"patient_name": name, "patient_id": id}});
+        let same = file(Some("KOVAČ^ANA^^DR"), Some("c-1001"));
+        assert_eq!(patient_mismatch(&same, "Ana Kovač", Some("C-1001")), None, "case and order do not matter");
+        assert_eq!(patient_mismatch(&same, "Ana Kovač", None), None, "a chart without a number: the name decides");
+        let other_id = patient_mismatch(&same, "Ana Kovač", Some("C-2002")).expect("another chart number");
+        assert!(other_id.contains("C-2002") && !other_id.contains("Patient Name"), "{other_id}");
+        let stranger = patient_mismatch(&file(Some("Diaz^Bruno"), None), "Ana Kovač", Some("C-1001"));
+        assert!(stranger.expect("another name").contains("Diaz Bruno"));
+        assert_eq!(patient_mismatch(&file(None, None), "Ana Kovač", Some("C-1")), None, "anonymised: nothing to say");
+        assert_eq!(patient_mismatch(&json!({"mesh": {}}), "Ana", None), None, "not a DICOM");
+    }
 }

@@ -231,7 +231,7 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             height: info.height,
             exif: None,
             captured_at: info.captured_at.clone(),
-            details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
+            details: Some(json!({ "dicom": info.details() })),
             thumbnails: None,
         });
     }
@@ -276,8 +276,8 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 width: info.width,
                 height: info.height,
                 exif: None,
+                details: Some(json!({ "dicom": info.details() })),
                 captured_at: info.captured_at,
-                details: Some(json!({ "dicom": { "frames": info.frames, "modality": info.modality } })),
                 thumbnails,
             })
         }

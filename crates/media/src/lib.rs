@@ -156,6 +156,9 @@ pub struct DocumentDetails {
     pub moved_to: Option<String>,
     /// The document it was moved from, in another patient's chart.
     pub moved_from: Option<String>,
+    /// Why the file may be another patient's (a DICOM whose Patient ID or Name disagrees with
+    /// the chart); set by whoever knows the chart.
+    pub patient_mismatch: Option<String>,
 }
 
 /// How to render a document for `render` and printing.
@@ -168,6 +171,8 @@ pub struct RenderOptions {
     pub original: bool,
     /// Enlarge a smaller image to `long_edge` (printing).
     pub enlarge: bool,
+    /// Which frame of a multi-frame DICOM (0, the first, for every other kind).
+    pub frame: u32,
 }
 
 pub struct Media {
@@ -313,6 +318,7 @@ impl Media {
                 calibration: annotations::calibration(id, spacing),
                 moved_to,
                 moved_from,
+                patient_mismatch: None,
                 document,
             })
         })
@@ -414,7 +420,7 @@ impl Media {
             (self.adjustments(id)?, items, spacing)
         };
         let long_edge = options.long_edge.unwrap_or(u32::MAX);
-        let source = self.source(&doc, &adjustments, long_edge)?;
+        let source = self.source(&doc, &adjustments, long_edge, options.frame)?;
         render::render(
             &source,
             &render::RenderRequest {
@@ -429,7 +435,13 @@ impl Media {
 
     /// A document's original decoded for an output whose long edge is `long_edge` after
     /// `adjustments` (a crop decodes enough of the original for its part).
-    fn source(&self, doc: &Document, adjustments: &Adjustments, long_edge: u32) -> Result<render::Source, MediaError> {
+    fn source(
+        &self,
+        doc: &Document,
+        adjustments: &Adjustments,
+        long_edge: u32,
+        frame: u32,
+    ) -> Result<render::Source, MediaError> {
         let id = doc.summary.id.as_str();
         let format = Format::from_mime(doc.summary.mime)
             .ok_or_else(|| MediaError::NotAnImage { id: id.to_string(), mime: doc.summary.mime.to_string() })?;
@@ -447,15 +459,15 @@ impl Media {
             (w.max(h) as f64 / dw.max(dh).max(1) as f64).clamp(0.01, 1.0)
         });
         let decode_edge = (long_edge as f64 / fraction).min(u32::MAX as f64) as u32;
-        render::decode_source(&bytes, format, stored, doc.summary.orientation, decode_edge, &self.limits)
+        render::decode_source(&bytes, format, stored, doc.summary.orientation, decode_edge, frame, &self.limits)
     }
 
     /// The document's grey values through its adjustments' geometry at full depth, for live
-    /// windowing; `None` for a colour image.
-    pub fn grey_view(&self, id: &str, long_edge: u32) -> Result<Option<render::GreyView>, MediaError> {
+    /// windowing (of `frame`, for a multi-frame DICOM); `None` for a colour image.
+    pub fn grey_view(&self, id: &str, long_edge: u32, frame: u32) -> Result<Option<render::GreyView>, MediaError> {
         let doc = self.get(id)?;
         let adjustments = self.adjustments(id)?;
-        let source = self.source(&doc, &adjustments, long_edge)?;
+        let source = self.source(&doc, &adjustments, long_edge, frame)?;
         render::grey_view(&source, &adjustments, long_edge)
     }
 
@@ -492,9 +504,10 @@ impl Media {
         }
         let doc = self.get(id)?;
         let largest = THUMBNAIL_SIZES[THUMBNAIL_SIZES.len() - 1];
-        let image = match self
-            .render(id, RenderOptions { long_edge: Some(largest), annotations: false, original: false, enlarge: false })
-        {
+        let image = match self.render(
+            id,
+            RenderOptions { long_edge: Some(largest), annotations: false, original: false, enlarge: false, frame: 0 },
+        ) {
             Ok(image) => image,
             // No pixels (a PDF) or a damaged original: the gallery keeps what it has.
             Err(MediaError::NotAnImage { .. } | MediaError::Render(_)) => return Ok(()),

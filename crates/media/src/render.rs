@@ -57,18 +57,20 @@ pub struct Source {
 }
 
 /// Decodes an original for an output whose long edge is at most `long_edge`.
-/// `stored`: its width and height as stored; `orientation`: its EXIF orientation.
+/// `stored`: its width and height as stored; `orientation`: its EXIF orientation; `frame`: which
+/// frame of a multi-frame DICOM.
 pub fn decode_source(
     bytes: &[u8],
     format: Format,
     stored: (u32, u32),
     orientation: u16,
     long_edge: u32,
+    frame: u32,
     limits: &Limits,
 ) -> Result<Source, MediaError> {
     let corrupt = |e: DecodeError| MediaError::Render(e.to_string());
     let (plane, window, base_invert) = match format {
-        Format::Dicom => crate::dicom::render_plane(bytes, limits).map_err(corrupt)?,
+        Format::Dicom => crate::dicom::render_plane(bytes, frame, limits).map_err(corrupt)?,
         Format::Jpeg => {
             let eighths = decode::jpeg_eighths_for(stored.0.max(stored.1), long_edge);
             let (pixels, w, h) = match decode::jpeg_decode_scaled(bytes, eighths) {

@@ -218,6 +218,7 @@ function doc(patientId: string, n: number, captured: Date, kind: Kind, filename:
     calibration: { id: '', mm_per_pixel: null, source: 'none' as const },
     moved_to: null as string | null,
     moved_from: null as string | null,
+    patient_mismatch: null as string | null,
   };
   docs.set(d.id, d);
   return d;
@@ -350,10 +351,10 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     for (const [i, path] of paths.entries()) {
       let r: FileResult;
       if (path.includes('broken')) {
-        r = { path, status: 'rejected', document_id: null, sha256: null, error: { code: 'corrupt_file', message: `${path}: the image is damaged (Premature end of JPEG file)` } };
+        r = { path, status: 'rejected', document_id: null, sha256: null, error: { code: 'corrupt_file', message: `${path}: the image is damaged (Premature end of JPEG file)` }, warnings: [] };
       } else {
         const d = doc(String(a.patientId), 90_000 + docs.size, new Date(), 'intraoral', path.split('/').pop() ?? path);
-        r = { path, status: 'imported', document_id: d.id, sha256: d.sha256, error: null };
+        r = { path, status: 'imported', document_id: d.id, sha256: d.sha256, error: null, warnings: [] };
       }
       results.push(r);
       await emit('import-progress', { import_id: a.importId, done: i + 1, total: paths.length, result: r });
@@ -475,7 +476,7 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     const kind = (v && v.next !== null ? v.slots[v.next].slot.kind : 'intraoral') as Kind;
     const d = doc(active.id, 97_000 + docs.size, new Date(), kind, `capture-${docs.size}.jpg`);
     const slot = v ? fillNext(v, d.id) : null;
-    return { file: { path: 'camera', status: 'imported', document_id: d.id, sha256: d.sha256, error: null }, slot };
+    return { file: { path: 'camera', status: 'imported', document_id: d.id, sha256: d.sha256, error: null, warnings: [] }, slot };
   },
   sync_settings: () => ({ config: syncConfig, secret: { kind: 'keychain' } }),
   sync_status: () => syncStatus,
@@ -629,7 +630,7 @@ const handlers: Record<Command, (a: Args) => unknown> = {
   video_source: (a) => {
     const d = need(docs.get(String(a.id)), 'document_not_found', 'document');
     if (!d.mime.startsWith('video/')) throw new Refusal('not_a_video', `document ${d.id} (${d.mime}) is not a video`);
-    return { state: 'ready', proxy: false };
+    return { state: 'ready', proxy: false, url: `media://localhost/video/${d.id}` };
   },
   save_video_frame: () => {
     throw new Refusal('render_failed', 'saving a frame needs the real backend');

@@ -190,7 +190,7 @@ export const api = {
   moveDocuments: (ids: string[], toPatient: string, reason: string) => call<Moved[]>('move_documents', { ids, toPatient, reason }),
   /** The document as adjusted to a PNG, JPEG or PDF page (a full path). */
   /** A grey image's values at full depth (lib/tone.ts reads them); refused (`not_grey`) for a colour image. */
-  greyView: (id: string, size: number) => call<ArrayBuffer>('grey_view', { id, size }),
+  greyView: (id: string, size: number, frame = 0) => call<ArrayBuffer>('grey_view', { id, size, frame }),
   videoSource: (id: string) => call<VideoSource>('video_source', { id }),
   saveVideoFrame: (id: string, atS: number) => call<SavedFrame>('save_video_frame', { id, atS }),
   renderDocument: (id: string, out: string, annotations: boolean) => call<Rendered>('render_document', { id, out, annotations }),
@@ -218,9 +218,9 @@ export function originalUrl(documentId: string): string {
 /** Formats a webview can draw itself; others are shown through their largest preview. */
 const DRAWABLE = new Set(['image/jpeg', 'image/png', 'image/webp', 'image/gif', 'image/bmp']);
 /** The document as adjusted (or as it is, `original`), rendered by the backend; the version
- * makes each edit a new address. */
-export function adjustedUrl(id: string, version: number, original = false): string {
-  return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}`, 'media');
+ * makes each edit a new address; `frame` of a multi-frame DICOM. */
+export function adjustedUrl(id: string, version: number, original = false, frame = 0): string {
+  return convertFileSrc(`${original ? 'view-original' : 'view'}/${id}/2048/${version}${frame > 0 ? `/${frame}` : ''}`, 'media');
 }
 
 /** A video (MP4, MOV, WebM): played, not shown as a picture. */
@@ -229,9 +229,6 @@ export function isVideo(mime: string): boolean {
 }
 
 /** Where the player reads a video from, by byte ranges (its original or its H.264 copy). */
-export function videoUrl(id: string): string {
-  return convertFileSrc(`video/${id}`, 'media');
-}
 
 /** A 3D model (STL, PLY, OBJ): shown by the 3D viewer, not as a picture. */
 export function isModel(mime: string): boolean {

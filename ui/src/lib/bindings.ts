@@ -53,7 +53,12 @@ moved_to: string | null,
 /**
  * The document it was moved from, in another patient's chart.
  */
-moved_from: string | null, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, 
+moved_from: string | null, 
+/**
+ * Why the file may be another patient's (a DICOM whose Patient ID or Name disagrees with
+ * the chart); set by whoever knows the chart.
+ */
+patient_mismatch: string | null, clinic_id: string, patient_id: string, imported_at: string, imported_by: string, workstation: string, source: string, archived_at: string | null, archived_by: string | null, archive_reason: string | null, notes: string | null, 
 /**
  * What the file's kind tells beyond its size: `{"mesh": {vertices, faces, bbox_min_mm,
  * bbox_max_mm, vertex_colours, binary}}`, `{"dicom": {frames, modality}}`.
@@ -74,7 +79,11 @@ export type Plan = { id: string, patient_id: string, title: string, status: stri
 
 export type FileStatus = "imported" | "duplicate" | "rejected";
 
-export type FileResult = { path: string, status: FileStatus, document_id: string | null, sha256: string | null, error: ErrorPayload | null, };
+export type FileResult = { path: string, status: FileStatus, document_id: string | null, sha256: string | null, error: ErrorPayload | null, 
+/**
+ * What is worth a look although the file was stored (a DICOM naming another patient).
+ */
+warnings: Array<string>, };
 
 export type LibraryStatus = { data_dir: string, documents: number, thumbnails_in_progress: number, user: string, workstation: string, version: string, };
 
@@ -548,7 +557,11 @@ audio: string | null,
  */
 playable: boolean, };
 
-export type VideoSource = { state: string, proxy: boolean, };
+export type VideoSource = { state: string, proxy: boolean, 
+/**
+ * Where the player reads it: the app's loopback video server (`video_server.rs`).
+ */
+url: string, };
 
 export type SavedFrame = { 
 /**

@@ -318,6 +318,9 @@ fn import(lib: &Library, patient: &str, kind: Option<String>, paths: &[PathBuf])
             (Some(id), None) => say!("[{}/{}] {} {} {id}", p.done, p.total, r.status, r.path),
             (None, None) => say!("[{}/{}] {} {}", p.done, p.total, r.status, r.path),
         }
+        for w in &r.warnings {
+            say!("  warning: {w}");
+        }
     })?;
     lib.wait_for_thumbnails();
     let rejected = results.iter().filter(|r| r.status == FileStatus::Rejected).count();
