@@ -517,7 +517,8 @@ fn dicom_in_every_encoding_is_previewed_multi_frame_files_are_scrolled_and_a_str
         (r[0].document_id.clone().expect("id"), r[0].warnings.clone())
     };
 
-    // Uncompressed, JPEG-LS lossless, JPEG lossless (process 14), JPEG baseline colour cine.
+    // Uncompressed, JPEG-LS lossless, JPEG lossless (process 14), JPEG baseline colour cine,
+    // 12-bit lossy JPEG (extended, process 4).
     let (ct, warnings) = import(&own, "dcm_ct_small.dcm");
     assert!(warnings.is_empty(), "the file's own chart: {warnings:?}");
     let mut ids = vec![ct.clone()];

@@ -261,6 +261,9 @@ fn check_frame_budget(obj: &DefaultDicomObject, limits: &Limits) -> Result<(), D
 pub fn render_first_frame(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, DecodeError> {
     let obj = parse(bytes, limits)?;
     check_frame_budget(&obj, limits)?;
+    if let Some(plane) = jpeg12_plane(&obj, 0, limits) {
+        return Ok(windowed(plane?));
+    }
     let decoded = obj.decode_pixel_data_frame(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))?;
     decoded.to_dynamic_image(0).map_err(|e| DecodeError::Corrupt(format!("no preview: {e}")))
 }
@@ -279,6 +282,9 @@ pub fn render_plane(
     if frame >= frames {
         return Err(DecodeError::Corrupt(format!("it has {frames} frame(s); there is no frame {}", frame + 1)));
     }
+    if let Some(plane) = jpeg12_plane(&obj, frame, limits) {
+        return plane;
+    }
     let decoded = obj.decode_pixel_data_frame(frame).map_err(|e| DecodeError::Corrupt(format!("no pixels: {e}")))?;
     let (w, h) = (decoded.columns(), decoded.rows());
     if decoded.samples_per_pixel() != 1 {
@@ -296,6 +302,72 @@ pub fn render_plane(
     };
     let inverted = decoded.photometric_interpretation().as_str() == "MONOCHROME1";
     Ok((crate::render::Plane::Grey { values, w, h }, window, inverted))
+}
+
+type Plane = (crate::render::Plane, [f64; 2], bool);
+
+/// JPEG Extended (process 2 & 4), the transfer syntax of 12-bit lossy JPEG.
+const JPEG_EXTENDED: &str = "1.2.840.10008.1.2.4.51";
+
+/// A frame of 12-bit lossy JPEG, which dicom-rs cannot decode, through libjpeg-turbo
+/// ([`crate::jpeg12`]); `None` for any other encoding (dicom-rs decodes those).
+fn jpeg12_plane(obj: &DefaultDicomObject, frame: u32, limits: &Limits) -> Option<Result<Plane, DecodeError>> {
+    if obj.meta().transfer_syntax().trim_end_matches('\0') != JPEG_EXTENDED {
+        return None;
+    }
+    let fragments = obj.element(dicom_dictionary_std::tags::PIXEL_DATA).ok()?.value().fragments()?;
+    let frames = number(obj, "NumberOfFrames").unwrap_or(1).max(1);
+    // One frame may span several fragments; several frames take one fragment each.
+    let jpeg = if frames == 1 {
+        fragments.concat()
+    } else if fragments.len() == frames as usize {
+        fragments.get(frame as usize)?.clone()
+    } else {
+        return None;
+    };
+    if crate::jpeg12::precision(&jpeg) != Some(12) {
+        return None;
+    }
+    let no_pixels = |e: String| DecodeError::Corrupt(format!("no pixels: {e}"));
+    Some(crate::jpeg12::decode(&jpeg, limits.max_pixels).map_err(no_pixels).map(|d| {
+        let (w, h) = (d.width, d.height);
+        if d.channels == 3 {
+            let pixels = d.samples.iter().map(|s| (s.clamp(&0, &4095) >> 4) as u8).collect();
+            return (crate::render::Plane::Rgb { pixels, w, h }, [127.5, 255.0], false);
+        }
+        let scalar = |name: &str| obj.element_by_name(name).ok()?.to_float64().ok().filter(|v| v.is_finite());
+        let (slope, intercept) = (scalar("RescaleSlope").unwrap_or(1.0), scalar("RescaleIntercept").unwrap_or(0.0));
+        let values: Vec<f32> = d.samples.iter().map(|s| (*s as f64 * slope + intercept) as f32).collect();
+        let window = match attributes(obj).windows.first() {
+            Some(first) => [first.center, first.width],
+            None => crate::render::full_range(&values),
+        };
+        let inverted = text(obj, "PhotometricInterpretation").as_deref() == Some("MONOCHROME1");
+        (crate::render::Plane::Grey { values, w, h }, window, inverted)
+    }))
+}
+
+/// A plane as an 8-bit image through its window (the thumbnail of a 12-bit JPEG DICOM).
+fn windowed((plane, [center, width], inverted): Plane) -> DynamicImage {
+    match plane {
+        crate::render::Plane::Rgb { pixels, w, h } => image::RgbImage::from_raw(w, h, pixels)
+            .map(DynamicImage::ImageRgb8)
+            .unwrap_or_else(|| DynamicImage::new_rgb8(w, h)),
+        crate::render::Plane::Grey { values, w, h } => {
+            let low = center - width / 2.0;
+            let k = 255.0 / width.max(f64::MIN_POSITIVE);
+            let grey = values
+                .iter()
+                .map(|v| {
+                    let g = ((*v as f64 - low) * k).round().clamp(0.0, 255.0) as u8;
+                    if inverted { 255 - g } else { g }
+                })
+                .collect();
+            image::GrayImage::from_raw(w, h, grey)
+                .map(DynamicImage::ImageLuma8)
+                .unwrap_or_else(|| DynamicImage::new_luma8(w, h))
+        }
+    }
 }
 
 fn floats(obj: &DefaultDicomObject, name: &str) -> Option<Vec<f64>> {

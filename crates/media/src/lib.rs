@@ -20,6 +20,7 @@ pub mod health;
 pub mod heif;
 pub mod import;
 pub mod inventory;
+mod jpeg12;
 pub mod mesh;
 pub mod moves;
 pub mod pdf;
