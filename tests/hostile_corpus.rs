@@ -295,5 +295,26 @@ pub fn corpus() -> Vec<(String, Vec<u8>)> {
         let noise: Vec<u8> = (0..4096).map(|_| rng.next() as u8).collect();
         add(format!("noise_{i}.dcm"), noise);
     }
+    // 12-bit JPEG inside DICOM (decoded by our own libjpeg-turbo call): its JPEG data flipped
+    // and its header claiming other sizes; the encapsulation stays intact, so only the decoder
+    // is tried. Stored without a preview at worst, never a crash.
+    let nm = fixture("dcm_nm_jpeg_ext12.dcm");
+    let soi = nm.windows(2).rposition(|w| w == [0xFF, 0xD8]).unwrap_or(nm.len() / 2);
+    for i in 0..12 {
+        let mut b = nm.clone();
+        for _ in 0..6 {
+            let at = soi + (rng.next() as usize % (nm.len() - soi));
+            b[at] ^= 1 << (rng.next() % 8);
+        }
+        add(format!("dicom_jpeg12_flip_{i}.dcm"), b);
+    }
+    if let Some(sof) = nm.windows(2).position(|w| w == [0xFF, 0xC1]) {
+        for (i, (h, w)) in [(0xFFFFu16, 0xFFFFu16), (0, 256), (1, 1)].into_iter().enumerate() {
+            let mut b = nm.clone();
+            b[sof + 5..sof + 7].copy_from_slice(&h.to_be_bytes());
+            b[sof + 7..sof + 9].copy_from_slice(&w.to_be_bytes());
+            add(format!("dicom_jpeg12_sof_{i}_{w}x{h}.dcm"), b);
+        }
+    }
     files
 }
