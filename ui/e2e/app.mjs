@@ -683,6 +683,34 @@ test('an iPhone HEIC opens in the viewer, painted from its rendition', async () 
   }
 });
 
+test('a multi-frame ultrasound is scrolled frame by frame and played as a cine; a file naming another patient is flagged', async () => {
+  const res = await invoke('import_files', { importId: 'e2e-cine', patientId, paths: [join(fixtures, 'dcm_us_jpeg_30frames.dcm')], kind: null });
+  assertEq(res.ok?.[0]?.status, 'imported', `the cine imported: ${JSON.stringify(res)}`);
+  assert(res.ok[0].warnings.some((w) => w.includes('PLA')), `flagged at import: ${JSON.stringify(res.ok[0].warnings)}`);
+  const id = res.ok[0].document_id;
+  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the cine tile', 20000);
+  await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+  try {
+    const readout = () => text('[data-testid=frame-readout]');
+    await until(async () => (await readout()) === 'Frame 1 / 30', 'the frame bar', 15000);
+    assert(((await text('[data-testid=patient-mismatch]')) ?? '').includes('another patient'), 'the warning over the image');
+    assert(((await text('[data-testid=dicom-facts]')) ?? '').includes('US'), `its facts: ${await text('[data-testid=dicom-facts]')}`);
+    const painted = (frame) => wd.exec(`const i = document.querySelector('.viewer img'); return !!i && i.src.endsWith('%2F${frame}') && i.complete && i.naturalWidth > 0;`);
+    await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'ArrowDown' }));");
+    await until(async () => (await readout()) === 'Frame 2 / 30', 'the next frame with ↓', 5000);
+    await until(() => painted(1), 'frame 2 painted', 15000);
+    await wd.exec("const p = document.querySelector('.viewer .pane'); p.dispatchEvent(new WheelEvent('wheel', { deltaY: 120, bubbles: true, cancelable: true }));");
+    await until(async () => (await readout()) === 'Frame 3 / 30', 'the wheel steps a frame', 5000);
+    await clickCss('[data-testid=cine]');
+    // The cine moves on by itself, a frame once the last has been painted.
+    await until(async () => Number((await readout()).match(/Frame (\d+)/)[1]) >= 8, 'the cine playing', 20000);
+    await shot('35-cine-ultrasound');
+    await clickCss('[data-testid=cine]');
+  } finally {
+    await clickButton('✕ Close', '.viewer');
+  }
+});
+
 test('a video plays in the viewer, an HEVC one from its H.264 copy, and a frame is saved as a photo', async () => {
   const res = await invoke('import_files', { importId: 'e2e-video', patientId, paths: [join(fixtures, 'vid_h264_rot90.mp4'), join(fixtures, 'vid_hevc.mov')], kind: null });
   assertEq(res.ok?.map((r) => r.status).join(), 'imported,imported', `the videos imported: ${JSON.stringify(res)}`);
