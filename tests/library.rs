@@ -581,3 +581,35 @@ fn dicom_in_every_encoding_is_previewed_multi_frame_files_are_scrolled_and_a_str
     }
     assert!(views() - before <= 1, "{} events for one scroll", views() - before);
 }
+
+#[test]
+fn a_dicomdir_imports_the_files_it_lists_as_one_action_and_never_a_file_outside_its_folder() {
+    let (d, lib, p) = open_with(|_| {});
+    let r = lib.import_paths(&p, &[fixture("dicomdir/DICOMDIR")], None, "test", &|_| {}).expect("import");
+    assert_eq!(r.len(), 31, "the 31 instances it lists");
+    assert!(r.iter().all(|f| f.status == "imported"), "{:?}", r.iter().find(|f| f.status != "imported"));
+    assert!(r.iter().all(|f| !f.path.ends_with("DICOMDIR")), "the index is not a document");
+    // The same folder imported as a folder: the DICOMDIR is passed over, the rest are known.
+    let r = lib.import_paths(&p, &[fixture("dicomdir")], None, "test", &|_| {}).expect("import");
+    assert_eq!((r.len(), r.iter().filter(|f| f.status == "duplicate").count()), (31, 31));
+
+    // An index naming files outside its folder is refused whole; nothing is read or stored.
+    let bad = d.path().join("cd");
+    std::fs::create_dir_all(&bad).expect("mkdir");
+    let index = std::fs::read(fixture("dicomdir/DICOMDIR")).expect("fixture");
+    let mut escaped = index.clone();
+    let mut at = 0;
+    while let Some(i) = escaped[at..].windows(8).position(|w| w == b"77654033") {
+        escaped[at + i..at + i + 8].copy_from_slice(b"..\\..\\..");
+        at += i + 8;
+    }
+    assert_eq!(escaped.len(), index.len(), "same length, same structure");
+    std::fs::write(bad.join("DICOMDIR"), escaped).expect("write");
+    let before = lib.document_count().expect("count");
+    let r = lib.import_paths(&p, &[bad.join("DICOMDIR")], None, "test", &|_| {}).expect("import");
+    assert_eq!(r.len(), 1);
+    let e = r[0].error.as_ref().expect("refused");
+    assert_eq!(e.code, "corrupt_file");
+    assert!(e.message.contains("outside its folder"), "{}", e.message);
+    assert_eq!(lib.document_count().expect("count"), before);
+}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chairside_media::{ImportRequest, ImportStatus, KeptCopy, Kind, MediaError};
+use chairside_media::{ImportRequest, ImportStatus, KeptCopy, Kind, Limits, MediaError};
 use serde::Serialize;
 use serde_json::json;
 
@@ -94,8 +94,11 @@ pub struct ImportProgress<'a> {
 }
 
 /// Files named directly are always tried; inside folders, hidden files (`.DS_Store`, editor
-/// temp files…) are skipped. Symlinked folders are not followed (no loops).
-fn expand(paths: &[PathBuf], out: &mut Vec<PathBuf>, problems: &mut Vec<FileResult>) {
+/// temp files…) are skipped. Symlinked folders are not followed (no loops). A DICOMDIR (a
+/// CD or USB stick from a radiology centre) is an index, not an image: named directly, it
+/// stands for the files it lists; met in a folder, it is passed over, the folder's files
+/// being imported anyway.
+fn expand(paths: &[PathBuf], limits: &Limits, out: &mut Vec<PathBuf>, problems: &mut Vec<FileResult>) {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<FileResult>) {
         let mut entries: Vec<_> = match std::fs::read_dir(dir) {
             Ok(rd) => rd.flatten().collect(),
@@ -117,14 +120,24 @@ fn expand(paths: &[PathBuf], out: &mut Vec<PathBuf>, problems: &mut Vec<FileResu
             let path = e.path();
             match e.file_type() {
                 Ok(t) if t.is_dir() => walk(&path, out, problems),
-                Ok(_) => out.push(path),
-                Err(_) => out.push(path),
+                _ if chairside_media::dicom::is_dicomdir(&path) => {}
+                _ => out.push(path),
             }
         }
     }
     for p in paths {
         if p.is_dir() {
             walk(p, out, problems);
+        } else if chairside_media::dicom::is_dicomdir(p) {
+            match chairside_media::dicom::dicomdir_files(p, limits) {
+                Ok(files) => out.extend(files),
+                Err(e) => problems.push(rejected(
+                    p,
+                    "corrupt_file",
+                    format!("{}: the DICOMDIR cannot be read: {e}", p.display()),
+                    true,
+                )),
+            }
         } else {
             out.push(p.clone());
         }
@@ -159,7 +172,7 @@ impl Library {
         self.patient(patient_id)?;
         let mut files = Vec::new();
         let mut problems = Vec::new();
-        expand(paths, &mut files, &mut problems);
+        expand(paths, self.media.limits(), &mut files, &mut problems);
         let total = files.len() + problems.len();
         let done = AtomicUsize::new(0);
         let report = Mutex::new(());

@@ -162,6 +162,57 @@ pub fn inspect_large(path: &std::path::Path, limits: &Limits) -> Result<DicomInf
     info_of(&obj, limits)
 }
 
+/// Whether a file is a DICOMDIR by its name (the standard spells it so on every medium).
+pub fn is_dicomdir(path: &std::path::Path) -> bool {
+    path.file_name().is_some_and(|n| n.eq_ignore_ascii_case("DICOMDIR"))
+}
+
+/// The most files one DICOMDIR may name.
+const DICOMDIR_MAX_FILES: usize = 100_000;
+
+/// The files a DICOMDIR names (its records' Referenced File IDs), in its order, each once,
+/// resolved inside the DICOMDIR's own folder: a component that is empty, `.`/`..`, or not
+/// plain text, refuses the whole index rather than read a file outside the medium.
+pub fn dicomdir_files(path: &std::path::Path, limits: &Limits) -> Result<Vec<std::path::PathBuf>, DecodeError> {
+    let unreadable = |e: std::io::Error| DecodeError::Corrupt(format!("it could not be read: {e}"));
+    let len = std::fs::metadata(path).map_err(unreadable)?.len();
+    if len > limits.max_bytes {
+        return Err(DecodeError::Corrupt(format!("a {len}-byte DICOMDIR is over the {}-byte limit", limits.max_bytes)));
+    }
+    let bytes = std::fs::read(path).map_err(unreadable)?;
+    let obj = parse(&bytes, limits)?;
+    let records = obj
+        .element(dicom_dictionary_std::tags::DIRECTORY_RECORD_SEQUENCE)
+        .map_err(|_| DecodeError::Corrupt("it is not a DICOMDIR: it has no directory records".into()))?;
+    let root = path.parent().unwrap_or(std::path::Path::new("."));
+    let mut files = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for record in records.items().unwrap_or_default() {
+        let Ok(id) = record.element(dicom_dictionary_std::tags::REFERENCED_FILE_ID) else { continue };
+        let parts = id.to_multi_str().map_err(|e| DecodeError::Corrupt(format!("a file ID is not text: {e}")))?;
+        let mut file = root.to_path_buf();
+        for part in parts.iter().map(|p| p.trim_end_matches(['\0', ' ']).trim_start()) {
+            let plain = !part.is_empty()
+                && part != "."
+                && part != ".."
+                && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+            if !plain {
+                return Err(DecodeError::Corrupt(format!(
+                    "it names a file outside its folder or by an invalid name ({part:?})"
+                )));
+            }
+            file.push(part);
+        }
+        if seen.insert(file.clone()) {
+            files.push(file);
+        }
+        if files.len() > DICOMDIR_MAX_FILES {
+            return Err(DecodeError::Corrupt(format!("it names more than {DICOMDIR_MAX_FILES} files")));
+        }
+    }
+    Ok(files)
+}
+
 fn text(obj: &DefaultDicomObject, name: &str) -> Option<String> {
     let v = obj.element_by_name(name).ok()?.to_str().ok()?.trim().trim_end_matches('\0').to_string();
     (!v.is_empty()).then_some(v)

@@ -272,6 +272,11 @@ impl Media {
     }
 
     /// Documents in the library, archived ones included.
+    /// The size limits every import is held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
     pub fn count(&self) -> Result<u64, MediaError> {
         self.db.read(|c| Ok(c.query_row("SELECT count(*) FROM documents", [], |r| r.get(0))?))
     }
