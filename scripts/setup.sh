@@ -9,7 +9,8 @@
 #     (exported PDFs read back by pdfinfo and pdftoppm), gnome-keyring and libsecret-tools (a
 #     real Secret Service for the keychain test, in a private D-Bus session); libde265 and dav1d
 #     (the HEVC and AV1 decoders the embedded libheif links against; cmake builds libheif
-#     itself) and libheif-examples (`heif-convert`, the HEIC benchmark's reference); FFmpeg's
+#     itself) and libheif-examples (`heif-convert`, the HEIC benchmark's reference); poppler-glib
+#     (a PDF's pages drawn for its thumbnails and the viewer); FFmpeg's
 #     libraries (video: probe, poster, proxy; bindgen reads their headers through libclang),
 #     `ffmpeg` (the video benchmark's reference) and GStreamer's libav and good plugins (the
 #     WebKitGTK window plays video through them);
@@ -26,7 +27,7 @@ pkgs=(build-essential cmake nasm pkg-config mount file
     xvfb xauth dbus webkit2gtk-driver chromium
     radosgw ceph-mon ceph-osd ceph-common python3 rclone
     clamav-daemon debootstrap rpm x11-utils openssl poppler-utils gnome-keyring libsecret-tools
-    libde265-dev libdav1d-dev libheif-examples
+    libde265-dev libdav1d-dev libheif-examples libpoppler-glib-dev
     libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libclang-dev ffmpeg
     gstreamer1.0-libav gstreamer1.0-plugins-good)
 need_pkgs=()

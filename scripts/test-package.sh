@@ -25,7 +25,7 @@ if [ "${1:-}" = prepare ]; then
     # busy compiling: the install below still resolves the package's own Depends.
     chroot "$root" apt-get install -y -qq --download-only --no-install-recommends \
         libwebkit2gtk-4.1-0 libgtk-3-0 xdg-utils libde265-0 libdav1d6 \
-        libavformat59 libavcodec59 libswscale6 libavutil57 >"$root.download.log" 2>&1 || true
+        libavformat59 libavcodec59 libswscale6 libavutil57 libpoppler-glib8 >"$root.download.log" 2>&1 || true
     touch "$root/.chairside-root-ready"
     exit 0
 fi

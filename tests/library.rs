@@ -90,7 +90,7 @@ fn viewing_an_original_is_hash_checked_and_audited() {
 }
 
 #[test]
-fn pdfs_are_stored_without_preview_and_truncated_ones_refused() {
+fn pdfs_are_stored_with_their_first_page_as_preview_and_truncated_ones_refused() {
     let (dir, lib, p) = open_with(|_| {});
     // A real one-page PDF (a PDF with no pages, or only the header, is not a scanned document).
     let pdf = chairside_media::pdf::craft::pdf("", &[]);
@@ -105,7 +105,7 @@ fn pdfs_are_stored_without_preview_and_truncated_ones_refused() {
     let shown = lib.show_document(r[0].document_id.as_deref().expect("doc")).expect("show");
     assert_eq!(shown.document.summary.kind.as_str(), "document", "a PDF defaults to kind document");
     assert_eq!(shown.document.summary.mime, "application/pdf");
-    assert!(shown.document.summary.thumbnails.is_empty(), "no preview for a PDF");
+    assert_eq!(shown.document.summary.thumbnails.sizes(), vec![256, 1024, 2048], "its (blank) first page drawn");
 }
 
 #[test]

@@ -315,3 +315,30 @@ fn a_patients_documents_export_to_one_pdf_read_back_by_poppler_and_a_selection_i
     let zip = lib.export_patient(&ana, std::slice::from_ref(&photo), &d.path().join("one.zip")).expect("zip");
     assert_eq!(zip.documents, 1);
 }
+
+#[test]
+fn a_scanned_pdf_gets_its_first_page_as_thumbnails_and_every_page_is_shown_one_at_a_time() {
+    let (d, lib, ana, bruno) = open();
+    // A three-page referral, as this app writes one, brought back in as a scanned document.
+    import(&lib, &bruno, "orient_6.jpg");
+    import(&lib, &bruno, "png_chelsea_pentax.png");
+    import(&lib, &bruno, "dcm_ct_small.dcm");
+    let referral = d.path().join("referral.pdf");
+    lib.export_pdf(&bruno, &[], &referral).expect("export");
+    let r = lib.import_paths(&ana, &[referral], None, "test", &|_| {}).expect("import");
+    let id = r[0].document_id.clone().expect("imported");
+    lib.wait_for_thumbnails();
+    let shown = lib.show_document(&id).expect("show");
+    assert_eq!(shown.document.details.as_ref().expect("details")["pdf"]["pages"], 3);
+    let sizes = shown.document.summary.thumbnails.sizes();
+    assert_eq!(sizes, vec![256, 1024, 2048], "the first page at every size");
+    let (w, h) = (shown.document.summary.width.expect("w"), shown.document.summary.height.expect("h"));
+    assert!(w > 1000 && h > 1000, "recorded as the page scanned at 300 dpi: {w} × {h}");
+    let thumb = image::open(&shown.document.summary.thumbnails.refs()[2].path).expect("thumbnail");
+    assert_eq!(thumb.width().max(thumb.height()), 2048);
+    let page = |n: u32| lib.view_adjusted(&id, 512, false, n);
+    let (one, two, three) = (page(0).expect("page 1"), page(1).expect("page 2"), page(2).expect("page 3"));
+    assert!(one != two && two != three, "each page is its own picture");
+    let beyond = page(3).expect_err("no page 4");
+    assert!(beyond.to_string().contains("3 page"), "{beyond}");
+}

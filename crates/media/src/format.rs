@@ -156,9 +156,9 @@ impl Format {
         }
     }
 
-    /// Formats we can draw a thumbnail of.
+    /// Formats we can draw a thumbnail of (a PDF's first page: with poppler, on Linux).
     pub fn has_preview(self) -> bool {
-        self != Format::Pdf
+        self != Format::Pdf || cfg!(target_os = "linux")
     }
 
     /// Why a file of this format and size gets no thumbnail, if it gets none: a DICOM over the

@@ -40,9 +40,13 @@ pub fn image(data: &[u8]) {
     }
 }
 
-/// The PDF structure and active-content check.
+/// The PDF structure and active-content check, then (as import does for a PDF that passes)
+/// poppler drawing its first page.
 pub fn pdf(data: &[u8]) {
-    let _ = crate::pdf::check(data, &limits());
+    if crate::pdf::check(data, &limits()).is_ok() {
+        let _ = crate::pdf_pages::first_page_pixels(data);
+        let _ = crate::pdf_pages::render_page(data, 0, 256, &limits());
+    }
 }
 
 /// EXIF in every container that carries it.

@@ -249,22 +249,25 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             if !tail.windows(5).any(|w| w == b"%%EOF") {
                 return Err(corrupt("it ends before the PDF end-of-file marker".into()));
             }
-            match crate::pdf::check(bytes, limits) {
-                Ok(_) => {}
+            let pages = match crate::pdf::check(bytes, limits) {
+                Ok(info) => info.pages,
                 Err(PdfProblem::Damaged(reason)) => return Err(corrupt(reason)),
                 Err(PdfProblem::Encrypted) => return Err(MediaError::Encrypted { path: shown.to_string() }),
                 Err(PdfProblem::Active(what)) => {
                     return Err(MediaError::ActiveContent { path: shown.to_string(), what });
                 }
-            }
+            };
+            // The first page is its thumbnail; one poppler cannot draw leaves it without. Its
+            // size is the first page's as a 300 dpi scan.
+            let size = crate::pdf_pages::first_page_pixels(bytes);
             Ok(Inspected {
                 format,
-                width: None,
-                height: None,
+                width: size.map(|s| s.0),
+                height: size.map(|s| s.1),
                 exif: None,
                 captured_at: None,
-                details: None,
-                thumbnails: None,
+                details: Some(json!({ "pdf": { "pages": pages } })),
+                thumbnails: thumbs::render(bytes, format, 1, limits).ok(),
             })
         }
         Format::Dicom => {

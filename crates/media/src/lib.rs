@@ -24,6 +24,7 @@ mod jpeg12;
 pub mod mesh;
 pub mod moves;
 pub mod pdf;
+pub mod pdf_pages;
 pub mod quarantine;
 pub mod render;
 pub mod replicated;
@@ -413,6 +414,15 @@ impl Media {
     /// The document as adjusted (and annotated), as an image.
     pub fn render(&self, id: &str, options: RenderOptions) -> Result<image::RgbImage, MediaError> {
         let doc = self.get(id)?;
+        if doc.summary.mime == "application/pdf" {
+            // A page as it is: a PDF takes no adjustments or annotations.
+            let bytes = blobstore::read_checked(self.blobs.as_ref(), &doc.summary.sha256)?;
+            let edge = options.long_edge.unwrap_or(pdf_pages::MAX_EDGE);
+            let (pixels, w, h) = pdf_pages::render_page(&bytes, options.frame, edge, &self.limits)
+                .map_err(|e| MediaError::Render(e.to_string()))?;
+            return image::RgbImage::from_raw(w, h, pixels)
+                .ok_or_else(|| MediaError::Render("a page of no size".into()));
+        }
         let (adjustments, items, spacing) = if options.original {
             (Adjustments::default(), Vec::new(), None)
         } else {
