@@ -711,6 +711,34 @@ test('a multi-frame ultrasound is scrolled frame by frame and played as a cine; 
   }
 });
 
+test('a scanned PDF shows its first page in the grid and each page in the viewer', async () => {
+  // A two-page referral written by the app itself, brought back in as a scanned document.
+  const docs = (await invoke('list_documents', { patientId, status: 'active', limit: null })).ok;
+  const photos = docs.filter((d) => d.mime === 'image/jpeg').slice(0, 2).map((d) => d.id);
+  assertEq(photos.length, 2, 'two photos to print');
+  const pdf = join(dataDir, '..', `scan-${process.pid}.pdf`);
+  const written = await invoke('export_documents', { patientId, documents: photos, format: 'pdf', out: pdf });
+  assert(written.ok, `the PDF written: ${JSON.stringify(written)}`);
+  const res = await invoke('import_files', { importId: 'e2e-pdf', patientId, paths: [pdf], kind: null });
+  assertEq(res.ok?.[0]?.status, 'imported', `the PDF imported: ${JSON.stringify(res)}`);
+  const id = res.ok[0].document_id;
+  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the first page as its tile', 20000);
+  await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+  try {
+    const readout = () => text('[data-testid=frame-readout]');
+    await until(async () => (await readout()) === 'Page 1 / 2', 'the page bar', 15000);
+    assertEq(await count('[data-testid=cine]'), 0, 'no cine for pages');
+    await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth >= 1000;"), 'page 1 painted', 15000);
+    await wd.exec("window.dispatchEvent(new KeyboardEvent('keydown', { key: 'PageDown' }));");
+    await until(async () => (await readout()) === 'Page 2 / 2', 'page 2 with PageDown', 5000);
+    await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.src.endsWith('%2F1') && i.complete && i.naturalWidth >= 1000;"), 'page 2 painted', 15000);
+    await shot('36-pdf-page-2');
+  } finally {
+    await clickButton('✕ Close', '.viewer');
+    await rm(pdf, { force: true });
+  }
+});
+
 test('a video plays in the viewer, an HEVC one from its H.264 copy, and a frame is saved as a photo', async () => {
   const res = await invoke('import_files', { importId: 'e2e-video', patientId, paths: [join(fixtures, 'vid_h264_rot90.mp4'), join(fixtures, 'vid_hevc.mov')], kind: null });
   assertEq(res.ok?.map((r) => r.status).join(), 'imported,imported', `the videos imported: ${JSON.stringify(res)}`);
