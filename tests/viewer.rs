@@ -342,3 +342,25 @@ fn a_scanned_pdf_gets_its_first_page_as_thumbnails_and_every_page_is_shown_one_a
     let beyond = page(3).expect_err("no page 4");
     assert!(beyond.to_string().contains("3 page"), "{beyond}");
 }
+
+#[test]
+fn a_multi_page_tiff_shows_each_page_and_counts_them() {
+    let (d, lib, ana, _) = open();
+    let fax = d.path().join("fax.tif");
+    std::fs::write(&fax, chairside_media::tiff_pages::craft(3)).expect("write");
+    let r = lib.import_paths(&ana, &[fax], None, "test", &|_| {}).expect("import");
+    let id = r[0].document_id.clone().unwrap_or_else(|| panic!("imported: {:?}", r[0].error));
+    let shown = lib.show_document(&id).expect("show");
+    assert_eq!(shown.document.details.as_ref().expect("details")["tiff"]["pages"], 3);
+    assert_eq!(
+        (shown.document.summary.width, shown.document.summary.height),
+        (Some(40), Some(30)),
+        "the first page's size"
+    );
+    let page = |n: u32| lib.view_adjusted(&id, 256, false, n);
+    let (one, three) = (page(0).expect("page 1"), page(2).expect("page 3"));
+    assert_ne!(one, three, "another page, another picture");
+    let third = image::load_from_memory(&three).expect("a JPEG");
+    assert_eq!(third.width(), 42, "page 3 at its own size");
+    assert!(page(3).is_err(), "there is no page 4");
+}

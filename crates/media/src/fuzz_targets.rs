@@ -20,7 +20,8 @@ pub fn limits() -> Limits {
     }
 }
 
-/// The DICOM path: the bounded walk, dicom-rs's parse and the first frame's rendering.
+/// The DICOM path: the bounded walk, dicom-rs's parse and the first frame's rendering (12-bit
+/// JPEG included, through our libjpeg-turbo call).
 pub fn dicom(data: &[u8]) {
     let limits = limits();
     if crate::dicom::inspect(data, &limits).is_ok() {
@@ -29,14 +30,17 @@ pub fn dicom(data: &[u8]) {
 }
 
 /// The sniffer and, for what it recognises, the header probe and the thumbnail rendering
-/// (every raster decoder: JPEG through libjpeg-turbo and image-rs, PNG, TIFF, WebP, BMP, and
-/// HEIC/AVIF through libheif).
+/// (every raster decoder: JPEG through libjpeg-turbo and image-rs, PNG, TIFF — its second page
+/// too, through the tiff crate —, WebP, BMP, and HEIC/AVIF through libheif).
 pub fn image(data: &[u8]) {
     let limits = limits();
     if let Sniffed::Supported(format) = sniff(&data[..data.len().min(crate::format::HEAD)], data.len() as u64)
         && format.is_raster()
     {
         let _ = crate::thumbs::render(data, format, 1, &limits);
+        if format == Format::Tiff && crate::tiff_pages::count(data, &limits) > 1 {
+            let _ = crate::tiff_pages::decode(data, 1, &limits);
+        }
     }
 }
 

@@ -300,13 +300,15 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
             let rendered = thumbs::render(bytes, format, orientation, limits)
                 .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             let captured_at = exif.as_ref().and_then(|e| e.captured_at.clone());
+            // A fax or a scanned batch: its pages are shown one at a time.
+            let pages = if format == Format::Tiff { crate::tiff_pages::count(bytes, limits) } else { 1 };
             Ok(Inspected {
                 format,
                 width: Some(dims.width),
                 height: Some(dims.height),
                 exif,
                 captured_at,
-                details: None,
+                details: (pages > 1).then(|| json!({ "tiff": { "pages": pages } })),
                 thumbnails: Some(rendered),
             })
         }

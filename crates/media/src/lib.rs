@@ -31,6 +31,7 @@ pub mod replicated;
 pub mod signatures;
 pub mod sql;
 pub mod thumbs;
+pub mod tiff_pages;
 pub mod verify;
 pub mod video;
 

@@ -82,6 +82,19 @@ pub fn decode_source(
             };
             (Plane::Rgb { pixels, w, h }, [127.5, 255.0], false)
         }
+        // A later page of a multi-page TIFF: shown as it is (its size may differ from the
+        // first page's, which is what the stored size and the adjustments are of).
+        Format::Tiff if frame > 0 => {
+            let image = crate::tiff_pages::decode(bytes, frame, limits).map_err(corrupt)?;
+            let (pixels, w, h) = crate::thumbs::rgb8(image);
+            return Ok(Source {
+                displayed_to_plane: Affine::scale(1.0, 1.0),
+                displayed: (w, h),
+                plane: Plane::Rgb { pixels, w, h },
+                default_window: [127.5, 255.0],
+                base_invert: false,
+            });
+        }
         _ if format.is_raster() => {
             let image = decode::decode_full(bytes, format, limits).map_err(corrupt)?;
             plane_of(image)
