@@ -316,5 +316,18 @@ pub fn corpus() -> Vec<(String, Vec<u8>)> {
             add(format!("dicom_jpeg12_sof_{i}_{w}x{h}.dcm"), b);
         }
     }
+    // Group 3 fax pages (decoded by the fax crate): coded lines flipped, the file cut.
+    let fax = fixture("tif_fax_g3_3pages.tif");
+    for i in 0..8 {
+        let mut b = fax.clone();
+        for _ in 0..16 {
+            let at = 312 + (rng.next() as usize % (fax.len() - 312));
+            b[at] ^= 1 << (rng.next() % 8);
+        }
+        add(format!("tiff_fax_flip_{i}.tif"), b);
+    }
+    for cut in [400, 20_000, 60_000] {
+        add(format!("tiff_fax_cut_{cut}.tif"), fax[..cut].to_vec());
+    }
     files
 }

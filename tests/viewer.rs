@@ -364,3 +364,24 @@ fn a_multi_page_tiff_shows_each_page_and_counts_them() {
     assert_eq!(third.width(), 42, "page 3 at its own size");
     assert!(page(3).is_err(), "there is no page 4");
 }
+
+#[test]
+fn a_group_3_fax_is_imported_with_every_page_drawn_black_on_white() {
+    let (_d, lib, ana, _) = open();
+    let (id, _) = import(&lib, &ana, "tif_fax_g3_3pages.tif");
+    lib.wait_for_thumbnails();
+    let shown = lib.show_document(&id).expect("show");
+    assert_eq!(shown.document.details.as_ref().expect("details")["tiff"]["pages"], 3);
+    assert_eq!(shown.document.summary.thumbnails.sizes(), vec![256, 1024, 2048]);
+    for page in 0..3 {
+        let jpeg = lib.view_adjusted(&id, 512, false, page).expect("a page");
+        let grey = image::load_from_memory(&jpeg).expect("a JPEG").to_luma8();
+        let white = grey.pixels().filter(|p| p.0[0] > 200).count() as f64 / grey.len() as f64;
+        let black = grey.pixels().filter(|p| p.0[0] < 60).count();
+        assert!(
+            white > 0.7 && black > 100,
+            "page {}: a page of text, mostly white ({white:.2}), some ink ({black})",
+            page + 1
+        );
+    }
+}

@@ -140,11 +140,18 @@ pub fn probe(bytes: &[u8], format: Format, limits: &Limits) -> Result<Dimensions
 /// The `image` crate accepts some truncated JPEGs silently (it pads missing data with grey),
 /// so a JPEG decoded here must also end with its end-of-image marker.
 pub fn decode_full(bytes: &[u8], format: Format, limits: &Limits) -> Result<DynamicImage, DecodeError> {
+    // Group 3 fax pages, which the image crate does not decode.
+    if format == Format::Tiff && crate::tiff_pages::is_fax3(bytes, limits) {
+        return crate::tiff_pages::decode(bytes, 0, limits);
+    }
     if format.is_heif() {
         let (pixels, w, h) = crate::heif::decode(bytes, limits)?;
         let image =
             image::RgbImage::from_raw(w, h, pixels).ok_or_else(|| DecodeError::Corrupt("bad RGB size".into()))?;
         return Ok(DynamicImage::ImageRgb8(image));
+    }
+    if format == Format::Tiff && crate::tiff_pages::is_fax3(bytes, limits) {
+        return crate::tiff_pages::decode(bytes, 0, limits);
     }
     let Some(image_format) = format.image_format() else {
         return Err(DecodeError::Corrupt("not a raster image".into()));

@@ -38,7 +38,7 @@ pub fn image(data: &[u8]) {
         && format.is_raster()
     {
         let _ = crate::thumbs::render(data, format, 1, &limits);
-        if format == Format::Tiff && crate::tiff_pages::count(data, &limits) > 1 {
+        if format == Format::Tiff && crate::tiff_pages::count(data, &limits).is_ok_and(|n| n > 1) {
             let _ = crate::tiff_pages::decode(data, 1, &limits);
         }
     }

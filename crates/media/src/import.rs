@@ -301,7 +301,12 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
                 .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
             let captured_at = exif.as_ref().and_then(|e| e.captured_at.clone());
             // A fax or a scanned batch: its pages are shown one at a time.
-            let pages = if format == Format::Tiff { crate::tiff_pages::count(bytes, limits) } else { 1 };
+            let pages = match format {
+                Format::Tiff => {
+                    crate::tiff_pages::count(bytes, limits).map_err(|e| decode_error(e, shown, limits, &corrupt))?
+                }
+                _ => 1,
+            };
             Ok(Inspected {
                 format,
                 width: Some(dims.width),
