@@ -683,13 +683,23 @@ test('an iPhone HEIC opens in the viewer, painted from its rendition', async () 
   }
 });
 
-test('a multi-frame ultrasound is scrolled frame by frame and played as a cine; a file naming another patient is flagged', async () => {
-  const res = await invoke('import_files', { importId: 'e2e-cine', patientId, paths: [join(fixtures, 'dcm_us_jpeg_30frames.dcm')], kind: null });
-  assertEq(res.ok?.[0]?.status, 'imported', `the cine imported: ${JSON.stringify(res)}`);
-  assert(res.ok[0].warnings.some((w) => w.includes('PLA')), `flagged at import: ${JSON.stringify(res.ok[0].warnings)}`);
-  const id = res.ok[0].document_id;
-  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the cine tile', 20000);
+/** Imports one fixture file (or a path) through IPC, waits for its tile's picture and opens it in the viewer. */
+async function importAndOpen(importId, path, what) {
+  const res = await invoke('import_files', { importId, patientId, paths: [path], kind: null });
+  assertEq(res.ok?.[0]?.status, 'imported', `${what} imported: ${JSON.stringify(res)}`);
+  const result = res.ok[0];
+  await openTile(result.document_id, what);
+  return result;
+}
+
+async function openTile(id, what) {
+  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), `${what}: its tile painted`, 20000);
   await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+}
+
+test('a multi-frame ultrasound is scrolled frame by frame and played as a cine; a file naming another patient is flagged', async () => {
+  const cine = await importAndOpen('e2e-cine', join(fixtures, 'dcm_us_jpeg_30frames.dcm'), 'the cine');
+  assert(cine.warnings.some((w) => w.includes('PLA')), `flagged at import: ${JSON.stringify(cine.warnings)}`);
   try {
     const readout = () => text('[data-testid=frame-readout]');
     await until(async () => (await readout()) === 'Frame 1 / 30', 'the frame bar', 15000);
@@ -719,11 +729,7 @@ test('a scanned PDF shows its first page in the grid and each page in the viewer
   const pdf = join(dataDir, '..', `scan-${process.pid}.pdf`);
   const written = await invoke('export_documents', { patientId, documents: photos, format: 'pdf', out: pdf });
   assert(written.ok, `the PDF written: ${JSON.stringify(written)}`);
-  const res = await invoke('import_files', { importId: 'e2e-pdf', patientId, paths: [pdf], kind: null });
-  assertEq(res.ok?.[0]?.status, 'imported', `the PDF imported: ${JSON.stringify(res)}`);
-  const id = res.ok[0].document_id;
-  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the first page as its tile', 20000);
-  await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+  await importAndOpen('e2e-pdf', pdf, 'the PDF, its first page as its tile');
   try {
     const readout = () => text('[data-testid=frame-readout]');
     await until(async () => (await readout()) === 'Page 1 / 2', 'the page bar', 15000);
@@ -744,8 +750,7 @@ test('a video plays in the viewer, an HEVC one from its H.264 copy, and a frame 
   assertEq(res.ok?.map((r) => r.status).join(), 'imported,imported', `the videos imported: ${JSON.stringify(res)}`);
   const [h264, hevc] = res.ok.map((r) => r.document_id);
   const open = async (id) => {
-    await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), 'the video tile with its poster', 20000);
-    await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
+    await openTile(id, 'the video, its poster as its tile');
     const phase = () => wd.exec("return document.querySelector('[data-testid=video-view]')?.dataset.phase ?? null");
     await until(async () => ['ready', 'failed'].includes(await phase()), 'the video source', 60000);
     assertEq(await phase(), 'ready', `the player (${await text('[data-testid=video-state]')})`);
