@@ -693,7 +693,12 @@ async function importAndOpen(importId, path, what) {
 }
 
 async function openTile(id, what) {
-  await until(() => wd.exec(`const i = document.querySelector('.tile[data-doc-id="${id}"] img'); return !!i && i.complete && i.naturalWidth > 0;`), `${what}: its tile painted`, 20000);
+  // The gallery keeps only the rows in view in the page, newest capture first: an old file
+  // (a 2016 ultrasound) is further down, so scroll until its tile is there.
+  await until(() => wd.exec(`const t = document.querySelector('.tile[data-doc-id="${id}"]');
+    if (!t) { const g = document.querySelector('[data-testid=gallery]'); g.scrollTop = g.scrollTop + g.clientHeight >= g.scrollHeight ? 0 : g.scrollTop + g.clientHeight / 2; return false; }
+    t.scrollIntoView({ block: 'nearest' });
+    const i = t.querySelector('img'); return !!i && i.complete && i.naturalWidth > 0;`), `${what}: its tile painted`, 20000);
   await wd.exec(`document.querySelector('.tile[data-doc-id="${id}"]').click();`);
 }
 
