@@ -386,7 +386,7 @@ impl Library {
 
     /// The document as the viewer shows it: adjusted (or, with `original`, as it is), without
     /// annotations (the viewer draws those as a layer), as a JPEG whose long edge is at most
-    /// `long_edge`; `frame` of a multi-frame DICOM. Audited as a view.
+    /// `long_edge`; `frame` of a multi-frame DICOM, or page of a PDF or TIFF. Audited as a view.
     pub fn view_adjusted(&self, id: &str, long_edge: u32, original: bool, frame: u32) -> Result<Vec<u8>, AppError> {
         let actor = self.allow(Permission::ViewImages)?;
         let image = self.media.render(

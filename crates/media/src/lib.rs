@@ -174,7 +174,8 @@ pub struct RenderOptions {
     pub original: bool,
     /// Enlarge a smaller image to `long_edge` (printing).
     pub enlarge: bool,
-    /// Which frame of a multi-frame DICOM (0, the first, for every other kind).
+    /// Which frame of a multi-frame DICOM, or page of a PDF or TIFF (0, the first, for every
+    /// other kind).
     pub frame: u32,
 }
 
@@ -273,12 +274,12 @@ impl Media {
         self.workers.get().map_or(0, |w| w.in_progress())
     }
 
-    /// Documents in the library, archived ones included.
     /// The size limits every import is held to.
     pub fn limits(&self) -> &Limits {
         &self.limits
     }
 
+    /// Documents in the library, archived ones included.
     pub fn count(&self) -> Result<u64, MediaError> {
         self.db.read(|c| Ok(c.query_row("SELECT count(*) FROM documents", [], |r| r.get(0))?))
     }
