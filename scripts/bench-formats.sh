@@ -83,7 +83,7 @@ if [ -f "$heic" ]; then
         b=$(cpu vipsthumbnail "$WORK/h.jpg" -s 2048 -o "$WORK/h2048.jpg")
         c=$(cpu vipsthumbnail "$WORK/h.jpg" -s 1024 -o "$WORK/h1024.jpg")
         d=$(cpu vipsthumbnail "$WORK/h.jpg" -s 256 -o "$WORK/h256.jpg")
-        python3 -c "print($a + $b + $c + $d)"
+        python3 -c "print(round($a + $b + $c + $d, 2))"
     done | median)
     ratio=$(python3 -c "print(round($ours / $theirs, 2))")
     $bench record heic_import_cpu "Import of a 12 MP iPhone HEIC (4032×3024) with its three thumbnails through the CLI, CPU time, beside \`heif-convert\` to JPEG + \`vipsthumbnail\` at 2048, 1024 and 256 px" \
