@@ -27,7 +27,8 @@ pub fn first_page_pixels(_: &[u8]) -> Option<(u32, u32)> {
     None
 }
 
-/// Page `page` (from 0) drawn so that its long edge is `long_edge` pixels: RGB8, width, height.
+/// Page `page` (from 0) drawn so that its long edge is `long_edge` pixels (at most the page at
+/// [`DPI`]): RGB8, width, height.
 #[cfg(target_os = "linux")]
 pub fn render_page(
     bytes: &[u8],
@@ -46,7 +47,9 @@ pub fn render_page(
     if !(pw.is_finite() && ph.is_finite() && pw >= 1.0 && ph >= 1.0) {
         return Err(corrupt(format!("page {} has no size ({pw} × {ph})", page + 1)));
     }
-    let scale = long_edge.clamp(16, MAX_EDGE) as f64 / pw.max(ph);
+    // Never past the page as a 300 dpi scan, the size a PDF is recorded with.
+    let edge = (long_edge as f64).min(pw.max(ph) * DPI / 72.0).clamp(16.0, MAX_EDGE as f64);
+    let scale = edge / pw.max(ph);
     let (w, h) = (((pw * scale).round() as u32).max(1), ((ph * scale).round() as u32).max(1));
     crate::decode::check_budget(w as u64, h as u64, 7, limits)?;
     let mut surface = cairo::ImageSurface::create(cairo::Format::Rgb24, w as i32, h as i32)

@@ -177,9 +177,7 @@ pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -
         return render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1);
     }
     if format == Format::Pdf {
-        // Never larger than the page as a 300 dpi scan, the size it is recorded with.
-        let long = crate::pdf_pages::first_page_pixels(bytes).map_or(u32::MAX, |(w, h)| w.max(h));
-        let (pixels, w, h) = crate::pdf_pages::render_page(bytes, 0, SIZES[SIZES.len() - 1].min(long), limits)?;
+        let (pixels, w, h) = crate::pdf_pages::render_page(bytes, 0, SIZES[SIZES.len() - 1], limits)?;
         return render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1);
     }
     let dims = decode::probe(bytes, format, limits)?;
