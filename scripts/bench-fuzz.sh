@@ -14,7 +14,7 @@ export CHAIRSIDE_BENCH_COMMIT
 bash scripts/setup.sh >/dev/null || exit 1
 seconds=${FUZZ_SECONDS:-600}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(dicom image pdf exif mesh)
+[ ${#targets[@]} -gt 0 ] || targets=(dicom image pdf exif mesh video)
 
 if ! cargo +nightly --version >/dev/null 2>&1; then
     echo "bench-fuzz: a nightly toolchain is needed (rustup toolchain install nightly)" >&2

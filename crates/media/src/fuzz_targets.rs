@@ -70,9 +70,27 @@ pub fn mesh(data: &[u8]) {
     }
 }
 
+/// The video probe as import runs it on what the sniffer calls a video: FFmpeg's demuxer and
+/// decoder behind our poster search, rotation and cut-off check. FFmpeg reads from a path, so
+/// the bytes go through a file of this process's own in the temp folder.
+pub fn video(data: &[u8]) {
+    let head = &data[..data.len().min(crate::format::HEAD)];
+    if !matches!(sniff(head, data.len() as u64), Sniffed::Supported(f) if f.is_video()) {
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("chairside-fuzz-video-{}", std::process::id()));
+    if std::fs::write(&path, data).is_ok() {
+        let limits = limits();
+        if crate::video::inspect(&path, &limits, 256).is_ok() {
+            let _ = crate::video::frame_at(&path, 0.5, &limits);
+        }
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
 /// A fuzz target: untrusted bytes in, nothing out.
 pub type Target = fn(&[u8]);
 
 /// Every target by name, for the replay test and the bench script.
 pub const TARGETS: &[(&str, Target)] =
-    &[("dicom", dicom), ("image", image), ("pdf", pdf), ("exif", exif), ("mesh", mesh)];
+    &[("dicom", dicom), ("image", image), ("pdf", pdf), ("exif", exif), ("mesh", mesh), ("video", video)];
