@@ -65,7 +65,8 @@ pub fn exif(data: &[u8]) {
 pub fn mesh(data: &[u8]) {
     let limits = limits();
     for format in [Format::Stl, Format::Ply, Format::Obj] {
-        let open = || -> std::io::Result<Box<dyn std::io::BufRead + '_>> { Ok(Box::new(data)) };
+        let open =
+            || -> std::io::Result<Box<dyn crate::mesh::Source + '_>> { Ok(Box::new(std::io::Cursor::new(data))) };
         let _ = crate::mesh::inspect_and_draw(&open, format, data.len() as u64, &limits, 256);
     }
 }

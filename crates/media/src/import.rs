@@ -7,7 +7,7 @@
 //! event. On any error nothing at all is stored, and the staged copy is removed.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
 use chairside_store::{Actor, Db, rusqlite};
@@ -184,11 +184,8 @@ fn inspect(copy: &Received, format: Format, shown: &str, limits: &Limits) -> Res
         reason,
     };
     if format.is_mesh() {
-        let path = copy.path();
-        let open =
-            || -> io::Result<Box<dyn BufRead>> { Ok(Box::new(BufReader::with_capacity(1 << 18, File::open(path)?))) };
         let largest = SIZES[SIZES.len() - 1];
-        let (info, pixels, w, h) = crate::mesh::inspect_and_draw(&open, format, copy.len, limits, largest)
+        let (info, pixels, w, h) = crate::mesh::inspect_and_draw_file(copy.path(), format, copy.len, limits, largest)
             .map_err(|e| decode_error(e, shown, limits, &corrupt))?;
         let rendered = thumbs::render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1)
             .map_err(|e| decode_error(e, shown, limits, &corrupt))?;

@@ -6,7 +6,9 @@
 //! small z-buffer rasteriser from the occlusal side. No crate reads all three formats from a
 //! stream with these bounds; each format is a page of code.
 
-use std::io::{self, BufRead, Read};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::Path;
 
 use serde::Serialize;
 
@@ -153,14 +155,30 @@ fn stl(r: &mut dyn BufRead, len: u64, info: &mut MeshInfo, seen: &mut Seen<'_>) 
     }
     info.binary = true;
     let count = u32::from_le_bytes([header[80], header[81], header[82], header[83]]);
-    let mut record = [0u8; 50];
-    for _ in 0..count {
-        r.read_exact(&mut record).map_err(read_error)?;
-        let f = |i: usize| f32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
-        let corner = |k: usize| finite([f(12 + 12 * k), f(16 + 12 * k), f(20 + 12 * k)]);
-        let t = [corner(0)?, corner(1)?, corner(2)?];
+    stl_records(r, count.into(), &mut |t| {
         info.vertices += 3;
-        seen(&t, None, info);
+        seen(t, None, info);
+    })
+}
+
+/// Binary STL records per read: 50 bytes each, so about 400 KB.
+const RECORDS_PER_READ: usize = 8192;
+
+/// Reads `count` binary STL records from `r` (positioned at the first), a block at a time,
+/// handing each triangle to `visit`.
+fn stl_records(r: &mut dyn Read, count: u64, visit: &mut dyn FnMut(&[[f32; 3]; 3])) -> Result<(), DecodeError> {
+    let mut block = vec![0u8; 50 * RECORDS_PER_READ];
+    let mut left = count;
+    while left > 0 {
+        let n = left.min(RECORDS_PER_READ as u64) as usize;
+        let block = &mut block[..50 * n];
+        r.read_exact(block).map_err(read_error)?;
+        for record in block.chunks_exact(50) {
+            let f = |i: usize| f32::from_le_bytes([record[i], record[i + 1], record[i + 2], record[i + 3]]);
+            let corner = |k: usize| finite([f(12 + 12 * k), f(16 + 12 * k), f(20 + 12 * k)]);
+            visit(&[corner(0)?, corner(1)?, corner(2)?]);
+        }
+        left -= n as u64;
     }
     Ok(())
 }
@@ -604,8 +622,24 @@ fn obj(r: &mut dyn BufRead, limits: &Limits, info: &mut MeshInfo, seen: &mut See
     Ok(())
 }
 
-/// Where a model is read from, once per pass: the staged copy at import, the blob later.
-pub type Open<'a> = dyn Fn() -> io::Result<Box<dyn BufRead + 'a>> + 'a;
+/// A model's bytes, opened once per pass (and per thread): a file or, for the fuzzer, memory.
+pub trait Source: Read + Seek + Send {}
+impl<T: Read + Seek + Send> Source for T {}
+
+/// Where a model is read from: the staged copy at import, the blob later, bytes when fuzzed.
+pub type Open<'a> = dyn Fn() -> io::Result<Box<dyn Source + 'a>> + Sync + 'a;
+
+/// [`inspect_and_draw`] of a file.
+pub fn inspect_and_draw_file(
+    path: &Path,
+    format: Format,
+    len: u64,
+    limits: &Limits,
+    long_edge: u32,
+) -> Result<(MeshInfo, Vec<u8>, u32, u32), DecodeError> {
+    let open = || -> io::Result<Box<dyn Source>> { Ok(Box::new(File::open(path)?)) };
+    inspect_and_draw(&open, format, len, limits, long_edge)
+}
 
 /// The model's facts (one pass) and its picture at `long_edge` pixels as RGB8 (a second pass).
 pub fn inspect_and_draw(
@@ -615,16 +649,119 @@ pub fn inspect_and_draw(
     limits: &Limits,
     long_edge: u32,
 ) -> Result<(MeshInfo, Vec<u8>, u32, u32), DecodeError> {
-    let info = triangles(&mut *open().map_err(read_error)?, format, len, limits, &mut |_, _| {})?;
+    if let Some(count) = large_binary_stl(open, format, len)? {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, MAX_THREADS);
+        return draw_binary_stl(open, count, long_edge, threads);
+    }
+    let reader = || -> Result<BufReader<Box<dyn Source + '_>>, DecodeError> {
+        Ok(BufReader::with_capacity(1 << 18, open().map_err(read_error)?))
+    };
+    let info = triangles(&mut reader()?, format, len, limits, &mut |_, _| {})?;
     let mut canvas = Canvas::new(&info, long_edge)?;
-    triangles(&mut *open().map_err(read_error)?, format, len, limits, &mut |t, c| canvas.draw(t, c))?;
+    triangles(&mut reader()?, format, len, limits, &mut |t, c| canvas.draw(t, c))?;
     let (pixels, w, h) = canvas.finish();
+    Ok((info, pixels, w, h))
+}
+
+/// A binary STL worth splitting over the cores: its triangle count.
+fn large_binary_stl(open: &Open<'_>, format: Format, len: u64) -> Result<Option<u64>, DecodeError> {
+    if format != Format::Stl || len < 84 + 50 * PARALLEL_FROM {
+        return Ok(None);
+    }
+    let mut header = [0u8; 84];
+    open().and_then(|mut r| r.read_exact(&mut header)).map_err(read_error)?;
+    let count = u64::from(u32::from_le_bytes([header[80], header[81], header[82], header[83]]));
+    Ok((84 + 50 * count == len).then_some(count))
+}
+
+/// Triangles from which a binary STL is read by several threads: below it, one is quick enough.
+const PARALLEL_FROM: u64 = 1 << 20;
+/// At most this many threads (and canvases of about 22 MB each, for a 2048 px picture).
+const MAX_THREADS: usize = 3;
+
+/// A large binary STL, whose fixed-size records let each core read its own share of the
+/// file: the facts by every thread's share, then the picture as one canvas per thread,
+/// merged by depth (the earlier share keeps a tie, as a single pass would).
+fn draw_binary_stl(
+    open: &Open<'_>,
+    count: u64,
+    long_edge: u32,
+    threads: usize,
+) -> Result<(MeshInfo, Vec<u8>, u32, u32), DecodeError> {
+    let share = count.div_ceil(threads as u64);
+    let ranges: Vec<(u64, u64)> =
+        (0..threads as u64).map(|k| (k * share, ((k + 1) * share).min(count))).filter(|(a, b)| a < b).collect();
+    let read_range = |(from, to): (u64, u64), visit: &mut dyn FnMut(&[[f32; 3]; 3])| -> Result<(), DecodeError> {
+        let mut r = open().map_err(read_error)?;
+        r.seek(SeekFrom::Start(84 + 50 * from)).map_err(read_error)?;
+        stl_records(&mut r, to - from, visit)
+    };
+    let bounds = std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|&range| {
+                scope.spawn(move || {
+                    let (mut min, mut max) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
+                    read_range(range, &mut |t| {
+                        for p in t {
+                            for k in 0..3 {
+                                min[k] = min[k].min(p[k]);
+                                max[k] = max[k].max(p[k]);
+                            }
+                        }
+                    })
+                    .map(|()| (min, max))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(corrupt("its reader failed")))).collect::<Vec<_>>()
+    });
+    let mut info = MeshInfo {
+        vertices: 3 * count,
+        faces: count,
+        bbox_min_mm: [f32::INFINITY; 3],
+        bbox_max_mm: [f32::NEG_INFINITY; 3],
+        vertex_colours: false,
+        binary: true,
+    };
+    for part in bounds {
+        let (min, max) = part?;
+        for k in 0..3 {
+            info.bbox_min_mm[k] = info.bbox_min_mm[k].min(min[k]);
+            info.bbox_max_mm[k] = info.bbox_max_mm[k].max(max[k]);
+        }
+    }
+    let canvases = std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges
+            .iter()
+            .map(|&range| {
+                scope.spawn(move || {
+                    let mut canvas = Canvas::new(&info, long_edge)?;
+                    read_range(range, &mut |t| canvas.draw(t, None)).map(|()| canvas)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(corrupt("its reader failed")))).collect::<Vec<_>>()
+    });
+    let mut canvases = canvases.into_iter();
+    let mut first = canvases.next().ok_or_else(|| corrupt("it holds no triangles"))??;
+    for other in canvases {
+        first.merge(&other?);
+    }
+    let (pixels, w, h) = first.finish();
     Ok((info, pixels, w, h))
 }
 
 const BACKGROUND: [u8; 3] = [38, 42, 48];
 /// Stone-model ivory, for scans without colour.
 const MODEL: [f32; 3] = [232.0, 222.0, 200.0];
+/// Steps of the ivory's shading table: finer than the 8-bit channels need.
+const SHADES: usize = 1024;
+
+/// Headlight shading from how squarely a face looks at the viewer (0 edge-on … 1 facing).
+fn light(facing: f32) -> f32 {
+    0.18 + 0.82 * facing.powf(1.4)
+}
 
 /// An orthographic view down the model's thinnest axis — for a dental arch, the occlusal view
 /// (a scan is wide and long and comparatively flat) — with the widest axis across.
@@ -640,6 +777,8 @@ struct Canvas {
     min: [f32; 3],
     max: [f32; 3],
     margin: f32,
+    /// The ivory at each step of `light`, so a triangle costs no `powf`.
+    ivory: Box<[[u8; 3]; SHADES + 1]>,
 }
 
 impl Canvas {
@@ -676,6 +815,10 @@ impl Canvas {
             min,
             max,
             margin,
+            ivory: Box::new(std::array::from_fn(|i| {
+                let light = light(i as f32 / SHADES as f32);
+                MODEL.map(|ch| (ch * light).clamp(0.0, 255.0) as u8)
+            })),
         })
     }
 
@@ -687,32 +830,27 @@ impl Canvas {
 
     fn draw(&mut self, t: &[[f32; 3]; 3], colour: Option<[u8; 3]>) {
         let [a, b, c] = [self.project(&t[0]), self.project(&t[1]), self.project(&t[2])];
-        // Headlight shading from the face's normal (two-sided: scans are open surfaces).
-        let (u, v) = ([0, 1, 2].map(|k| t[1][k] - t[0][k]), [0, 1, 2].map(|k| t[2][k] - t[0][k]));
-        let n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
-        let length = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
-        if length.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return;
-        }
-        let facing = (n[self.axes[2]] / length).abs();
-        let light = 0.18 + 0.82 * facing.powf(1.4);
-        let base = colour.map_or(MODEL, |c| c.map(f32::from));
-        let shade = base.map(|ch| (ch * light).clamp(0.0, 255.0) as u8);
-
         let area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
-        if area.abs() < 1e-12 {
+        if !(area.abs() >= 1e-12) {
             return;
         }
-        let x0 = a[0].min(b[0]).min(c[0]).floor().max(0.0) as i64;
-        let x1 = a[0].max(b[0]).max(c[0]).ceil().min(self.w as f32 - 1.0) as i64;
-        let y0 = a[1].min(b[1]).min(c[1]).floor().max(0.0) as i64;
-        let y1 = a[1].max(b[1]).max(c[1]).ceil().min(self.h as f32 - 1.0) as i64;
+        // Only the pixels whose centre (x + 0.5) can lie inside: most triangles of a large
+        // scan cover no centre at all, and leave here before their shading is worked out.
+        let x0 = (a[0].min(b[0]).min(c[0]) - 0.5).ceil().max(0.0) as i64;
+        let x1 = (a[0].max(b[0]).max(c[0]) - 0.5).floor().min(self.w as f32 - 1.0) as i64;
+        let y0 = (a[1].min(b[1]).min(c[1]) - 0.5).ceil().max(0.0) as i64;
+        let y1 = (a[1].max(b[1]).max(c[1]) - 0.5).floor().min(self.h as f32 - 1.0) as i64;
+        if x0 > x1 || y0 > y1 {
+            return;
+        }
+        let Some(shade) = self.shade(t, colour) else { return };
+        let inverse = 1.0 / area;
         for y in y0..=y1 {
             let py = y as f32 + 0.5;
             for x in x0..=x1 {
                 let px = x as f32 + 0.5;
-                let w0 = ((b[0] - px) * (c[1] - py) - (b[1] - py) * (c[0] - px)) / area;
-                let w1 = ((c[0] - px) * (a[1] - py) - (c[1] - py) * (a[0] - px)) / area;
+                let w0 = ((b[0] - px) * (c[1] - py) - (b[1] - py) * (c[0] - px)) * inverse;
+                let w1 = ((c[0] - px) * (a[1] - py) - (c[1] - py) * (a[0] - px)) * inverse;
                 let w2 = 1.0 - w0 - w1;
                 if w0 < 0.0 || w1 < 0.0 || w2 < 0.0 {
                     continue;
@@ -723,6 +861,36 @@ impl Canvas {
                     self.depth[i] = z;
                     self.rgb[i * 3..i * 3 + 3].copy_from_slice(&shade);
                 }
+            }
+        }
+    }
+
+    /// Headlight shading from the face's normal (two-sided: scans are open surfaces); `None`
+    /// for a face with no normal.
+    fn shade(&self, t: &[[f32; 3]; 3], colour: Option<[u8; 3]>) -> Option<[u8; 3]> {
+        let (u, v) = ([0, 1, 2].map(|k| t[1][k] - t[0][k]), [0, 1, 2].map(|k| t[2][k] - t[0][k]));
+        let n = [u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]];
+        let length = (n[0] * n[0] + n[1] * n[1] + n[2] * n[2]).sqrt();
+        if length.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+            return None;
+        }
+        let facing = (n[self.axes[2]] / length).abs().min(1.0);
+        Some(match colour {
+            None => self.ivory[(facing * SHADES as f32) as usize],
+            Some(c) => {
+                let light = light(facing);
+                c.map(|ch| (f32::from(ch) * light).clamp(0.0, 255.0) as u8)
+            }
+        })
+    }
+
+    /// Takes from `other` (the same view, drawn from a later share of the triangles) every
+    /// pixel it has nearer the viewer.
+    fn merge(&mut self, other: &Canvas) {
+        for (i, &z) in other.depth.iter().enumerate() {
+            if z > self.depth[i] {
+                self.depth[i] = z;
+                self.rgb[i * 3..i * 3 + 3].copy_from_slice(&other.rgb[i * 3..i * 3 + 3]);
             }
         }
     }
@@ -753,6 +921,40 @@ mod tests {
             out.extend_from_slice(&[0; 2]);
         }
         out
+    }
+
+    #[test]
+    fn a_binary_stl_read_by_several_threads_is_drawn_as_by_one() {
+        // A folded sheet: the second half of the triangles lies partly behind, partly in
+        // front of the first, so the merge by depth decides pixels.
+        let mut triangles = Vec::new();
+        for i in 0..60 {
+            for j in 0..40 {
+                let (x, y) = (i as f32, j as f32);
+                let z = |x: f32, y: f32| (x * 0.3).sin() * 3.0 + (y * 0.2).cos();
+                triangles.push([[x, y, z(x, y)], [x + 1.0, y, z(x + 1.0, y)], [x, y + 1.0, z(x, y + 1.0)]]);
+                let w = |x: f32, y: f32| -z(x, y) + 0.5;
+                triangles.push([[x, y, w(x, y)], [x + 1.0, y + 1.0, w(x + 1.0, y + 1.0)], [x, y + 1.0, w(x, y + 1.0)]]);
+            }
+        }
+        let bytes = binary_stl(&triangles);
+        let open = || -> io::Result<Box<dyn Source + '_>> { Ok(Box::new(io::Cursor::new(&bytes[..]))) };
+        let reader = || BufReader::new(io::Cursor::new(&bytes[..]));
+        let len = bytes.len() as u64;
+        let info = triangles_of(&mut reader(), len);
+        let mut canvas = Canvas::new(&info, 300).expect("canvas");
+        super::triangles(&mut reader(), Format::Stl, len, &Limits::default(), &mut |t, c| canvas.draw(t, c))
+            .expect("drawn");
+        let one = canvas.finish();
+        for threads in [1, 2, 3] {
+            let (shared, pixels, w, h) = draw_binary_stl(&open, triangles.len() as u64, 300, threads).expect("drawn");
+            assert_eq!(shared, info, "{threads} threads");
+            assert!((w, h) == (one.1, one.2) && pixels == one.0, "{threads} threads draw the same picture");
+        }
+    }
+
+    fn triangles_of(r: &mut dyn BufRead, len: u64) -> MeshInfo {
+        super::triangles(r, Format::Stl, len, &Limits::default(), &mut |_, _| {}).expect("read")
     }
 
     #[test]
@@ -796,7 +998,7 @@ mod tests {
             assert_eq!(info.faces, faces, "{format:?}");
             assert_eq!(info.bbox_min_mm, [0.0, 0.0, 0.0]);
             assert_eq!(info.bbox_max_mm, [10.0, 20.0, 5.0]);
-            let open = || -> io::Result<Box<dyn BufRead>> { Ok(Box::new(&bytes[..])) };
+            let open = || -> io::Result<Box<dyn Source + '_>> { Ok(Box::new(io::Cursor::new(&bytes[..]))) };
             let (_, pixels, w, h) =
                 inspect_and_draw(&open, format, bytes.len() as u64, &Limits::default(), 256).expect("draw");
             assert_eq!((w as usize) * (h as usize) * 3, pixels.len());
@@ -834,7 +1036,7 @@ mod tests {
             ("a flat point cloud", b"v 1 1 1\nv 1 1 1\nv 1 1 1\nf 1 2 3\n".to_vec(), Format::Obj, "no extent"),
         ];
         for (what, bytes, format, expected) in cases {
-            let open = || -> io::Result<Box<dyn BufRead>> { Ok(Box::new(&bytes[..])) };
+            let open = || -> io::Result<Box<dyn Source + '_>> { Ok(Box::new(io::Cursor::new(&bytes[..]))) };
             match inspect_and_draw(&open, format, bytes.len() as u64, &Limits::default(), 64) {
                 Err(DecodeError::Corrupt(why)) => assert!(why.contains(expected), "{what}: {why}"),
                 other => panic!("{what}: {:?}", other.map(|r| r.0)),

@@ -199,10 +199,7 @@ pub fn render(bytes: &[u8], format: Format, orientation: u16, limits: &Limits) -
 /// Every size of a 3D model's picture, drawn from its file as it is read.
 pub fn render_mesh_file(path: &std::path::Path, format: Format, limits: &Limits) -> Result<Vec<Rendered>, DecodeError> {
     let len = std::fs::metadata(path).map_err(|e| DecodeError::Corrupt(e.to_string()))?.len();
-    let open = || -> io::Result<Box<dyn io::BufRead>> {
-        Ok(Box::new(io::BufReader::with_capacity(1 << 18, std::fs::File::open(path)?)))
-    };
-    let (_, pixels, w, h) = crate::mesh::inspect_and_draw(&open, format, len, limits, SIZES[SIZES.len() - 1])?;
+    let (_, pixels, w, h) = crate::mesh::inspect_and_draw_file(path, format, len, limits, SIZES[SIZES.len() - 1])?;
     render_from(pixels, w, h, decode::Dimensions { width: w, height: h }, 1)
 }
 
