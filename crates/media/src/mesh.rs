@@ -831,7 +831,8 @@ impl Canvas {
     fn draw(&mut self, t: &[[f32; 3]; 3], colour: Option<[u8; 3]>) {
         let [a, b, c] = [self.project(&t[0]), self.project(&t[1]), self.project(&t[2])];
         let area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
-        if !(area.abs() >= 1e-12) {
+        // NaN (coordinates too far apart for f32) is refused with the degenerate ones.
+        if area.abs().partial_cmp(&1e-12) != Some(std::cmp::Ordering::Greater) {
             return;
         }
         // Only the pixels whose centre (x + 0.5) can lie inside: most triangles of a large
