@@ -377,6 +377,58 @@ fn heic_and_avif_from_phones_are_imported_with_their_exif_and_a_cut_one_is_refus
 }
 
 #[test]
+fn a_heic_larger_than_the_largest_thumbnail_is_shown_from_a_full_resolution_rendition_made_in_the_background() {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let (_d, lib, p) = open_with(move |o| {
+        o.on_thumbnail = Some(Arc::new(move |e: &ThumbnailEvent| sink.lock().expect("lock").push(e.clone())))
+    });
+    let files = [fixture("heic_generated_2400x1800.heic"), fixture("heic_iphone14pro_ccbysa.heic")];
+    let r = lib.import_paths(&p, &files, None, "test", &|_| {}).expect("import");
+    lib.wait_for_thumbnails();
+    let (big, small) = (r[0].document_id.clone().expect("doc"), r[1].document_id.clone().expect("doc"));
+    let sha = r[0].sha256.clone().expect("sha");
+    let full_ready = |sha: &str| {
+        events.lock().expect("lock").iter().any(|e| matches!(e, ThumbnailEvent::FullReady { sha256 } if sha256 == sha))
+    };
+    assert!(full_ready(&sha), "the app hears that the full-size picture is ready");
+    assert!(!full_ready(r[1].sha256.as_deref().expect("sha")), "1652 × 1791 fits the largest thumbnail");
+
+    let jpeg = lib.view_full(&big).expect("view").expect("made");
+    let full = image::load_from_memory(&jpeg).expect("a JPEG").into_rgb8();
+    assert_eq!(full.dimensions(), (2400, 1800), "every pixel of the photo");
+    // The same picture as the thumbnail, at four times its pixels: compare a few points.
+    let thumb_path = lib.thumbnail(&big, 2048).expect("thumb").expect("made").path;
+    let thumb = image::open(&thumb_path).expect("thumb").into_rgb8();
+    for (x, y) in [(300, 200), (1200, 900), (2100, 1600)] {
+        let (a, b) = (full.get_pixel(x, y), thumb.get_pixel(x * 2048 / 2400, y * 2048 / 2400));
+        for c in 0..3 {
+            assert!((i32::from(a[c]) - i32::from(b[c])).abs() < 24, "({x}, {y}): {a:?} vs the thumbnail's {b:?}");
+        }
+    }
+    assert_eq!(lib.view_full(&small).expect("view"), None, "a photo within 2048 px is shown from its thumbnail");
+    let full_views = || {
+        lib.audit_list(Some(&big), 100)
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.action == "view" && e.detail.get("full").is_some())
+            .count()
+    };
+    assert_eq!(full_views(), 1, "showing it is an audited view");
+
+    // A derived file: removed, it is asked for again (the thumbnail is shown meanwhile) and remade.
+    let made = thumb_path.parent().and_then(|p| p.parent()).and_then(|p| p.parent()).expect("thumbs root");
+    let full_path = made.join("full").join(&sha[..2]).join(format!("{sha}.jpg"));
+    assert!(full_path.is_file(), "{} is where it is kept", full_path.display());
+    std::fs::remove_file(&full_path).expect("remove");
+    assert_eq!(lib.view_full(&big).expect("view"), None, "not there: being made again");
+    lib.wait_for_thumbnails();
+    assert!(lib.view_full(&big).expect("view").is_some(), "made again from the original");
+    let report = lib.verify(Default::default()).expect("verify");
+    assert!(report.ok && report.orphans.is_empty(), "the original is untouched, the rendition no stray: {report:?}");
+}
+
+#[test]
 fn videos_get_a_poster_their_container_facts_a_proxy_when_unplayable_and_frames_saved_as_photos() {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);

@@ -1,6 +1,7 @@
 //! The `media:` URI scheme: thumbnails and originals reach the webview as image URLs, never
 //! as base64 over IPC. `media://localhost/thumb/<document>/<size>` and
-//! `media://localhost/original/<document>` (on Windows `http://media.localhost/…`); the UI
+//! `media://localhost/original/<document>`, `…/full/<document>` (a HEIC/AVIF photo at full
+//! resolution) (on Windows `http://media.localhost/…`); the UI
 //! builds them with `convertFileSrc`, which percent-encodes the path.
 //!
 //! Every request names a document, which must exist, and is checked like a command: nothing is
@@ -27,6 +28,10 @@ pub enum Target {
     Original {
         document: String,
     },
+    /// A HEIC/AVIF photo at full resolution (its largest thumbnail until that is made).
+    Full {
+        document: String,
+    },
     /// The document as adjusted (`original`: as it is), at most `size` pixels long; `frame`
     /// of a multi-frame DICOM.
     View {
@@ -49,6 +54,7 @@ pub fn parse(uri: &Uri) -> Option<Target> {
             THUMBNAIL_SIZES.contains(&size).then(|| Target::Thumbnail { document: id.to_string(), size })
         }
         ["original", id] if valid_id(id) => Some(Target::Original { document: id.to_string() }),
+        ["full", id] if valid_id(id) => Some(Target::Full { document: id.to_string() }),
         // `view/<id>/<size>/<version>[/<frame>]`: the version only makes each edit a new address.
         [which @ ("view" | "view-original"), id, size, _version, frame @ ..] if valid_id(id) && frame.len() <= 1 => {
             let size: u32 = size.parse().ok().filter(|s| (16..=4096).contains(s))?;
@@ -126,14 +132,12 @@ fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
                 Err(e) => error_response(status_of(&e), &e.to_string()),
             }
         }
-        Some(Target::Thumbnail { document, size }) => match library.thumbnail(&document, size) {
-            // Revalidated at every use: a locked window, or another user, must reach the check
-            // here rather than the webview's cache.
-            Ok(Some(thumb)) => match std::fs::read(&thumb.path) {
-                Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
-                Err(e) => error_response(500, &format!("cannot read the thumbnail {}: {e}", thumb.path.display())),
-            },
-            Ok(None) => error_response(404, "this document has no preview"),
+        Some(Target::Thumbnail { document, size }) => serve_thumbnail(library, document, size),
+        // Not cached: the thumbnail shown until the rendition is made must not stay, and each
+        // display is an audited view.
+        Some(Target::Full { document }) => match library.view_full(&document) {
+            Ok(Some(bytes)) => image("image/jpeg", "no-store", bytes),
+            Ok(None) => serve_thumbnail(library, document, THUMBNAIL_SIZES[THUMBNAIL_SIZES.len() - 1]),
             Err(e) => error_response(status_of(&e), &e.to_string()),
         },
         // Not cached: each display of a full image is a view the audit trail records.
@@ -141,6 +145,19 @@ fn serve(library: &Library, uri: &Uri) -> Response<Vec<u8>> {
             Ok((doc, bytes)) => image(doc.summary.mime, "no-store", bytes),
             Err(e) => error_response(status_of(&e), &e.to_string()),
         },
+    }
+}
+
+fn serve_thumbnail(library: &Library, document: String, size: u32) -> Response<Vec<u8>> {
+    match library.thumbnail(&document, size) {
+        // Revalidated at every use: a locked window, or another user, must reach the check
+        // here rather than the webview's cache.
+        Ok(Some(thumb)) => match std::fs::read(&thumb.path) {
+            Ok(bytes) => image("image/jpeg", "private, no-cache", bytes),
+            Err(e) => error_response(500, &format!("cannot read the thumbnail {}: {e}", thumb.path.display())),
+        },
+        Ok(None) => error_response(404, "this document has no preview"),
+        Err(e) => error_response(status_of(&e), &e.to_string()),
     }
 }
 
@@ -232,6 +249,11 @@ mod tests {
         assert_eq!(
             parse(&uri(&format!("http://media.localhost/original/{id}"))),
             Some(Target::Original { document: id.into() })
+        );
+        assert_eq!(
+            parse(&uri(&format!("media://localhost/full/{id}?r=2"))),
+            Some(Target::Full { document: id.into() }),
+            "the query only makes a fresh address"
         );
         assert_eq!(
             parse(&uri(&format!("media://localhost/view%2F{id}%2F2048%2F7"))),

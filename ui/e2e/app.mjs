@@ -668,7 +668,7 @@ test('the viewer windows an X-ray live from its full depth with the right button
   await wd.exec("[...document.querySelectorAll('button')].find((b) => /^All\\s*\\d/.test(b.textContent.trim())).click();");
 });
 
-test('an iPhone HEIC opens in the viewer, painted from its rendition', async () => {
+test('an iPhone HEIC opens in the viewer, painted from its rendition; a larger one at full resolution', async () => {
   const res = await invoke('import_files', { importId: 'e2e-heic', patientId, paths: [join(fixtures, 'heic_iphone14pro_ccbysa.heic')], kind: null });
   assertEq(res.ok?.[0]?.status, 'imported', `the HEIC imported: ${JSON.stringify(res)}`);
   const id = res.ok[0].document_id;
@@ -678,6 +678,13 @@ test('an iPhone HEIC opens in the viewer, painted from its rendition', async () 
     await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth >= 1000;"), 'the HEIC painted in the viewer', 20000);
     assert(((await text('[aria-label="Document details"]')) ?? '').includes('image/heic'), 'its kind in the panel');
     await shot('32-heic-viewer');
+  } finally {
+    await clickButton('✕ Close', '.viewer');
+  }
+  // Larger than the largest thumbnail: shown at full resolution once the rendition is made.
+  await importAndOpen('e2e-heic-big', join(fixtures, 'heic_generated_2400x1800.heic'), 'the 2400 px HEIC');
+  try {
+    await until(() => wd.exec("const i = document.querySelector('.viewer img'); return !!i && i.complete && i.naturalWidth === 2400;"), 'the HEIC at full resolution in the viewer', 20000);
   } finally {
     await clickButton('✕ Close', '.viewer');
   }

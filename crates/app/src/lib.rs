@@ -437,6 +437,13 @@ impl Library {
         }
     }
 
+    /// A HEIC/AVIF photo at full resolution, an audited view, once the background workers
+    /// have made it; `None` until then (or when it needs none): show its largest thumbnail.
+    pub fn view_full(&self, id: &str) -> Result<Option<Vec<u8>>, AppError> {
+        let actor = self.allow(Permission::ViewImages)?;
+        Ok(self.media.full_view(&actor, id)?)
+    }
+
     /// Records that a document's pixels were shown (`details`: which rendition).
     fn audit_view(&self, actor: &Actor, id: &str, details: serde_json::Value) -> Result<(), AppError> {
         self.db.write(|tx| chairside_audit::append(tx, actor, "view", "document", Some(id), details))?;

@@ -51,9 +51,10 @@ pub struct ImportOutcome {
     /// thumbnail workers to store; `None` for duplicates and files without a preview.
     #[serde(skip)]
     pub thumbnails: Option<Vec<Rendered>>,
-    /// A video the webview cannot play as it is: the workers make its H.264 proxy next.
+    /// What the webview cannot show from the original (a video it cannot play, a HEIC larger
+    /// than the largest thumbnail): the workers make it next.
     #[serde(skip)]
-    pub wants_proxy: bool,
+    pub wants: Option<crate::Derived>,
 }
 
 /// What to import and on whose behalf.
@@ -369,7 +370,7 @@ pub fn import_file(
             document_id,
             sha256,
             thumbnails: None,
-            wants_proxy: false,
+            wants: None,
         });
     }
     // Scanned before any parser sees the bytes; what is scanned is exactly what is stored.
@@ -441,7 +442,7 @@ pub fn import_file(
                 document_id: document_id.clone(),
                 sha256: sha256.clone(),
                 thumbnails: None,
-                wants_proxy: false,
+                wants: None,
             });
         }
         record_import(tx, actor, req, &info, &new)?;
@@ -450,12 +451,20 @@ pub fn import_file(
             document_id: document_id.clone(),
             sha256: sha256.clone(),
             thumbnails: None,
-            wants_proxy: false,
+            wants: None,
         })
     })
     .map(|mut outcome: ImportOutcome| {
         if outcome.status == ImportStatus::Imported {
-            outcome.wants_proxy = info.details.as_ref().and_then(|d| d["video"]["playable"].as_bool()) == Some(false);
+            let unplayable = info.details.as_ref().and_then(|d| d["video"]["playable"].as_bool()) == Some(false);
+            let long = info.width.max(info.height).unwrap_or(0);
+            outcome.wants = if unplayable {
+                Some(crate::Derived::Proxy)
+            } else if info.format.is_heif() && long > SIZES[SIZES.len() - 1] {
+                Some(crate::Derived::Full)
+            } else {
+                None
+            };
             outcome.thumbnails = info.thumbnails;
         }
         outcome

@@ -57,7 +57,7 @@ pub use moves::{MoveStatus, Moved};
 pub use replicated::REPLICATED;
 pub use signatures::{ChangedAfter, Signature};
 pub use thumbs::{
-    ProxyState, SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails,
+    Derived, DerivedState, SIZES as THUMBNAIL_SIZES, ThumbStore, ThumbnailEvent, ThumbnailRef, Thumbnailer, Thumbnails,
 };
 pub use verify::{VerifyOptions, VerifyReport, VerifySeconds};
 pub use video::{VideoFile, VideoInfo};
@@ -224,8 +224,8 @@ impl Media {
         let prepared = outcome.thumbnails.take();
         if let (ImportStatus::Imported, Some(workers)) = (outcome.status, self.workers.get()) {
             workers.enqueue_prepared(&outcome.sha256, prepared);
-            if outcome.wants_proxy {
-                workers.enqueue_proxy(&outcome.sha256);
+            if let Some(what) = outcome.wants {
+                workers.enqueue_derived(&outcome.sha256, what);
             }
         }
         Ok(outcome)
@@ -640,7 +640,7 @@ impl Media {
         let (doc, original) = self.video_original(id)?;
         let sha = doc.summary.sha256.as_str();
         let (path, mime, proxy) = match self.thumbnailer.proxy(sha)? {
-            ProxyState::NotNeeded => {
+            DerivedState::NotNeeded => {
                 let checked = self.checked_videos.lock().unwrap_or_else(|p| p.into_inner()).contains(sha);
                 if !checked {
                     blobstore::check_file(&original, sha)?;
@@ -648,14 +648,14 @@ impl Media {
                 }
                 (original, doc.summary.mime, false)
             }
-            ProxyState::Ready(path) => (path, "video/mp4", true),
-            ProxyState::Pending => {
+            DerivedState::Ready(path) => (path, "video/mp4", true),
+            DerivedState::Pending => {
                 if let Some(workers) = self.workers.get() {
-                    workers.enqueue_proxy(sha);
+                    workers.enqueue_derived(sha, Derived::Proxy);
                 }
                 return Err(MediaError::VideoPreparing { id: id.to_string() });
             }
-            ProxyState::Failed(why) => return Err(MediaError::Render(why)),
+            DerivedState::Failed(why) => return Err(MediaError::Render(why)),
         };
         let len = std::fs::metadata(&path).map_err(|e| MediaError::io(format!("reading {}", path.display()), e))?.len();
         if audit {
@@ -672,6 +672,32 @@ impl Media {
             })?;
         }
         Ok(VideoFile { path, mime, len, proxy })
+    }
+
+    /// A HEIC/AVIF photo's full-resolution JPEG, its view audited, once the workers have made
+    /// it; `None` while it is being made (queued now if it was not), when making it failed, or
+    /// when the photo needs none (the viewer then shows the largest thumbnail).
+    pub fn full_view(&self, actor: &Actor, id: &str) -> Result<Option<Vec<u8>>, MediaError> {
+        let doc = self.get(id)?;
+        let sha = doc.summary.sha256.as_str();
+        match self.thumbnailer.derived(Derived::Full, sha)? {
+            DerivedState::Ready(path) => {
+                let bytes =
+                    std::fs::read(&path).map_err(|e| MediaError::io(format!("reading {}", path.display()), e))?;
+                self.db.write(|tx| {
+                    chairside_audit::append(tx, actor, "view", "document", Some(id), serde_json::json!({"full": true}))
+                        .map_err(MediaError::from)
+                })?;
+                Ok(Some(bytes))
+            }
+            DerivedState::Pending => {
+                if let Some(workers) = self.workers.get() {
+                    workers.enqueue_derived(sha, Derived::Full);
+                }
+                Ok(None)
+            }
+            DerivedState::NotNeeded | DerivedState::Failed(_) => Ok(None),
+        }
     }
 
     /// A video document and where its original is on disk (refused for any other kind).

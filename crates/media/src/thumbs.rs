@@ -119,8 +119,22 @@ impl ThumbStore {
         PathBuf::from(format!("{}/proxy/{shard}/{sha256}.mp4", self.root_text))
     }
 
-    fn proxy_failed_path(&self, sha256: &str) -> PathBuf {
-        self.proxy_path(sha256).with_extension("failed")
+    /// Where a HEIC/AVIF photo's full-resolution JPEG lives (`thumbs/full/ab/<sha256>.jpg`):
+    /// the webview draws neither format, and the largest thumbnail is 2048 px.
+    pub fn full_path(&self, sha256: &str) -> PathBuf {
+        let shard = sha256.get(0..2).unwrap_or("00");
+        PathBuf::from(format!("{}/full/{shard}/{sha256}.jpg", self.root_text))
+    }
+
+    fn derived_path(&self, what: Derived, sha256: &str) -> PathBuf {
+        match what {
+            Derived::Proxy => self.proxy_path(sha256),
+            Derived::Full => self.full_path(sha256),
+        }
+    }
+
+    fn failed_path(&self, what: Derived, sha256: &str) -> PathBuf {
+        self.derived_path(what, sha256).with_extension("failed")
     }
 
     /// The thumbnails whose bits are set in `ready`, for an image displayed `width` × `height`:
@@ -306,14 +320,29 @@ pub enum ThumbnailEvent {
     ProxyReady {
         sha256: String,
     },
+    /// A HEIC/AVIF photo's full-resolution rendition was made.
+    FullReady {
+        sha256: String,
+    },
 }
 
 pub type ThumbnailListener = Arc<dyn Fn(&ThumbnailEvent) + Send + Sync>;
 
-/// Where a video's playable copy stands.
+/// A file made in the background from an original, beside the thumbnails and like them
+/// never replacing it: what the webview cannot show from the original itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Derived {
+    /// A video's playable H.264 copy (at most 1080p).
+    Proxy,
+    /// A HEIC/AVIF photo larger than the largest thumbnail, as a full-resolution JPEG.
+    Full,
+}
+
+/// Where a derived file stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProxyState {
-    /// The original plays as it is (H.264, VP8/9 or AV1 in 4:2:0), or it is not a video.
+pub enum DerivedState {
+    /// The original is shown as it is (a video the webview plays: H.264, VP8/9 or AV1 in
+    /// 4:2:0; a photo within the largest thumbnail), or it is not of the kind.
     NotNeeded,
     Ready(PathBuf),
     /// Queued or being made.
@@ -403,60 +432,93 @@ impl Thumbnailer {
         self.store(sha256, rendered, on_event)
     }
 
-    /// Whether a blob is a video the webview cannot play as it is (from what import kept).
-    fn needs_proxy(&self, sha256: &str) -> Result<bool, MediaError> {
-        let details: Option<String> = self.db.read(|c| {
-            c.query_row("SELECT details_json FROM blobs WHERE sha256 = ?1", [sha256], |r| r.get(0))
-                .optional()
-                .map(Option::flatten)
-                .map_err(MediaError::from)
+    /// Whether a blob needs `what`, from what import kept: a video the webview cannot play as
+    /// it is; a HEIC/AVIF photo longer than the largest thumbnail.
+    fn needs(&self, what: Derived, sha256: &str) -> Result<bool, MediaError> {
+        type Row = (String, Option<u32>, Option<u32>, Option<String>);
+        let row: Option<Row> = self.db.read(|c| {
+            c.query_row("SELECT mime, width, height, details_json FROM blobs WHERE sha256 = ?1", [sha256], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .optional()
+            .map_err(MediaError::from)
         })?;
-        let playable = details
-            .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
-            .and_then(|d| d.get("video").and_then(|v| v.get("playable")).and_then(|p| p.as_bool()));
-        Ok(playable == Some(false))
+        let Some((mime, width, height, details)) = row else { return Ok(false) };
+        Ok(match what {
+            Derived::Proxy => {
+                let playable = details
+                    .and_then(|d| serde_json::from_str::<serde_json::Value>(&d).ok())
+                    .and_then(|d| d.get("video").and_then(|v| v.get("playable")).and_then(|p| p.as_bool()));
+                playable == Some(false)
+            }
+            Derived::Full => {
+                Format::from_mime(&mime).is_some_and(Format::is_heif)
+                    && width.max(height).is_some_and(|long| long > SIZES[SIZES.len() - 1])
+            }
+        })
+    }
+
+    /// Where a blob's derived file stands.
+    pub fn derived(&self, what: Derived, sha256: &str) -> Result<DerivedState, MediaError> {
+        if !self.needs(what, sha256)? {
+            return Ok(DerivedState::NotNeeded);
+        }
+        let path = self.store.derived_path(what, sha256);
+        if path.is_file() {
+            return Ok(DerivedState::Ready(path));
+        }
+        match fs::read_to_string(self.store.failed_path(what, sha256)) {
+            Ok(why) => Ok(DerivedState::Failed(why)),
+            Err(_) => Ok(DerivedState::Pending),
+        }
     }
 
     /// Where a blob's playable proxy stands.
-    pub fn proxy(&self, sha256: &str) -> Result<ProxyState, MediaError> {
-        if !self.needs_proxy(sha256)? {
-            return Ok(ProxyState::NotNeeded);
-        }
-        let path = self.store.proxy_path(sha256);
-        if path.is_file() {
-            return Ok(ProxyState::Ready(path));
-        }
-        match fs::read_to_string(self.store.proxy_failed_path(sha256)) {
-            Ok(why) => Ok(ProxyState::Failed(why)),
-            Err(_) => Ok(ProxyState::Pending),
-        }
+    pub fn proxy(&self, sha256: &str) -> Result<DerivedState, MediaError> {
+        self.derived(Derived::Proxy, sha256)
     }
 
-    /// Makes a video's playable proxy if it needs one and has none (from the hash-checked
-    /// original; minutes for a long HEVC clip, so only ever on a worker thread). A failure is
-    /// kept beside where the proxy would be, so it is not retried at every start.
-    pub fn make_proxy(&self, sha256: &str) -> Result<ProxyState, MediaError> {
-        let state = self.proxy(sha256)?;
-        if state != ProxyState::Pending {
+    /// Makes a blob's derived file if it needs one and has none, from the hash-checked
+    /// original (minutes for a long HEVC clip, a second for a 48 MP HEIC: only ever on a
+    /// worker thread). A failure is kept beside where the file would be, so it is not retried
+    /// at every start.
+    pub fn make_derived(&self, what: Derived, sha256: &str) -> Result<DerivedState, MediaError> {
+        let state = self.derived(what, sha256)?;
+        if state != DerivedState::Pending {
             return Ok(state);
         }
         let src =
             self.blobs.path_of(sha256).map_err(|e| MediaError::io("blob path", io::Error::other(e.to_string())))?;
-        let dst = self.store.proxy_path(sha256);
-        let made = crate::blobstore::check_file(&src, sha256).and_then(|()| {
-            let dir = dst.parent().expect("a proxy path has a parent");
-            chairside_store::private::create_dir_all(dir)
-                .map_err(|e| MediaError::io(format!("creating {}", dir.display()), e))?;
-            decode::guarded("video proxy", || crate::video::make_proxy(&src, &dst, &self.limits))
-                .and_then(|r| r)
-                .map_err(|e| MediaError::Render(format!("the playable copy could not be made: {e}")))
-        });
+        let dst = self.store.derived_path(what, sha256);
+        let dir = dst.parent().expect("a derived path has a parent");
+        chairside_store::private::create_dir_all(dir)
+            .map_err(|e| MediaError::io(format!("creating {}", dir.display()), e))?;
+        let made = match what {
+            Derived::Proxy => crate::blobstore::check_file(&src, sha256).and_then(|()| {
+                decode::guarded("video proxy", || crate::video::make_proxy(&src, &dst, &self.limits))
+                    .and_then(|r| r)
+                    .map_err(|e| MediaError::Render(format!("the playable copy could not be made: {e}")))
+            }),
+            Derived::Full => self.make_full(sha256, &dst),
+        };
         if let Err(e) = made {
-            let note = self.store.proxy_failed_path(sha256);
+            let note = self.store.failed_path(what, sha256);
             write_atomic(&note, e.to_string().as_bytes())
                 .map_err(|w| MediaError::io(format!("writing {}", note.display()), w))?;
         }
-        self.proxy(sha256)
+        self.derived(what, sha256)
+    }
+
+    /// A HEIC/AVIF photo decoded whole (turned as the file says) and written as a JPEG of the
+    /// same size, at the thumbnails' quality.
+    fn make_full(&self, sha256: &str, dst: &Path) -> Result<(), MediaError> {
+        let bytes = crate::blobstore::read_checked(self.blobs.as_ref(), sha256)?;
+        let (pixels, w, h) = decode::guarded("full rendition", || crate::heif::decode(&bytes, &self.limits))
+            .and_then(|r| r)
+            .map_err(|e| MediaError::Render(format!("the full-size picture could not be made: {e}")))?;
+        drop(bytes);
+        let jpeg = encode(&pixels, w, h, 1).map_err(|e| MediaError::Render(e.to_string()))?;
+        write_atomic(dst, &jpeg.jpeg).map_err(|e| MediaError::io(format!("writing {}", dst.display()), e))
     }
 
     /// Writes rendered thumbnails (smallest first) and marks each ready as it lands.
@@ -544,18 +606,22 @@ pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     })
 }
 
-/// A blob to make thumbnails for, with them already rendered when import had them.
+/// A blob to make thumbnails for, with them already rendered when import had them, or one of
+/// its derived files.
 struct Job {
     sha256: String,
     prepared: Option<Vec<Rendered>>,
-    /// Only the video proxy is wanted (the thumbnails are there).
-    proxy_only: bool,
+    /// Only this derived file is wanted (the thumbnails are there).
+    derived: Option<Derived>,
 }
 
 impl Job {
-    /// What makes two queued jobs the same: a blob's thumbnails, or its proxy.
+    /// What makes two queued jobs the same: a blob's thumbnails, or one of its derived files.
     fn key(&self) -> String {
-        if self.proxy_only { format!("proxy:{}", self.sha256) } else { self.sha256.clone() }
+        match self.derived {
+            None => self.sha256.clone(),
+            Some(what) => format!("{what:?}:{}", self.sha256),
+        }
     }
 }
 
@@ -626,14 +692,14 @@ impl ThumbnailWorkers {
         if q.queued.insert(sha256.to_string()) {
             let prepared =
                 prepared.filter(|_| q.jobs.iter().filter(|j| j.prepared.is_some()).count() < MAX_PREPARED_QUEUED);
-            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared, proxy_only: false });
+            q.jobs.push_back(Job { sha256: sha256.to_string(), prepared, derived: None });
             self.shared.work.notify_one();
         }
     }
 
-    /// Queues the making of a video's proxy (no-op if the blob is already queued).
-    pub fn enqueue_proxy(&self, sha256: &str) {
-        let job = Job { sha256: sha256.to_string(), prepared: None, proxy_only: true };
+    /// Queues the making of a derived file (no-op if it is already queued).
+    pub fn enqueue_derived(&self, sha256: &str, what: Derived) {
+        let job = Job { sha256: sha256.to_string(), prepared: None, derived: Some(what) };
         let mut q = self.shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.queued.insert(job.key()) {
             q.jobs.push_back(job);
@@ -699,15 +765,19 @@ fn worker(shared: &Shared) {
         };
         // A failure is recorded in the table (status 'failed') and reported as an event; the
         // worker carries on with the next job.
-        let _ = match job.prepared {
-            // Queued after the video's thumbnails, so its poster is shown first.
-            None if job.proxy_only => shared.thumbnailer.make_proxy(&job.sha256).map(|state| {
-                if let ProxyState::Ready(_) = state {
-                    notify(&ThumbnailEvent::ProxyReady { sha256: job.sha256.clone() });
+        let _ = match (job.prepared, job.derived) {
+            // Queued after the blob's thumbnails, so its poster is shown first.
+            (_, Some(what)) => shared.thumbnailer.make_derived(what, &job.sha256).map(|state| {
+                if let DerivedState::Ready(_) = state {
+                    let sha256 = job.sha256.clone();
+                    notify(&match what {
+                        Derived::Proxy => ThumbnailEvent::ProxyReady { sha256 },
+                        Derived::Full => ThumbnailEvent::FullReady { sha256 },
+                    });
                 }
             }),
-            Some(rendered) => shared.thumbnailer.store(&job.sha256, rendered, &notify),
-            None => shared.thumbnailer.make(&job.sha256, &notify),
+            (Some(rendered), None) => shared.thumbnailer.store(&job.sha256, rendered, &notify),
+            (None, None) => shared.thumbnailer.make(&job.sha256, &notify),
         };
         let mut q = shared.queue.lock().unwrap_or_else(|p| p.into_inner());
         q.busy -= 1;

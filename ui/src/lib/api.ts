@@ -235,8 +235,17 @@ export function isModel(mime: string): boolean {
   return mime === 'model/stl' || mime === 'model/x-ply' || mime === 'model/obj';
 }
 
-export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>): string | null {
+/** A photo the webview cannot draw (HEIC, AVIF): shown from its full-resolution JPEG, made in
+ * the background; the backend answers with the largest thumbnail until then. */
+export function isHeif(mime: string): boolean {
+  return mime === 'image/heic' || mime === 'image/avif';
+}
+
+/** What the viewer shows of an unedited document; `fresh` changes the address once a HEIC's
+ * full-resolution rendition is made. */
+export function viewerUrl(doc: Pick<GalleryItem, 'id' | 'mime' | 'previews'>, fresh = 0): string | null {
   if (DRAWABLE.has(doc.mime)) return originalUrl(doc.id);
+  if (isHeif(doc.mime)) return `${convertFileSrc(`full/${doc.id}`, 'media')}${fresh > 0 ? `?r=${fresh}` : ''}`;
   return doc.previews.length > 0 || doc.mime !== 'application/pdf' ? thumbUrl(doc.id, 2048) : null;
 }
 

@@ -17,7 +17,7 @@ export type ThumbnailRef = { size: number, width: number, height: number,
  */
 path: string, };
 
-export type ThumbnailEvent = { "event": "ready", sha256: string, size: number, } | { "event": "failed", sha256: string, error: string, } | { "event": "proxy_ready", sha256: string, };
+export type ThumbnailEvent = { "event": "ready", sha256: string, size: number, } | { "event": "failed", sha256: string, error: string, } | { "event": "proxy_ready", sha256: string, } | { "event": "full_ready", sha256: string, };
 
 export type GalleryItem = { id: string, sha256: string, kind: Kind, status: Status, mime: string, byte_size: number, 
 /**
