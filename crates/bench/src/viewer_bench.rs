@@ -35,22 +35,35 @@ pub fn write_xray(path: &Path) -> Result<(), String> {
 /// The patient the app bench windows an X-ray in, added to `root`'s library once.
 pub const XRAY_PATIENT: &str = "X-ray bench (16-bit 3000×2500)";
 
+/// The patient of the app bench's 3D viewer figure: one 50 MB binary STL.
+pub const SCAN_PATIENT: &str = "Scan bench (50 MB STL)";
+
+/// Adds, once each, the app bench's patients: one with a 16-bit 3000×2500 X-ray (live
+/// window/level), one with a 50 MB binary STL of 1,000,000 triangles (the 3D viewer's opening).
 pub fn xray_patient(root: &Path) -> Result<(), String> {
     let lib = Library::open(LibraryOptions::new(root)).map_err(|e| e.to_string())?;
-    if lib.list_patients(None).map_err(|e| e.to_string())?.iter().any(|p| p.name == XRAY_PATIENT) {
-        return Ok(());
-    }
-    let patient =
-        lib.add_patient(&NewPatient { name: XRAY_PATIENT.into(), ..Default::default() }).map_err(|e| e.to_string())?;
     let src = tempfile::tempdir().map_err(|e| e.to_string())?;
     let xray = src.path().join("xray-16bit.png");
-    write_xray(&xray)?;
-    let imported = lib.import_paths(&patient.id, &[xray], None, "bench", &|_| {}).map_err(|e| e.to_string())?;
-    lib.wait_for_thumbnails();
-    match imported.first().and_then(|r| r.document_id.as_ref()) {
-        Some(_) => Ok(()),
-        None => Err(format!("the X-ray was not imported: {:?}", imported.first().map(|r| &r.error))),
+    let scan = src.path().join("scan-50mb.stl");
+    for (name, file) in [(XRAY_PATIENT, &xray), (SCAN_PATIENT, &scan)] {
+        if lib.list_patients(None).map_err(|e| e.to_string())?.iter().any(|p| p.name == name) {
+            continue;
+        }
+        if name == XRAY_PATIENT {
+            write_xray(file)?;
+        } else {
+            crate::formats_bench::make_stl(file, 1_000_000)?;
+        }
+        let patient =
+            lib.add_patient(&NewPatient { name: name.into(), ..Default::default() }).map_err(|e| e.to_string())?;
+        let imported =
+            lib.import_paths(&patient.id, &[file.clone()], None, "bench", &|_| {}).map_err(|e| e.to_string())?;
+        lib.wait_for_thumbnails();
+        if imported.first().and_then(|r| r.document_id.as_ref()).is_none() {
+            return Err(format!("{} was not imported: {:?}", file.display(), imported.first().map(|r| &r.error)));
+        }
     }
+    Ok(())
 }
 
 pub fn run(dir: &Path) -> Result<(), String> {

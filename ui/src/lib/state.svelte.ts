@@ -72,10 +72,12 @@ export function applyTheme(theme: Theme): void {
 }
 
 /** Benchmark marks read by the end-to-end runs (time to first painted row; frames of live
- * windowing drawn, and the last one's time). */
+ * windowing drawn, and the last one's time; a 3D model's open to its first frame shown). */
 export const metrics: {
   patientOpenedAt?: number;
   firstRowMs?: number;
+  meshOpenedAt?: number;
+  meshReadyMs?: number;
   listMs?: number;
   maxDomNodes?: number;
   windowFrames?: number;
