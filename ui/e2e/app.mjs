@@ -880,6 +880,90 @@ test('an unfinished capture session is continued from the Series tab, and two se
 });
 
 const backupDir = join(dataDir, '..', `chairside-app-e2e-backup-${process.pid}`);
+/** An 8×8 24-bit BMP whose pixels encode `i`: thousands of distinct photos in no time. */
+function tinyBmp(i) {
+  const row = 8 * 3; // 24 bytes: already a multiple of 4
+  const b = Buffer.alloc(54 + row * 8);
+  b.write('BM', 0, 'latin1');
+  b.writeUInt32LE(b.length, 2);
+  b.writeUInt32LE(54, 10);
+  b.writeUInt32LE(40, 14);
+  b.writeInt32LE(8, 18);
+  b.writeInt32LE(8, 22);
+  b.writeUInt16LE(1, 26);
+  b.writeUInt16LE(24, 28);
+  b.writeUInt32LE(row * 8, 34);
+  for (let p = 0; p < 64; p++) b.set([i & 255, (i >> 8) & 255, (p * 37) & 255], 54 + p * 3);
+  return b;
+}
+
+test('5,000 photos of one patient scroll top to bottom in the real app with the DOM under 500 nodes', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'chairside-app-e2e-many-'));
+  try {
+    const paths = [];
+    for (let i = 0; i < 5000; i++) {
+      const path = join(dir, `m${String(i).padStart(4, '0')}.bmp`);
+      await writeFile(path, tinyBmp(i));
+      paths.push(path);
+    }
+    const patient = await invoke('add_patient', { input: { name: 'Carla Many-Photos', external_id: 'E2E-5000', birth_date: null } });
+    assert(patient.ok?.id, `patient added: ${JSON.stringify(patient)}`);
+    // In batches: each call stays inside WebDriver's 30 s script timeout.
+    for (let from = 0; from < paths.length; from += 500) {
+      const res = await invoke('import_files', { importId: `e2e-5000-${from}`, patientId: patient.ok.id, paths: paths.slice(from, from + 500), kind: null });
+      assertEq(res.ok?.filter((r) => r.status === 'imported').length, 500, `every photo imported: ${JSON.stringify(res.ok?.find((r) => r.status !== 'imported') ?? res.err)}`);
+    }
+    // Their thumbnails made, so what follows (health) finds no work pending.
+    await until(async () => (await invoke('list_documents', { patientId: patient.ok.id, status: 'active', limit: null })).ok?.every((d) => d.previews.length > 0), 'every thumbnail made', 120000);
+    // Added over IPC, so found through the search box as a receptionist would.
+    const search = (q) => wd.exec(`const i = document.querySelector('input.search'); i.value = arguments[0]; i.dispatchEvent(new Event('input', { bubbles: true }));`, q);
+    await search('E2E-5000');
+    await until(() => wd.exec("const p = [...document.querySelectorAll('.patient')].find((p) => p.textContent.includes('Many-Photos')); if (p) p.click(); return !!p;"), 'the patient found', 10000);
+    await until(async () => (await text('[data-testid=patient-name]')) === 'Carla Many-Photos', 'the patient opened', 20000);
+    await search('');
+    await until(async () => (await count('.tile')) > 0, 'tiles', 20000);
+    // In chunks of 20 steps: each script stays far inside WebDriver's 30 s script timeout.
+    await wd.exec('window.__chairsideMetrics.maxDomNodes = 0;');
+    const height = () => wd.exec("return document.querySelector('[data-testid=gallery]').scrollHeight");
+    let steps = 0;
+    for (let from = 0; from <= (await height()); from += 20 * 1200) {
+      steps += await wd.execAsync(
+        `const done = arguments[arguments.length - 1];
+        (async () => {
+          const el = document.querySelector('[data-testid=gallery]');
+          let n = 0;
+          for (let top = arguments[0]; top <= Math.min(arguments[1], el.scrollHeight); top += 1200, n++) {
+            el.scrollTop = top;
+            await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+          }
+          done(n);
+        })();`,
+        from,
+        from + 19 * 1200,
+      );
+    }
+    const walk = await wd.execAsync(
+      `const done = arguments[arguments.length - 1];
+      (async () => {
+        const el = document.querySelector('[data-testid=gallery]');
+        el.scrollTop = el.scrollHeight;
+        await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+        const tiles = [...el.querySelectorAll('.tile')];
+        done({ max: window.__chairsideMetrics.maxDomNodes, tiles: tiles.length, last: tiles[tiles.length - 1]?.getAttribute('aria-label') ?? '' });
+      })();`,
+    );
+    walk.steps = steps;
+    console.log(`    ${walk.steps} scroll steps of 1,200 px over ${await height()} px; DOM nodes at most ${walk.max}; ${walk.tiles} tiles in the page at the bottom, the last ${walk.last}`);
+    assert(walk.steps > 20, `the gallery is tall enough to scroll (${walk.steps} steps)`);
+    assert(walk.max > 0 && walk.max < 500, `DOM stayed under 500 nodes (max ${walk.max})`);
+    assert(walk.tiles > 0 && walk.tiles < 200, `only the rows in view are in the page (${walk.tiles} tiles)`);
+    assert(/m\d{4}\.bmp/.test(walk.last), `the bottom row reached: ${walk.last}`);
+    await shot('35-5000-scrolled');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('health: the status bar asks for a look, the backup folder is set in Settings, and a backup is written and checked', async () => {
   await until(async () => (await text('[data-testid=health-status]'))?.includes('Needs a look'), 'the status bar asks for a look', 10000);
   await clickCss('[data-testid=health-status]');
