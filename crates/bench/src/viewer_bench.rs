@@ -56,8 +56,9 @@ pub fn xray_patient(root: &Path) -> Result<(), String> {
         }
         let patient =
             lib.add_patient(&NewPatient { name: name.into(), ..Default::default() }).map_err(|e| e.to_string())?;
-        let imported =
-            lib.import_paths(&patient.id, &[file.clone()], None, "bench", &|_| {}).map_err(|e| e.to_string())?;
+        let imported = lib
+            .import_paths(&patient.id, std::slice::from_ref(file), None, "bench", &|_| {})
+            .map_err(|e| e.to_string())?;
         lib.wait_for_thumbnails();
         if imported.first().and_then(|r| r.document_id.as_ref()).is_none() {
             return Err(format!("{} was not imported: {:?}", file.display(), imported.first().map(|r| &r.error)));
