@@ -94,6 +94,10 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn take(&mut self, n: usize) -> Result<Vec<u8>, String> {
+        // Checked before allocating: a declared length is the file's word, not its size.
+        if self.pos.checked_add(n).is_none_or(|end| end > self.src.len()) {
+            return Err(format!("an element at byte {} declares {n} bytes, more than the file has left", self.pos));
+        }
         let mut out = vec![0u8; n];
         self.fill(&mut out)?;
         Ok(out)
@@ -440,6 +444,19 @@ mod tests {
         let mut cut = craft::nested_sequences(3);
         cut.truncate(cut.len() - 8);
         assert!(check(&cut).is_err(), "a sequence left open at the end of the file");
+    }
+
+    #[test]
+    fn a_meta_element_claiming_more_than_the_file_is_refused_before_any_allocation() {
+        // The fuzzer's find: a 641-byte file whose meta element claimed 1.3 GB, allocated
+        // (zeroed) before the read failed.
+        let mut bytes = vec![0u8; 128];
+        bytes.extend_from_slice(b"DICM");
+        bytes.extend_from_slice(&[0x02, 0x00, 0x01, 0x00, b'O', b'B', 0, 0]);
+        bytes.extend_from_slice(&0x4F55_0000u32.to_le_bytes());
+        bytes.extend_from_slice(&[0u8; 64]);
+        let refused = meta(&bytes).expect_err("1.3 GB claimed in a 200-byte file");
+        assert!(refused.contains("declares"), "{refused}");
     }
 
     #[test]
