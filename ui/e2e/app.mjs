@@ -963,6 +963,9 @@ test('5,000 photos of one patient scroll top to bottom in the real app with the 
     assert(walk.tiles > 0 && walk.tiles < 200, `only the rows in view are in the page (${walk.tiles} tiles)`);
     assert(/m\d{4}\.bmp/.test(walk.last), `the bottom row reached: ${walk.last}`);
     await shot('35-5000-scrolled');
+    // The tests after this one work in Maria's chart, as before.
+    await until(() => wd.exec("const p = [...document.querySelectorAll('.patient')].find((p) => p.textContent.includes('Maria Test-Patient')); if (p) p.click(); return !!p;"), 'Maria listed', 10000);
+    await until(async () => (await text('[data-testid=patient-name]')) === 'Maria Test-Patient', 'Maria open again', 10000);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -1156,7 +1159,8 @@ test('after the app closes, the audit trail records the views, the archive, the 
   await until(async () => !(await processes()).some((p) => p.exe === app.split('/').pop()), 'the app exited', 15000);
   // The library itself, read by the CLI, agrees with what the UI showed.
   // The library has users now: the CLI signs in as its owner.
-  const owner = { encoding: 'utf8', env: { ...process.env, CHAIRSIDE_USER: 'Olga', CHAIRSIDE_PASSWORD: 'owner password 1' } };
+  // The trail holds the 5,000-photo chart's imports too: far more than execFileSync's 1 MB default.
+  const owner = { encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, CHAIRSIDE_USER: 'Olga', CHAIRSIDE_PASSWORD: 'owner password 1' } };
   const audit = JSON.parse(execFileSync(cli, ['--data-dir', dataDir, '--json', 'audit', 'list', '--limit', '100000'], owner));
   const events = new Set((audit.events ?? audit).map((e) => e.action));
   for (const a of ['view', 'archive', 'restore', 'link', 'active_patient_set', 'user_add', 'sign_in', 'lock', 'sign', 'forbidden', 'patient_open'])
