@@ -284,17 +284,16 @@ fn decode_frames(
     each: &mut dyn FnMut(&ff::frame::Video) -> Result<bool, DecodeError>,
 ) -> Result<(), DecodeError> {
     let mut frame = ff::frame::Video::empty();
-    let mut packet = ff::Packet::empty();
     let mut fed = 0usize;
     loop {
         if fed >= max_packets {
             return Ok(());
         }
-        match packet.read(&mut track.input) {
-            Ok(()) => {}
+        let packet = match read_packet(&mut track.input) {
+            Ok(packet) => packet,
             Err(ff::Error::Eof) => break,
             Err(e) => return Err(corrupt(format!("it is damaged or cut off partway ({e})"))),
-        }
+        };
         fed += 1;
         if packet.stream() != track.index {
             continue;
@@ -321,6 +320,15 @@ fn decode_frames(
 
 fn seconds(time_base: Option<f64>, frame: &ff::frame::Video) -> f64 {
     time_base.map_or(0.0, |tb| frame.timestamp().unwrap_or(0) as f64 * tb)
+}
+
+/// The next packet of `input`, in a packet of its own. `av_read_frame` does not release what a
+/// packet it is handed still holds, nor does ffmpeg-next's `Packet::read`: one packet reused
+/// across reads leaked every earlier packet's buffers (LeakSanitizer, under the video fuzz
+/// target). Dropping each packet unreferences it.
+fn read_packet(input: &mut ff::format::context::Input) -> Result<ff::Packet, ff::Error> {
+    let mut packet = ff::Packet::empty();
+    packet.read(input).map(|()| packet)
 }
 
 /// Reads a video's facts, proves a frame decodes, checks that its last packets are there, and
@@ -386,14 +394,13 @@ fn check_tail(track: &mut Track, duration_s: f64) -> Result<(), DecodeError> {
         let _ = track.input.seek(from, ..from);
     }
     let file_len = std::fs::metadata(track.input_path.as_path()).map(|m| m.len()).unwrap_or(u64::MAX);
-    let mut packet = ff::Packet::empty();
     // Where the packets read end, in seconds: a cut-off copy's index (written first by a
     // "fast start" muxer) still promises the missing packets, but reading them ends early.
     let mut reached = 0.0f64;
     // Bounded: 3 s of packets is a few hundred; the cap only stops a file that never ends.
     for _ in 0..200_000 {
-        match packet.read(&mut track.input) {
-            Ok(()) => {}
+        let packet = match read_packet(&mut track.input) {
+            Ok(packet) => packet,
             Err(ff::Error::Eof) => {
                 // Muxers end the last packet within a frame or two of the promised duration;
                 // half a second short is a copy cut off.
@@ -405,7 +412,7 @@ fn check_tail(track: &mut Track, duration_s: f64) -> Result<(), DecodeError> {
                 return Ok(());
             }
             Err(e) => return Err(corrupt(format!("it is cut off or damaged near its end ({e})"))),
-        }
+        };
         if packet.position() >= 0 && packet.position() as u64 + packet.size() as u64 > file_len {
             return Err(corrupt("its last packets lie beyond the end of the file: the copy is cut off"));
         }
@@ -554,17 +561,19 @@ fn write_proxy(src: &Path, tmp: &Path, limits: &Limits) -> Result<(), DecodeErro
             Ok(())
         };
     let mut frame = ff::frame::Video::empty();
-    let mut packet = ff::Packet::empty();
     let mut frames = 0usize;
     let mut eof = false;
     // Four hours at 60 frames a second: a file promising more is not a clinical video.
     const MAX_FRAMES: usize = 4 * 3600 * 60;
     while !eof {
-        match packet.read(&mut track.input) {
-            Ok(()) => {}
-            Err(ff::Error::Eof) => eof = true,
+        let mut packet = match read_packet(&mut track.input) {
+            Ok(packet) => packet,
+            Err(ff::Error::Eof) => {
+                eof = true;
+                ff::Packet::empty()
+            }
             Err(e) => return Err(fail("the video is damaged partway", e)),
-        }
+        };
         if !eof && Some(packet.stream()) == audio.as_ref().map(|a| a.0) {
             if let (Some(index), Some(tb), Some((_, in_audio_tb, _))) = (audio_out, audio_tb, &audio) {
                 packet.set_stream(index);
