@@ -128,6 +128,16 @@ impl Cursor<'_> {
 /// Whether an explicit VR header has two reserved bytes and a 32-bit length: every VR but the
 /// short ones of PS3.5 7.1.2 — an unknown VR code included, as dicom-rs reads it (the walk
 /// must see the same lengths as the parser it guards).
+/// The size of one value of a binary VR whose values have a fixed size.
+fn value_size(vr: [u8; 2]) -> Option<u32> {
+    match &vr {
+        b"SS" | b"US" | b"OW" => Some(2),
+        b"FL" | b"SL" | b"UL" | b"AT" | b"OF" | b"OL" => Some(4),
+        b"FD" | b"OD" | b"SV" | b"UV" | b"OV" => Some(8),
+        _ => None,
+    }
+}
+
 fn long_form(vr: [u8; 2]) -> bool {
     !matches!(
         &vr,
@@ -316,6 +326,17 @@ fn element(
         } else {
             c.u16()? as u32
         };
+        if let Some(size) = value_size(vr).filter(|&n| len != UNDEFINED && len % n != 0) {
+            // dicom-rs reads whole values and would go on from a byte inside this element,
+            // taking the bytes after it for lengths (the fuzzer's 1.3 GB allocation).
+            return Err(format!(
+                "element ({:04X},{:04X}) at byte {} declares {len} bytes of {}, not a whole number of {size}-byte values",
+                tag.0,
+                tag.1,
+                c.pos,
+                String::from_utf8_lossy(&vr)
+            ));
+        }
         (Some(vr), len)
     };
     let sequence = match vr {
@@ -457,6 +478,24 @@ mod tests {
         bytes.extend_from_slice(&[0u8; 64]);
         let refused = meta(&bytes).expect_err("1.3 GB claimed in a 200-byte file");
         assert!(refused.contains("declares"), "{refused}");
+    }
+
+    #[test]
+    fn a_binary_value_of_a_length_that_is_no_whole_number_of_values_is_refused() {
+        // The fuzzer's second find: an SH element turned FD with 14 bytes; dicom-rs read one
+        // double and took what followed for the next element, then a 1.3 GB length.
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/dcm_ct_small.dcm");
+        let good = std::fs::read(path).expect("fixture");
+        let (start, _) = meta(&good).expect("meta");
+        let mut bytes = good[..start].to_vec();
+        bytes.extend_from_slice(&[0x40, 0x00, 0x53, 0x02, b'F', b'D', 14, 0]);
+        bytes.extend_from_slice(b"SONOPPS0002171");
+        let refused = check(&bytes).expect_err("14 bytes of FD");
+        assert!(refused.contains("not a whole number of 8-byte values"), "{refused}");
+        let mut honest = good[..start].to_vec();
+        honest.extend_from_slice(&[0x40, 0x00, 0x53, 0x02, b'F', b'D', 16, 0]);
+        honest.extend_from_slice(&[0u8; 16]);
+        assert!(check(&honest).is_ok(), "two doubles are fine");
     }
 
     #[test]
