@@ -502,6 +502,11 @@ impl Thumbnailer {
             Derived::Full => self.make_full(sha256, &dst),
         };
         if let Err(e) = made {
+            // An original not on this workstation yet (synced, not fetched) is no failure of
+            // the file: asked for again later, not noted as failed for good.
+            if matches!(e, MediaError::BlobMissing { .. }) {
+                return Err(e);
+            }
             let note = self.store.failed_path(what, sha256);
             write_atomic(&note, e.to_string().as_bytes())
                 .map_err(|w| MediaError::io(format!("writing {}", note.display()), w))?;
