@@ -696,25 +696,17 @@ fn draw_binary_stl(
         r.seek(SeekFrom::Start(84 + 50 * from)).map_err(read_error)?;
         stl_records(&mut r, to - from, visit)
     };
-    let bounds = std::thread::scope(|scope| {
-        let handles: Vec<_> = ranges
-            .iter()
-            .map(|&range| {
-                scope.spawn(move || {
-                    let (mut min, mut max) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
-                    read_range(range, &mut |t| {
-                        for p in t {
-                            for k in 0..3 {
-                                min[k] = min[k].min(p[k]);
-                                max[k] = max[k].max(p[k]);
-                            }
-                        }
-                    })
-                    .map(|()| (min, max))
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(corrupt("its reader failed")))).collect::<Vec<_>>()
+    let bounds = per_range(&ranges, |range| {
+        let (mut min, mut max) = ([f32::INFINITY; 3], [f32::NEG_INFINITY; 3]);
+        read_range(range, &mut |t| {
+            for p in t {
+                for k in 0..3 {
+                    min[k] = min[k].min(p[k]);
+                    max[k] = max[k].max(p[k]);
+                }
+            }
+        })
+        .map(|()| (min, max))
     });
     let mut info = MeshInfo {
         vertices: 3 * count,
@@ -731,17 +723,9 @@ fn draw_binary_stl(
             info.bbox_max_mm[k] = info.bbox_max_mm[k].max(max[k]);
         }
     }
-    let canvases = std::thread::scope(|scope| {
-        let handles: Vec<_> = ranges
-            .iter()
-            .map(|&range| {
-                scope.spawn(move || {
-                    let mut canvas = Canvas::new(&info, long_edge)?;
-                    read_range(range, &mut |t| canvas.draw(t, None)).map(|()| canvas)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(corrupt("its reader failed")))).collect::<Vec<_>>()
+    let canvases = per_range(&ranges, |range| {
+        let mut canvas = Canvas::new(&info, long_edge)?;
+        read_range(range, &mut |t| canvas.draw(t, None)).map(|()| canvas)
     });
     let mut canvases = canvases.into_iter();
     let mut first = canvases.next().ok_or_else(|| corrupt("it holds no triangles"))??;
@@ -750,6 +734,18 @@ fn draw_binary_stl(
     }
     let (pixels, w, h) = first.finish();
     Ok((info, pixels, w, h))
+}
+
+/// `work` on each range on a thread of its own, the results in the ranges' order.
+fn per_range<T: Send>(
+    ranges: &[(u64, u64)],
+    work: impl Fn((u64, u64)) -> Result<T, DecodeError> + Sync,
+) -> Vec<Result<T, DecodeError>> {
+    let work = &work;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges.iter().map(|&range| scope.spawn(move || work(range))).collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(corrupt("its reader failed")))).collect()
+    })
 }
 
 const BACKGROUND: [u8; 3] = [38, 42, 48];
