@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chairside_app::sync_engine::{Originals, SyncConfig, SyncError, SyncState as State};
+use chairside_app::sync_engine::{Encryption, Originals, SyncConfig, SyncError, SyncState as State};
 use chairside_app::{AppError, Library, LibraryOptions};
 use chairside_media::{DocumentPatch, StatusFilter, VerifyOptions};
 use chairside_patients::NewPatient;
@@ -50,6 +50,7 @@ fn config(endpoint: &str, prefix: &str) -> SyncConfig {
         originals: Originals::All,
         ca_cert: None,
         allow_insecure_http: false,
+        encryption: None,
     }
 }
 
@@ -64,8 +65,19 @@ fn uuid() -> String {
     )
 }
 
+const PASSPHRASE: &str = "a sentence only the clinic knows";
+
+fn sealed() -> Encryption {
+    Encryption::Passphrase(PASSPHRASE.to_string().into())
+}
+
+/// Joins with the clinic's passphrase (the clinic key made by the first to join).
+fn join_sealed(ws: &Ws, endpoint: &str, prefix: &str) -> chairside_app::SyncSetUp {
+    ws.lib.sync_configure(config(endpoint, prefix), &s3::server().secret, sealed()).expect("configure encrypted")
+}
+
 fn join(ws: &Ws, endpoint: &str, prefix: &str) {
-    ws.lib.sync_configure(config(endpoint, prefix), &s3::server().secret).expect("configure");
+    ws.lib.sync_configure(config(endpoint, prefix), &s3::server().secret, Encryption::Off).expect("configure");
 }
 
 fn jpeg(seed: u32, w: u32, h: u32) -> Vec<u8> {
@@ -303,7 +315,8 @@ fn a_multipart_upload_cut_midway_resumes_from_its_last_part() {
     let proxy = Proxy::start(&s3::server().endpoint);
     let prefix = prefix("multipart");
     let a = workstation();
-    join(&a, &proxy.endpoint(), &prefix);
+    // Encrypted: each part is sealed chunk by chunk, and a part sent again seals the same.
+    join_sealed(&a, &proxy.endpoint(), &prefix);
     let p = a.lib.add_patient(&NewPatient { name: "Large".into(), ..Default::default() }).expect("p").id;
     // An uncompressed 36 MB BMP: above the multipart threshold (16 MB), parts of 8 MB.
     let big = {
@@ -343,7 +356,7 @@ fn a_multipart_upload_cut_midway_resumes_from_its_last_part() {
     assert_eq!(left, 0);
 
     let b = workstation();
-    join(&b, &s3::server().endpoint, &prefix);
+    join_sealed(&b, &s3::server().endpoint, &prefix);
     run(&b);
     let (_, bytes) = b.lib.view_original(&doc).expect("the 36 MB original arrived whole");
     assert_eq!(bytes.len() as u64, size);
@@ -384,8 +397,10 @@ fn a_wrong_secret_or_an_unreachable_endpoint_is_refused_and_nothing_is_saved() {
     let _g = s3::shared();
     let a = workstation();
     let p = a.lib.add_patient(&NewPatient { name: "Kept".into(), ..Default::default() }).expect("p").id;
-    let err =
-        a.lib.sync_configure(config(&s3::server().endpoint, &prefix("wrong")), "not-the-secret").expect_err("refused");
+    let err = a
+        .lib
+        .sync_configure(config(&s3::server().endpoint, &prefix("wrong")), "not-the-secret", Encryption::Off)
+        .expect_err("refused");
     assert!(matches!(&err, AppError::Sync(SyncError::Denied { .. })), "{err}");
     assert_eq!(err.code(), "sync_denied");
     assert!(!err.to_string().contains("not-the-secret"), "the secret never appears in a message");
@@ -394,7 +409,7 @@ fn a_wrong_secret_or_an_unreachable_endpoint_is_refused_and_nothing_is_saved() {
 
     // A port nobody listens on.
     let free = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr");
-    let err = a.lib.sync_configure(config(&format!("http://{free}"), "x"), "s").expect_err("refused");
+    let err = a.lib.sync_configure(config(&format!("http://{free}"), "x"), "s", Encryption::Off).expect_err("refused");
     assert!(matches!(&err, AppError::Sync(SyncError::Unreachable { .. })), "{err}");
     assert!(a.lib.sync_configured().expect("cfg").is_none());
     assert_eq!(a.lib.patient(&p).expect("the library is untouched").name, "Kept");
@@ -677,7 +692,7 @@ fn tls_is_verified_a_clinic_authority_is_trusted_and_a_wrong_one_or_a_wrong_host
     let tls = |endpoint: &str, ca: Option<String>| SyncConfig { ca_cert: ca, ..config(endpoint, &prefix) };
     let a = workstation();
     let refused = |c: SyncConfig, why: &str| {
-        let e = a.lib.sync_configure(c, &s.secret).expect_err("refused");
+        let e = a.lib.sync_configure(c, &s.secret, Encryption::Off).expect_err("refused");
         assert!(
             matches!(&e, AppError::Sync(SyncError::Tls { reason, .. }) if reason.contains(why)),
             "expected a TLS refusal ({why}), got {e:?}"
@@ -692,19 +707,267 @@ fn tls_is_verified_a_clinic_authority_is_trusted_and_a_wrong_one_or_a_wrong_host
     let by_ip = s.tls_endpoint.replace("localhost", "127.0.0.1");
     refused(tls(&by_ip, Some(pem(&s.ca_cert))), "another host name");
 
-    // With the clinic's authority: two workstations converge over TLS.
-    a.lib.sync_configure(tls(&s.tls_endpoint, Some(pem(&s.ca_cert))), &s.secret).expect("configure over TLS");
+    // With the clinic's authority: two workstations converge over TLS, through an encrypted bucket.
+    let set_up = a
+        .lib
+        .sync_configure(tls(&s.tls_endpoint, Some(pem(&s.ca_cert))), &s.secret, sealed())
+        .expect("configure over TLS");
+    assert!(set_up.encryption && set_up.recovery_key.is_some(), "{set_up:?}");
     let p = a.lib.add_patient(&NewPatient { name: "Tess Ellis".into(), ..Default::default() }).expect("p").id;
     import(&a, &p, &[("tls.jpg".into(), jpeg(41, 320, 240))]);
     assert_eq!(run(&a).uploaded_originals, 1);
     let b = workstation();
-    b.lib.sync_configure(tls(&s.tls_endpoint, Some(pem(&s.ca_cert))), &s.secret).expect("second over TLS");
+    let joined = b
+        .lib
+        .sync_configure(tls(&s.tls_endpoint, Some(pem(&s.ca_cert))), &s.secret, sealed())
+        .expect("second over TLS");
+    assert_eq!((joined.key_id, joined.recovery_key), (set_up.key_id, None), "the same clinic key, no new recovery key");
     let down = run(&b);
     assert_eq!(down.downloaded_originals, 1, "{down:?}");
     assert_eq!(state(&a.lib), state(&b.lib));
     local_originals_ok(&b);
     // Plain HTTP to another machine must be asked for by name; loopback needs nothing.
     let lan = SyncConfig { endpoint: "http://192.0.2.10:7480".into(), ..config(&s.endpoint, &prefix) };
-    let e = b.lib.sync_configure(lan, &s.secret).expect_err("plain http to another host");
+    let e = b.lib.sync_configure(lan, &s.secret, Encryption::Off).expect_err("plain http to another host");
     assert!(matches!(e, AppError::Sync(SyncError::InsecureTransport { .. })), "{e:?}");
+}
+
+/// Every object under `prefix`: its key (under the prefix) and its bytes as stored.
+fn bucket_objects(prefix: &str) -> Vec<(String, Vec<u8>)> {
+    use futures::TryStreamExt;
+    use object_store::ObjectStore;
+    let (store, pre) = raw_store(prefix);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(async {
+        let listed: Vec<_> =
+            store.list(Some(&object_store::path::Path::from(pre.as_str()))).try_collect().await.expect("list");
+        let mut out = Vec::new();
+        for meta in listed {
+            let bytes = store.get(&meta.location).await.expect("get").bytes().await.expect("bytes");
+            let key = meta.location.as_ref().strip_prefix(pre.as_str()).unwrap_or(meta.location.as_ref()).to_string();
+            out.push((key, bytes.to_vec()));
+        }
+        out
+    })
+}
+
+fn put_raw(prefix: &str, key: &str, bytes: Vec<u8>) {
+    let (store, pre) = raw_store(prefix);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+    rt.block_on(store.put(&object_store::path::Path::from(format!("{pre}{key}")), bytes.into())).expect("put");
+}
+
+fn shas(ws: &Ws, docs: &[String]) -> Vec<String> {
+    docs.iter().map(|d| ws.lib.show_document(d).expect("doc").document.summary.sha256).collect()
+}
+
+/// What the storage provider sees of an encrypted bucket: no image or DICOM, no name, no hash.
+fn assert_nothing_readable(objects: &[(String, Vec<u8>)], names: &[&str], shas: &[String]) {
+    assert!(objects.len() > 5, "{} objects", objects.len());
+    for (key, bytes) in objects {
+        assert!(!shas.iter().any(|s| key.contains(s.as_str())), "{key} is named by a photo's SHA-256");
+        if key == "keys/clinic-key.json" {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(text.contains("argon2id") && !names.iter().any(|n| text.contains(n)), "{text}");
+            continue;
+        }
+        assert!(bytes.starts_with(b"CHS1"), "{key} is not sealed");
+        assert!(!bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && !bytes.starts_with(b"\x89PNG"), "{key} is an image");
+        assert!(bytes.get(128..132) != Some(b"DICM"), "{key} is a DICOM file");
+        for needle in names.iter().map(|n| n.as_bytes()).chain(shas.iter().map(|s| s.as_bytes())) {
+            assert!(
+                !bytes.windows(needle.len()).any(|w| w == needle),
+                "{key} holds {:?}",
+                String::from_utf8_lossy(needle)
+            );
+        }
+    }
+}
+
+#[test]
+fn an_encrypted_bucket_shows_no_photo_name_or_hash_and_refuses_what_was_swapped_or_replayed() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("sealed");
+    let a = workstation();
+    let set_up = join_sealed(&a, &endpoint, &prefix);
+    assert!(set_up.encryption && set_up.recovery_key.as_deref().is_some_and(|k| k.len() > 40), "{set_up:?}");
+    let name = "Evelyn Quarrington";
+    let p = a.lib.add_patient(&NewPatient { name: name.into(), ..Default::default() }).expect("p").id;
+    let png = {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8, y as u8, 9]))
+            .write_to(&mut out, image::ImageFormat::Png)
+            .expect("png");
+        out.into_inner()
+    };
+    let dicom = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/dcm_ct_small.dcm")).expect("dicom");
+    let docs =
+        import(&a, &p, &[("e1.jpg".into(), jpeg(91, 320, 240)), ("e2.png".into(), png), ("e3.dcm".into(), dicom)]);
+    a.lib
+        .update_document(&docs[0], &DocumentPatch { notes: Some(format!("{name}: shade A2")), ..Default::default() })
+        .expect("edit");
+    run(&a);
+    assert_eq!(a.lib.sync_status().expect("status").encryption, chairside_app::sync_engine::EncryptionState::On);
+    let b = workstation();
+    let joined = join_sealed(&b, &endpoint, &prefix);
+    assert_eq!((joined.key_id.as_deref(), joined.recovery_key.as_deref()), (set_up.key_id.as_deref(), None));
+    run(&b);
+    assert_eq!(state(&a.lib), state(&b.lib));
+    local_originals_ok(&b);
+    let shas = shas(&a, &docs);
+    assert_nothing_readable(&bucket_objects(&prefix), &[name, "Quarrington", "shade A2"], &shas);
+
+    // A share link serves a decrypted copy under a random name, removed once the link expired.
+    let link = a.lib.sync_share(&docs[0], std::time::Duration::from_secs(2)).expect("share");
+    assert!(link.url.contains("/shares/") && !link.url.contains(&shas[0]), "{}", link.url);
+    let original = a.lib.view_original(&docs[0]).expect("local").1;
+    assert_eq!(http_get(&link.url), original, "the link gives the photo itself");
+    let audited = a.lib.audit_list(Some(&docs[0]), 20).expect("audit");
+    assert!(audited.iter().any(|e| e.action == "share_link" && e.detail["decrypted_copy"] == true), "{audited:?}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    run(&a);
+    assert!(!bucket_objects(&prefix).iter().any(|(k, _)| k.starts_with("shares/")), "the copy is gone after expiry");
+
+    // A wrong passphrase, a typo in the recovery key: refused, nothing saved, no key material said.
+    let c = workstation();
+    let wrong = c
+        .lib
+        .sync_configure(
+            config(&endpoint, &prefix),
+            &s3::server().secret,
+            Encryption::Passphrase("not the clinic's one".to_string().into()),
+        )
+        .expect_err("wrong passphrase");
+    assert_eq!(wrong.code(), "sync_wrong_passphrase", "{wrong}");
+    let recovery = set_up.recovery_key.clone().expect("recovery key");
+    // One character mistyped (as another valid one): the checksum catches it.
+    let typo = match recovery.chars().next() {
+        Some('A') => format!("B{}", &recovery[1..]),
+        _ => format!("A{}", &recovery[1..]),
+    };
+    let e = c
+        .lib
+        .sync_configure(config(&endpoint, &prefix), &s3::server().secret, Encryption::RecoveryKey(typo.into()))
+        .expect_err("typo");
+    assert_eq!(e.code(), "sync_recovery_key_typo", "{e}");
+    assert!(!e.to_string().contains(&recovery), "{e}");
+    assert!(c.lib.sync_configured().expect("read").is_none(), "nothing saved after a refusal");
+    // The printed recovery key joins as well as the passphrase.
+    c.lib
+        .sync_configure(config(&endpoint, &prefix), &s3::server().secret, Encryption::RecoveryKey(recovery.into()))
+        .expect("recovery key");
+    run(&c);
+    assert_eq!(state(&a.lib), state(&c.lib));
+
+    // One original's sealed bytes put under another's name, and an old segment replayed under a
+    // new name: neither opens, both are reported, nothing is stored.
+    let objects = bucket_objects(&prefix);
+    let blobs: Vec<&(String, Vec<u8>)> = objects.iter().filter(|(k, _)| k.starts_with("blobs/")).collect();
+    assert_eq!(blobs.len(), 3);
+    put_raw(&prefix, &blobs[1].0, blobs[0].1.clone());
+    let (seg_key, seg) = objects.iter().find(|(k, _)| k.starts_with("ops/") && k.ends_with(".seg")).expect("a segment");
+    let ws_dir = &seg_key[..seg_key.rfind('/').expect("folder")];
+    put_raw(&prefix, &format!("{ws_dir}/999999999990-999999999999.seg"), seg.clone());
+    let d = workstation();
+    join_sealed(&d, &endpoint, &prefix);
+    let (report, _) = d.lib.sync_run().expect("the round goes on");
+    assert!(report.problems.iter().any(|p| p.contains("was not accepted")), "{:?}", report.problems);
+    assert_eq!(report.downloaded_originals, 2, "{report:?}");
+    let refused = docs.iter().filter(|doc| d.lib.view_original(doc).is_err()).count();
+    assert_eq!(refused, 1, "the swapped original is refused on view too");
+}
+
+#[test]
+fn a_plaintext_bucket_is_encrypted_in_place_and_a_rotated_key_locks_the_old_one_out() {
+    let _g = s3::shared();
+    let endpoint = s3::server().endpoint.clone();
+    let prefix = prefix("migrate");
+    let (a, b) = (workstation(), workstation());
+    join(&a, &endpoint, &prefix);
+    let name = "Ottilie Plaintext";
+    let p = a.lib.add_patient(&NewPatient { name: name.into(), ..Default::default() }).expect("p").id;
+    let docs = import(&a, &p, &[("m1.jpg".into(), jpeg(81, 320, 240)), ("m2.jpg".into(), jpeg(82, 320, 240))]);
+    run(&a);
+    join(&b, &endpoint, &prefix);
+    run(&b);
+    // A new set-up asking for encryption is told how to migrate, not silently left plaintext.
+    let c = workstation();
+    let e =
+        c.lib.sync_configure(config(&endpoint, &prefix), &s3::server().secret, sealed()).expect_err("plaintext bucket");
+    assert_eq!(e.code(), "sync_bucket_not_encrypted", "{e}");
+
+    let seen = std::sync::Mutex::new(Vec::new());
+    let done =
+        a.lib.sync_encrypt_existing(PASSPHRASE, &|d, t| seen.lock().expect("lock").push((d, t))).expect("encrypt");
+    assert!(done.resealed >= 6 && done.left.is_empty(), "{} resealed, left {:?}", done.resealed, done.left);
+    assert_eq!(seen.lock().expect("lock").last().map(|(d, t)| d == t), Some(true));
+    assert_eq!(a.lib.sync_status().expect("status").encryption, chairside_app::sync_engine::EncryptionState::On);
+    let shas = shas(&a, &docs);
+    assert_nothing_readable(&bucket_objects(&prefix), &[name], &shas);
+    // Run again: nothing left to do (resumable, idempotent).
+    assert_eq!(a.lib.sync_encrypt_existing(PASSPHRASE, &|_, _| {}).expect_err("already").code(), "invalid_input");
+
+    // B still holds no key: its round says so and what to do; it joins with the passphrase.
+    let e = b.lib.sync_run().expect_err("the bucket changed under it");
+    assert_eq!(e.code(), "sync_key_changed", "{e}");
+    join_sealed(&b, &endpoint, &prefix);
+    import(&a, &p, &[("m3.jpg".into(), jpeg(83, 320, 240))]);
+    run(&a);
+    run(&b);
+    assert_eq!(state(&a.lib), state(&b.lib));
+    local_originals_ok(&b);
+
+    // B is stolen: A rotates the key. Every object is sealed with the new key; B's old key
+    // opens nothing and its rounds stop until it joins with the new passphrase.
+    let old = a.lib.sync_configured().expect("cfg").expect("configured").encryption.expect("key id");
+    let rotated = a.lib.sync_rotate_key("a new sentence after the theft", &|_, _| {}).expect("rotate");
+    assert_ne!(rotated.key_id, old);
+    let objects = bucket_objects(&prefix);
+    for (key, bytes) in &objects {
+        if key != "keys/clinic-key.json" {
+            assert_eq!(
+                chairside_app::sync_engine::vault_key_id(bytes).as_deref(),
+                Some(rotated.key_id.as_str()),
+                "{key}"
+            );
+        }
+    }
+    assert_eq!(b.lib.sync_run().expect_err("old key").code(), "sync_key_changed");
+    let e =
+        b.lib.sync_configure(config(&endpoint, &prefix), &s3::server().secret, sealed()).expect_err("old passphrase");
+    assert_eq!(e.code(), "sync_wrong_passphrase");
+    b.lib
+        .sync_configure(
+            config(&endpoint, &prefix),
+            &s3::server().secret,
+            Encryption::Passphrase("a new sentence after the theft".to_string().into()),
+        )
+        .expect("rejoin");
+    import(&a, &p, &[("m4.jpg".into(), jpeg(84, 320, 240))]);
+    run(&a);
+    run(&b);
+    assert_eq!(state(&a.lib), state(&b.lib));
+
+    // A new passphrase rewraps the same key: the old one no longer joins, the new one does.
+    a.lib.sync_change_passphrase("the third sentence of the year").expect("passphrase");
+    let d = workstation();
+    let e = d
+        .lib
+        .sync_configure(
+            config(&endpoint, &prefix),
+            &s3::server().secret,
+            Encryption::Passphrase("a new sentence after the theft".to_string().into()),
+        )
+        .expect_err("old");
+    assert_eq!(e.code(), "sync_wrong_passphrase");
+    d.lib
+        .sync_configure(
+            config(&endpoint, &prefix),
+            &s3::server().secret,
+            Encryption::Passphrase("the third sentence of the year".to_string().into()),
+        )
+        .expect("new passphrase");
+    run(&d);
+    assert_eq!(state(&a.lib), state(&d.lib));
 }

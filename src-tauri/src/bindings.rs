@@ -29,10 +29,11 @@ use crate::commands::{
     VideoSource,
 };
 use crate::sync::SyncEvent;
+use chairside_app::SyncSetUp;
 use chairside_app::sync_engine::log::PeerChain;
 use chairside_app::sync_engine::{
-    Backlog, Check, LifecycleReport, Originals, SecretLocation, ShareLink, SyncConfig, SyncState, SyncStatus,
-    TierTransition,
+    Backlog, Check, EncryptionState, LifecycleReport, Originals, SecretLocation, ShareLink, SyncConfig, SyncState,
+    SyncStatus, TierTransition,
 };
 
 /// Where the UI keeps the generated file, relative to this crate.
@@ -54,7 +55,7 @@ pub fn typescript() -> String {
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
         InboxFolder, InboxFolderInput, InboxStatus, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
         SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
-        SyncStatus, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
+        EncryptionState, SyncStatus, SyncSetUp, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
         DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
         BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
         NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck, Flip, Adjustments, AnnotationType,

@@ -15,13 +15,15 @@ use chairside_app::media::{
 use chairside_app::patients::{NewPatient, Patient};
 use chairside_app::series::{NewTemplate, Template};
 use chairside_app::sync_engine::log::PeerChain;
-use chairside_app::sync_engine::{Check, LifecycleReport, SecretLocation, ShareLink, SyncConfig, SyncStatus};
+use chairside_app::sync_engine::{
+    Check, Encryption, LifecycleReport, SecretLocation, ShareLink, SyncConfig, SyncStatus,
+};
 use chairside_app::teeth::Notation;
 use chairside_app::treatment_plan::{Plan, PlanItem};
 use chairside_app::{
     AfterImport, AppError, AuditFilter, BackupState, CaptureOutcome, ErrorPayload, FileResult, Health, InboxFile,
-    InboxFolder, Library, Permission, Remedy, Rendered, Role, SavedFrame, Secret, SeriesView, SessionState, ToothLabel,
-    User,
+    InboxFolder, Library, Permission, Remedy, Rendered, Role, SavedFrame, Secret, SeriesView, SessionState, SyncSetUp,
+    ToothLabel, User,
 };
 use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, Emitter, Manager, Runtime, State};
@@ -583,8 +585,14 @@ pub async fn sync_configure<R: Runtime>(
     app: AppHandle<R>,
     config: SyncConfig,
     secret: String,
-) -> Reply<SecretLocation> {
-    let result = blocking(app.clone(), move |lib| lib.sync_configure(config, &secret)).await;
+    passphrase: Option<String>,
+) -> Reply<SyncSetUp> {
+    // No passphrase is the window's "keep the bucket unencrypted", asked for by name there.
+    let encryption = match passphrase {
+        Some(p) if !p.is_empty() => Encryption::Passphrase(p.into()),
+        _ => Encryption::Off,
+    };
+    let result = blocking(app.clone(), move |lib| lib.sync_configure(config, &secret, encryption)).await;
     if result.is_ok() {
         crate::sync::now(&app);
     }

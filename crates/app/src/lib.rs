@@ -44,7 +44,7 @@ pub use health::{AuditState, DEFAULT_MIN_FREE_BYTES, DiskHealth, Finding, Health
 pub use import::{FileResult, FileStatus, ImportProgress};
 pub use mounts::{CaptureOutcome, SeriesView, SlotView};
 pub use scanning::ScanningState;
-pub use sync::RepairReport;
+pub use sync::{RepairReport, SyncSetUp};
 pub use tooth_numbers::{ToothLabel, shows_tooth};
 pub use viewer::{PdfExport, RenderFormat, Rendered, SavedFrame};
 pub use {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chairside_media::{VerifyOptions, VerifyReport};
 use chairside_sync::{
-    Check, EngineOptions, LifecycleReport, RoundReport, SecretLocation, ShareLink, SyncConfig, SyncEngine, SyncError,
-    SyncStatus,
+    Check, Encryption, EngineOptions, LifecycleReport, Resealed, RoundReport, SecretLocation, ShareLink, SyncConfig,
+    SyncEngine, SyncError, SyncStatus,
 };
 use serde::Serialize;
 
@@ -23,6 +23,30 @@ pub struct RepairReport {
     pub failed: Vec<String>,
     /// Originals a peer has and this workstation has not fetched yet (not damage).
     pub not_downloaded_yet: u64,
+}
+
+/// What a sync set-up saved, for the window and `sync configure --json`. (Its `Debug` leaves
+/// the recovery key out.)
+#[derive(Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SyncSetUp {
+    pub secret: SecretLocation,
+    /// Whether every object is sealed with the clinic key.
+    pub encryption: bool,
+    pub key_id: Option<String>,
+    /// The recovery key of a clinic key this set-up made: to print and keep, shown only now.
+    pub recovery_key: Option<String>,
+}
+
+impl std::fmt::Debug for SyncSetUp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SyncSetUp")
+            .field("secret", &self.secret)
+            .field("encryption", &self.encryption)
+            .field("key_id", &self.key_id)
+            .field("recovery_key", &self.recovery_key.as_ref().map(|_| "…"))
+            .finish()
+    }
 }
 
 impl Library {
@@ -48,15 +72,44 @@ impl Library {
         Ok(self.sync()?.config()?)
     }
 
-    /// Checks the bucket, joins its clinic and saves the settings (nothing saved on failure).
-    pub fn sync_configure(&self, config: SyncConfig, secret: &str) -> Result<SecretLocation, AppError> {
+    /// Checks the bucket, joins its clinic (unwrapping its key with the passphrase, or making
+    /// the clinic key of a new bucket) and saves the settings (nothing saved on failure).
+    pub fn sync_configure(
+        &self,
+        config: SyncConfig,
+        secret: &str,
+        encryption: Encryption,
+    ) -> Result<SyncSetUp, AppError> {
         self.allow(Permission::Configure)?;
-        let location = self.sync()?.configure(config, secret)?;
+        let done = self.sync()?.configure(config, secret, encryption)?;
         let clinic = self.db.read(|c| chairside_store::get_setting(c, "default_clinic_id"))?;
         if let Some(c) = clinic {
             *self.clinic_id.write().unwrap_or_else(|p| p.into_inner()) = c;
         }
-        Ok(location)
+        Ok(SyncSetUp {
+            secret: done.secret,
+            encryption: done.key_id.is_some(),
+            key_id: done.key_id,
+            recovery_key: done.recovery_key.map(|k| k.to_string()),
+        })
+    }
+
+    /// Wraps the clinic key by a new passphrase (the recovery key stays valid).
+    pub fn sync_change_passphrase(&self, passphrase: &str) -> Result<(), AppError> {
+        self.allow(Permission::Configure)?;
+        Ok(self.sync()?.change_passphrase(passphrase)?)
+    }
+
+    /// Encrypts a plaintext bucket in place (resumable: run it again after an interruption).
+    pub fn sync_encrypt_existing(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, AppError> {
+        self.allow(Permission::Configure)?;
+        Ok(self.sync()?.encrypt_existing(passphrase, progress)?)
+    }
+
+    /// Seals the bucket again with a new clinic key (resumable).
+    pub fn sync_rotate_key(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, AppError> {
+        self.allow(Permission::Configure)?;
+        Ok(self.sync()?.rotate_key(passphrase, progress)?)
     }
 
     /// One full round, and the status it leaves.

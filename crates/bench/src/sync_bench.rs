@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chairside_app::sync_engine::{Originals, SyncConfig, SyncLoop};
+use chairside_app::sync_engine::{Encryption, Originals, SyncConfig, SyncLoop};
 use chairside_app::{Library, LibraryOptions};
 use chairside_patients::NewPatient;
 
@@ -48,8 +48,9 @@ fn join(lib: &Library, s: &Server, prefix: &str, originals: Originals) -> Result
         originals,
         ca_cert: None,
         allow_insecure_http: false,
+        encryption: None,
     };
-    lib.sync_configure(config, &s.secret).map(|_| ()).map_err(|e| e.to_string())
+    lib.sync_configure(config, &s.secret, Encryption::Off).map(|_| ()).map_err(|e| e.to_string())
 }
 
 fn prefix(name: &str) -> String {

@@ -120,7 +120,12 @@ fn the_bucket_secret_goes_to_the_secret_service_and_nowhere_else() {
         let mut c = lib.command();
         keychain.session(&mut c);
         support::parse(
-            c.env("CHAIRSIDE_S3_SECRET", &s.secret).arg("--json").args(args).output().expect("run chairside"),
+            c.env("CHAIRSIDE_S3_SECRET", &s.secret)
+                .env("CHAIRSIDE_SYNC_PASSPHRASE", "the keychain test's sentence")
+                .arg("--json")
+                .args(args)
+                .output()
+                .expect("run chairside"),
         )
     };
     let configured = run(&[
@@ -152,6 +157,17 @@ fn the_bucket_secret_goes_to_the_secret_service_and_nowhere_else() {
     // And nowhere in the library: no fallback file, no byte of it in the database or the logs.
     assert!(!lib.path().join("sync-secret").exists(), "no fallback file");
     assert_eq!(holds(lib.path(), s.secret.as_bytes()), Vec::<String>::new(), "the secret is in no library file");
+    // The clinic key (the bucket is encrypted by default) beside it, and nowhere else either.
+    let clinic_key = keychain
+        .command("secret-tool")
+        .args(["lookup", "service", "org.chairside.sync", "username"])
+        .arg(format!("clinic-key:{}/{}/cli-keychain", s.endpoint, s.bucket))
+        .output()
+        .expect("secret-tool runs");
+    let clinic_key = String::from_utf8_lossy(&clinic_key.stdout).to_string();
+    assert!(clinic_key.len() == 64 && clinic_key.bytes().all(|b| b.is_ascii_hexdigit()), "{clinic_key:?}");
+    assert!(!lib.path().join("sync-clinic-key").exists(), "no fallback file for the clinic key");
+    assert_eq!(holds(lib.path(), clinic_key.as_bytes()), Vec::<String>::new(), "the clinic key is in no library file");
     // A round reads it back from the keychain (no CHAIRSIDE_S3_SECRET needed).
     let mut c = lib.command();
     keychain.session(&mut c);

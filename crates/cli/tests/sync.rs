@@ -7,11 +7,14 @@ mod support;
 use chairside_tests::s3;
 use support::{Lib, jpeg};
 
+const PASSPHRASE: &str = "a sentence only the clinic knows";
+
 fn configure(lib: &Lib, prefix: &str, secret: &str) -> support::Run {
     let s = s3::server();
     let out = lib
         .command()
         .env("CHAIRSIDE_S3_SECRET", secret)
+        .env("CHAIRSIDE_SYNC_PASSPHRASE", PASSPHRASE)
         .env("CHAIRSIDE_SECRET_STORE", "file")
         .args(["--json", "sync", "configure", "--endpoint", &s.endpoint, "--bucket", &s.bucket, "--region", &s.region])
         .args(["--prefix", prefix, "--path-style", "--access-key", &s.access_key])
@@ -29,6 +32,10 @@ fn two_workstation_processes_converge_through_the_bucket() {
     assert_eq!(conf.code, 0, "{}", conf.stderr);
     assert_eq!(conf.json["secret"]["kind"], "file");
     assert!(!conf.stdout.contains(&s3::server().secret), "the secret is never printed");
+    // Encrypted by default: the recovery key is printed once, to the one who made the key.
+    assert_eq!(conf.json["encryption"], "on", "{}", conf.stdout);
+    let recovery = conf.json["recovery_key"].as_str().expect("recovery key").to_string();
+    assert!(!conf.stdout.contains(PASSPHRASE) && !conf.stderr.contains(PASSPHRASE), "the passphrase is never printed");
     let p = a.patient("Ada Lovelace");
     let dir = tempfile::tempdir().expect("tmp");
     let photo = dir.path().join("p.jpg");
@@ -38,9 +45,13 @@ fn two_workstation_processes_converge_through_the_bucket() {
     assert_eq!(run["report"]["uploaded_originals"], 1);
     assert_eq!(run["status"]["state"], "up_to_date");
 
-    assert_eq!(configure(&b, &prefix, &s3::server().secret).code, 0);
+    let joined = configure(&b, &prefix, &s3::server().secret);
+    assert_eq!(joined.code, 0, "{}", joined.stderr);
+    assert!(joined.json["recovery_key"].is_null(), "only the workstation that made the key prints it");
+    assert!(!joined.stdout.contains(&recovery));
     let before = b.ok(&["sync", "status"]);
     assert_eq!(before["state"], "syncing");
+    assert_eq!(before["encryption"], "on");
     let run = b.ok(&["sync", "run"]);
     assert_eq!(run["report"]["downloaded_originals"], 1, "{run}");
     let docs = b.ok(&["list", "--patient", &p]);
@@ -58,8 +69,72 @@ fn two_workstation_processes_converge_through_the_bucket() {
     let test = a.ok(&["sync", "test"]);
     assert_eq!(test["ok"], true, "{test}");
     let share = a.ok(&["sync", "share", &id, "--expires", "2h"]);
-    assert!(share["url"].as_str().is_some_and(|u| u.contains("X-Amz-Signature")), "{share}");
+    assert!(share["url"].as_str().is_some_and(|u| u.contains("X-Amz-Signature") && u.contains("/shares/")), "{share}");
     assert_eq!(a.json(&["sync", "share", &id, "--expires", "8d"]).code, 2);
+}
+
+#[test]
+fn a_wrong_passphrase_or_no_encryption_is_said_with_its_code() {
+    let _g = s3::shared();
+    let prefix = format!("cli-pass-{}", std::process::id());
+    let (a, b) = (Lib::new(), Lib::new());
+    assert_eq!(configure(&a, &prefix, &s3::server().secret).code, 0);
+    let s = s3::server();
+    let join = |lib: &Lib, env: &[(&str, &str)], extra: &[&str]| {
+        let mut c = lib.command();
+        c.env("CHAIRSIDE_S3_SECRET", &s.secret).env("CHAIRSIDE_SECRET_STORE", "file");
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        let out = c
+            .args([
+                "--json",
+                "sync",
+                "configure",
+                "--endpoint",
+                &s.endpoint,
+                "--bucket",
+                &s.bucket,
+                "--region",
+                &s.region,
+            ])
+            .args(["--prefix", &prefix, "--path-style", "--access-key", &s.access_key])
+            .args(extra)
+            .output()
+            .expect("run chairside");
+        support::parse(out)
+    };
+    let wrong = join(&b, &[("CHAIRSIDE_SYNC_PASSPHRASE", "not the clinic's sentence")], &[]);
+    assert_eq!(
+        (wrong.code, wrong.json["error"]["code"].as_str()),
+        (2, Some("sync_wrong_passphrase")),
+        "{}",
+        wrong.stdout
+    );
+    assert!(!wrong.stdout.contains("not the clinic's sentence"));
+    let plain = join(&b, &[], &["--no-encryption"]);
+    assert_eq!(plain.json["error"]["code"], "sync_passphrase_needed", "{}", plain.stdout);
+    assert_eq!(b.ok(&["sync", "status"])["state"], "off", "nothing saved");
+    // An empty prefix of its own: --no-encryption is allowed, and warned about.
+    let alone = Lib::new();
+    let mut c = alone.command();
+    c.env("CHAIRSIDE_S3_SECRET", &s.secret).env("CHAIRSIDE_SECRET_STORE", "file");
+    let out = c
+        .args(["--json", "sync", "configure", "--endpoint", &s.endpoint, "--bucket", &s.bucket, "--region", &s.region])
+        .args([
+            "--prefix",
+            &format!("{prefix}-plain"),
+            "--path-style",
+            "--access-key",
+            &s.access_key,
+            "--no-encryption",
+        ])
+        .output()
+        .expect("run");
+    let r = support::parse(out);
+    assert_eq!((r.code, r.json["encryption"].as_str()), (0, Some("off")), "{}", r.stdout);
+    assert!(r.stderr.contains("can read every photo"), "{}", r.stderr);
+    assert_eq!(alone.ok(&["sync", "status"])["encryption"], "off");
 }
 
 #[test]
@@ -85,6 +160,7 @@ fn the_clinic_authority_is_given_with_ca_cert_and_plain_http_elsewhere_needs_all
             .command()
             .env("CHAIRSIDE_S3_SECRET", &s.secret)
             .env("CHAIRSIDE_SECRET_STORE", "file")
+            .env("CHAIRSIDE_SYNC_PASSPHRASE", PASSPHRASE)
             .args(["--json", "sync", "configure", "--endpoint", endpoint, "--bucket", &s.bucket, "--region", &s.region])
             .args(["--prefix", "cli-tls", "--path-style", "--access-key", &s.access_key])
             .args(extra)

@@ -6,12 +6,16 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
+use chairside_vault::ClinicKey;
+
 use crate::SyncError;
 
 const SETTING: &str = "sync_config";
 const KEYRING_SERVICE: &str = "org.chairside.sync";
 /// The file the secret falls back to when no secret service is available.
 pub const SECRET_FILE: &str = "sync-secret";
+/// The file the clinic key falls back to, beside it.
+pub const CLINIC_KEY_FILE: &str = "sync-clinic-key";
 
 /// When a peer's originals are downloaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -48,6 +52,11 @@ pub struct SyncConfig {
     /// Only when asked for by name (`--allow-insecure-http`).
     #[serde(default)]
     pub allow_insecure_http: bool,
+    /// The id of the clinic key every object is sealed with (the key itself is in the
+    /// keychain); `None` for a bucket kept unencrypted. Set by configure from the bucket,
+    /// never typed.
+    #[serde(default)]
+    pub encryption: Option<String>,
 }
 
 impl SyncConfig {
@@ -130,6 +139,11 @@ impl SyncConfig {
     fn account(&self) -> String {
         format!("{}@{}/{}", self.access_key, self.endpoint, self.bucket)
     }
+
+    /// The keychain account of the clinic key: one per bucket and prefix (a clinic).
+    fn clinic_key_account(&self) -> String {
+        format!("clinic-key:{}/{}/{}", self.endpoint, self.bucket, self.prefix)
+    }
 }
 
 /// Where the secret ended up.
@@ -148,40 +162,57 @@ pub enum SecretLocation {
 /// skips the keychain (headless servers, tests).
 pub struct Secrets {
     file: PathBuf,
+    key_file: PathBuf,
 }
 
 impl Secrets {
     pub fn new(data_dir: &Path) -> Secrets {
-        Secrets { file: data_dir.join(SECRET_FILE) }
+        Secrets { file: data_dir.join(SECRET_FILE), key_file: data_dir.join(CLINIC_KEY_FILE) }
     }
 
     fn keychain_allowed() -> bool {
         std::env::var("CHAIRSIDE_SECRET_STORE").map(|v| v != "file").unwrap_or(true)
     }
 
+    /// The bucket's secret key.
     pub fn store(&self, config: &SyncConfig, secret: &str) -> Result<SecretLocation, SyncError> {
-        if Self::keychain_allowed() {
-            let stored = keyring::Entry::new(KEYRING_SERVICE, &config.account()).and_then(|e| e.set_password(secret));
-            if stored.is_ok() {
-                // A stale fallback file must not outlive the secret it held.
-                let _ = std::fs::remove_file(&self.file);
-                return Ok(SecretLocation::Keychain);
-            }
-        }
-        write_private(&self.file, secret)?;
-        Ok(SecretLocation::File { path: self.file.display().to_string() })
+        store_one(&config.account(), &self.file, secret)
     }
 
     pub fn load(&self, config: &SyncConfig) -> Result<String, SyncError> {
+        load_one(&config.account(), &self.file)
+            .ok_or_else(|| SyncError::NoSecret { access_key: config.access_key.clone() })
+    }
+
+    /// The clinic key (its secret text), beside the bucket's secret and as well kept.
+    pub fn store_clinic_key(&self, config: &SyncConfig, key: &ClinicKey) -> Result<SecretLocation, SyncError> {
+        self.store_key(config, KeySlot::Current, key)
+    }
+
+    pub fn load_clinic_key(&self, config: &SyncConfig) -> Result<ClinicKey, SyncError> {
+        self.load_key(config, KeySlot::Current)
+    }
+
+    /// A key in one of the two slots: the clinic's, or the one a migration is sealing with.
+    pub fn store_key(&self, config: &SyncConfig, slot: KeySlot, key: &ClinicKey) -> Result<SecretLocation, SyncError> {
+        store_one(&slot.account(config), &slot.file(&self.key_file), &key.to_secret_text())
+    }
+
+    pub fn load_key(&self, config: &SyncConfig, slot: KeySlot) -> Result<ClinicKey, SyncError> {
+        let text = zeroize::Zeroizing::new(
+            load_one(&slot.account(config), &slot.file(&self.key_file)).ok_or(SyncError::NoClinicKey)?,
+        );
+        Ok(ClinicKey::from_secret_text(&text)?)
+    }
+
+    /// Forgets a key (sync set up again without encryption; a finished migration's old key).
+    pub fn forget_key(&self, config: &SyncConfig, slot: KeySlot) {
         if Self::keychain_allowed()
-            && let Ok(secret) = keyring::Entry::new(KEYRING_SERVICE, &config.account()).and_then(|e| e.get_password())
+            && let Ok(entry) = keyring::Entry::new(KEYRING_SERVICE, &slot.account(config))
         {
-            return Ok(secret);
+            let _ = entry.delete_credential();
         }
-        match std::fs::read_to_string(&self.file) {
-            Ok(s) if !s.trim().is_empty() => Ok(s.trim_end_matches('\n').to_string()),
-            _ => Err(SyncError::NoSecret { access_key: config.access_key.clone() }),
-        }
+        let _ = std::fs::remove_file(slot.file(&self.key_file));
     }
 
     pub fn location(&self) -> SecretLocation {
@@ -190,6 +221,55 @@ impl Secrets {
         } else {
             SecretLocation::Keychain
         }
+    }
+}
+
+/// Where a clinic key is kept: the clinic's current key, or the next one while a migration
+/// (encrypting a plaintext bucket, rotating the key) re-seals the bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeySlot {
+    Current,
+    Next,
+}
+
+impl KeySlot {
+    fn account(self, config: &SyncConfig) -> String {
+        match self {
+            KeySlot::Current => config.clinic_key_account(),
+            KeySlot::Next => format!("{}:next", config.clinic_key_account()),
+        }
+    }
+
+    fn file(self, current: &Path) -> PathBuf {
+        match self {
+            KeySlot::Current => current.to_path_buf(),
+            KeySlot::Next => current.with_extension("next"),
+        }
+    }
+}
+
+fn store_one(account: &str, file: &Path, secret: &str) -> Result<SecretLocation, SyncError> {
+    if Secrets::keychain_allowed() {
+        let stored = keyring::Entry::new(KEYRING_SERVICE, account).and_then(|e| e.set_password(secret));
+        if stored.is_ok() {
+            // A stale fallback file must not outlive the secret it held.
+            let _ = std::fs::remove_file(file);
+            return Ok(SecretLocation::Keychain);
+        }
+    }
+    write_private(file, secret)?;
+    Ok(SecretLocation::File { path: file.display().to_string() })
+}
+
+fn load_one(account: &str, file: &Path) -> Option<String> {
+    if Secrets::keychain_allowed()
+        && let Ok(secret) = keyring::Entry::new(KEYRING_SERVICE, account).and_then(|e| e.get_password())
+    {
+        return Some(secret);
+    }
+    match std::fs::read_to_string(file) {
+        Ok(s) if !s.trim().is_empty() => Some(s.trim_end_matches('\n').to_string()),
+        _ => None,
     }
 }
 
@@ -231,6 +311,7 @@ mod tests {
             originals: Originals::All,
             ca_cert: None,
             allow_insecure_http: false,
+            encryption: None,
         }
     }
 

@@ -18,17 +18,21 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use chairside_vault::Vault;
+
 use crate::SyncError;
 use crate::config::{Originals, SecretLocation, Secrets, SyncConfig};
 use crate::log::{self, Applied, Segment};
 use crate::remote::{Put, Remote};
 
 mod admin;
+mod keys;
 mod pull;
 mod repair;
 mod upload;
 
-pub use admin::{Check, LifecycleReport, ShareLink, TierTransition};
+pub use admin::{Check, Configured, Encryption, LifecycleReport, ShareLink, TierTransition};
+pub use keys::{Migration, Resealed};
 
 /// Originals above this go up in parts, resumably.
 pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -44,8 +48,9 @@ pub const SHARE_MAX: Duration = Duration::from_secs(7 * 24 * 3600);
 pub const TAG_KEY: &str = "chairside-status";
 pub const TAG_ARCHIVED: &str = "archived";
 
-/// The key of an original. (`sha` is a checked hex address; anything else gets a key no
-/// original has, rather than a panic.)
+/// The key of an original in an unencrypted bucket (`Remote::blob_key` names it in either).
+/// (`sha` is a checked hex address; anything else gets a key no original has, rather than a
+/// panic.)
 pub fn blob_key(sha: &str) -> String {
     let part = |r: std::ops::Range<usize>| sha.get(r).unwrap_or("__");
     format!("blobs/sha256/{}/{}/{sha}", part(0..2), part(2..4))
@@ -173,7 +178,17 @@ impl SyncEngine {
             return Ok(Arc::clone(r));
         }
         let secret = self.secrets.load(&config)?;
-        let remote = Arc::new(Remote::new(&config, &secret)?);
+        let vault = match &config.encryption {
+            None => None,
+            Some(id) => {
+                let key = self.secrets.load_clinic_key(&config)?;
+                if key.id() != *id {
+                    return Err(SyncError::KeyChanged { bucket: id.clone(), local: key.id() });
+                }
+                Some(Arc::new(Vault::new(&key)))
+            }
+        };
+        let remote = Arc::new(Remote::new(&config, &secret, vault)?);
         *cached = Some((config, Arc::clone(&remote)));
         Ok(remote)
     }
@@ -191,7 +206,13 @@ impl SyncEngine {
     /// Without it only the peers already known are listed: one request each.
     pub fn run_round_with(&self, discover: bool) -> Result<RoundReport, SyncError> {
         let started = Instant::now();
+        if let Some(m) = self.migration()? {
+            return Err(SyncError::Migrating { to: m.to, encrypting: m.from.is_none() });
+        }
         let remote = self.remote()?;
+        if discover {
+            self.check_bucket_key(&remote)?;
+        }
         let mut report = RoundReport::default();
         self.upload_originals(&remote, &mut report)?;
         self.upload_thumbnails(&remote, &mut report)?;
@@ -203,12 +224,16 @@ impl SyncEngine {
         if originals == Originals::All {
             self.fetch_originals(&remote, None, &mut report)?;
         }
+        self.sweep_shares(&remote)?;
         report.ms = started.elapsed().as_millis() as u64;
         Ok(report)
     }
 
     /// Only the uploads (what the background loop does right after a local change).
     pub fn push(&self) -> Result<RoundReport, SyncError> {
+        if let Some(m) = self.migration()? {
+            return Err(SyncError::Migrating { to: m.to, encrypting: m.from.is_none() });
+        }
         let remote = self.remote()?;
         let mut report = RoundReport::default();
         self.upload_originals(&remote, &mut report)?;

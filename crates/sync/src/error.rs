@@ -44,6 +44,31 @@ pub enum SyncError {
         "this bucket belongs to clinic {bucket_clinic} but this library already syncs clinic {local_clinic}: use another bucket or prefix"
     )]
     OtherClinic { bucket_clinic: String, local_clinic: String },
+    #[error("{key} in the bucket was not accepted: {source}. The local copy is untouched")]
+    Sealed { key: String, source: chairside_vault::VaultError },
+    #[error(transparent)]
+    Vault(#[from] chairside_vault::VaultError),
+    #[error(
+        "this bucket is encrypted: give the clinic's passphrase (CHAIRSIDE_SYNC_PASSPHRASE, or at the prompt) to join it"
+    )]
+    PassphraseNeeded,
+    #[error(
+        "this bucket already holds a clinic's unencrypted sync: join it with --no-encryption, then run `chairside sync encrypt-existing` to encrypt it in place"
+    )]
+    BucketNotEncrypted,
+    #[error(
+        "the clinic key in the bucket (key {bucket}) is not the one this workstation holds (key {local}): it was changed on another workstation (encrypted or rotated). Set sync up again with the clinic's passphrase"
+    )]
+    KeyChanged { bucket: String, local: String },
+    #[error(
+        "the bucket is being re-sealed with key {to} and that has not finished: run `chairside sync {}` again on the workstation that started it",
+        if *encrypting { "encrypt-existing" } else { "rotate-key" }
+    )]
+    Migrating { to: String, encrypting: bool },
+    #[error(
+        "no clinic key is stored on this workstation for this bucket: set sync up again with the clinic's passphrase"
+    )]
+    NoClinicKey,
     #[error("segment {key} is not readable: {reason}")]
     BadSegment { key: String, reason: String },
     #[error("{context}: {source}")]
@@ -66,7 +91,21 @@ impl chairside_store::ErrorCode for SyncError {
     }
     /// Settings that do not hold together; everything else is the bucket's or the network's.
     fn is_invalid_input(&self) -> bool {
-        matches!(self, SyncError::InvalidConfig(_) | SyncError::InsecureTransport { .. })
+        matches!(
+            self,
+            SyncError::InvalidConfig(_)
+                | SyncError::InsecureTransport { .. }
+                | SyncError::PassphraseNeeded
+                | SyncError::BucketNotEncrypted
+        ) || matches!(
+            self,
+            SyncError::Vault(
+                chairside_vault::VaultError::WrongPassphrase
+                    | chairside_vault::VaultError::WeakPassphrase { .. }
+                    | chairside_vault::VaultError::RecoveryKeyTypo(_)
+                    | chairside_vault::VaultError::WrongRecoveryKey
+            )
+        )
     }
     fn remedy(&self) -> Option<chairside_store::Remedy> {
         use chairside_store::Remedy;
@@ -99,6 +138,13 @@ impl SyncError {
             SyncError::NotUploaded(_) => "sync_not_uploaded",
             SyncError::OtherClinic { .. } => "sync_other_clinic",
             SyncError::BadSegment { .. } => "sync_bad_segment",
+            SyncError::Sealed { source, .. } => source.code(),
+            SyncError::Vault(e) => e.code(),
+            SyncError::PassphraseNeeded => "sync_passphrase_needed",
+            SyncError::BucketNotEncrypted => "sync_bucket_not_encrypted",
+            SyncError::KeyChanged { .. } => "sync_key_changed",
+            SyncError::Migrating { .. } => "sync_migrating",
+            SyncError::NoClinicKey => "sync_secret_unavailable",
             SyncError::Io { .. } => "io_error",
             SyncError::Store(_) => "database_error",
             SyncError::Media(e) => e.code(),

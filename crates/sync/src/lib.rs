@@ -9,6 +9,11 @@
 //! ops/<workstation>/<first>-<last>.seg each workstation's change log, create-only segments
 //! ```
 //!
+//! Encrypted (the default for a new set-up), every object but `keys/clinic-key.json` (the
+//! clinic key wrapped by the passphrase and the recovery key) is sealed by `chairside-vault`
+//! before it leaves, and content goes under a keyed hash of its SHA-256 instead:
+//! `blobs/k/ab/<hmac>` and `thumbs/k/<hmac>`.
+//!
 //! Every object has exactly one writer (or is content-addressed), so nothing needs
 //! compare-and-swap, and nothing is ever deleted remotely. Knows nothing of Tauri or the CLI.
 
@@ -20,13 +25,14 @@ pub mod originals;
 pub mod remote;
 pub mod status;
 
-pub use config::{Originals, SecretLocation, SyncConfig};
+pub use chairside_vault::sealed_key_id as vault_key_id;
+pub use config::{KeySlot, Originals, SecretLocation, SyncConfig};
 pub use engine::{
-    Backlog, Check, EngineOptions, LifecycleReport, RoundReport, SHARE_DEFAULT, SHARE_MAX, ShareLink, SyncEngine,
-    TierTransition, blob_key, thumb_key,
+    Backlog, Check, Configured, Encryption, EngineOptions, LifecycleReport, Migration, Resealed, RoundReport,
+    SHARE_DEFAULT, SHARE_MAX, ShareLink, SyncEngine, TierTransition, blob_key, thumb_key,
 };
 pub use error::SyncError;
-pub use status::{SyncLoop, SyncState, SyncStatus};
+pub use status::{EncryptionState, SyncLoop, SyncState, SyncStatus};
 
 /// The tables this crate owns: its code is the only code whose SQL names them, the others call
 /// its API (`tests/architecture.rs` holds the rule).

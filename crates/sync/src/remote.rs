@@ -8,15 +8,18 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use md5::Digest as _;
+pub use object_store::PutMode;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::multipart::{MultipartStore, PartId};
 use object_store::path::Path as KeyPath;
 use object_store::signer::{HeaderName, HeaderValue, Method, SignedUrlOptions, Signer};
 use object_store::{
-    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMode, PutMultipartOptions,
-    PutOptions, PutPayload, RetryConfig, TagSet,
+    Attribute, Attributes, BackoffConfig, ClientOptions, ObjectStore, ObjectStoreExt, PutMultipartOptions, PutOptions,
+    PutPayload, RetryConfig, TagSet,
 };
 use sha2::Sha256;
+
+use chairside_vault::Vault;
 
 use crate::{SyncConfig, SyncError};
 
@@ -30,16 +33,22 @@ pub enum Put {
     AlreadyThere,
 }
 
-/// One bucket, under one prefix.
+/// The clinic key as the bucket keeps it (wrapped by the passphrase and the recovery key):
+/// the one object never sealed, since it is what a joining workstation opens first.
+pub const KEY_FILE: &str = "keys/clinic-key.json";
+
+/// One bucket, under one prefix; with a vault, every object but the key file is sealed on the
+/// way up and opened on the way down, and content is named by a keyed hash.
 pub struct Remote {
     store: Arc<AmazonS3>,
     prefix: String,
     config: SyncConfig,
     http: reqwest::Client,
+    vault: Option<Arc<Vault>>,
 }
 
 impl Remote {
-    pub fn new(config: &SyncConfig, secret: &str) -> Result<Remote, SyncError> {
+    pub fn new(config: &SyncConfig, secret: &str, vault: Option<Arc<Vault>>) -> Result<Remote, SyncError> {
         // Settings saved before plain HTTP had to be asked for are held to the same rule.
         config.check_transport()?;
         let bad_ca = |e: String| {
@@ -88,7 +97,42 @@ impl Remote {
             .map_err(|e| SyncError::InvalidConfig(format!("the sync settings are not usable: {e}")))?;
         let http = http.build().map_err(|e| SyncError::InvalidConfig(format!("no HTTP client: {e}")))?;
         let prefix = if config.prefix.is_empty() { String::new() } else { format!("{}/", config.prefix) };
-        Ok(Remote { store: Arc::new(store), prefix, config: config.clone(), http })
+        Ok(Remote { store: Arc::new(store), prefix, config: config.clone(), http, vault })
+    }
+
+    /// The same bucket with another vault (or none): joining, migrating, rotating.
+    pub fn with_vault(&self, vault: Option<Arc<Vault>>) -> Remote {
+        Remote {
+            store: Arc::clone(&self.store),
+            prefix: self.prefix.clone(),
+            config: self.config.clone(),
+            http: self.http.clone(),
+            vault,
+        }
+    }
+
+    pub fn vault(&self) -> Option<&Arc<Vault>> {
+        self.vault.as_ref()
+    }
+
+    /// Where an original goes: under its SHA-256, or a keyed hash of it when sealed (so the
+    /// provider cannot test whether a known photo is stored).
+    pub fn blob_key(&self, sha: &str) -> String {
+        match &self.vault {
+            None => crate::engine::blob_key(sha),
+            Some(v) => {
+                let name = v.content_name(sha);
+                format!("blobs/k/{}/{name}", &name[..2])
+            }
+        }
+    }
+
+    /// Where an original's 256 px thumbnail goes.
+    pub fn thumb_key(&self, sha: &str) -> String {
+        match &self.vault {
+            None => crate::engine::thumb_key(sha),
+            Some(v) => format!("thumbs/k/{}", v.content_name(sha)),
+        }
     }
 
     pub fn config(&self) -> &SyncConfig {
@@ -140,6 +184,22 @@ impl Remote {
     /// and kept as user metadata. "Already there" is success: content-addressed and
     /// single-writer keys never hold anything else.
     pub async fn put_create(&self, rel: &str, body: Bytes, tags: &[(&str, &str)]) -> Result<Put, SyncError> {
+        let body = match &self.vault {
+            Some(v) => Bytes::from(v.seal(rel, &body)),
+            None => body,
+        };
+        self.put_stored(rel, body, tags, PutMode::Create).await
+    }
+
+    /// Puts bytes as they are (the key file; a migration's already sealed copy), create-only
+    /// or overwriting.
+    pub async fn put_stored(
+        &self,
+        rel: &str,
+        body: Bytes,
+        tags: &[(&str, &str)],
+        mode: PutMode,
+    ) -> Result<Put, SyncError> {
         let sha = hex::encode(Sha256::digest(&body));
         let mut attributes = Attributes::new();
         attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha.into());
@@ -147,7 +207,7 @@ impl Remote {
         for (k, v) in tags {
             tag_set.push(k, v);
         }
-        let opts = PutOptions { mode: PutMode::Create, tags: tag_set, attributes, ..Default::default() };
+        let opts = PutOptions { mode, tags: tag_set, attributes, ..Default::default() };
         match self.store.put_opts(&self.key(rel), PutPayload::from(body), opts).await {
             Ok(_) => Ok(Put::Created),
             Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => {
@@ -158,8 +218,25 @@ impl Remote {
     }
 
     /// An object's bytes, checked against `expected` (or, if `None`, its SHA-256 metadata).
+    /// With a vault the object is opened first (refused if it is not sealed by this clinic's
+    /// key for this name, or was altered) and `expected` is the plaintext's SHA-256.
     /// `Ok(None)` when it is not there.
     pub async fn get_checked(&self, rel: &str, expected: Option<&str>) -> Result<Option<Bytes>, SyncError> {
+        let Some(vault) = &self.vault else { return self.get_stored(rel, expected).await };
+        let Some(sealed) = self.get_stored(rel, None).await? else { return Ok(None) };
+        let plain = vault.open(rel, &sealed).map_err(|source| SyncError::Sealed { key: rel.to_string(), source })?;
+        if let Some(expected) = expected {
+            let actual = hex::encode(Sha256::digest(&plain));
+            if actual != expected {
+                return Err(SyncError::Tampered { key: rel.to_string(), expected: expected.to_string(), actual });
+            }
+        }
+        Ok(Some(Bytes::from(plain)))
+    }
+
+    /// An object's bytes as stored, checked against `expected` or its SHA-256 metadata (a
+    /// sealed object without it is checked when opened).
+    pub async fn get_stored(&self, rel: &str, expected: Option<&str>) -> Result<Option<Bytes>, SyncError> {
         let result = match self.store.get(&self.key(rel)).await {
             Ok(r) => r,
             Err(object_store::Error::NotFound { .. }) => return Ok(None),
@@ -168,18 +245,32 @@ impl Remote {
         let meta_sha = result.attributes.get(&Attribute::Metadata(SHA256_METADATA.into())).map(|v| v.to_string());
         let body = result.bytes().await.map_err(|e| self.error(&format!("downloading {rel}"), e))?;
         let actual = hex::encode(Sha256::digest(&body));
-        let expected = match expected {
-            Some(e) => e.to_string(),
-            None => meta_sha.ok_or_else(|| SyncError::Tampered {
-                key: rel.to_string(),
-                expected: "a sha256 metadata entry".into(),
-                actual: "none".into(),
-            })?,
+        let expected = match (expected, meta_sha) {
+            (Some(e), _) => e.to_string(),
+            (None, Some(m)) => m,
+            // A sealed object uploaded in parts carries no checksum: its chunks authenticate
+            // themselves when it is opened.
+            (None, None) if chairside_vault::is_sealed(&body) => return Ok(Some(body)),
+            (None, None) => {
+                return Err(SyncError::Tampered {
+                    key: rel.to_string(),
+                    expected: "a sha256 metadata entry".into(),
+                    actual: "none".into(),
+                });
+            }
         };
         if actual != expected {
             return Err(SyncError::Tampered { key: rel.to_string(), expected, actual });
         }
         Ok(Some(body))
+    }
+
+    /// Removes an object: only a migration's old copy, once its sealed copy is in place.
+    pub async fn delete(&self, rel: &str) -> Result<(), SyncError> {
+        match self.store.delete(&self.key(rel)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.error(&format!("removing {rel}"), e)),
+        }
     }
 
     pub async fn exists(&self, rel: &str) -> Result<bool, SyncError> {
@@ -216,9 +307,13 @@ impl Remote {
 
     // ---- multipart, resumable: the caller keeps the upload id and the parts done ----
 
+    /// Starts an upload in parts. Sealed objects carry no SHA-256 metadata: the plaintext's
+    /// would name the photo, and the AEAD authenticates every chunk.
     pub async fn multipart_start(&self, rel: &str, sha256: &str) -> Result<String, SyncError> {
         let mut attributes = Attributes::new();
-        attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha256.to_string().into());
+        if self.vault.is_none() {
+            attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha256.to_string().into());
+        }
         let opts = PutMultipartOptions { attributes, ..Default::default() };
         self.store
             .create_multipart_opts(&self.key(rel), opts)
@@ -226,13 +321,46 @@ impl Remote {
             .map_err(|e| self.error(&format!("starting the upload of {rel}"), e))
     }
 
+    /// Part `index` of an object of `len` bytes whose SHA-256 is `sha256`; `data` is its
+    /// plaintext, `PART_SIZE` bytes (a whole number of the vault's chunks) but the last.
+    /// Sealing is deterministic, so a part sent again after a restart is the same bytes.
     pub async fn multipart_part(
         &self,
         rel: &str,
         upload_id: &str,
-        index: usize,
+        (index, part_size): (usize, u64),
+        (sha256, len): (&str, u64),
         data: Bytes,
     ) -> Result<String, SyncError> {
+        let data = match &self.vault {
+            None => data,
+            Some(v) => {
+                let mut sha = [0u8; 32];
+                hex::decode_to_slice(sha256, &mut sha)
+                    .map_err(|_| SyncError::InvalidConfig(format!("{sha256:?} is not a SHA-256")))?;
+                let sealer = v.sealer(rel, &sha, len);
+                let per_part = part_size / chairside_vault::CHUNK as u64;
+                let first = index as u64 * per_part;
+                let mut out = Vec::with_capacity(data.len() + data.len() / 4096 + chairside_vault::HEADER);
+                if index == 0 {
+                    out.extend_from_slice(sealer.header());
+                }
+                let short = || SyncError::Remote {
+                    context: format!("sealing part {} of {rel}", index + 1),
+                    reason: "the part does not hold its chunks".into(),
+                };
+                let mut at = 0usize;
+                for chunk in first..(first + per_part).min(sealer.chunks()) {
+                    let n = sealer.chunk_len(chunk);
+                    out.extend_from_slice(&sealer.seal_chunk(chunk, data.get(at..at + n).ok_or_else(short)?));
+                    at += n;
+                }
+                if at != data.len() {
+                    return Err(short());
+                }
+                Bytes::from(out)
+            }
+        };
         let part = self
             .store
             .put_part(&self.key(rel), &upload_id.to_string(), index, PutPayload::from(data))

@@ -33,6 +33,18 @@ pub enum SyncState {
     Error,
 }
 
+/// Whether what leaves this workstation is sealed with the clinic key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum EncryptionState {
+    On,
+    #[default]
+    Off,
+    /// `sync encrypt-existing` or `sync rotate-key` is re-sealing the bucket's objects.
+    Migrating,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SyncStatus {
@@ -49,6 +61,8 @@ pub struct SyncStatus {
     /// Seconds this clock is ahead of the server's (negative: behind).
     pub clock_skew_seconds: Option<i64>,
     pub warnings: Vec<String>,
+    #[serde(default)]
+    pub encryption: EncryptionState,
 }
 
 impl SyncStatus {
@@ -63,6 +77,7 @@ impl SyncStatus {
             last_success_at: None,
             clock_skew_seconds: None,
             warnings: vec![],
+            encryption: EncryptionState::Off,
         }
     }
 }
@@ -71,10 +86,15 @@ impl SyncEngine {
     /// The last recorded status (written by whichever process ran the last round), with the
     /// backlog counted now.
     pub fn status(&self) -> Result<SyncStatus, SyncError> {
-        if self.config()?.is_none() {
-            return Ok(SyncStatus::off());
-        }
+        let Some(config) = self.config()? else { return Ok(SyncStatus::off()) };
         let mut status = self.saved_status()?;
+        status.encryption = if self.migration()?.is_some() {
+            EncryptionState::Migrating
+        } else if config.encryption.is_some() {
+            EncryptionState::On
+        } else {
+            EncryptionState::Off
+        };
         status.backlog = self.backlog()?;
         if status.state == SyncState::UpToDate && status.backlog != Backlog::default() {
             status.state = SyncState::Syncing;

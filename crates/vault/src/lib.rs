@@ -83,6 +83,11 @@ impl VaultError {
     }
 }
 
+/// 128 random bits in hex: an unguessable object name (a share link's copy).
+pub fn random_name() -> Result<String, VaultError> {
+    Ok(hex::encode(random::<16>()?))
+}
+
 pub(crate) fn random<const N: usize>() -> Result<[u8; N], VaultError> {
     let mut out = [0u8; N];
     getrandom::fill(&mut out).map_err(|e| VaultError::Random(e.to_string()))?;
@@ -282,6 +287,11 @@ pub fn chunk_count(len: u64) -> u64 {
 /// The size of a sealed object of `len` plaintext bytes.
 pub fn sealed_len(len: u64) -> u64 {
     HEADER as u64 + len + TAG as u64 * chunk_count(len)
+}
+
+/// The id of the key that sealed `bytes` (hex, as [`Vault::key_id`]), when they are sealed.
+pub fn sealed_key_id(bytes: &[u8]) -> Option<String> {
+    (is_sealed(bytes) && bytes.len() >= 6 + KEY_ID).then(|| hex::encode(&bytes[6..6 + KEY_ID]))
 }
 
 /// Whether bytes start as a sealed object does (a plaintext object from before encryption

@@ -35,7 +35,24 @@ pub enum SyncCmd {
         /// only on a network the clinic trusts. Loopback needs no flag.
         #[arg(long)]
         allow_insecure_http: bool,
+        /// Keep the bucket unencrypted: the storage provider can read every photo and name.
+        /// Without it the passphrase comes from CHAIRSIDE_SYNC_PASSPHRASE or a prompt.
+        #[arg(long)]
+        no_encryption: bool,
+        /// Join an encrypted bucket with its printed recovery key (a forgotten passphrase):
+        /// from CHAIRSIDE_SYNC_RECOVERY_KEY or a prompt.
+        #[arg(long, conflicts_with = "no_encryption")]
+        recovery_key: bool,
     },
+    /// Wrap the clinic key by a new passphrase (CHAIRSIDE_SYNC_PASSPHRASE or a prompt); the
+    /// recovery key stays valid. Other workstations keep working.
+    Passphrase,
+    /// Seal the whole bucket again with a new clinic key, after a workstation holding it was
+    /// stolen. Prints a new recovery key; the other workstations join again with the passphrase.
+    /// Resumable: run it again after an interruption.
+    RotateKey,
+    /// Encrypt an unencrypted bucket in place with a new clinic key. Resumable.
+    EncryptExisting,
     /// Report what the server supports: list, put, conditional put, tagging, lifecycle, clock.
     Test,
     /// One full round: upload everything pending, apply everything new, then exit.
@@ -97,6 +114,14 @@ fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
             format!("error since {}: {}", s.since.as_deref().unwrap_or("?"), s.message.as_deref().unwrap_or(""))
         }
     };
+    if s.state != State::Off {
+        use chairside_app::sync_engine::EncryptionState as E;
+        text.push_str(match s.encryption {
+            E::On => "\nencryption: on",
+            E::Off => "\nencryption: off (the storage provider can read the photos; `chairside sync encrypt-existing` encrypts them)",
+            E::Migrating => "\nencryption: migrating (run the command that started it again to finish)",
+        });
+    }
     for w in &s.warnings {
         text.push_str(&format!("\nwarning: {w}"));
     }
@@ -116,6 +141,8 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
             originals,
             ca_cert,
             allow_insecure_http,
+            no_encryption,
+            recovery_key,
         } => {
             let ca_cert = ca_cert.as_deref().map(read_ca_cert).transpose()?;
             let config = SyncConfig {
@@ -128,8 +155,50 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
                 originals: Originals::All,
                 ca_cert,
                 allow_insecure_http,
+                encryption: None,
             };
-            configure(lib, config, &originals)
+            let encryption = if no_encryption {
+                Encryption::Off
+            } else if recovery_key {
+                Encryption::RecoveryKey(ask("CHAIRSIDE_SYNC_RECOVERY_KEY", "The clinic's recovery key: ")?)
+            } else {
+                Encryption::Passphrase(ask("CHAIRSIDE_SYNC_PASSPHRASE", "The clinic's sync passphrase: ")?)
+            };
+            configure(lib, config, &originals, encryption)
+        }
+        SyncCmd::Passphrase => {
+            let passphrase = ask("CHAIRSIDE_SYNC_PASSPHRASE", "New sync passphrase: ")?;
+            lib.sync_change_passphrase(&passphrase)?;
+            Output::ok(
+                json!({"passphrase_changed": true}),
+                "the clinic key is now wrapped by the new passphrase; the recovery key is unchanged".to_string(),
+            )
+        }
+        SyncCmd::RotateKey | SyncCmd::EncryptExisting => {
+            let rotate = matches!(cmd, SyncCmd::RotateKey);
+            let passphrase = ask("CHAIRSIDE_SYNC_PASSPHRASE", "The clinic's sync passphrase: ")?;
+            let progress = |done: u64, total: u64| say!("chairside: re-sealed {done}/{total} objects");
+            let r = if rotate {
+                lib.sync_rotate_key(&passphrase, &progress)?
+            } else {
+                lib.sync_encrypt_existing(&passphrase, &progress)?
+            };
+            let mut text = format!(
+                "the bucket is sealed with clinic key {} ({} objects re-sealed, {} already were)",
+                r.key_id, r.resealed, r.already
+            );
+            for l in &r.left {
+                text.push_str(&format!("\nleft as it was: {l}"));
+            }
+            text.push_str(&recovery_text(&r.recovery_key));
+            if rotate {
+                text.push_str("\nthe other workstations: run `chairside sync configure` again with the passphrase");
+            }
+            Output::ok(
+                json!({"key_id": r.key_id, "resealed": r.resealed, "already": r.already, "left": r.left,
+                       "recovery_key": r.recovery_key.as_str(), "encryption": "on"}),
+                text,
+            )
         }
         SyncCmd::Test => {
             let checks = lib.sync_test()?;
@@ -202,7 +271,8 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
     }
 }
 
-use chairside_app::sync_engine::{Originals, SyncConfig};
+use chairside_app::sync_engine::{Encryption, Originals, SyncConfig};
+use zeroize::Zeroizing;
 
 /// Checks the bucket and saves the settings; the secret comes from the environment or a prompt.
 /// A CA certificate file, read whole (a certificate is a few kilobytes; a bundle at most a
@@ -216,7 +286,29 @@ fn read_ca_cert(path: &std::path::Path) -> Result<String, AppError> {
     Ok(text)
 }
 
-fn configure(lib: &Library, mut config: SyncConfig, originals: &str) -> Result<Output, AppError> {
+/// A passphrase or recovery key: from the environment (scripts), else typed without echo.
+fn ask(var: &str, prompt: &str) -> Result<Zeroizing<String>, AppError> {
+    match std::env::var(var) {
+        Ok(s) if !s.is_empty() => Ok(Zeroizing::new(s)),
+        _ => rpassword::prompt_password(prompt)
+            .map(Zeroizing::new)
+            .map_err(|e| AppError::InvalidInput(format!("nothing given: set {var} or type it at the prompt ({e})"))),
+    }
+}
+
+/// The recovery key, said once with what it is for.
+fn recovery_text(key: &str) -> String {
+    format!(
+        "\n\nRECOVERY KEY (shown only now; print it and keep it with the clinic's papers — with the passphrase lost, it is the only way back into the bucket):\n{key}"
+    )
+}
+
+fn configure(
+    lib: &Library,
+    mut config: SyncConfig,
+    originals: &str,
+    encryption: Encryption,
+) -> Result<Output, AppError> {
     config.originals = match originals {
         "all" => Originals::All,
         "on-open" => Originals::OnOpen,
@@ -229,9 +321,16 @@ fn configure(lib: &Library, mut config: SyncConfig, originals: &str) -> Result<O
         })?,
     };
     let insecure = config.endpoint.trim().starts_with("http://") && config.allow_insecure_http;
-    let location = lib.sync_configure(config, &secret)?;
+    let unencrypted = matches!(encryption, Encryption::Off);
+    let set_up = lib.sync_configure(config, &secret, encryption)?;
+    let location = set_up.secret.clone();
     if insecure {
         say!("chairside: warning: plain HTTP: the patients' images and names cross the network unencrypted");
+    }
+    if unencrypted {
+        say!(
+            "chairside: warning: --no-encryption: the storage provider (and anyone with the bucket's keys) can read every photo and patient name"
+        );
     }
     let saved = lib.sync_configured()?;
     let mut text = format!(
@@ -244,5 +343,14 @@ fn configure(lib: &Library, mut config: SyncConfig, originals: &str) -> Result<O
         );
         text.push_str(&format!("\nwarning: the secret key is in {path}, not in a keychain"));
     }
-    Output::ok(json!({"config": saved, "secret": location, "clinic_id": lib.clinic_id()}), text)
+    text.push_str(if set_up.encryption { "\nencryption: on" } else { "\nencryption: off" });
+    if let Some(k) = &set_up.recovery_key {
+        text.push_str(&recovery_text(k));
+    }
+    Output::ok(
+        json!({"config": saved, "secret": location, "clinic_id": lib.clinic_id(),
+               "encryption": if set_up.encryption { "on" } else { "off" }, "key_id": set_up.key_id,
+               "recovery_key": set_up.recovery_key}),
+        text,
+    )
 }

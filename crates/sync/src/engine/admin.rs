@@ -1,20 +1,74 @@
 //! Bucket administration: configure (and join the bucket's clinic), test, lifecycle rules,
 //! share links, tags.
 
+use chairside_vault::{ClinicKey, KdfParams, KeyFile, RecoveryKey, Vault};
+use zeroize::Zeroizing;
+
 use super::*;
+use crate::remote::{KEY_FILE, PutMode};
+
+/// How a new set-up keeps the bucket's objects.
+pub enum Encryption {
+    /// Unencrypted: the provider can read every photo and name. Only when asked for by name.
+    Off,
+    /// Sealed with the clinic key: made and wrapped by this passphrase when the bucket is new,
+    /// unwrapped by it when the bucket already has one.
+    Passphrase(Zeroizing<String>),
+    /// Joining with the printed recovery key instead of the (forgotten) passphrase.
+    RecoveryKey(Zeroizing<String>),
+}
+
+/// What a set-up saved.
+pub struct Configured {
+    pub secret: SecretLocation,
+    /// The clinic key's id, when the bucket is encrypted.
+    pub key_id: Option<String>,
+    /// The recovery key of a clinic key this set-up made: shown once, never stored.
+    pub recovery_key: Option<Zeroizing<String>>,
+}
 
 impl SyncEngine {
     // ------------------------------------------------------------ configure
 
     /// Checks the bucket with these settings — reachable, credentials accepted, writable —
     /// joins the clinic it holds (or makes it this library's clinic when it is empty), and
-    /// only then saves the settings and the secret. Nothing is saved on any failure.
-    pub fn configure(&self, config: SyncConfig, secret: &str) -> Result<SecretLocation, SyncError> {
-        let config = config.normalised()?;
+    /// only then saves the settings, the secret and the clinic key. Nothing is saved on any
+    /// failure. An encrypted bucket is joined with its passphrase (or recovery key); an empty
+    /// one gets a new clinic key unless encryption is turned off by name.
+    pub fn configure(&self, config: SyncConfig, secret: &str, encryption: Encryption) -> Result<Configured, SyncError> {
+        let mut config = config.normalised()?;
         if secret.trim().is_empty() {
             return Err(SyncError::InvalidConfig("the secret key is empty".into()));
         }
-        let remote = Remote::new(&config, secret)?;
+        let plain = Remote::new(&config, secret, None)?;
+        let key_file = self.rt.block_on(async {
+            plain.list_folders("").await?;
+            plain.get_stored(KEY_FILE, None).await
+        })?;
+        // The clinic key: the bucket's, unwrapped here, or a new one (uploaded last, below).
+        let (key, new_key) = match (key_file, &encryption) {
+            (Some(_), Encryption::Off) => return Err(SyncError::PassphraseNeeded),
+            (Some(body), Encryption::Passphrase(p)) => (Some(KeyFile::from_json(&body)?.unlock(p)?), None),
+            (Some(body), Encryption::RecoveryKey(r)) => {
+                (Some(KeyFile::from_json(&body)?.recover(&RecoveryKey::parse(r)?)?), None)
+            }
+            (None, Encryption::Off) => (None, None),
+            (None, Encryption::RecoveryKey(_)) => {
+                return Err(SyncError::InvalidConfig(
+                    "this bucket has no clinic key yet: a recovery key only opens an existing one; choose a passphrase instead".into(),
+                ));
+            }
+            (None, Encryption::Passphrase(p)) => {
+                if self.rt.block_on(plain.exists("format.json"))? {
+                    return Err(SyncError::BucketNotEncrypted);
+                }
+                let key = ClinicKey::generate()?;
+                let (file, recovery) = KeyFile::create(&key, p, KdfParams::RECOMMENDED)?;
+                (Some(key), Some((file, recovery)))
+            }
+        };
+        config.encryption = key.as_ref().map(ClinicKey::id);
+        let remote = plain.with_vault(key.as_ref().map(|k| Arc::new(Vault::new(k))));
         let (clinic_id, clinic_name) = self.db.read(|c| {
             let id = chairside_store::get_setting(c, "default_clinic_id")?.unwrap_or_default();
             let name = chairside_patients::clinic_name(c, &id)?.unwrap_or_default();
@@ -22,7 +76,6 @@ impl SyncEngine {
         })?;
         let ws = self.actor.workstation.clone();
         let format = self.rt.block_on(async {
-            remote.list_folders("").await?;
             let mine = BucketFormat {
                 format: log::FORMAT,
                 clinic_id: clinic_id.clone(),
@@ -32,6 +85,8 @@ impl SyncEngine {
             };
             let body = serde_json::to_vec(&mine).map_err(|e| SyncError::InvalidConfig(e.to_string()))?;
             remote.put_create("format.json", Bytes::from(body), &[]).await?;
+            // Sealed, it opens only with the clinic's key: a bucket of another clinic's key
+            // is refused here.
             let body = remote.get_checked("format.json", None).await?.ok_or_else(|| SyncError::Remote {
                 context: "reading format.json".into(),
                 reason: "it vanished right after it was written".into(),
@@ -42,6 +97,15 @@ impl SyncEngine {
             let about =
                 json!({"workstation": ws, "user": self.actor.user, "first_seen": chairside_store::now_rfc3339()});
             remote.put_create(&format!("workstations/{ws}.json"), Bytes::from(about.to_string()), &[]).await?;
+            if let Some((file, _)) = &new_key
+                && remote.put_stored(KEY_FILE, Bytes::from(file.to_json()), &[], PutMode::Create).await?
+                    == Put::AlreadyThere
+            {
+                return Err(SyncError::Remote {
+                    context: "saving the clinic key".into(),
+                    reason: "another workstation set this bucket up at the same moment: run the set-up again with the clinic's passphrase".into(),
+                });
+            }
             Ok::<_, SyncError>(format)
         })?;
         if format.format != log::FORMAT {
@@ -51,12 +115,27 @@ impl SyncEngine {
                 log::FORMAT
             )));
         }
+        let before = self.config()?;
         self.db.write(|tx| {
             join_clinic(tx, &self.registry, &self.actor, &format)?;
+            // Uploads in parts begun under other names (another key, or none) start over.
+            if before.as_ref().is_some_and(|b| b.encryption != config.encryption) {
+                tx.execute("DELETE FROM sync_multipart", [])?;
+            }
             config.save(tx)?;
             Ok::<_, SyncError>(())
         })?;
-        let location = match self.secrets.store(&config, secret) {
+        let stored = self.secrets.store(&config, secret).and_then(|location| {
+            match &key {
+                Some(k) => self.secrets.store_clinic_key(&config, k)?,
+                None => {
+                    self.secrets.forget_key(&config, crate::config::KeySlot::Current);
+                    location.clone()
+                }
+            };
+            Ok(location)
+        });
+        let location = match stored {
             Ok(l) => l,
             Err(e) => {
                 // The settings without their secret would only fail later: take them back.
@@ -71,13 +150,19 @@ impl SyncEngine {
                 "sync_configure",
                 "clinic",
                 Some(&format.clinic_id),
-                json!({"endpoint": config.endpoint, "bucket": config.bucket, "prefix": config.prefix, "access_key": config.access_key}),
+                json!({"endpoint": config.endpoint, "bucket": config.bucket, "prefix": config.prefix,
+                       "access_key": config.access_key, "encryption": config.encryption.is_some(),
+                       "key_id": config.encryption, "new_key": new_key.is_some()}),
             )?;
             Ok::<_, SyncError>(())
         })?;
         *self.remote.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *self.known_peers.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        Ok(location)
+        Ok(Configured {
+            secret: location,
+            key_id: config.encryption.clone(),
+            recovery_key: new_key.map(|(_, r)| r.to_text()),
+        })
     }
 
     /// Seconds the local clock is ahead of (positive) or behind the server's `Date`.
@@ -225,9 +310,32 @@ impl SyncEngine {
             return Err(SyncError::NotUploaded(document_id.to_string()));
         }
         let remote = self.remote()?;
-        let url = self.rt.block_on(remote.share_url(&blob_key(&sha), expires))?;
         let expires_at = (chrono::Utc::now() + chrono::Duration::seconds(expires.as_secs() as i64))
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // An encrypted bucket's original is unreadable to whoever gets the link: the link
+        // points to a decrypted copy under a random name, removed by the next round after it
+        // expires (and by the lifecycle rule's expiry of `shares/`, on a workstation that
+        // never runs again).
+        let (object, decrypted_copy) = if remote.vault().is_some() {
+            let body = match self.blobs.path_of(&sha).ok().and_then(|p| std::fs::read(p).ok()) {
+                Some(b) if hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&b)) == sha => Bytes::from(b),
+                _ => self
+                    .rt
+                    .block_on(remote.get_checked(&remote.blob_key(&sha), Some(&sha)))?
+                    .ok_or_else(|| SyncError::NotUploaded(document_id.to_string()))?,
+            };
+            let name = format!("{SHARES}{}/{document_id}", chairside_vault::random_name()?);
+            self.rt.block_on(remote.put_stored(&name, body, &[(TAG_KEY, "share")], PutMode::Create))?;
+            self.db.write(|tx| {
+                let mut shares = shares(tx)?;
+                shares.push(SharedCopy { key: name.clone(), expires_at: expires_at.clone() });
+                save_shares(tx, &shares)
+            })?;
+            (name, true)
+        } else {
+            (remote.blob_key(&sha), false)
+        };
+        let url = self.rt.block_on(remote.share_url(&object, expires))?;
         self.db.write(|tx| {
             // The link itself is a bearer credential: the audit keeps who, what and until when.
             chairside_audit::append(
@@ -236,18 +344,58 @@ impl SyncEngine {
                 "share_link",
                 "document",
                 Some(document_id),
-                json!({"expires_at": expires_at, "seconds": expires.as_secs()}),
+                json!({"expires_at": expires_at, "seconds": expires.as_secs(), "decrypted_copy": decrypted_copy}),
             )?;
             Ok::<_, SyncError>(())
         })?;
         Ok(ShareLink { document_id: document_id.to_string(), url, expires_at })
     }
 
+    /// Removes the decrypted copies behind share links that have expired.
+    pub(super) fn sweep_shares(&self, remote: &Remote) -> Result<(), SyncError> {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let shares = self.db.read(shares)?;
+        let (expired, live): (Vec<_>, Vec<_>) = shares.into_iter().partition(|s| s.expires_at <= now);
+        if expired.is_empty() {
+            return Ok(());
+        }
+        let mut kept = live;
+        for s in expired {
+            if let Err(e) = self.rt.block_on(remote.delete(&s.key)) {
+                if e.is_transient() {
+                    return Err(e);
+                }
+                kept.push(s);
+            }
+        }
+        self.db.write(|tx| save_shares(tx, &kept))
+    }
+
     /// Reads the tags of a blob's object (tests and `sync test`).
     pub fn blob_tags(&self, sha: &str) -> Result<Vec<(String, String)>, SyncError> {
         let remote = self.remote()?;
-        self.rt.block_on(remote.get_tags(&blob_key(sha)))
+        self.rt.block_on(remote.get_tags(&remote.blob_key(sha)))
     }
+}
+
+/// Where the decrypted copies behind an encrypted bucket's share links go.
+pub const SHARES: &str = "shares/";
+const SHARES_SETTING: &str = "sync_shared_copies";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct SharedCopy {
+    key: String,
+    expires_at: String,
+}
+
+fn shares(c: &rusqlite::Connection) -> Result<Vec<SharedCopy>, SyncError> {
+    let text = chairside_store::get_setting(c, SHARES_SETTING)?;
+    Ok(text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default())
+}
+
+fn save_shares(c: &rusqlite::Connection, shares: &[SharedCopy]) -> Result<(), SyncError> {
+    let text = serde_json::to_string(shares).map_err(|e| SyncError::InvalidConfig(e.to_string()))?;
+    Ok(chairside_store::set_setting(c, SHARES_SETTING, &text)?)
 }
 
 pub(super) fn lifecycle_xml(prefix: &str, transitions: &[(u32, &str)]) -> String {
@@ -261,6 +409,10 @@ pub(super) fn lifecycle_xml(prefix: &str, transitions: &[(u32, &str)]) -> String
         }
         xml.push_str("</Rule>");
     }
+    // A share link lasts 7 days at most; its decrypted copy goes a day later whatever happens.
+    xml.push_str(&format!(
+        "<Rule><ID>chairside-expire-share-copies</ID><Filter><Prefix>{prefix}{SHARES}</Prefix></Filter><Status>Enabled</Status><Expiration><Days>8</Days></Expiration></Rule>"
+    ));
     xml.push_str(&format!(
         "<Rule><ID>chairside-abort-incomplete-uploads</ID><Filter><Prefix>{prefix}</Prefix></Filter><Status>Enabled</Status><AbortIncompleteMultipartUpload><DaysAfterInitiation>7</DaysAfterInitiation></AbortIncompleteMultipartUpload></Rule>"
     ));

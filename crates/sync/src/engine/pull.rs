@@ -94,7 +94,7 @@ impl SyncEngine {
             let results = self.rt.block_on(
                 futures::stream::iter(chunk.iter().cloned().map(|(sha, _)| {
                     let remote = Arc::clone(remote);
-                    async move { (sha.clone(), remote.get_checked(&thumb_key(&sha), None).await) }
+                    async move { (sha.clone(), remote.get_checked(&remote.thumb_key(&sha), None).await) }
                 }))
                 .buffer_unordered(CONCURRENCY * 2)
                 .collect::<Vec<_>>(),
@@ -159,7 +159,7 @@ impl SyncEngine {
             let results = self.rt.block_on(
                 futures::stream::iter(chunk.iter().cloned().map(|sha| {
                     let remote = Arc::clone(remote);
-                    async move { (sha.clone(), remote.get_checked(&blob_key(&sha), Some(&sha)).await) }
+                    async move { (sha.clone(), remote.get_checked(&remote.blob_key(&sha), Some(&sha)).await) }
                 }))
                 .buffer_unordered(CONCURRENCY)
                 .collect::<Vec<_>>(),

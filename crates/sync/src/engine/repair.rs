@@ -10,7 +10,7 @@ impl SyncEngine {
         let mut repaired = Vec::new();
         let mut failed = Vec::new();
         for sha in shas {
-            match self.rt.block_on(remote.get_checked(&blob_key(sha), Some(sha))) {
+            match self.rt.block_on(remote.get_checked(&remote.blob_key(sha), Some(sha))) {
                 Ok(Some(body)) => {
                     self.store_original(sha, &body)?;
                     repaired.push(sha.clone());
@@ -27,7 +27,7 @@ impl SyncEngine {
     /// error (a tampered object is `sync_tampered`, not a generic answer of the bucket).
     pub fn fetch_original(&self, sha: &str) -> Result<bool, SyncError> {
         let remote = self.remote()?;
-        match self.rt.block_on(remote.get_checked(&blob_key(sha), Some(sha))) {
+        match self.rt.block_on(remote.get_checked(&remote.blob_key(sha), Some(sha))) {
             Ok(Some(body)) => {
                 self.store_original(sha, &body)?;
                 Ok(true)

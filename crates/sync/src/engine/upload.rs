@@ -51,7 +51,7 @@ impl SyncEngine {
                         let body = tokio::fs::read(&path)
                             .await
                             .map_err(|e| SyncError::io(format!("reading {}", path.display()), e))?;
-                        remote.put_create(&blob_key(&sha), Bytes::from(body), &[]).await?;
+                        remote.put_create(&remote.blob_key(&sha), Bytes::from(body), &[]).await?;
                         Ok::<_, SyncError>((sha, size))
                     }
                 }))
@@ -104,7 +104,7 @@ impl SyncEngine {
     /// A large original in parts. The upload id and each finished part are kept in the
     /// library, so after a cut connection or a restart only the missing parts are sent.
     pub(super) fn upload_multipart(&self, remote: &Arc<Remote>, sha: &str, size: u64) -> Result<(), SyncError> {
-        let key = blob_key(sha);
+        let key = remote.blob_key(sha);
         if self.rt.block_on(remote.exists(&key))? {
             return Ok(());
         }
@@ -136,7 +136,8 @@ impl SyncEngine {
         let count = size.div_ceil(part_size) as usize;
         for index in parts.len()..count {
             let data = read_range(&path, index as u64 * part_size, part_size)?;
-            let result = self.rt.block_on(remote.multipart_part(&key, &upload_id, index, data));
+            let result =
+                self.rt.block_on(remote.multipart_part(&key, &upload_id, (index, part_size), (sha, size), data));
             let content_id = match result {
                 Ok(c) => c,
                 Err(e) => {
@@ -184,9 +185,10 @@ impl SyncEngine {
                     let path = self.thumbs.path(&sha, 256, &format);
                     async move {
                         match tokio::fs::read(&path).await {
-                            Ok(body) => {
-                                remote.put_create(&thumb_key(&sha), Bytes::from(body), &[]).await.map(|_| Some(sha))
-                            }
+                            Ok(body) => remote
+                                .put_create(&remote.thumb_key(&sha), Bytes::from(body), &[])
+                                .await
+                                .map(|_| Some(sha)),
                             // Made again by verify; uploaded on a later round.
                             Err(_) => Ok(None),
                         }
@@ -258,7 +260,7 @@ impl SyncEngine {
         })?;
         for (sha, archived) in changed {
             let tags: &[(&str, &str)] = if archived { &[(TAG_KEY, TAG_ARCHIVED)] } else { &[] };
-            match self.rt.block_on(remote.put_tags(&blob_key(&sha), tags)) {
+            match self.rt.block_on(remote.put_tags(&remote.blob_key(&sha), tags)) {
                 Ok(()) => {
                     self.db.write(|tx| {
                         Ok::<_, SyncError>(tx.execute(
