@@ -516,12 +516,16 @@ test('sync: the bucket is set up in Settings, and a patient from another worksta
   await wd.type(await $('input[name=sync_prefix]'), prefix);
   await wd.type(await $('input[name=sync_access_key]'), s3.S3_ACCESS_KEY);
   await wd.type(await $('input[name=sync_secret]'), 'not-the-secret');
+  // Encrypted by default: this window makes the clinic key and shows its recovery key once.
+  await wd.type(await $('input[name=sync_passphrase]'), 'the app e2e clinic sentence');
   await clickButton('Check and save', '[role=dialog]');
   await until(async () => (await text('[role=dialog] .form-error'))?.includes('refused the credentials'), 'a wrong secret is refused', 20000);
   await wd.exec("const i = document.querySelector('input[name=sync_secret]'); i.value = ''; i.dispatchEvent(new Event('input', { bubbles: true }));");
   await wd.type(await $('input[name=sync_secret]'), s3.S3_SECRET_KEY);
   await clickButton('Check and save', '[role=dialog]');
   await until(async () => (await text('[data-testid=sync-status]'))?.includes('Up to date'), 'the window uploaded its library', 60000);
+  await until(async () => /[0-9A-Z]{4}-/.test((await text('[data-testid=recovery-key]')) ?? ''), 'the recovery key is shown once', 10000);
+  assert((await text('[data-testid=sync-encryption]'))?.includes('clinic key'), 'the form names the clinic key');
   // The Settings buttons against the real server (the browser e2e only sees the mock's answers).
   await clickButton('Test the server', '[role=dialog]');
   await until(async () => (await count('[data-testid=sync-checks] li')) > 0, 'the server test lists its checks', 30000);
@@ -541,9 +545,10 @@ test('sync: the bucket is set up in Settings, and a patient from another worksta
 
   // Another workstation: a second library, driven by the CLI, same bucket and prefix.
   const peer = await mkdtemp(join(tmpdir(), 'chairside-app-e2e-peer-'));
-  const env = { ...process.env, CHAIRSIDE_S3_SECRET: s3.S3_SECRET_KEY, CHAIRSIDE_SECRET_STORE: 'file', CHAIRSIDE_USER: 'e2e-peer' };
+  const env = { ...process.env, CHAIRSIDE_S3_SECRET: s3.S3_SECRET_KEY, CHAIRSIDE_SYNC_PASSPHRASE: 'the app e2e clinic sentence', CHAIRSIDE_SECRET_STORE: 'file', CHAIRSIDE_USER: 'e2e-peer' };
   const peerCli = (args) => JSON.parse(execFileSync(cli, ['--data-dir', peer, '--json', ...args], { encoding: 'utf8', env }));
   peerCli(['sync', 'configure', '--endpoint', s3.S3_ENDPOINT, '--bucket', s3.S3_BUCKET, '--region', s3.S3_REGION, '--prefix', prefix, '--path-style', '--access-key', s3.S3_ACCESS_KEY]);
+  assertEq(peerCli(['sync', 'status']).encryption, 'on', 'the peer joined the encrypted bucket with the passphrase');
   const pulled = peerCli(['sync', 'run']);
   assert(pulled.report.applied_segments >= 1, 'the peer received the window\'s library');
   assert(peerCli(['patient', 'list']).some((p) => p.name === 'Maria Test-Patient'), 'Maria is on the peer');

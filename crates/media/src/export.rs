@@ -1,5 +1,5 @@
 //! A patient's documents at full quality, as a ZIP of byte-exact originals plus
-//! `manifest.json`. Every original is hash-checked as it is copied, and the finished archive
+//! `manifest.json` and `fhir.json` (a FHIR R4 Bundle of DocumentReferences, `fhir.rs`). Every original is hash-checked as it is copied, and the finished archive
 //! is read back and checked again before it gets its final name.
 
 use std::fs::{self, File};
@@ -16,6 +16,9 @@ use crate::blobstore::{BlobBackend, LocalBlobStore};
 use crate::documents::{self, DocumentSummary, StatusFilter};
 use crate::thumbs::ThumbStore;
 use crate::{Format, MediaError};
+
+/// The FHIR R4 Bundle beside the manifest.
+pub const FHIR_FILE: &str = "fhir.json";
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ExportSummary {
@@ -119,12 +122,13 @@ fn write_archive(
         .last_modified_time(zip_now())
         .large_file(true);
     let mut entries = Vec::with_capacity(docs.len());
+    let mut sha1s = Vec::with_capacity(docs.len());
     for (doc, links) in docs.iter().zip(links) {
         let ext = Format::from_mime(doc.mime).map(Format::extension).unwrap_or("bin");
         let date = doc.captured_at.as_deref().and_then(|c| c.get(0..10)).unwrap_or("undated");
         let name = format!("documents/{date}_{}_{}.{ext}", doc.kind.as_str(), doc.id);
         zip.start_file(name.as_str(), options).map_err(zip_err)?;
-        copy_checked(blobs, &doc.sha256, &mut zip)?;
+        sha1s.push(copy_checked(blobs, &doc.sha256, &mut zip)?);
         entries.push(ManifestEntry {
             document_id: doc.id.clone(),
             file: name,
@@ -150,6 +154,17 @@ fn write_archive(
     };
     zip.start_file("manifest.json", options).map_err(zip_err)?;
     zip.write_all(&serde_json::to_vec_pretty(&manifest).map_err(|e| export_err(e.to_string()))?)
+        .map_err(MediaError::Write)?;
+    // The same documents as a FHIR R4 Bundle, for a receiving system.
+    let exported: Vec<crate::fhir::Exported<'_>> = docs
+        .iter()
+        .zip(&manifest.documents)
+        .zip(sha1s)
+        .map(|((doc, entry), sha1_base64)| crate::fhir::Exported { doc, file: &entry.file, sha1_base64 })
+        .collect();
+    let bundle = crate::fhir::bundle(patient, &exported, &manifest.exported_at);
+    zip.start_file(FHIR_FILE, options).map_err(zip_err)?;
+    zip.write_all(&serde_json::to_vec_pretty(&bundle).map_err(|e| export_err(e.to_string()))?)
         .map_err(MediaError::Write)?;
     let writer = zip.finish().map_err(zip_err)?;
     let file = writer.into_inner().map_err(|e| MediaError::Write(e.into_error()))?;
@@ -240,10 +255,13 @@ fn zip_now() -> zip::DateTime {
 }
 
 /// Streams an original into `out`, hashing it on the way: an original that no longer hashes
-/// to its address fails the export rather than being copied out.
-fn copy_checked(blobs: &LocalBlobStore, sha256: &str, out: &mut impl Write) -> Result<(), MediaError> {
+/// to its address fails the export rather than being copied out. Returns its SHA-1 in base64
+/// (FHIR's `Attachment.hash`).
+fn copy_checked(blobs: &LocalBlobStore, sha256: &str, out: &mut impl Write) -> Result<String, MediaError> {
+    use base64::Engine;
     let mut reader = blobs.open(sha256).map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?;
     let mut hasher = Sha256::new();
+    let mut sha1 = sha1::Sha1::new();
     let mut buf = vec![0u8; 1024 * 1024];
     loop {
         let n = reader.read(&mut buf).map_err(|e| MediaError::io(format!("reading blob {sha256}"), e))?;
@@ -251,13 +269,14 @@ fn copy_checked(blobs: &LocalBlobStore, sha256: &str, out: &mut impl Write) -> R
             break;
         }
         hasher.update(&buf[..n]);
+        sha1.update(&buf[..n]);
         out.write_all(&buf[..n]).map_err(MediaError::Write)?;
     }
     let actual = hex::encode(hasher.finalize());
     if actual != sha256 {
         return Err(MediaError::BlobCorrupt { sha256: sha256.to_string(), actual });
     }
-    Ok(())
+    Ok(base64::engine::general_purpose::STANDARD.encode(sha1.finalize()))
 }
 
 /// Reads a written archive back: every file named by the manifest is there and hashes to the
@@ -270,6 +289,13 @@ pub fn check_archive(path: &Path) -> Result<Manifest, MediaError> {
         let entry = zip.by_name("manifest.json").map_err(|e| export_err(format!("manifest.json missing: {e}")))?;
         serde_json::from_reader(entry).map_err(|e| export_err(format!("manifest.json unreadable: {e}")))?
     };
+    let bundle: serde_json::Value = {
+        let entry = zip.by_name(FHIR_FILE).map_err(|e| export_err(format!("{FHIR_FILE} missing: {e}")))?;
+        serde_json::from_reader(entry).map_err(|e| export_err(format!("{FHIR_FILE} unreadable: {e}")))?
+    };
+    if bundle["entry"].as_array().map(Vec::len) != Some(manifest.documents.len()) {
+        return Err(export_err(format!("{FHIR_FILE} does not list every document")));
+    }
     for entry in &manifest.documents {
         let mut f = zip
             .by_name(&entry.file)

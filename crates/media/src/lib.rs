@@ -14,6 +14,7 @@ pub mod edits;
 mod error;
 pub mod exif;
 pub mod export;
+pub mod fhir;
 mod format;
 pub mod fuzz_targets;
 pub mod health;

@@ -106,7 +106,7 @@ let session: string | null = null;
 let syncConfig: SyncConfig | null = null;
 const offStatus = (): SyncStatus => ({
   state: 'off', since: null, next_try: null, message: null, code: null,
-  backlog: { to_upload: 0, to_apply: 0, to_download: 0 }, last_success_at: null, clock_skew_seconds: null, warnings: [],
+  backlog: { to_upload: 0, to_apply: 0, to_download: 0 }, last_success_at: null, clock_skew_seconds: null, warnings: [], encryption: 'off',
 });
 let syncStatus: SyncStatus = offStatus();
 
@@ -486,13 +486,20 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     if (a.secret !== 'right-secret') {
       throw new Refusal('sync_denied', `the bucket refused the credentials (access key ${c.access_key}): 403 SignatureDoesNotMatch. Check the access key and secret with your storage administrator`);
     }
-    syncConfig = c;
-    syncStatus = { ...offStatus(), state: 'syncing', backlog: { to_upload: 3, to_apply: 0, to_download: 0 } };
+    const passphrase = a.passphrase ? String(a.passphrase) : null;
+    if (passphrase !== null && passphrase.length < 10) {
+      throw new Refusal('sync_weak_passphrase', 'the passphrase is too short: use at least 10 characters (a sentence is easier to remember)');
+    }
+    const keyId = passphrase ? '5e1f0c2a9b7d4e33' : null;
+    syncConfig = { ...c, encryption: keyId };
+    const encryption = keyId ? 'on' : 'off';
+    syncStatus = { ...offStatus(), state: 'syncing', encryption, backlog: { to_upload: 3, to_apply: 0, to_download: 0 } };
     setTimeout(() => {
-      syncStatus = { ...offStatus(), state: 'up_to_date', last_success_at: now() };
+      syncStatus = { ...offStatus(), state: 'up_to_date', encryption, last_success_at: now() };
       void emit('sync', { status: syncStatus, changed: false });
     }, 300);
-    return { kind: 'keychain' };
+    // As a new bucket answers: the clinic key made here, its recovery key shown once.
+    return { secret: { kind: 'keychain' }, encryption: !!keyId, key_id: keyId, recovery_key: keyId ? 'K7QH3-M2PXW-9RT4V-A8DNC-E6JB5-YZFG1-SH2RQ-TWM0K-P7XQ4-H9C2T-6Y' : null };
   },
   sync_test: () => [
     { name: 'list', ok: true, detail: '3 top-level folders' },

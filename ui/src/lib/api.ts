@@ -48,7 +48,7 @@ import type {
   Check,
   Command,
   LifecycleReport,
-  SecretLocation,
+  SyncSetUp,
   ShareLink,
   SyncConfig,
   SyncEvent,
@@ -147,7 +147,8 @@ export const api = {
   syncSettings: () => call<SyncSettings>('sync_settings'),
   syncStatus: () => call<SyncStatus>('sync_status'),
   /** Checks the bucket first; nothing is saved when the check fails. */
-  syncConfigure: (config: SyncConfig, secret: string) => call<SecretLocation>('sync_configure', { config, secret }),
+  syncConfigure: (config: SyncConfig, secret: string, passphrase: string | null) =>
+    call<SyncSetUp>('sync_configure', { config, secret, passphrase }),
   syncTest: () => call<Check[]>('sync_test'),
   syncNow: () => call<null>('sync_now'),
   /** A presigned link to the original, valid `seconds` (at most 7 days); audited. */

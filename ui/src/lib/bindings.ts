@@ -225,7 +225,13 @@ ca_cert: string | null,
  * Plain HTTP to a host other than this machine: the keys and images travel unencrypted.
  * Only when asked for by name (`--allow-insecure-http`).
  */
-allow_insecure_http: boolean, };
+allow_insecure_http: boolean, 
+/**
+ * The id of the clinic key every object is sealed with (the key itself is in the
+ * keychain); `None` for a bucket kept unencrypted. Set by configure from the bucket,
+ * never typed.
+ */
+encryption: string | null, };
 
 export type SecretLocation = { "kind": "keychain" } | { "kind": "file", path: string, };
 
@@ -241,6 +247,8 @@ to_upload: number,
  * to download.
  */
 to_apply: number, to_download: number, };
+
+export type EncryptionState = "on" | "off" | "migrating";
 
 export type SyncStatus = { state: SyncState, 
 /**
@@ -258,7 +266,17 @@ message: string | null, code: string | null, backlog: Backlog, last_success_at: 
 /**
  * Seconds this clock is ahead of the server's (negative: behind).
  */
-clock_skew_seconds: number | null, warnings: Array<string>, };
+clock_skew_seconds: number | null, warnings: Array<string>, encryption: EncryptionState, };
+
+export type SyncSetUp = { secret: SecretLocation, 
+/**
+ * Whether every object is sealed with the clinic key.
+ */
+encryption: boolean, key_id: string | null, 
+/**
+ * The recovery key of a clinic key this set-up made: to print and keep, shown only now.
+ */
+recovery_key: string | null, };
 
 export type SyncEvent = { status: SyncStatus, 
 /**
