@@ -25,7 +25,7 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 pkgs=(build-essential cmake nasm pkg-config mount file
     libwebkit2gtk-4.1-dev libxdo-dev libssl-dev libayatana-appindicator3-dev librsvg2-dev
     xvfb xauth dbus webkit2gtk-driver chromium
-    radosgw ceph-mon ceph-osd ceph-common python3 python3-jsonschema rclone
+    radosgw ceph-mon ceph-osd ceph-common python3 python3-jsonschema rclone dcmtk dicom3tools
     clamav-daemon debootstrap rpm x11-utils openssl poppler-utils gnome-keyring libsecret-tools
     libde265-dev libdav1d-dev libheif-examples libpoppler-glib-dev
     libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libclang-dev ffmpeg

@@ -50,6 +50,13 @@ pub(crate) fn payload(e: &AppError) -> ErrorPayload {
         Remedy::TrustClinicCa => {
             "if the clinic issued the server's certificate, paste its authority's certificate in Settings → Sync; otherwise check the address"
         }
+        Remedy::EnterSyncPassphrase => "open Settings → Sync and enter the clinic's passphrase",
+        Remedy::EncryptBucket => {
+            "ask whoever looks after sync to encrypt the bucket in place (`chairside sync encrypt-existing`) on one workstation"
+        }
+        Remedy::FinishReseal => {
+            "ask whoever started the re-encryption of the bucket to run it again on that workstation until it finishes"
+        }
     })
 }
 
@@ -981,7 +988,8 @@ pub struct Exported {
 }
 
 /// A patient's documents (`documents`, or all of them when empty) to `out`: `pdf`, a page each
-/// as adjusted and annotated under the print header; `zip`, the originals with a manifest.
+/// as adjusted and annotated under the print header; `zip`, the originals with a manifest and
+/// a FHIR bundle; `dicom`, a folder with a DICOMDIR.
 #[tauri::command(async)]
 pub async fn export_documents<R: Runtime>(
     app: AppHandle<R>,
@@ -1005,7 +1013,13 @@ pub async fn export_documents<R: Runtime>(
                 bytes: e.bytes,
                 skipped: Vec::new(),
             }),
-            other => Err(AppError::InvalidInput(format!("export format {other:?}: use pdf or zip"))),
+            "dicom" => lib.export_dicom(&patient_id, &documents, &out).map(|e| Exported {
+                path: e.path,
+                documents: e.documents,
+                bytes: e.bytes,
+                skipped: e.skipped,
+            }),
+            other => Err(AppError::InvalidInput(format!("export format {other:?}: use pdf, zip or dicom"))),
         }
     })
     .await

@@ -574,6 +574,19 @@ impl Library {
         Ok(self.media.export_patient(&actor, patient_id, documents, out)?)
     }
 
+    /// A referral on a CD or a USB stick: a folder with `DICOMDIR` and one DICOM file per
+    /// document (X-rays as imported, photos as VL Photographic Images from the chart).
+    pub fn export_dicom(
+        &self,
+        patient_id: &str,
+        documents: &[String],
+        out: &Path,
+    ) -> Result<chairside_media::dicom_export::DicomExport, AppError> {
+        let actor = self.allow(Permission::Export)?;
+        let patient = self.patient(patient_id)?;
+        Ok(self.media.export_dicom(&actor, &patient, documents, out)?)
+    }
+
     pub fn verify(&self, options: VerifyOptions) -> Result<VerifyReport, AppError> {
         let actor = self.allow(Permission::Configure)?;
         Ok(self.media.verify(&actor, options)?)

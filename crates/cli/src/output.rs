@@ -62,6 +62,13 @@ fn next_step(r: Remedy) -> &'static str {
         Remedy::TrustClinicCa => {
             "if the clinic issued the server's certificate, run `chairside sync configure` again with --ca-cert FILE (its authority's certificate); otherwise check the endpoint's host name"
         }
+        Remedy::EnterSyncPassphrase => {
+            "run `chairside sync configure` again with the clinic's passphrase (CHAIRSIDE_SYNC_PASSPHRASE, or --recovery-key)"
+        }
+        Remedy::EncryptBucket => "run `chairside sync encrypt-existing`",
+        Remedy::FinishReseal => {
+            "run the same `chairside sync encrypt-existing` or `chairside sync rotate-key` again on the workstation that started it"
+        }
     }
 }
 

@@ -442,3 +442,81 @@ sys.exit(1 if problems else 0)
         Err(format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
     }
 }
+
+/// Runs a DICOM tool from Debian (dcmtk's dcmdump and dcmj2pnm, dicom3tools' dciodvfy), which
+/// `scripts/setup.sh` installs.
+fn dicom_tool(tool: &str, args: &[&std::ffi::OsStr]) -> (bool, String) {
+    let out = std::process::Command::new(tool)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{tool} (Debian's dcmtk / dicom3tools: run scripts/setup.sh): {e}"));
+    (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+#[test]
+fn a_dicom_export_is_a_dicomdir_folder_that_real_dicom_tools_read() {
+    let lib = Lib::new();
+    let p =
+        lib.ok(&["patient", "add", "--name", "Zoë Dentiste", "--external-id", "PMS-42", "--birth-date", "1980-02-29"])
+            ["id"]
+            .as_str()
+            .expect("id")
+            .to_string();
+    let files = [
+        fixture("jpg_nokia_n70_iptc.jpg"), // baseline: kept as it is
+        fixture("orient_6.jpg"),           // rotated by EXIF: sent as shown
+        fixture("png_chelsea_pentax.png"),
+        fixture("dcm_ct_small.dcm"),
+        fixture("mesh_stanford_bunny99_binary.stl"), // no image: skipped
+    ];
+    let run = lib.import(&p, &files.iter().map(|f| f.as_path()).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let stl = run.json["results"][4]["document_id"].as_str().expect("id").to_string();
+    let out = lib.path().join("referral");
+    let s = lib.ok(&["export", "--patient", &p, "--format", "dicom", "--out", out.to_str().expect("utf8")]);
+    assert_eq!(s["documents"], 4, "{s}");
+    assert_eq!(s["skipped"], serde_json::json!([stl]));
+
+    // dcmtk reads the DICOMDIR: one patient, its records, every file it names.
+    let dicomdir = out.join("DICOMDIR");
+    let (ok, dump) = dicom_tool("dcmdump", &[dicomdir.as_os_str()]);
+    assert!(ok, "{dump}");
+    assert_eq!(dump.matches("\"Directory Record\" PATIENT").count(), 1, "{dump}");
+    assert_eq!(dump.matches("\"Directory Record\" IMAGE").count(), 4, "{dump}");
+    assert!(dump.contains("[Dentiste^Zoë]") && dump.contains("[PMS-42]"), "{dump}");
+    let mut names: Vec<String> = dump
+        .lines()
+        .filter_map(|l| l.split("refFileID=\"").nth(1))
+        .map(|r| r.trim_end_matches('"').to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["DICOM\\I0000001", "DICOM\\I0000002", "DICOM\\I0000003", "DICOM\\I0000004"]);
+
+    // dicom3tools finds no error in the DICOMDIR or any file; dcmtk decodes every picture.
+    let ct = sha256_file(&fixture("dcm_ct_small.dcm"));
+    let nokia = std::fs::read(fixture("jpg_nokia_n70_iptc.jpg")).expect("jpeg");
+    let mut seen = (false, false);
+    for name in std::iter::once(dicomdir.clone()).chain((1..=4).map(|i| out.join("DICOM").join(format!("I{i:07}")))) {
+        let (_, report) = dicom_tool("dciodvfy", &["-new".as_ref(), name.as_os_str()]);
+        let errors: Vec<&str> = report.lines().filter(|l| l.starts_with("Error")).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", name.display());
+        if name == dicomdir {
+            continue;
+        }
+        let png = lib.path().join("decoded.png");
+        let _ = std::fs::remove_file(&png);
+        let (ok, said) = dicom_tool("dcmj2pnm", &["+on".as_ref(), name.as_os_str(), png.as_os_str()]);
+        assert!(ok && png.is_file(), "{}: {said}", name.display());
+        let bytes = std::fs::read(&name).expect("file");
+        // The X-ray as imported, byte for byte; the baseline JPEG's bytes inside its photo.
+        seen.0 |= sha256_file(&name) == ct;
+        seen.1 |= bytes.windows(nokia.len()).any(|w| w == nokia.as_slice());
+    }
+    assert_eq!(seen, (true, true), "(X-ray copied as is, JPEG kept without re-encoding)");
+
+    let audit = lib.ok(&["audit", "list", "--limit", "50"]);
+    let exports = audit.as_array().expect("events").iter().filter(|e| e["action"] == "export").count();
+    assert_eq!(exports, 4, "each document sent is audited");
+    let again = lib.json(&["export", "--patient", &p, "--format", "dicom", "--out", out.to_str().expect("utf8")]);
+    assert_eq!((again.code, again.json["error"]["code"].as_str()), (2, Some("target_exists")));
+}

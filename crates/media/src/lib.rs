@@ -8,6 +8,7 @@ pub mod attachments;
 pub mod blobstore;
 pub mod decode;
 pub mod dicom;
+pub mod dicom_export;
 pub mod dicom_scan;
 pub mod documents;
 pub mod edits;
@@ -739,6 +740,78 @@ impl Media {
         export::export_patient(&self.db, &self.blobs, &self.thumbs, actor, patient_id, only, out)
     }
 
+    /// A patient's documents (the active ones, or `only`, each the patient's) as a DICOM
+    /// folder with its DICOMDIR at `out`, which must not exist (see [`dicom_export`]). Written
+    /// beside it under a temporary name, read back, then renamed: never half a folder.
+    pub fn export_dicom(
+        &self,
+        actor: &Actor,
+        patient: &chairside_patients::Patient,
+        only: &[String],
+        out: &std::path::Path,
+    ) -> Result<dicom_export::DicomExport, MediaError> {
+        use dicom_export::{Plan, Source};
+        if out.exists() {
+            return Err(MediaError::ExportTargetExists(out.display().to_string()));
+        }
+        let mut docs =
+            self.list(&patient.id, if only.is_empty() { StatusFilter::Active } else { StatusFilter::All })?;
+        if !only.is_empty() {
+            if let Some(stray) = only.iter().find(|id| !docs.iter().any(|d| &d.id == *id)) {
+                return Err(MediaError::DocumentNotFound(stray.clone()));
+            }
+            docs.retain(|d| only.contains(&d.id));
+        } else {
+            docs.reverse(); // oldest first, as a referral reads
+        }
+        let tmp = out.with_file_name(format!(
+            ".{}.part-{}",
+            out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            uuid::Uuid::new_v4()
+        ));
+        std::fs::create_dir(&tmp).map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
+        let chart = dicom_export::Chart {
+            name: &patient.name,
+            id: patient.external_id.as_deref().unwrap_or(&patient.id),
+            birth_date: patient.birth_date.as_deref(),
+        };
+        let written =
+            dicom_export::write_folder(&tmp, &chart, &patient.id, &docs, &self.limits, |doc, plan| match plan {
+                Plan::Copy | Plan::Wrap { keep_jpeg: true } => {
+                    Ok(Source::Bytes(blobstore::read_checked(self.blobs.as_ref(), &doc.sha256)?))
+                }
+                _ => Ok(Source::Pixels(self.render(
+                    &doc.id,
+                    RenderOptions { long_edge: None, annotations: false, original: true, enlarge: false, frame: 0 },
+                )?)),
+            })
+            .and_then(|r| dicom_export::check_folder(&tmp).map(|()| r));
+        let (count, skipped) = match written {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&tmp); // our own partial folder, never an original
+                return Err(e);
+            }
+        };
+        std::fs::rename(&tmp, out).map_err(|e| MediaError::io(format!("naming {}", out.display()), e))?;
+        let bytes = walk_size(out);
+        let sent: Vec<&DocumentSummary> = docs.iter().filter(|d| !skipped.contains(&d.id)).collect();
+        self.db.write(|tx| {
+            for d in &sent {
+                chairside_audit::append(
+                    tx,
+                    actor,
+                    "export",
+                    "document",
+                    Some(&d.id),
+                    serde_json::json!({"dicom": out.display().to_string(), "patient_id": patient.id}),
+                )?;
+            }
+            Ok::<_, MediaError>(())
+        })?;
+        Ok(dicom_export::DicomExport { path: out.display().to_string(), documents: count, bytes, skipped })
+    }
+
     /// Removes the partial files killed exports left behind (see [`export::clean_staged`]).
     pub fn clean_interrupted_exports(&self) -> Result<Vec<verify::Orphan>, MediaError> {
         let mut cleaned = Vec::new();
@@ -749,4 +822,19 @@ impl Media {
     pub fn verify(&self, actor: &Actor, options: VerifyOptions) -> Result<VerifyReport, MediaError> {
         verify::verify(&self.db, &self.blobs, &self.thumbs, &self.thumbnailer, &self.quarantine, actor, options)
     }
+}
+
+/// The bytes of the files under a folder (an export's size).
+fn walk_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| match e.file_type() {
+                    Ok(t) if t.is_dir() => walk_size(&e.path()),
+                    _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+                })
+                .sum()
+        })
+        .unwrap_or(0)
 }

@@ -59,6 +59,12 @@ pub enum Remedy {
     AllowInsecureHttp,
     /// Trust the clinic's own certificate authority, when it issued the server's certificate.
     TrustClinicCa,
+    /// Set sync up again with the clinic's passphrase (the bucket's key is not this one's).
+    EnterSyncPassphrase,
+    /// Encrypt the unencrypted bucket in place, with a new clinic key.
+    EncryptBucket,
+    /// Finish the re-sealing pass (encrypting, or rotating the key) where it was started.
+    FinishReseal,
 }
 
 impl Remedy {
@@ -77,6 +83,9 @@ impl Remedy {
             Remedy::TrustClinicCa => {
                 "if the clinic issued the server's certificate, set sync up with its certificate authority; otherwise check the address's host name"
             }
+            Remedy::EnterSyncPassphrase => "set sync up again with the clinic's passphrase",
+            Remedy::EncryptBucket => "encrypt the bucket in place, which makes the clinic key and its passphrase",
+            Remedy::FinishReseal => "run the same re-sealing again on the workstation that started it",
         }
     }
 }

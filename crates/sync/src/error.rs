@@ -53,16 +53,18 @@ pub enum SyncError {
     )]
     PassphraseNeeded,
     #[error(
-        "this bucket already holds a clinic's unencrypted sync: join it with --no-encryption, then run `chairside sync encrypt-existing` to encrypt it in place"
+        "this bucket already holds a clinic's unencrypted sync: join it without encryption, then encrypt it in place"
     )]
     BucketNotEncrypted,
+    #[error("the bucket is not encrypted")]
+    NotEncrypted,
     #[error(
         "the clinic key in the bucket (key {bucket}) is not the one this workstation holds (key {local}): it was changed on another workstation (encrypted or rotated). Set sync up again with the clinic's passphrase"
     )]
     KeyChanged { bucket: String, local: String },
     #[error(
-        "the bucket is being re-sealed with key {to} and that has not finished: run `chairside sync {}` again on the workstation that started it",
-        if *encrypting { "encrypt-existing" } else { "rotate-key" }
+        "the bucket is being {} (new key {to}) and that has not finished",
+        if *encrypting { "encrypted" } else { "re-sealed with a new clinic key" }
     )]
     Migrating { to: String, encrypting: bool },
     #[error(
@@ -97,6 +99,7 @@ impl chairside_store::ErrorCode for SyncError {
                 | SyncError::InsecureTransport { .. }
                 | SyncError::PassphraseNeeded
                 | SyncError::BucketNotEncrypted
+                | SyncError::NotEncrypted
         ) || matches!(
             self,
             SyncError::Vault(
@@ -115,6 +118,11 @@ impl chairside_store::ErrorCode for SyncError {
             SyncError::InsecureTransport { .. } => Some(Remedy::AllowInsecureHttp),
             SyncError::Tls { .. } => Some(Remedy::TrustClinicCa),
             SyncError::DocumentNotFound(_) => Some(Remedy::FindDocument),
+            SyncError::PassphraseNeeded | SyncError::KeyChanged { .. } | SyncError::NoClinicKey => {
+                Some(Remedy::EnterSyncPassphrase)
+            }
+            SyncError::BucketNotEncrypted | SyncError::NotEncrypted => Some(Remedy::EncryptBucket),
+            SyncError::Migrating { .. } => Some(Remedy::FinishReseal),
             _ => None,
         }
     }
@@ -144,6 +152,7 @@ impl SyncError {
             SyncError::BucketNotEncrypted => "sync_bucket_not_encrypted",
             SyncError::KeyChanged { .. } => "sync_key_changed",
             SyncError::Migrating { .. } => "sync_migrating",
+            SyncError::NotEncrypted => "sync_not_encrypted",
             SyncError::NoClinicKey => "sync_secret_unavailable",
             SyncError::Io { .. } => "io_error",
             SyncError::Store(_) => "database_error",

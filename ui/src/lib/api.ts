@@ -196,7 +196,7 @@ export const api = {
   saveVideoFrame: (id: string, atS: number) => call<SavedFrame>('save_video_frame', { id, atS }),
   renderDocument: (id: string, out: string, annotations: boolean) => call<Rendered>('render_document', { id, out, annotations }),
   printSeries: (id: string, out: string, annotations: boolean) => call<Rendered>('print_series', { id, out, annotations }),
-  exportDocuments: (patientId: string, documents: string[], format: 'pdf' | 'zip', out: string) =>
+  exportDocuments: (patientId: string, documents: string[], format: 'pdf' | 'zip' | 'dicom', out: string) =>
     call<Exported>('export_documents', { patientId, documents, format, out }),
   auditEvents: (query: AuditQueryInput) => call<AuditRow[]>('audit_events', { query }),
   auditVerify: () => call<AuditCheck>('audit_verify'),

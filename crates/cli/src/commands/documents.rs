@@ -83,8 +83,9 @@ pub enum DocumentCmd {
         #[arg(long, value_name = "EMPTY_DIR", requires = "from")]
         into: Option<PathBuf>,
     },
-    /// Write a patient's documents: `zip` (the originals at full quality, with a manifest) or
-    /// `pdf` (a page each, as adjusted and annotated, under a header). Never overwrites.
+    /// Write a patient's documents: `zip` (the originals at full quality, with a manifest and
+    /// a FHIR bundle), `dicom` (a folder with a DICOMDIR, for a CD or a USB stick) or `pdf` (a
+    /// page each, as adjusted and annotated, under a header). Never overwrites.
     Export {
         #[arg(long)]
         patient: String,
@@ -114,6 +115,7 @@ pub enum DocumentCmd {
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum ExportFormat {
     Zip,
+    Dicom,
     Pdf,
 }
 
@@ -182,6 +184,14 @@ pub fn run(lib: &Arc<Library>, cmd: DocumentCmd) -> Result<Output, AppError> {
         DocumentCmd::Export { patient, documents, format: ExportFormat::Zip, out } => {
             let s = lib.export_patient(&patient, &documents, &out)?;
             let text = format!("{} documents, {} bytes → {}", s.documents, s.bytes, f(&s.path.display().to_string()));
+            Output::ok(s, text)
+        }
+        DocumentCmd::Export { patient, documents, format: ExportFormat::Dicom, out } => {
+            let s = lib.export_dicom(&patient, &documents, &out)?;
+            let mut text = format!("{} DICOM files and a DICOMDIR, {} bytes → {}", s.documents, s.bytes, f(&s.path));
+            if !s.skipped.is_empty() {
+                text.push_str(&format!("\nnot sent as DICOM (no image): {}", s.skipped.join(", ")));
+            }
             Output::ok(s, text)
         }
         DocumentCmd::Export { patient, documents, format: ExportFormat::Pdf, out } => {

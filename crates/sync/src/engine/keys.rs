@@ -71,12 +71,7 @@ impl SyncEngine {
     /// recovery key stays valid.
     pub fn change_passphrase(&self, passphrase: &str) -> Result<(), SyncError> {
         let config = self.config()?.ok_or(SyncError::NotConfigured)?;
-        let Some(id) = config.encryption.clone() else {
-            return Err(SyncError::InvalidConfig(
-                "the bucket is not encrypted: run `chairside sync encrypt-existing` to encrypt it and choose a passphrase"
-                    .into(),
-            ));
-        };
+        let Some(id) = config.encryption.clone() else { return Err(SyncError::NotEncrypted) };
         let remote = self.remote()?;
         let key = self.secrets.load_clinic_key(&config)?;
         let body = self.rt.block_on(remote.get_stored(KEY_FILE, None))?.ok_or_else(missing_key_file)?;
@@ -96,12 +91,10 @@ impl SyncEngine {
     pub fn encrypt_existing(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, SyncError> {
         let config = self.config()?.ok_or(SyncError::NotConfigured)?;
         match self.migration()? {
-            Some(m) if m.from.is_some() => Err(SyncError::InvalidConfig(
-                "a key rotation is under way: run `chairside sync rotate-key` again to finish it".into(),
-            )),
-            None if config.encryption.is_some() => Err(SyncError::InvalidConfig(
-                "the bucket is already encrypted: `chairside sync rotate-key` replaces its key".into(),
-            )),
+            Some(m) if m.from.is_some() => Err(SyncError::Migrating { to: m.to, encrypting: false }),
+            None if config.encryption.is_some() => {
+                Err(SyncError::InvalidConfig("the bucket is already encrypted: rotating the key replaces it".into()))
+            }
             _ => self.reseal(&config, passphrase, progress),
         }
     }
@@ -111,12 +104,8 @@ impl SyncEngine {
     pub fn rotate_key(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, SyncError> {
         let config = self.config()?.ok_or(SyncError::NotConfigured)?;
         match self.migration()? {
-            Some(m) if m.from.is_none() => Err(SyncError::InvalidConfig(
-                "the bucket is being encrypted: run `chairside sync encrypt-existing` again to finish it".into(),
-            )),
-            None if config.encryption.is_none() => Err(SyncError::InvalidConfig(
-                "the bucket is not encrypted: run `chairside sync encrypt-existing` first".into(),
-            )),
+            Some(m) if m.from.is_none() => Err(SyncError::Migrating { to: m.to, encrypting: true }),
+            None if config.encryption.is_none() => Err(SyncError::NotEncrypted),
             _ => self.reseal(&config, passphrase, progress),
         }
     }
