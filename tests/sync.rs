@@ -869,10 +869,19 @@ fn an_encrypted_bucket_shows_no_photo_name_or_hash_and_refuses_what_was_swapped_
     let (seg_key, seg) = objects.iter().find(|(k, _)| k.starts_with("ops/") && k.ends_with(".seg")).expect("a segment");
     let ws_dir = &seg_key[..seg_key.rfind('/').expect("folder")];
     put_raw(&prefix, &format!("{ws_dir}/999999999990-999999999999.seg"), seg.clone());
+    // And a thumbnail cut short: its last chunk never authenticates.
+    let (thumb_key, thumb) = objects.iter().find(|(k, _)| k.starts_with("thumbs/")).expect("a thumbnail");
+    put_raw(&prefix, thumb_key, thumb[..thumb.len() - 7].to_vec());
     let d = workstation();
     join_sealed(&d, &endpoint, &prefix);
     let (report, _) = d.lib.sync_run().expect("the round goes on");
-    assert!(report.problems.iter().any(|p| p.contains("was not accepted")), "{:?}", report.problems);
+    for what in [blobs[1].0.as_str(), thumb_key.as_str(), "999999999990-999999999999.seg"] {
+        assert!(
+            report.problems.iter().any(|p| p.contains(what) && p.contains("was not accepted")),
+            "{what}: {:?}",
+            report.problems
+        );
+    }
     assert_eq!(report.downloaded_originals, 2, "{report:?}");
     let refused = docs.iter().filter(|doc| d.lib.view_original(doc).is_err()).count();
     assert_eq!(refused, 1, "the swapped original is refused on view too");

@@ -190,7 +190,12 @@ impl SyncEngine {
             kinds.insert(old.thumb_key(&sha), Kind::Thumbnail(sha));
         }
         let keys = self.rt.block_on(old.list_after("", None))?;
-        let keys: Vec<String> = keys.into_iter().filter(|k| k != KEY_FILE && !k.starts_with("probes/")).collect();
+        // Probes are litter, and a share link's decrypted copy is plaintext by design (and
+        // removed when it expires).
+        let keys: Vec<String> = keys
+            .into_iter()
+            .filter(|k| k != KEY_FILE && !k.starts_with("probes/") && !k.starts_with(super::admin::SHARES))
+            .collect();
         let total = keys.len() as u64;
         let mut jobs = Vec::with_capacity(keys.len());
         let mut left = Vec::new();
