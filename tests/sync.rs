@@ -76,6 +76,15 @@ fn join_sealed(ws: &Ws, endpoint: &str, prefix: &str) -> chairside_app::SyncSetU
     ws.lib.sync_configure(config(endpoint, prefix), &s3::server().secret, sealed()).expect("configure encrypted")
 }
 
+/// Joins with this passphrase.
+fn join_with(ws: &Ws, endpoint: &str, prefix: &str, passphrase: &str) -> Result<chairside_app::SyncSetUp, AppError> {
+    ws.lib.sync_configure(
+        config(endpoint, prefix),
+        &s3::server().secret,
+        Encryption::Passphrase(passphrase.to_string().into()),
+    )
+}
+
 fn join(ws: &Ws, endpoint: &str, prefix: &str) {
     ws.lib.sync_configure(config(endpoint, prefix), &s3::server().secret, Encryption::Off).expect("configure");
 }
@@ -831,14 +840,7 @@ fn an_encrypted_bucket_shows_no_photo_name_or_hash_and_refuses_what_was_swapped_
 
     // A wrong passphrase, a typo in the recovery key: refused, nothing saved, no key material said.
     let c = workstation();
-    let wrong = c
-        .lib
-        .sync_configure(
-            config(&endpoint, &prefix),
-            &s3::server().secret,
-            Encryption::Passphrase("not the clinic's one".to_string().into()),
-        )
-        .expect_err("wrong passphrase");
+    let wrong = join_with(&c, &endpoint, &prefix, "not the clinic's one").expect_err("wrong passphrase");
     assert_eq!(wrong.code(), "sync_wrong_passphrase", "{wrong}");
     let recovery = set_up.recovery_key.clone().expect("recovery key");
     // One character mistyped (as another valid one): the checksum catches it.
@@ -946,13 +948,7 @@ fn a_plaintext_bucket_is_encrypted_in_place_and_a_rotated_key_locks_the_old_one_
     let e =
         b.lib.sync_configure(config(&endpoint, &prefix), &s3::server().secret, sealed()).expect_err("old passphrase");
     assert_eq!(e.code(), "sync_wrong_passphrase");
-    b.lib
-        .sync_configure(
-            config(&endpoint, &prefix),
-            &s3::server().secret,
-            Encryption::Passphrase("a new sentence after the theft".to_string().into()),
-        )
-        .expect("rejoin");
+    join_with(&b, &endpoint, &prefix, "a new sentence after the theft").expect("rejoin");
     import(&a, &p, &[("m4.jpg".into(), jpeg(84, 320, 240))]);
     run(&a);
     run(&b);
@@ -961,22 +957,9 @@ fn a_plaintext_bucket_is_encrypted_in_place_and_a_rotated_key_locks_the_old_one_
     // A new passphrase rewraps the same key: the old one no longer joins, the new one does.
     a.lib.sync_change_passphrase("the third sentence of the year").expect("passphrase");
     let d = workstation();
-    let e = d
-        .lib
-        .sync_configure(
-            config(&endpoint, &prefix),
-            &s3::server().secret,
-            Encryption::Passphrase("a new sentence after the theft".to_string().into()),
-        )
-        .expect_err("old");
+    let e = join_with(&d, &endpoint, &prefix, "a new sentence after the theft").expect_err("old");
     assert_eq!(e.code(), "sync_wrong_passphrase");
-    d.lib
-        .sync_configure(
-            config(&endpoint, &prefix),
-            &s3::server().secret,
-            Encryption::Passphrase("the third sentence of the year".to_string().into()),
-        )
-        .expect("new passphrase");
+    join_with(&d, &endpoint, &prefix, "the third sentence of the year").expect("new passphrase");
     run(&d);
     assert_eq!(state(&a.lib), state(&d.lib));
 }

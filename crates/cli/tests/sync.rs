@@ -10,14 +10,28 @@ use support::{Lib, jpeg};
 const PASSPHRASE: &str = "a sentence only the clinic knows";
 
 fn configure(lib: &Lib, prefix: &str, secret: &str) -> support::Run {
+    configure_with(
+        lib,
+        &s3::server().endpoint,
+        prefix,
+        &[("CHAIRSIDE_S3_SECRET", secret), ("CHAIRSIDE_SYNC_PASSPHRASE", PASSPHRASE)],
+        &[],
+    )
+}
+
+/// `sync configure` of the test bucket under `prefix`, with these variables and flags (the
+/// secret in the private-file fallback).
+fn configure_with(lib: &Lib, endpoint: &str, prefix: &str, env: &[(&str, &str)], extra: &[&str]) -> support::Run {
     let s = s3::server();
-    let out = lib
-        .command()
-        .env("CHAIRSIDE_S3_SECRET", secret)
-        .env("CHAIRSIDE_SYNC_PASSPHRASE", PASSPHRASE)
-        .env("CHAIRSIDE_SECRET_STORE", "file")
-        .args(["--json", "sync", "configure", "--endpoint", &s.endpoint, "--bucket", &s.bucket, "--region", &s.region])
+    let mut c = lib.command();
+    c.env("CHAIRSIDE_SECRET_STORE", "file");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    let out = c
+        .args(["--json", "sync", "configure", "--endpoint", endpoint, "--bucket", &s.bucket, "--region", &s.region])
         .args(["--prefix", prefix, "--path-style", "--access-key", &s.access_key])
+        .args(extra)
         .output()
         .expect("run chairside");
     support::parse(out)
@@ -80,31 +94,13 @@ fn a_wrong_passphrase_or_no_encryption_is_said_with_its_code() {
     let (a, b) = (Lib::new(), Lib::new());
     assert_eq!(configure(&a, &prefix, &s3::server().secret).code, 0);
     let s = s3::server();
-    let join = |lib: &Lib, env: &[(&str, &str)], extra: &[&str]| {
-        let mut c = lib.command();
-        c.env("CHAIRSIDE_S3_SECRET", &s.secret).env("CHAIRSIDE_SECRET_STORE", "file");
-        for (k, v) in env {
-            c.env(k, v);
-        }
-        let out = c
-            .args([
-                "--json",
-                "sync",
-                "configure",
-                "--endpoint",
-                &s.endpoint,
-                "--bucket",
-                &s.bucket,
-                "--region",
-                &s.region,
-            ])
-            .args(["--prefix", &prefix, "--path-style", "--access-key", &s.access_key])
-            .args(extra)
-            .output()
-            .expect("run chairside");
-        support::parse(out)
+    let secret = ("CHAIRSIDE_S3_SECRET", s.secret.as_str());
+    let join = |lib: &Lib, passphrase: Option<&str>, extra: &[&str]| {
+        let mut env = vec![secret];
+        env.extend(passphrase.map(|p| ("CHAIRSIDE_SYNC_PASSPHRASE", p)));
+        configure_with(lib, &s.endpoint, &prefix, &env, extra)
     };
-    let wrong = join(&b, &[("CHAIRSIDE_SYNC_PASSPHRASE", "not the clinic's sentence")], &[]);
+    let wrong = join(&b, Some("not the clinic's sentence"), &[]);
     assert_eq!(
         (wrong.code, wrong.json["error"]["code"].as_str()),
         (2, Some("sync_wrong_passphrase")),
@@ -112,26 +108,12 @@ fn a_wrong_passphrase_or_no_encryption_is_said_with_its_code() {
         wrong.stdout
     );
     assert!(!wrong.stdout.contains("not the clinic's sentence"));
-    let plain = join(&b, &[], &["--no-encryption"]);
+    let plain = join(&b, None, &["--no-encryption"]);
     assert_eq!(plain.json["error"]["code"], "sync_passphrase_needed", "{}", plain.stdout);
     assert_eq!(b.ok(&["sync", "status"])["state"], "off", "nothing saved");
     // An empty prefix of its own: --no-encryption is allowed, and warned about.
     let alone = Lib::new();
-    let mut c = alone.command();
-    c.env("CHAIRSIDE_S3_SECRET", &s.secret).env("CHAIRSIDE_SECRET_STORE", "file");
-    let out = c
-        .args(["--json", "sync", "configure", "--endpoint", &s.endpoint, "--bucket", &s.bucket, "--region", &s.region])
-        .args([
-            "--prefix",
-            &format!("{prefix}-plain"),
-            "--path-style",
-            "--access-key",
-            &s.access_key,
-            "--no-encryption",
-        ])
-        .output()
-        .expect("run");
-    let r = support::parse(out);
+    let r = configure_with(&alone, &s.endpoint, &format!("{prefix}-plain"), &[secret], &["--no-encryption"]);
     assert_eq!((r.code, r.json["encryption"].as_str()), (0, Some("off")), "{}", r.stdout);
     assert!(r.stderr.contains("can read every photo"), "{}", r.stderr);
     assert_eq!(alone.ok(&["sync", "status"])["encryption"], "off");
@@ -155,19 +137,8 @@ fn the_clinic_authority_is_given_with_ca_cert_and_plain_http_elsewhere_needs_all
     let _g = s3::shared();
     let s = s3::server();
     let a = Lib::new();
-    let run = |endpoint: &str, extra: &[&str]| {
-        let out = a
-            .command()
-            .env("CHAIRSIDE_S3_SECRET", &s.secret)
-            .env("CHAIRSIDE_SECRET_STORE", "file")
-            .env("CHAIRSIDE_SYNC_PASSPHRASE", PASSPHRASE)
-            .args(["--json", "sync", "configure", "--endpoint", endpoint, "--bucket", &s.bucket, "--region", &s.region])
-            .args(["--prefix", "cli-tls", "--path-style", "--access-key", &s.access_key])
-            .args(extra)
-            .output()
-            .expect("run chairside");
-        support::parse(out)
-    };
+    let env = [("CHAIRSIDE_S3_SECRET", s.secret.as_str()), ("CHAIRSIDE_SYNC_PASSPHRASE", PASSPHRASE)];
+    let run = |endpoint: &str, extra: &[&str]| configure_with(&a, endpoint, "cli-tls", &env, extra);
     let lan = run("http://192.0.2.10:7480", &[]);
     assert_eq!((lan.code, lan.json["error"]["code"].as_str()), (2, Some("sync_insecure_http")), "{}", lan.stdout);
     assert!(lan.stdout.contains("--allow-insecure-http"), "the remedy names the flag: {}", lan.stdout);
