@@ -526,6 +526,7 @@ test('sync: the bucket is set up in Settings, and a patient from another worksta
   await until(async () => (await text('[data-testid=sync-status]'))?.includes('Up to date'), 'the window uploaded its library', 60000);
   await until(async () => /[0-9A-Z]{4}-/.test((await text('[data-testid=recovery-key]')) ?? ''), 'the recovery key is shown once', 10000);
   assert((await text('[data-testid=sync-encryption]'))?.includes('clinic key'), 'the form names the clinic key');
+  await shot('13a-sync-recovery-key');
   // The Settings buttons against the real server (the browser e2e only sees the mock's answers).
   await clickButton('Test the server', '[role=dialog]');
   await until(async () => (await count('[data-testid=sync-checks] li')) > 0, 'the server test lists its checks', 30000);

@@ -391,6 +391,7 @@ test('sync: a wrong secret is refused in the form, the right one is saved, the s
   await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Up to date'), 'the status bar says up to date');
   await until(async () => ((await dialog.getByTestId('recovery-key').textContent()) ?? '').includes('K7QH3-M2PXW'), 'the recovery key is shown');
   await until(async () => ((await dialog.getByTestId('sync-encryption').textContent()) ?? '').includes('clinic key'), 'the key is named');
+  await shot('15a-sync-recovery-key');
   await dialog.getByRole('button', { name: 'Test the server' }).click();
   await until(async () => (await dialog.getByTestId('sync-checks').locator('li').count()) === 3, 'the checks are listed');
   await dialog.getByRole('button', { name: 'Install lifecycle rule' }).click();
