@@ -908,16 +908,24 @@ fn a_plaintext_bucket_is_encrypted_in_place_and_a_rotated_key_locks_the_old_one_
         c.lib.sync_configure(config(&endpoint, &prefix), &s3::server().secret, sealed()).expect_err("plaintext bucket");
     assert_eq!(e.code(), "sync_bucket_not_encrypted", "{e}");
 
+    use chairside_app::sync_engine::EncryptionState;
+    let started = a.lib.sync_encrypt_existing(PASSPHRASE).expect("start");
+    assert!(started.recovery_key.len() > 40);
+    assert_eq!(a.lib.sync_status().expect("status").encryption, EncryptionState::Migrating);
+    assert_eq!(a.lib.sync_rotate_key(PASSPHRASE).map(|_| ()).expect_err("one pass at a time").code(), "sync_migrating");
     let seen = std::sync::Mutex::new(Vec::new());
-    let done =
-        a.lib.sync_encrypt_existing(PASSPHRASE, &|d, t| seen.lock().expect("lock").push((d, t))).expect("encrypt");
+    let done = a
+        .lib
+        .sync_finish_reseal(&|d, t| seen.lock().expect("lock").push((d, t)))
+        .expect("encrypt")
+        .expect("a pass under way");
     assert!(done.resealed >= 6 && done.left.is_empty(), "{} resealed, left {:?}", done.resealed, done.left);
     assert_eq!(seen.lock().expect("lock").last().map(|(d, t)| d == t), Some(true));
-    assert_eq!(a.lib.sync_status().expect("status").encryption, chairside_app::sync_engine::EncryptionState::On);
+    assert_eq!(a.lib.sync_status().expect("status").encryption, EncryptionState::On);
     let shas = shas(&a, &docs);
     assert_nothing_readable(&bucket_objects(&prefix), &[name], &shas);
-    // Run again: nothing left to do (resumable, idempotent).
-    assert_eq!(a.lib.sync_encrypt_existing(PASSPHRASE, &|_, _| {}).expect_err("already").code(), "invalid_input");
+    assert!(a.lib.sync_finish_reseal(&|_, _| {}).expect("nothing to do").is_none());
+    assert_eq!(a.lib.sync_encrypt_existing(PASSPHRASE).map(|_| ()).expect_err("already").code(), "invalid_input");
 
     // B still holds no key: its round says so and what to do; it joins with the passphrase.
     let e = b.lib.sync_run().expect_err("the bucket changed under it");
@@ -932,8 +940,13 @@ fn a_plaintext_bucket_is_encrypted_in_place_and_a_rotated_key_locks_the_old_one_
     // B is stolen: A rotates the key. Every object is sealed with the new key; B's old key
     // opens nothing and its rounds stop until it joins with the new passphrase.
     let old = a.lib.sync_configured().expect("cfg").expect("configured").encryption.expect("key id");
-    let rotated = a.lib.sync_rotate_key("a new sentence after the theft", &|_, _| {}).expect("rotate");
+    // Started here, finished by the next round in the background (as the app's loop would).
+    let rotated = a.lib.sync_rotate_key("a new sentence after the theft").expect("rotate");
     assert_ne!(rotated.key_id, old);
+    assert_eq!(a.lib.sync_status().expect("status").encryption, EncryptionState::Migrating);
+    run(&a);
+    assert!(a.lib.sync_migration().expect("state").is_none(), "the round finished the pass");
+    assert_eq!(a.lib.sync_status().expect("status").encryption, EncryptionState::On);
     let objects = bucket_objects(&prefix);
     for (key, bytes) in &objects {
         if key != "keys/clinic-key.json" {

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chairside_media::{VerifyOptions, VerifyReport};
 use chairside_sync::{
-    Check, Encryption, EngineOptions, LifecycleReport, Resealed, RoundReport, SecretLocation, ShareLink, SyncConfig,
-    SyncEngine, SyncError, SyncStatus,
+    Check, Encryption, EngineOptions, LifecycleReport, Migration, Resealed, RoundReport, SecretLocation, ShareLink,
+    Started, SyncConfig, SyncEngine, SyncError, SyncStatus,
 };
 use serde::Serialize;
 
@@ -100,16 +100,29 @@ impl Library {
         Ok(self.sync()?.change_passphrase(passphrase)?)
     }
 
-    /// Encrypts a plaintext bucket in place (resumable: run it again after an interruption).
-    pub fn sync_encrypt_existing(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, AppError> {
+    /// Starts encrypting a plaintext bucket in place: the new key's recovery key is returned
+    /// now; `sync_finish_reseal` (or the background rounds) does the pass.
+    pub fn sync_encrypt_existing(&self, passphrase: &str) -> Result<Started, AppError> {
         self.allow(Permission::Configure)?;
-        Ok(self.sync()?.encrypt_existing(passphrase, progress)?)
+        Ok(self.sync()?.encrypt_existing(passphrase)?)
     }
 
-    /// Seals the bucket again with a new clinic key (resumable).
-    pub fn sync_rotate_key(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, AppError> {
+    /// Starts sealing the bucket again with a new clinic key (after a stolen workstation).
+    pub fn sync_rotate_key(&self, passphrase: &str) -> Result<Started, AppError> {
         self.allow(Permission::Configure)?;
-        Ok(self.sync()?.rotate_key(passphrase, progress)?)
+        Ok(self.sync()?.rotate_key(passphrase)?)
+    }
+
+    /// The re-sealing pass under way, if any.
+    pub fn sync_migration(&self) -> Result<Option<Migration>, AppError> {
+        self.signed_in()?;
+        Ok(self.sync()?.migration()?)
+    }
+
+    /// Runs the re-sealing pass under way to its end (resuming where it stopped).
+    pub fn sync_finish_reseal(&self, progress: &dyn Fn(u64, u64)) -> Result<Option<Resealed>, AppError> {
+        self.allow(Permission::Configure)?;
+        Ok(self.sync()?.finish_reseal(progress)?)
     }
 
     /// One full round, and the status it leaves.

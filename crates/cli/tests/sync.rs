@@ -112,6 +112,30 @@ fn a_wrong_passphrase_or_no_encryption_is_said_with_its_code() {
     assert_eq!(plain.json["error"]["code"], "sync_passphrase_needed", "{}", plain.stdout);
     assert_eq!(b.ok(&["sync", "status"])["state"], "off", "nothing saved");
     // An empty prefix of its own: --no-encryption is allowed, and warned about.
+    // The key rotated from the command line: the recovery key said first (stderr) and in the
+    // JSON; the status back to "on"; a new passphrase set for it.
+    let with_passphrase = |lib: &Lib, passphrase: &str, args: &[&str]| {
+        let out = lib
+            .command()
+            .env("CHAIRSIDE_SECRET_STORE", "file")
+            .env("CHAIRSIDE_SYNC_PASSPHRASE", passphrase)
+            .arg("--json")
+            .args(args)
+            .output()
+            .expect("run chairside");
+        support::parse(out)
+    };
+    let rotated = with_passphrase(&a, "the sentence after the theft", &["sync", "rotate-key"]);
+    assert_eq!(rotated.code, 0, "{} {}", rotated.stdout, rotated.stderr);
+    let recovery = rotated.json["recovery_key"].as_str().expect("recovery key");
+    assert!(rotated.stderr.contains(recovery) && rotated.stderr.contains("re-sealed"), "{}", rotated.stderr);
+    assert!(rotated.json["resealed"].as_u64().is_some_and(|n| n >= 2), "{}", rotated.stdout);
+    assert_eq!(a.ok(&["sync", "status"])["encryption"], "on");
+    let changed = with_passphrase(&a, "and a third sentence", &["sync", "passphrase"]);
+    assert_eq!((changed.code, changed.json["passphrase_changed"].as_bool()), (0, Some(true)), "{}", changed.stdout);
+    let c = Lib::new();
+    assert_eq!(join(&c, Some("and a third sentence"), &[]).code, 0, "the new passphrase joins");
+
     let alone = Lib::new();
     let r = configure_with(&alone, &s.endpoint, &format!("{prefix}-plain"), &[secret], &["--no-encryption"]);
     assert_eq!((r.code, r.json["encryption"].as_str()), (0, Some("off")), "{}", r.stdout);

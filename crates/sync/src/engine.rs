@@ -32,7 +32,7 @@ mod repair;
 mod upload;
 
 pub use admin::{Check, Configured, Encryption, LifecycleReport, ShareLink, TierTransition};
-pub use keys::{Migration, Resealed};
+pub use keys::{Migration, Resealed, Started};
 
 /// Originals above this go up in parts, resumably.
 pub const MULTIPART_THRESHOLD: u64 = 16 * 1024 * 1024;
@@ -206,9 +206,9 @@ impl SyncEngine {
     /// Without it only the peers already known are listed: one request each.
     pub fn run_round_with(&self, discover: bool) -> Result<RoundReport, SyncError> {
         let started = Instant::now();
-        if let Some(m) = self.migration()? {
-            return Err(SyncError::Migrating { to: m.to, encrypting: m.from.is_none() });
-        }
+        // A re-sealing pass whose command was stopped goes on here, in the background, before
+        // anything else is sent under the old key.
+        self.finish_reseal(&|_, _| {})?;
         let remote = self.remote()?;
         if discover {
             self.check_bucket_key(&remote)?;
@@ -231,8 +231,9 @@ impl SyncEngine {
 
     /// Only the uploads (what the background loop does right after a local change).
     pub fn push(&self) -> Result<RoundReport, SyncError> {
-        if let Some(m) = self.migration()? {
-            return Err(SyncError::Migrating { to: m.to, encrypting: m.from.is_none() });
+        if self.migration()?.is_some() {
+            // The next full round finishes the re-sealing pass first, then sends this.
+            return Ok(RoundReport::default());
         }
         let remote = self.remote()?;
         let mut report = RoundReport::default();

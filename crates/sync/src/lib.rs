@@ -29,7 +29,7 @@ pub use chairside_vault::sealed_key_id as vault_key_id;
 pub use config::{KeySlot, Originals, SecretLocation, SyncConfig};
 pub use engine::{
     Backlog, Check, Configured, Encryption, EngineOptions, LifecycleReport, Migration, Resealed, RoundReport,
-    SHARE_DEFAULT, SHARE_MAX, ShareLink, SyncEngine, TierTransition, blob_key, thumb_key,
+    SHARE_DEFAULT, SHARE_MAX, ShareLink, Started, SyncEngine, TierTransition, blob_key, thumb_key,
 };
 pub use error::SyncError;
 pub use status::{EncryptionState, SyncLoop, SyncState, SyncStatus};

@@ -176,13 +176,33 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
         }
         SyncCmd::RotateKey | SyncCmd::EncryptExisting => {
             let rotate = matches!(cmd, SyncCmd::RotateKey);
-            let passphrase = ask("CHAIRSIDE_SYNC_PASSPHRASE", "The clinic's sync passphrase: ")?;
-            let progress = |done: u64, total: u64| say!("chairside: re-sealed {done}/{total} objects");
-            let r = if rotate {
-                lib.sync_rotate_key(&passphrase, &progress)?
-            } else {
-                lib.sync_encrypt_existing(&passphrase, &progress)?
+            // A pass already under way is resumed: its key and recovery key were made when it
+            // started, so no passphrase is asked again.
+            let started = match lib.sync_migration()? {
+                Some(m) if m.from.is_some() != rotate => {
+                    return Err(chairside_app::sync_engine::SyncError::Migrating {
+                        encrypting: m.from.is_none(),
+                        to: m.to,
+                    }
+                    .into());
+                }
+                Some(_) => None,
+                None => {
+                    let passphrase = ask("CHAIRSIDE_SYNC_PASSPHRASE", "The clinic's sync passphrase: ")?;
+                    let s = if rotate {
+                        lib.sync_rotate_key(&passphrase)?
+                    } else {
+                        lib.sync_encrypt_existing(&passphrase)?
+                    };
+                    // Said before the pass: it is the one moment it is shown.
+                    say!("{}", recovery_text(&s.recovery_key).trim_start());
+                    Some(s)
+                }
             };
+            let progress = |done: u64, total: u64| say!("chairside: re-sealed {done}/{total} objects");
+            let r = lib
+                .sync_finish_reseal(&progress)?
+                .ok_or_else(|| AppError::InvalidInput("no re-sealing pass is under way".into()))?;
             let mut text = format!(
                 "the bucket is sealed with clinic key {} ({} objects re-sealed, {} already were)",
                 r.key_id, r.resealed, r.already
@@ -190,13 +210,12 @@ pub fn run(lib: &Library, cmd: SyncCmd) -> Result<Output, AppError> {
             for l in &r.left {
                 text.push_str(&format!("\nleft as it was: {l}"));
             }
-            text.push_str(&recovery_text(&r.recovery_key));
             if rotate {
                 text.push_str("\nthe other workstations: run `chairside sync configure` again with the passphrase");
             }
             Output::ok(
                 json!({"key_id": r.key_id, "resealed": r.resealed, "already": r.already, "left": r.left,
-                       "recovery_key": r.recovery_key.as_str(), "encryption": "on"}),
+                       "recovery_key": started.as_ref().map(|s| s.recovery_key.as_str()), "encryption": "on"}),
                 text,
             )
         }

@@ -26,29 +26,26 @@ pub struct Migration {
     /// The key it was sealed with (`None`: plaintext).
     pub from: Option<String>,
     pub started_at: String,
+    /// The new key's key file (wrapped by the passphrase and the recovery key, so no secret),
+    /// put in the bucket when the pass is done.
+    pub key_file: String,
 }
 
-/// What a finished pass did. (Its `Debug` leaves the recovery key out.)
+/// A re-sealing pass just recorded: its key, and its recovery key, shown now and never again.
+pub struct Started {
+    pub key_id: String,
+    pub recovery_key: Zeroizing<String>,
+}
+
+/// What a finished pass did.
+#[derive(Debug)]
 pub struct Resealed {
     pub key_id: String,
-    /// The new key's recovery key: shown once, never stored.
-    pub recovery_key: Zeroizing<String>,
     pub resealed: u64,
     /// Already sealed with the new key (a resumed pass).
     pub already: u64,
     /// Objects left as they were, with why.
     pub left: Vec<String>,
-}
-
-impl std::fmt::Debug for Resealed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Resealed")
-            .field("key_id", &self.key_id)
-            .field("resealed", &self.resealed)
-            .field("already", &self.already)
-            .field("left", &self.left)
-            .finish_non_exhaustive()
-    }
 }
 
 /// What an object of the bucket holds, as far as its name says.
@@ -87,82 +84,81 @@ impl SyncEngine {
         })
     }
 
-    /// Encrypts a plaintext bucket in place with a new clinic key wrapped by `passphrase`.
-    pub fn encrypt_existing(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, SyncError> {
+    /// Starts encrypting a plaintext bucket in place with a new clinic key wrapped by
+    /// `passphrase`; [`SyncEngine::finish_reseal`] (the command, or the next rounds in the
+    /// background) does the pass.
+    pub fn encrypt_existing(&self, passphrase: &str) -> Result<Started, SyncError> {
         let config = self.config()?.ok_or(SyncError::NotConfigured)?;
-        match self.migration()? {
-            Some(m) if m.from.is_some() => Err(SyncError::Migrating { to: m.to, encrypting: false }),
-            None if config.encryption.is_some() => {
-                Err(SyncError::InvalidConfig("the bucket is already encrypted: rotating the key replaces it".into()))
-            }
-            _ => self.reseal(&config, passphrase, progress),
+        if let Some(m) = self.migration()? {
+            return Err(SyncError::Migrating { encrypting: m.from.is_none(), to: m.to });
         }
+        if config.encryption.is_some() {
+            return Err(SyncError::InvalidConfig(
+                "the bucket is already encrypted: rotating the key replaces it".into(),
+            ));
+        }
+        let secret = self.secrets.load(&config)?;
+        if self.rt.block_on(Remote::new(&config, &secret, None)?.exists(KEY_FILE))? {
+            // Encrypted meanwhile by another workstation: join it instead.
+            return Err(SyncError::PassphraseNeeded);
+        }
+        self.start_reseal(&config, passphrase)
     }
 
-    /// Seals the whole bucket again with a new clinic key (after a workstation holding the
-    /// old one was stolen); the other workstations join again with the passphrase.
-    pub fn rotate_key(&self, passphrase: &str, progress: &dyn Fn(u64, u64)) -> Result<Resealed, SyncError> {
+    /// Starts sealing the whole bucket again with a new clinic key (after a workstation
+    /// holding the old one was stolen); the other workstations join again with the passphrase.
+    pub fn rotate_key(&self, passphrase: &str) -> Result<Started, SyncError> {
         let config = self.config()?.ok_or(SyncError::NotConfigured)?;
-        match self.migration()? {
-            Some(m) if m.from.is_none() => Err(SyncError::Migrating { to: m.to, encrypting: true }),
-            None if config.encryption.is_none() => Err(SyncError::NotEncrypted),
-            _ => self.reseal(&config, passphrase, progress),
+        if let Some(m) = self.migration()? {
+            return Err(SyncError::Migrating { encrypting: m.from.is_none(), to: m.to });
         }
+        if config.encryption.is_none() {
+            return Err(SyncError::NotEncrypted);
+        }
+        self.start_reseal(&config, passphrase)
     }
 
-    fn reseal(
-        &self,
-        config: &SyncConfig,
-        passphrase: &str,
-        progress: &dyn Fn(u64, u64),
-    ) -> Result<Resealed, SyncError> {
-        let secret = self.secrets.load(config)?;
-        let migration = self.migration()?;
-        let next = match &migration {
-            Some(m) => {
-                let key = self.secrets.load_key(config, KeySlot::Next)?;
-                if key.id() != m.to {
-                    return Err(SyncError::KeyChanged { bucket: m.to.clone(), local: key.id() });
-                }
-                key
-            }
-            None => {
-                if config.encryption.is_none()
-                    && self.rt.block_on(Remote::new(config, &secret, None)?.exists(KEY_FILE))?
-                {
-                    // Encrypted meanwhile by another workstation: join it instead.
-                    return Err(SyncError::PassphraseNeeded);
-                }
-                ClinicKey::generate()?
-            }
-        };
-        // Made first, so a weak passphrase is refused before anything changes.
+    /// Makes the new key and its key file (a weak passphrase is refused before anything
+    /// changes), keeps the key in the keychain's `Next` slot and records the pass.
+    fn start_reseal(&self, config: &SyncConfig, passphrase: &str) -> Result<Started, SyncError> {
+        let next = ClinicKey::generate()?;
         let (key_file, recovery) = KeyFile::create(&next, passphrase, KdfParams::RECOMMENDED)?;
-        let migration = match migration {
-            Some(m) => m,
-            None => {
-                self.secrets.store_key(config, KeySlot::Next, &next)?;
-                let m = Migration {
-                    to: next.id(),
-                    from: config.encryption.clone(),
-                    started_at: chairside_store::now_rfc3339(),
-                };
-                self.db.write(|tx| {
-                    let text = serde_json::to_string(&m).map_err(|e| SyncError::InvalidConfig(e.to_string()))?;
-                    chairside_store::set_setting(tx, MIGRATION, &text)?;
-                    chairside_audit::append(
-                        tx,
-                        &self.actor,
-                        "sync_reseal_start",
-                        "clinic",
-                        None,
-                        json!({"from_key_id": m.from, "to_key_id": m.to}),
-                    )?;
-                    Ok::<_, SyncError>(())
-                })?;
-                m
-            }
+        self.secrets.store_key(config, KeySlot::Next, &next)?;
+        let m = Migration {
+            to: next.id(),
+            from: config.encryption.clone(),
+            started_at: chairside_store::now_rfc3339(),
+            key_file: String::from_utf8_lossy(&key_file.to_json()).into_owned(),
         };
+        self.db.write(|tx| {
+            let text = serde_json::to_string(&m).map_err(|e| SyncError::InvalidConfig(e.to_string()))?;
+            chairside_store::set_setting(tx, MIGRATION, &text)?;
+            chairside_audit::append(
+                tx,
+                &self.actor,
+                "sync_reseal_start",
+                "clinic",
+                None,
+                json!({"from_key_id": m.from, "to_key_id": m.to}),
+            )?;
+            Ok::<_, SyncError>(())
+        })?;
+        Ok(Started { key_id: m.to, recovery_key: recovery.to_text() })
+    }
+
+    /// The re-sealing pass recorded by `encrypt_existing` or `rotate_key`, to its end:
+    /// objects already sealed with the new key are skipped, so it resumes where it stopped;
+    /// the bucket's key file changes last. `Ok(None)` when no pass is under way.
+    pub fn finish_reseal(&self, progress: &dyn Fn(u64, u64)) -> Result<Option<Resealed>, SyncError> {
+        let Some(migration) = self.migration()? else { return Ok(None) };
+        let config = self.config()?.ok_or(SyncError::NotConfigured)?;
+        let secret = self.secrets.load(&config)?;
+        let next = self.secrets.load_key(&config, KeySlot::Next)?;
+        if next.id() != migration.to {
+            return Err(SyncError::KeyChanged { bucket: migration.to.clone(), local: next.id() });
+        }
+        let key_file = KeyFile::from_json(migration.key_file.as_bytes())?;
+        let config = &config;
         let old_vault = match &migration.from {
             None => None,
             Some(id) => {
@@ -245,7 +241,10 @@ impl SyncEngine {
             // The key file still names the old key: nothing is lost, the pass can run again.
             return Err(SyncError::Remote {
                 context: "re-sealing the bucket".into(),
-                reason: format!("{} object(s) could not be re-sealed, first: {e}. Run the command again", left.len()),
+                reason: format!(
+                    "{} object(s) could not be re-sealed, first: {e}; the pass goes on at the next try",
+                    left.len()
+                ),
             });
         }
         self.rt.block_on(new.put_stored(KEY_FILE, Bytes::from(key_file.to_json()), &[], PutMode::Overwrite))?;
@@ -270,7 +269,7 @@ impl SyncEngine {
             Ok::<_, SyncError>(())
         })?;
         *self.remote.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        Ok(Resealed { key_id: next.id(), recovery_key: recovery.to_text(), resealed, already, left })
+        Ok(Some(Resealed { key_id: next.id(), resealed, already, left }))
     }
 
     /// On a discovery round: the bucket's key file against the key this workstation seals
