@@ -184,11 +184,21 @@ impl Remote {
     /// and kept as user metadata. "Already there" is success: content-addressed and
     /// single-writer keys never hold anything else.
     pub async fn put_create(&self, rel: &str, body: Bytes, tags: &[(&str, &str)]) -> Result<Put, SyncError> {
-        let body = match &self.vault {
-            Some(v) => Bytes::from(v.seal(rel, &body)),
-            None => body,
-        };
-        self.put_stored(rel, body, tags, PutMode::Create).await
+        match &self.vault {
+            None => {
+                let sha = hex::encode(Sha256::digest(&body));
+                self.put_body(rel, body, tags, PutMode::Create, Some(sha)).await
+            }
+            // Sealed on the blocking pool (a few ms a photo, not on the runtime's threads), and
+            // without a SHA-256 of its own: every chunk authenticates itself when opened.
+            Some(v) => {
+                let (v, name) = (Arc::clone(v), rel.to_string());
+                let sealed = tokio::task::spawn_blocking(move || v.seal(&name, &body))
+                    .await
+                    .map_err(|e| SyncError::Remote { context: format!("sealing {rel}"), reason: e.to_string() })?;
+                self.put_body(rel, Bytes::from(sealed), tags, PutMode::Create, None).await
+            }
+        }
     }
 
     /// Puts bytes as they are (the key file; a migration's already sealed copy), create-only
@@ -201,8 +211,21 @@ impl Remote {
         mode: PutMode,
     ) -> Result<Put, SyncError> {
         let sha = hex::encode(Sha256::digest(&body));
+        self.put_body(rel, body, tags, mode, Some(sha)).await
+    }
+
+    async fn put_body(
+        &self,
+        rel: &str,
+        body: Bytes,
+        tags: &[(&str, &str)],
+        mode: PutMode,
+        sha: Option<String>,
+    ) -> Result<Put, SyncError> {
         let mut attributes = Attributes::new();
-        attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha.into());
+        if let Some(sha) = sha {
+            attributes.insert(Attribute::Metadata(SHA256_METADATA.into()), sha.into());
+        }
         let mut tag_set = TagSet::default();
         for (k, v) in tags {
             tag_set.push(k, v);
@@ -352,7 +375,7 @@ impl Remote {
                 let mut at = 0usize;
                 for chunk in first..(first + per_part).min(sealer.chunks()) {
                     let n = sealer.chunk_len(chunk);
-                    out.extend_from_slice(&sealer.seal_chunk(chunk, data.get(at..at + n).ok_or_else(short)?));
+                    sealer.seal_chunk_into(chunk, data.get(at..at + n).ok_or_else(short)?, &mut out);
                     at += n;
                 }
                 if at != data.len() {

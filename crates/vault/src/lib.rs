@@ -196,7 +196,7 @@ impl Vault {
         for index in 0..chunks {
             let start = (index * CHUNK as u64) as usize;
             let end = (start + CHUNK).min(plaintext.len());
-            out.extend_from_slice(&sealer.seal_chunk(index, &plaintext[start..end]));
+            sealer.seal_chunk_into(index, &plaintext[start..end], &mut out);
         }
         out
     }
@@ -236,6 +236,23 @@ impl Vault {
         h[6..6 + KEY_ID].copy_from_slice(&self.key_id);
         h[6 + KEY_ID..].copy_from_slice(prefix);
         h
+    }
+
+    /// Seals `buf` where it is and returns its tag (no allocation: a 4 GB original is
+    /// sealed a chunk at a time into one output buffer).
+    pub(crate) fn seal_chunk_in_place(
+        &self,
+        aad: &[u8],
+        prefix: &[u8; PREFIX],
+        index: u64,
+        last: bool,
+        buf: &mut [u8],
+    ) -> [u8; TAG] {
+        use chacha20poly1305::aead::AeadInPlace;
+        self.aead
+            .encrypt_in_place_detached(&nonce(prefix, index, last), aad, buf)
+            .expect("XChaCha20-Poly1305 seals any chunk under 256 GB")
+            .into()
     }
 
     pub(crate) fn seal_chunk(

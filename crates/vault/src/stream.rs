@@ -42,6 +42,17 @@ impl<'a> Sealer<'a> {
         HEADER as u64 + index * (CHUNK + TAG) as u64
     }
 
+    /// Chunk `index` of the plaintext, sealed and appended to `out` (the same bytes as
+    /// [`Sealer::seal_chunk`], without a buffer of its own).
+    pub fn seal_chunk_into(&self, index: u64, plain: &[u8], out: &mut Vec<u8>) {
+        debug_assert_eq!(plain.len(), self.chunk_len(index), "chunk {index} of {}", self.chunks);
+        let at = out.len();
+        out.extend_from_slice(plain);
+        let tag =
+            self.vault.seal_chunk_in_place(&self.aad, &self.prefix, index, index + 1 == self.chunks, &mut out[at..]);
+        out.extend_from_slice(&tag);
+    }
+
     /// Chunk `index` of the plaintext (`chunk_len(index)` bytes), sealed.
     pub fn seal_chunk(&self, index: u64, plain: &[u8]) -> Vec<u8> {
         debug_assert_eq!(plain.len(), self.chunk_len(index), "chunk {index} of {}", self.chunks);
