@@ -49,9 +49,10 @@ pub enum SyncCmd {
     Passphrase,
     /// Seal the whole bucket again with a new clinic key, after a workstation holding it was
     /// stolen. Prints a new recovery key; the other workstations join again with the passphrase.
-    /// Resumable: run it again after an interruption.
+    /// Interrupted, the next sync round (or this command run again) carries the pass on.
     RotateKey,
-    /// Encrypt an unencrypted bucket in place with a new clinic key. Resumable.
+    /// Encrypt an unencrypted bucket in place with a new clinic key. Interrupted, the next sync
+    /// round (or this command run again) carries the pass on.
     EncryptExisting,
     /// Report what the server supports: list, put, conditional put, tagging, lifecycle, clock.
     Test,
@@ -119,7 +120,7 @@ fn sync_status_text(s: &chairside_app::sync_engine::SyncStatus) -> String {
         text.push_str(match s.encryption {
             E::On => "\nencryption: on",
             E::Off => "\nencryption: off (the storage provider can read the photos; `chairside sync encrypt-existing` encrypts them)",
-            E::Migrating => "\nencryption: migrating (run the command that started it again to finish)",
+            E::Migrating => "\nencryption: migrating (the next sync round, or the command run again, carries the re-sealing on)",
         });
     }
     for w in &s.warnings {
