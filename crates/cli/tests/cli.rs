@@ -514,6 +514,14 @@ fn a_dicom_export_is_a_dicomdir_folder_that_real_dicom_tools_read() {
     }
     assert_eq!(seen, (true, true), "(X-ray copied as is, JPEG kept without re-encoding)");
 
+    // Patients' images: nothing in the folder is readable by another account.
+    #[cfg(unix)]
+    for p in [out.clone(), out.join("DICOM"), dicomdir.clone(), out.join("DICOM").join("I0000001")] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&p).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+    }
+
     let audit = lib.ok(&["audit", "list", "--limit", "50"]);
     let exports = audit.as_array().expect("events").iter().filter(|e| e["action"] == "export").count();
     assert_eq!(exports, 4, "each document sent is audited");

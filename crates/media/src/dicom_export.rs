@@ -258,6 +258,8 @@ pub(crate) enum Plan {
 pub(crate) fn plan(doc: &DocumentSummary) -> Plan {
     match Format::from_mime(doc.mime) {
         Some(Format::Dicom) => Plan::Copy,
+        // DICOM counts rows and columns in 16 bits: a larger panorama is left out, not failed.
+        Some(_) if doc.width.max(doc.height).is_some_and(|edge| edge > u32::from(u16::MAX)) => Plan::Skip,
         Some(f) if doc.width.is_some() && (f.image_format().is_some() || f.is_heif()) => {
             Plan::Wrap { keep_jpeg: f == Format::Jpeg && doc.orientation <= 1 }
         }
@@ -304,18 +306,20 @@ fn copied_entry(path: &Path, doc: &DocumentSummary, file_id: [String; 2]) -> Res
     })
 }
 
-/// Writes the folder's files and DICOMDIR into `dir` (new, empty); `source` gives each
-/// document's plan, its original's bytes (hash-checked) or its rendered pixels.
+/// Writes the folder's files and DICOMDIR into `dir` (new, empty, private); `source` gives
+/// each document: a DICOM original streamed (hash-checked) into the file it is handed, a JPEG's
+/// bytes, or rendered pixels.
 pub(crate) fn write_folder(
     dir: &Path,
     chart: &Chart<'_>,
     patient_key: &str,
     docs: &[DocumentSummary],
     limits: &crate::Limits,
-    mut source: impl FnMut(&DocumentSummary, &Plan) -> Result<Source, MediaError>,
+    mut source: impl FnMut(&DocumentSummary, &Plan, &mut std::fs::File) -> Result<Source, MediaError>,
 ) -> Result<(usize, Vec<String>), MediaError> {
     let files = dir.join("DICOM");
-    std::fs::create_dir_all(&files).map_err(|e| MediaError::io(format!("creating {}", files.display()), e))?;
+    chairside_store::private::create_dir_all(&files)
+        .map_err(|e| MediaError::io(format!("creating {}", files.display()), e))?;
     let (date, time) = da_tm(Some(&chrono::Utc::now().to_rfc3339()));
     let photos_study = Study {
         uid: uid(&format!("chairside:photos:{patient_key}")),
@@ -338,8 +342,10 @@ pub(crate) fn write_folder(
         let file_id = ["DICOM".to_string(), name.clone()];
         let path: PathBuf = files.join(&name);
         let series = series_uid(patient_key, doc);
-        let (bytes, ts) = match source(doc, &plan)? {
-            Source::Bytes(b) if matches!(plan, Plan::Copy) => (b, ""),
+        let mut file = chairside_store::private::create_new(&path)
+            .map_err(|e| MediaError::io(format!("creating {}", path.display()), e))?;
+        let (bytes, ts) = match source(doc, &plan, &mut file)? {
+            Source::Written => (Vec::new(), ""),
             // A JPEG shown as stored: kept as it is when baseline, else decoded.
             Source::Bytes(b) => {
                 let (w, h) = (doc.width.unwrap_or(0), doc.height.unwrap_or(0));
@@ -356,7 +362,8 @@ pub(crate) fn write_folder(
             }
             Source::Pixels(image) => photo_object(chart, &photos_study, &series, doc, n, Pixels::Rgb(image))?,
         };
-        write_new(&path, &bytes)?;
+        file.write_all(&bytes).and_then(|_| file.sync_all()).map_err(MediaError::Write)?;
+        drop(file);
         let entry = match plan {
             Plan::Copy => copied_entry(&path, doc, file_id)?,
             _ => Entry {
@@ -376,14 +383,17 @@ pub(crate) fn write_folder(
     if entries.is_empty() {
         return Err(MediaError::Export("none of these documents is an image or a DICOM file to send as DICOM".into()));
     }
-    let dicomdir = dicomdir(chart, &entries);
-    write_new(&dir.join("DICOMDIR"), &dicomdir)?;
+    let path = dir.join("DICOMDIR");
+    chairside_store::private::write_new(&path, &dicomdir(chart, &entries))
+        .map_err(|e| MediaError::io(format!("writing {}", path.display()), e))?;
     Ok((entries.len(), skipped))
 }
 
 /// What `write_folder` is given for a document.
 pub(crate) enum Source {
-    /// The original's bytes (a DICOM file or a JPEG kept as is), hash-checked.
+    /// A DICOM original, already streamed into the file (hash-checked on the way).
+    Written,
+    /// A JPEG's bytes, hash-checked, to keep as they are when baseline.
     Bytes(Vec<u8>),
     /// The image as displayed.
     Pixels(image::RgbImage),
@@ -391,15 +401,6 @@ pub(crate) enum Source {
 
 fn series_uid(patient_key: &str, doc: &DocumentSummary) -> String {
     uid(&format!("chairside:series:{patient_key}:{}", doc.kind.as_str()))
-}
-
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), MediaError> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(path)
-        .map_err(|e| MediaError::io(format!("creating {}", path.display()), e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(MediaError::Write)
 }
 
 // ---- the DICOMDIR, by hand: explicit VR little endian ----

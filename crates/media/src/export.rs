@@ -257,7 +257,7 @@ fn zip_now() -> zip::DateTime {
 /// Streams an original into `out`, hashing it on the way: an original that no longer hashes
 /// to its address fails the export rather than being copied out. Returns its SHA-1 in base64
 /// (FHIR's `Attachment.hash`).
-fn copy_checked(blobs: &LocalBlobStore, sha256: &str, out: &mut impl Write) -> Result<String, MediaError> {
+pub(crate) fn copy_checked(blobs: &LocalBlobStore, sha256: &str, out: &mut impl Write) -> Result<String, MediaError> {
     use base64::Engine;
     let mut reader = blobs.open(sha256).map_err(|_| MediaError::BlobMissing { sha256: sha256.to_string() })?;
     let mut hasher = Sha256::new();

@@ -769,15 +769,18 @@ impl Media {
             out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             uuid::Uuid::new_v4()
         ));
-        std::fs::create_dir(&tmp).map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
+        chairside_store::private::create_dir_all(&tmp)
+            .map_err(|e| MediaError::io(format!("creating {}", tmp.display()), e))?;
         let chart = dicom_export::Chart {
             name: &patient.name,
             id: patient.external_id.as_deref().unwrap_or(&patient.id),
             birth_date: patient.birth_date.as_deref(),
         };
         let written =
-            dicom_export::write_folder(&tmp, &chart, &patient.id, &docs, &self.limits, |doc, plan| match plan {
-                Plan::Copy | Plan::Wrap { keep_jpeg: true } => {
+            dicom_export::write_folder(&tmp, &chart, &patient.id, &docs, &self.limits, |doc, plan, file| match plan {
+                // A CBCT can be gigabytes: streamed, as the ZIP export copies originals.
+                Plan::Copy => export::copy_checked(&self.blobs, &doc.sha256, file).map(|_| Source::Written),
+                Plan::Wrap { keep_jpeg: true } => {
                     Ok(Source::Bytes(blobstore::read_checked(self.blobs.as_ref(), &doc.sha256)?))
                 }
                 _ => Ok(Source::Pixels(self.render(

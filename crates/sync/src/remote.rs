@@ -192,11 +192,8 @@ impl Remote {
             // Sealed on the blocking pool (a few ms a photo, not on the runtime's threads), and
             // without a SHA-256 of its own: every chunk authenticates itself when opened.
             Some(v) => {
-                let (v, name) = (Arc::clone(v), rel.to_string());
-                let sealed = tokio::task::spawn_blocking(move || v.seal(&name, &body))
-                    .await
-                    .map_err(|e| SyncError::Remote { context: format!("sealing {rel}"), reason: e.to_string() })?;
-                self.put_body(rel, Bytes::from(sealed), tags, PutMode::Create, None).await
+                let sealed = seal_off_runtime(v, rel, body).await?;
+                self.put_body(rel, sealed, tags, PutMode::Create, None).await
             }
         }
     }
@@ -247,7 +244,7 @@ impl Remote {
     pub async fn get_checked(&self, rel: &str, expected: Option<&str>) -> Result<Option<Bytes>, SyncError> {
         let Some(vault) = &self.vault else { return self.get_stored(rel, expected).await };
         let Some(sealed) = self.get_stored(rel, None).await? else { return Ok(None) };
-        let plain = vault.open(rel, &sealed).map_err(|source| SyncError::Sealed { key: rel.to_string(), source })?;
+        let plain = open_off_runtime(vault, rel, sealed).await?;
         if let Some(expected) = expected {
             let actual = hex::encode(Sha256::digest(&plain));
             if actual != expected {
@@ -546,6 +543,24 @@ fn escape(s: &str) -> String {
 }
 
 /// The text of the first `<name>…</name>` in `xml` (S3's answers are small and flat).
+/// Seals `body` as the object `rel` on the blocking pool: a photo is milliseconds of CPU,
+/// which the runtime's two threads must not spend between network calls.
+pub(crate) async fn seal_off_runtime(vault: &Arc<Vault>, rel: &str, body: Bytes) -> Result<Bytes, SyncError> {
+    let (v, name) = (Arc::clone(vault), rel.to_string());
+    tokio::task::spawn_blocking(move || Bytes::from(v.seal(&name, &body)))
+        .await
+        .map_err(|e| SyncError::Remote { context: format!("sealing {rel}"), reason: e.to_string() })
+}
+
+/// Opens the object `rel` on the blocking pool (see [`seal_off_runtime`]).
+pub(crate) async fn open_off_runtime(vault: &Arc<Vault>, rel: &str, sealed: Bytes) -> Result<Vec<u8>, SyncError> {
+    let (v, name) = (Arc::clone(vault), rel.to_string());
+    tokio::task::spawn_blocking(move || v.open(&name, &sealed))
+        .await
+        .map_err(|e| SyncError::Remote { context: format!("opening {rel}"), reason: e.to_string() })?
+        .map_err(|source| SyncError::Sealed { key: rel.to_string(), source })
+}
+
 pub(crate) fn xml_value(xml: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let start = xml.find(&open)? + open.len();

@@ -255,19 +255,6 @@ impl Vault {
             .into()
     }
 
-    pub(crate) fn seal_chunk(
-        &self,
-        aad: &[u8],
-        prefix: &[u8; PREFIX],
-        index: u64,
-        last: bool,
-        plain: &[u8],
-    ) -> Vec<u8> {
-        self.aead
-            .encrypt(&nonce(prefix, index, last), Payload { msg: plain, aad })
-            .expect("XChaCha20-Poly1305 seals any chunk under 256 GB")
-    }
-
     pub(crate) fn open_chunk(
         &self,
         aad: &[u8],

@@ -322,7 +322,7 @@ async fn reseal_one(old: &Remote, new: &Remote, rel: &str, kind: &Kind) -> Resul
         return Ok(false);
     }
     let plain = match old.vault() {
-        Some(v) => v.open(rel, &stored).map_err(|source| SyncError::Sealed { key: rel.to_string(), source })?,
+        Some(v) => crate::remote::open_off_runtime(v, rel, stored).await?,
         None if chairside_vault::is_sealed(&stored) => {
             return Err(SyncError::Remote {
                 context: format!("re-sealing {rel}"),
@@ -338,7 +338,8 @@ async fn reseal_one(old: &Remote, new: &Remote, rel: &str, kind: &Kind) -> Resul
         }
     }
     let mode = if new_rel == rel { PutMode::Overwrite } else { PutMode::Create };
-    new.put_stored(&new_rel, Bytes::from(new_vault.seal(&new_rel, &plain)), &[], mode).await?;
+    let sealed = crate::remote::seal_off_runtime(new_vault, &new_rel, Bytes::from(plain)).await?;
+    new.put_stored(&new_rel, sealed, &[], mode).await?;
     if new_rel != rel {
         old.delete(rel).await?;
     }
