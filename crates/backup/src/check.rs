@@ -8,11 +8,11 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::files::{
-    DATABASE, FILE_LIST, ListedFile, MANIFEST, Manifest, SNAPSHOTS, hash_file, read_json, read_list, read_marker,
-    snapshot_names,
+    CHUNK_LIST, DATABASE, FILE_LIST, ListedFile, MANIFEST, Manifest, SNAPSHOTS, chunk_path, hash_file, read_chunk_list,
+    read_json, read_list, read_marker, snapshot_names,
 };
 use crate::take::stored_at;
-use crate::{BackupError, SnapshotCheck, SnapshotInfo, VerifyReport};
+use crate::{BackupError, SNAPSHOT_FORMATS_READ, SnapshotCheck, SnapshotInfo, VerifyReport};
 
 pub(crate) fn require_backup(dir: &Path) -> Result<(), BackupError> {
     if !dir.is_dir() {
@@ -47,42 +47,77 @@ pub fn list(dir: &Path) -> Result<Vec<SnapshotInfo>, BackupError> {
     Ok(out)
 }
 
-/// A snapshot's manifest and file list, each checked against what the manifest says; the
-/// problems found on the way.
-pub(crate) fn open_snapshot(dir: &Path, name: &str) -> (Option<Manifest>, Vec<ListedFile>, Vec<String>) {
-    let snap = dir.join(SNAPSHOTS).join(name);
-    let mut problems = Vec::new();
-    let manifest = match read_json::<Manifest>(&snap.join(MANIFEST)) {
-        Ok(m) => m,
-        Err(e) => return (None, Vec::new(), vec![e]),
-    };
-    let rel = |f: &str| format!("{SNAPSHOTS}/{name}/{f}");
-    match hash_file(&snap.join(DATABASE)) {
-        Ok((sha, _)) if sha == manifest.database.sha256 => {}
-        Ok(_) => problems.push(format!("{} is damaged (it no longer matches its manifest)", rel(DATABASE))),
-        Err(e) => problems.push(format!("{}: {e}", rel(DATABASE))),
-    }
-    let list = match hash_file(&snap.join(FILE_LIST)) {
-        Ok((sha, _)) if sha == manifest.files.sha256 => match read_list(&snap.join(FILE_LIST)) {
-            Ok(l) => l,
-            Err(e) => {
-                problems.push(e);
-                Vec::new()
-            }
-        },
-        Ok(_) => {
-            problems.push(format!("{} is damaged (it no longer matches its manifest)", rel(FILE_LIST)));
-            Vec::new()
-        }
-        Err(e) => {
-            problems.push(format!("{}: {e}", rel(FILE_LIST)));
-            Vec::new()
-        }
-    };
-    (Some(manifest), list, problems)
+/// A snapshot opened: its manifest, file list and (format 2) database chunks, each checked
+/// against what the manifest says, and the problems found on the way.
+pub(crate) struct Opened {
+    pub manifest: Option<Manifest>,
+    pub list: Vec<ListedFile>,
+    /// The database's chunks in order; empty for a format-1 snapshot (its database is a file).
+    pub chunks: Vec<String>,
+    pub problems: Vec<String>,
 }
 
-/// Re-hashes every snapshot's database and file list and every file any of them names.
+pub(crate) fn open_snapshot(dir: &Path, name: &str) -> Opened {
+    let snap = dir.join(SNAPSHOTS).join(name);
+    let mut opened = Opened { manifest: None, list: Vec::new(), chunks: Vec::new(), problems: Vec::new() };
+    let manifest = match read_json::<Manifest>(&snap.join(MANIFEST)) {
+        Ok(m) if SNAPSHOT_FORMATS_READ.contains(&m.format.as_str()) => m,
+        Ok(m) => {
+            opened.problems.push(format!(
+                "{SNAPSHOTS}/{name} was written by a newer Chairside ({}): update Chairside to read it",
+                m.format
+            ));
+            return opened;
+        }
+        Err(e) => {
+            opened.problems.push(e);
+            return opened;
+        }
+    };
+    let rel = |f: &str| format!("{SNAPSHOTS}/{name}/{f}");
+    // A list read only once its bytes match the manifest: its lines are then trusted as paths.
+    let checked = |file: &str, sha: &str, problems: &mut Vec<String>| -> bool {
+        match hash_file(&snap.join(file)) {
+            Ok((actual, _)) if actual == sha => true,
+            Ok(_) => {
+                problems.push(format!("{} is damaged (it no longer matches its manifest)", rel(file)));
+                false
+            }
+            Err(e) => {
+                problems.push(format!("{}: {e}", rel(file)));
+                false
+            }
+        }
+    };
+    match &manifest.database.chunks {
+        Some(c) if c.list == CHUNK_LIST => {
+            if checked(CHUNK_LIST, &c.sha256, &mut opened.problems) {
+                match read_chunk_list(&snap.join(CHUNK_LIST)) {
+                    Ok(l) if l.len() as u64 == c.count => opened.chunks = l,
+                    Ok(_) => opened
+                        .problems
+                        .push(format!("{} does not list as many chunks as its manifest", rel(CHUNK_LIST))),
+                    Err(e) => opened.problems.push(e),
+                }
+            }
+        }
+        Some(c) => opened.problems.push(format!("{} names an unknown chunk list {:?}", rel(MANIFEST), c.list)),
+        None => {
+            checked(DATABASE, &manifest.database.sha256, &mut opened.problems);
+        }
+    }
+    if checked(FILE_LIST, &manifest.files.sha256, &mut opened.problems) {
+        match read_list(&snap.join(FILE_LIST)) {
+            Ok(l) => opened.list = l,
+            Err(e) => opened.problems.push(e),
+        }
+    }
+    opened.manifest = Some(manifest);
+    opened
+}
+
+/// Re-hashes every snapshot's database and file list and every file any of them names (each
+/// database chunk and each original once, however many snapshots name it).
 pub fn verify(dir: &Path) -> Result<VerifyReport, BackupError> {
     let started = Instant::now();
     require_backup(dir)?;
@@ -92,21 +127,28 @@ pub fn verify(dir: &Path) -> Result<VerifyReport, BackupError> {
     }
     let mut snapshots = Vec::new();
     let mut wanted: HashMap<PathBuf, String> = HashMap::new();
-    let mut lists = Vec::new();
+    let mut named = Vec::new();
     for name in &names {
-        let (_, list, problems) = open_snapshot(dir, name);
-        for f in list.iter().filter(|f| f.here) {
-            wanted.entry(stored_at(f)).or_insert_with(|| f.sha256.clone());
+        let opened = open_snapshot(dir, name);
+        let mut paths: Vec<PathBuf> = Vec::with_capacity(opened.list.len() + opened.chunks.len());
+        for c in &opened.chunks {
+            let at = chunk_path(c);
+            wanted.entry(at.clone()).or_insert_with(|| c.clone());
+            paths.push(at);
         }
-        lists.push(list);
-        snapshots.push(SnapshotCheck { name: name.clone(), ok: problems.is_empty(), problems });
+        for f in opened.list.iter().filter(|f| f.here) {
+            let at = stored_at(f);
+            wanted.entry(at.clone()).or_insert_with(|| f.sha256.clone());
+            paths.push(at);
+        }
+        named.push(paths);
+        snapshots.push(SnapshotCheck { name: name.clone(), ok: opened.problems.is_empty(), problems: opened.problems });
     }
     let files: Vec<(PathBuf, String)> = wanted.into_iter().collect();
     let (bad, bytes) = hash_all(dir, &files);
-    for (check, list) in snapshots.iter_mut().zip(&lists) {
+    for (check, paths) in snapshots.iter_mut().zip(named) {
         let mut seen = HashSet::new();
-        for f in list.iter().filter(|f| f.here) {
-            let at = stored_at(f);
+        for at in paths {
             if let Some(problem) = bad.get(&at)
                 && seen.insert(at)
             {

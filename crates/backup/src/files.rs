@@ -15,6 +15,15 @@ pub(crate) const PARTIAL_SUFFIX: &str = ".partial";
 pub(crate) const DATABASE: &str = "library.sqlite3";
 pub(crate) const FILE_LIST: &str = "files.tsv";
 pub(crate) const MANIFEST: &str = "manifest.json";
+/// A snapshot's database as the list of its chunks, in order (format 2).
+pub(crate) const CHUNK_LIST: &str = "database.chunks";
+/// Where the database chunks of every snapshot live, content-addressed: a snapshot writes only
+/// the chunks the folder lacks (the pages that changed since the last one).
+pub(crate) const CHUNKS: &str = "dbchunks";
+/// A chunk of the database: 16 pages of 4 KiB. Small enough that 200 new photos (a few pages
+/// each, scattered over the tables and indexes) change some megabytes, not the whole file;
+/// large enough that a million-document database is some 20,000 files.
+pub(crate) const CHUNK_BYTES: usize = 64 * 1024;
 /// Held (flock) for the whole of a backup run: one writer per folder.
 pub(crate) const LOCK_FILE: &str = ".backup.lock";
 const TEMP_PREFIX: &str = ".tmp-";
@@ -42,9 +51,41 @@ pub(crate) struct Manifest {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct DatabaseEntry {
+    /// The database file's name, in the snapshot's folder (format 1) or once restored.
     pub file: String,
+    /// The SHA-256 of the whole database file.
     pub sha256: String,
     pub bytes: u64,
+    /// Format 2: the database is these chunks, in order, under [`CHUNKS`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunks: Option<ChunksEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ChunksEntry {
+    /// The chunk list's file name, in the snapshot's folder: a SHA-256 a line.
+    pub list: String,
+    pub sha256: String,
+    pub count: u64,
+    pub chunk_bytes: u64,
+}
+
+/// Where a database chunk lives inside the backup folder (`sha256` is checked hex).
+pub(crate) fn chunk_path(sha256: &str) -> PathBuf {
+    PathBuf::from(CHUNKS).join(sha256.get(0..2).unwrap_or("00")).join(sha256)
+}
+
+/// Reads a snapshot's chunk list, each line checked hex.
+pub(crate) fn read_chunk_list(path: &Path) -> Result<Vec<String>, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .map(|(n, l)| {
+            chairside_media::blobstore::is_sha256_hex(l)
+                .then(|| l.to_string())
+                .ok_or_else(|| format!("{} line {} is damaged", path.display(), n + 1))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -69,15 +110,22 @@ pub(crate) struct ListedFile {
 }
 
 impl ListedFile {
-    pub fn line(&self) -> String {
-        format!(
-            "{}\t{}\t{}\t{}\t{}\n",
-            self.sha256,
-            self.bytes.map(|b| b.to_string()).unwrap_or_else(|| "-".into()),
-            if self.here { 1 } else { 0 },
-            if self.original { "o" } else { "t" },
-            self.relative.to_string_lossy()
-        )
+    /// Appends its line to `out`.
+    pub fn write_line(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        out.push_str(&self.sha256);
+        out.push('\t');
+        match self.bytes {
+            // Writing to a String cannot fail.
+            Some(b) => {
+                let _ = write!(out, "{b}");
+            }
+            None => out.push('-'),
+        }
+        out.push_str(if self.here { "\t1\t" } else { "\t0\t" });
+        out.push_str(if self.original { "o\t" } else { "t\t" });
+        out.push_str(&self.relative.to_string_lossy());
+        out.push('\n');
     }
 
     fn parse(line: &str) -> Option<ListedFile> {
@@ -205,19 +253,20 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
     let (tmp, mut out) = temp_in(dir).map_err(CopyError::Write)?;
     let result = (|| {
         let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
-        let mut total = 0u64;
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(CopyError::Read(e)),
-            };
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(CopyError::Write)?;
-            total += n as u64;
-        }
+        let total = chairside_media::blobstore::with_io_buffer(|buf| {
+            let mut total = 0u64;
+            loop {
+                let n = match input.read(buf) {
+                    Ok(0) => return Ok(total),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(CopyError::Read(e)),
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n]).map_err(CopyError::Write)?;
+                total += n as u64;
+            }
+        })?;
         let actual = hex::encode(hasher.finalize());
         if actual != sha256 {
             return Err(CopyError::Mismatch(actual));
@@ -236,6 +285,25 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
             Err(e) => return Err(CopyError::Write(e)),
         }
         Ok(total)
+    })();
+    let _ = fs::remove_file(&tmp);
+    result
+}
+
+/// Writes `data` as a new file `dest` (left as it is if it exists: every file here is named by
+/// its content). Durable once [`sync_filesystem`] has run, as a copied file is.
+pub(crate) fn store_new(dest: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    let dir = dest.parent().unwrap_or(Path::new("."));
+    let (tmp, mut out) = temp_in(dir)?;
+    let result = (|| {
+        out.write_all(data)?;
+        #[cfg(not(target_os = "linux"))]
+        out.sync_all()?;
+        chairside_store::private::set_mode(&tmp, mode)?;
+        match fs::hard_link(&tmp, dest) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
     })();
     let _ = fs::remove_file(&tmp);
     result

@@ -8,7 +8,9 @@
 //! DIR/chairside-backup.json            which library backs up here (one library per folder)
 //! DIR/blobs/ab/cd/<sha256>             originals, content-addressed as in the library: each
 //! DIR/thumbs/<size>/ab/<sha256>.jpg    run copies only what the folder lacks
-//! DIR/snapshots/<UTC stamp>/library.sqlite3   the database as of one moment (online backup)
+//! DIR/dbchunks/ab/<sha256>             the databases' pages, 64 KiB chunks, content-addressed:
+//!                                      a run writes only the chunks that changed
+//! DIR/snapshots/<UTC stamp>/database.chunks   the database as of one moment: its chunks in order
 //! DIR/snapshots/<UTC stamp>/files.tsv         every file that database names, with its hash
 //! DIR/snapshots/<UTC stamp>/manifest.json     the snapshot's facts and its files' hashes
 //! ```
@@ -37,7 +39,10 @@ pub use take::{BackupSource, backup};
 /// The marker naming the library a backup folder belongs to.
 pub const FOLDER_FILE: &str = "chairside-backup.json";
 const FOLDER_FORMAT: &str = "chairside-backup/1";
-const SNAPSHOT_FORMAT: &str = "chairside-backup-snapshot/1";
+/// Format 2 keeps the database as content-addressed chunks (`dbchunks/`) named by a list in
+/// the snapshot; format 1 kept a whole copy in each snapshot. Both are read.
+const SNAPSHOT_FORMAT: &str = "chairside-backup-snapshot/2";
+const SNAPSHOT_FORMATS_READ: [&str; 2] = ["chairside-backup-snapshot/1", SNAPSHOT_FORMAT];
 /// The database snapshots kept when the clinic has not said otherwise (two weeks of dailies).
 pub const DEFAULT_KEEP: usize = 14;
 
@@ -77,6 +82,8 @@ pub struct BackupReport {
     pub files_copied: u64,
     pub bytes_copied: u64,
     pub database_bytes: u64,
+    /// Bytes of the database written by this run: only the parts that changed since the last.
+    pub database_bytes_written: u64,
     /// Snapshots removed because more than `keep` were there.
     pub snapshots_removed: Vec<String>,
     /// Files of the library that could not be backed up (damaged or unreadable originals):

@@ -7,8 +7,12 @@ use std::time::Instant;
 
 use chairside_store::private::{FILE_MODE, ORIGINAL_MODE};
 
-use crate::check::{open_snapshot, require_backup};
-use crate::files::{CopyError, DATABASE, SNAPSHOTS, copy_checked, snapshot_names, write_durable};
+use std::io::Write;
+
+use sha2::{Digest, Sha256};
+
+use crate::check::{Opened, open_snapshot, require_backup};
+use crate::files::{CopyError, DATABASE, SNAPSHOTS, chunk_path, copy_checked, snapshot_names, write_durable};
 use crate::take::stored_at;
 use crate::{BackupError, RestoreReport};
 
@@ -33,7 +37,7 @@ pub fn restore(from: &Path, at: Option<&str>, into: &Path) -> Result<RestoreRepo
         None => names.last().cloned().ok_or_else(|| BackupError::NoSnapshot(from.to_path_buf()))?,
     };
     let created = prepare_target(into)?;
-    let (manifest, list, problems) = open_snapshot(from, &name);
+    let Opened { manifest, list, chunks, problems } = open_snapshot(from, &name);
     let manifest = match manifest {
         Some(m) if problems.is_empty() => m,
         _ => {
@@ -46,7 +50,16 @@ pub fn restore(from: &Path, at: Option<&str>, into: &Path) -> Result<RestoreRepo
         let mut problems = Vec::new();
         let mut files = 0u64;
         let mut bytes = 0u64;
-        let db_src = from.join(SNAPSHOTS).join(&name).join(DATABASE);
+        // A format-1 snapshot holds its database as one file, copied like the others below.
+        if manifest.database.chunks.is_some() {
+            match join_chunks(from, &chunks, &into.join(DATABASE), &manifest.database.sha256)? {
+                Ok(n) => {
+                    files += 1;
+                    bytes += n;
+                }
+                Err(problem) => problems.push(problem),
+            }
+        }
         let mut copy =
             |src: &Path, dest: &Path, sha: &str, mode: u32, shown: &Path| match copy_checked(src, dest, sha, mode) {
                 Ok(n) => {
@@ -60,8 +73,11 @@ pub fn restore(from: &Path, at: Option<&str>, into: &Path) -> Result<RestoreRepo
                     Ok(())
                 }
             };
-        let shown_db = Path::new(SNAPSHOTS).join(&name).join(DATABASE);
-        copy(&db_src, &into.join(DATABASE), &manifest.database.sha256, FILE_MODE, &shown_db)?;
+        if manifest.database.chunks.is_none() {
+            let shown_db = Path::new(SNAPSHOTS).join(&name).join(DATABASE);
+            let db_src = from.join(&shown_db);
+            copy(&db_src, &into.join(DATABASE), &manifest.database.sha256, FILE_MODE, &shown_db)?;
+        }
         let mut not_here = 0u64;
         for f in &list {
             if !f.here {
@@ -92,6 +108,39 @@ pub fn restore(from: &Path, at: Option<&str>, into: &Path) -> Result<RestoreRepo
         undo(into, created);
     }
     result
+}
+
+/// Writes the database file `dest` from its chunks, each checked against its address and the
+/// whole against `sha256`. `Ok(Err(problem))` when a chunk is missing or damaged (the file is
+/// then incomplete, and the restore is undone); `Err` when writing failed.
+fn join_chunks(from: &Path, chunks: &[String], dest: &Path, sha256: &str) -> Result<Result<u64, String>, BackupError> {
+    let ctx = || format!("writing {}", dest.display());
+    let mut out = chairside_store::private::create_new(dest).map_err(|e| BackupError::io(ctx(), e))?;
+    let mut whole = Sha256::new();
+    let mut total = 0u64;
+    for c in chunks {
+        let at = chunk_path(c);
+        let data = match fs::read(from.join(&at)) {
+            Ok(d) => d,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Err(format!("{} is missing", at.display())));
+            }
+            Err(e) => return Ok(Err(format!("{} cannot be read: {e}", at.display()))),
+        };
+        let actual = hex::encode(Sha256::digest(&data));
+        if &actual != c {
+            return Ok(Err(format!("{} is damaged (its bytes hash to {actual})", at.display())));
+        }
+        whole.update(&data);
+        out.write_all(&data).map_err(|e| BackupError::io(ctx(), e))?;
+        total += data.len() as u64;
+    }
+    let actual = hex::encode(whole.finalize());
+    if actual != sha256 {
+        return Ok(Err(format!("the database of the snapshot does not match its manifest (it hashes to {actual})")));
+    }
+    out.sync_all().map_err(|e| BackupError::io(ctx(), e))?;
+    Ok(Ok(total))
 }
 
 /// Marks a restore finished: the library in `into` may be opened.

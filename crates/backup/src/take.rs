@@ -9,10 +9,12 @@ use std::time::Instant;
 use chairside_store::Db;
 use chairside_store::private::{FILE_MODE, ORIGINAL_MODE};
 
+use sha2::{Digest, Sha256};
+
 use crate::files::{
-    CopyError, DATABASE, DatabaseEntry, FILE_LIST, FilesEntry, FolderMarker, LOCK_FILE, ListedFile, MANIFEST, Manifest,
-    PARTIAL_SUFFIX, SNAPSHOTS, copy_checked, fsync_dir, hash_file, read_list, read_marker, snapshot_names,
-    sync_filesystem, write_durable,
+    CHUNK_BYTES, CHUNK_LIST, CHUNKS, ChunksEntry, CopyError, DATABASE, DatabaseEntry, FILE_LIST, FilesEntry,
+    FolderMarker, LOCK_FILE, ListedFile, MANIFEST, Manifest, PARTIAL_SUFFIX, SNAPSHOTS, chunk_path, copy_checked,
+    fsync_dir, read_chunk_list, read_marker, snapshot_names, store_new, sync_filesystem, write_durable,
 };
 use crate::{BackupError, BackupOptions, BackupReport, FOLDER_FILE, FOLDER_FORMAT, SNAPSHOT_FORMAT};
 
@@ -60,15 +62,9 @@ pub fn backup(src: &BackupSource<'_>, target: &Path, opts: &BackupOptions) -> Re
     let previous = snapshot_names(target)?.pop();
     let (name, partial) = new_snapshot_dir(target)?;
 
-    let db_path = partial.join(DATABASE);
-    let files = snapshot_database(src.db, &db_path)?;
-    let known = match &previous {
-        Some(p) => read_list(&target.join(SNAPSHOTS).join(p).join(FILE_LIST))
-            .map(|l| l.iter().filter(|f| f.here).map(stored_at).collect::<HashSet<_>>())
-            .unwrap_or_default(),
-        None => HashSet::new(),
-    };
-
+    let DatabaseSnapshot { files, entry: database, written } = snapshot_database(src.db, target, &partial)?;
+    // What the last snapshot says the folder holds: those files are not looked for again.
+    let known = previous.map(|p| held_files(&target.join(SNAPSHOTS).join(p).join(FILE_LIST))).unwrap_or_default();
     let mut report = BackupReport {
         target: target.to_path_buf(),
         snapshot: name.clone(),
@@ -79,18 +75,20 @@ pub fn backup(src: &BackupSource<'_>, target: &Path, opts: &BackupOptions) -> Re
         thumbnails: 0,
         files_copied: 0,
         bytes_copied: 0,
-        database_bytes: 0,
+        database_bytes: database.bytes,
+        database_bytes_written: written,
         snapshots_removed: Vec::new(),
         problems: Vec::new(),
         seconds: 0.0,
     };
-    let mut list = String::new();
+    // One line of some 150 bytes per file, sized up front.
+    let mut list = String::with_capacity(files.len() * 160);
     for f in files {
         let mut listed =
             ListedFile { sha256: f.sha256, bytes: f.bytes, here: true, original: f.original, relative: f.relative };
-        let at = stored_at(&listed);
-        let dest = target.join(&at);
-        if !known.contains(&at) && !dest.exists() {
+        let held = ListedKey::of(listed.original, &listed.sha256).is_some_and(|k| known.contains(&k));
+        let dest = if held { PathBuf::new() } else { target.join(stored_at(&listed)) };
+        if !held && !dest.exists() {
             let mode = if listed.original { ORIGINAL_MODE } else { FILE_MODE };
             let source = src.library_dir.join(&listed.relative);
             match copy_checked(&source, &dest, &listed.sha256, mode) {
@@ -117,26 +115,23 @@ pub fn backup(src: &BackupSource<'_>, target: &Path, opts: &BackupOptions) -> Re
         } else {
             report.thumbnails += u64::from(listed.here);
         }
-        list.push_str(&listed.line());
+        listed.write_line(&mut list);
     }
 
     // Every copied file on the disk before any file that names them.
     sync_filesystem(target).map_err(|e| BackupError::io(format!("syncing {}", target.display()), e))?;
     let list_path = partial.join(FILE_LIST);
     write_durable(&list_path, list.as_bytes())?;
-    let (db_sha, db_bytes) =
-        hash_file(&db_path).map_err(|e| BackupError::io(format!("reading {}", db_path.display()), e))?;
-    report.database_bytes = db_bytes;
     let manifest = Manifest {
         format: SNAPSHOT_FORMAT.into(),
         snapshot: name.clone(),
         created_at: report.created_at.clone(),
         workstation: src.workstation.to_string(),
         chairside_version: env!("CARGO_PKG_VERSION").into(),
-        database: DatabaseEntry { file: DATABASE.into(), sha256: db_sha, bytes: db_bytes },
+        database,
         files: FilesEntry {
             list: FILE_LIST.into(),
-            sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(list.as_bytes())),
+            sha256: hex::encode(Sha256::digest(list.as_bytes())),
             originals: report.originals,
             originals_bytes: report.originals_bytes,
             originals_not_here: report.originals_not_here,
@@ -154,6 +149,32 @@ pub fn backup(src: &BackupSource<'_>, target: &Path, opts: &BackupOptions) -> Re
     report.seconds = started.elapsed().as_secs_f64();
     drop(lock);
     Ok(report)
+}
+
+/// A file of the folder as a snapshot's list names it: original or thumbnail, and its hash.
+#[derive(PartialEq, Eq, Hash)]
+struct ListedKey(bool, [u8; 32]);
+
+impl ListedKey {
+    fn of(original: bool, sha256: &str) -> Option<ListedKey> {
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(sha256, &mut bytes).ok()?;
+        Some(ListedKey(original, bytes))
+    }
+}
+
+/// The files a snapshot's list says the folder holds, read lightly (a million lines): a line
+/// that does not parse only means that file is looked for on the disk.
+fn held_files(list: &Path) -> HashSet<ListedKey> {
+    let Ok(text) = fs::read_to_string(list) else { return HashSet::new() };
+    // Sized up front (a line is some 150 bytes): growing a table of a million rehashes it often.
+    let mut held = HashSet::with_capacity(text.len() / 128);
+    held.extend(text.lines().filter_map(|line| {
+        let mut f = line.split('\t');
+        let (sha, _, here, kind) = (f.next()?, f.next()?, f.next()?, f.next()?);
+        (here == "1").then(|| ListedKey::of(kind == "o", sha)).flatten()
+    }));
+    held
 }
 
 /// Checks the folder is this library's backup (or makes it one).
@@ -231,20 +252,91 @@ fn new_snapshot_dir(target: &Path) -> Result<(String, PathBuf), BackupError> {
     ))
 }
 
-/// The database as of one moment, durable at `dest`; returns the files it names.
-fn snapshot_database(db: &Db, dest: &Path) -> Result<Vec<chairside_media::StoredFile>, BackupError> {
-    let ctx = || format!("writing {}", dest.display());
-    drop(chairside_store::private::create_new(dest).map_err(|e| BackupError::io(ctx(), e))?);
-    let mut conn = rusqlite::Connection::open(dest)?;
-    db.snapshot_into(&mut conn)?;
-    let files = chairside_media::stored_files(&conn)?;
-    conn.close().map_err(|(_, e)| BackupError::from(e))?;
-    File::open(dest).and_then(|f| f.sync_all()).map_err(|e| BackupError::io(ctx(), e))?;
-    Ok(files)
+/// What [`snapshot_database`] wrote.
+struct DatabaseSnapshot {
+    files: Vec<chairside_media::StoredFile>,
+    entry: DatabaseEntry,
+    /// Bytes of new chunks written (the rest were in the folder already).
+    written: u64,
+}
+
+/// The database as of one moment, read in one transaction with the files it names: its pages
+/// cut into chunks, only the chunks the folder lacks written (under [`CHUNKS`]), the chunk
+/// list durable in `partial`. Two threads beside the reader hash the whole file and the chunks.
+fn snapshot_database(db: &Db, target: &Path, partial: &Path) -> Result<DatabaseSnapshot, BackupError> {
+    use std::sync::Arc;
+    use std::sync::mpsc::sync_channel;
+    type Chunk = Arc<Vec<u8>>;
+
+    let (files, sha256, bytes, chunks, written) = db.read_at_one_moment(|conn| {
+        let files = chairside_media::stored_files(conn)?;
+        let (to_whole, whole_rx) = sync_channel::<Chunk>(32);
+        let (to_store, store_rx) = sync_channel::<Chunk>(32);
+        std::thread::scope(|s| {
+            let whole = s.spawn(move || {
+                let mut hasher = Sha256::new();
+                for c in whole_rx {
+                    hasher.update(c.as_slice());
+                }
+                hex::encode(hasher.finalize())
+            });
+            let store = s.spawn(move || -> Result<(Vec<String>, u64), BackupError> {
+                let mut list = Vec::new();
+                let mut written = 0u64;
+                for c in store_rx {
+                    let sha = hex::encode(Sha256::digest(c.as_slice()));
+                    let dest = target.join(chunk_path(&sha));
+                    if !dest.exists() {
+                        store_new(&dest, &c, FILE_MODE)
+                            .map_err(|e| BackupError::io(format!("writing {}", dest.display()), e))?;
+                        written += c.len() as u64;
+                    }
+                    list.push(sha);
+                }
+                Ok((list, written))
+            });
+            // A send fails only when the storing thread stopped on an error: that error is
+            // the one reported below.
+            let stopped = || chairside_store::StoreError::TornRead("the backup stopped writing".into());
+            let read = chairside_store::read_pages(conn, CHUNK_BYTES, |c| {
+                let c: Chunk = Arc::new(c.to_vec());
+                to_whole.send(Arc::clone(&c)).map_err(|_| stopped())?;
+                to_store.send(c).map_err(|_| stopped())
+            });
+            drop((to_whole, to_store));
+            let sha256 = whole.join().map_err(|_| panicked())?;
+            let (chunks, written) = store.join().map_err(|_| panicked())??;
+            let bytes = read?;
+            Ok::<_, BackupError>((files, sha256, bytes, chunks, written))
+        })
+    })?;
+    let mut list = String::with_capacity(chunks.len() * 65);
+    for c in &chunks {
+        list.push_str(c);
+        list.push('\n');
+    }
+    write_durable(&partial.join(CHUNK_LIST), list.as_bytes())?;
+    let entry = DatabaseEntry {
+        file: DATABASE.into(),
+        sha256,
+        bytes,
+        chunks: Some(ChunksEntry {
+            list: CHUNK_LIST.into(),
+            sha256: hex::encode(Sha256::digest(list.as_bytes())),
+            count: chunks.len() as u64,
+            chunk_bytes: CHUNK_BYTES as u64,
+        }),
+    };
+    Ok(DatabaseSnapshot { files, entry, written })
+}
+
+fn panicked() -> BackupError {
+    BackupError::io("taking the database snapshot", std::io::Error::other("a backup thread panicked"))
 }
 
 /// Keeps the newest `keep` snapshots. Only database snapshots go: the originals they named
-/// stay (newer snapshots name them too, and a backup never loses an original).
+/// stay (newer snapshots name them too, and a backup never loses an original); the database
+/// chunks no kept snapshot names go with them.
 fn prune(target: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
     let names = snapshot_names(target)?;
     let excess = names.len().saturating_sub(keep);
@@ -254,7 +346,40 @@ fn prune(target: &Path, keep: usize) -> Result<Vec<String>, BackupError> {
         fs::remove_dir_all(&dir).map_err(|e| BackupError::io(format!("removing {}", dir.display()), e))?;
         removed.push(name);
     }
+    if !removed.is_empty() {
+        remove_unnamed_chunks(target)?;
+    }
     Ok(removed)
+}
+
+/// Removes the database chunks no snapshot names (those of pruned snapshots, and any a killed
+/// run wrote). Nothing is removed unless every snapshot's chunk list could be read.
+fn remove_unnamed_chunks(target: &Path) -> Result<(), BackupError> {
+    let mut named = HashSet::new();
+    for name in snapshot_names(target)? {
+        let snap = target.join(SNAPSHOTS).join(&name);
+        // A format-1 snapshot holds its database whole and names no chunk.
+        let path = snap.join(CHUNK_LIST);
+        if !path.exists() && snap.join(DATABASE).exists() {
+            continue;
+        }
+        match read_chunk_list(&path) {
+            Ok(list) => named.extend(list),
+            Err(_) => return Ok(()),
+        }
+    }
+    let root = target.join(CHUNKS);
+    let Ok(dirs) = fs::read_dir(&root) else { return Ok(()) };
+    for dir in dirs.flatten() {
+        let Ok(files) = fs::read_dir(dir.path()) else { continue };
+        for f in files.flatten() {
+            if !named.contains(f.file_name().to_string_lossy().as_ref()) {
+                fs::remove_file(f.path())
+                    .map_err(|e| BackupError::io(format!("removing {}", f.path().display()), e))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use chairside_store::rusqlite::OptionalExtension;
 use chairside_store::{Actor, DatabaseCheck, Db};
 use serde::Serialize;
 use serde_json::json;
@@ -296,9 +297,19 @@ fn check_originals(
     }
     let now = chairside_store::now_rfc3339();
     db.write(|tx| {
-        let mut stmt = tx.prepare("UPDATE blobs SET verified_at = ?2 WHERE sha256 = ?1")?;
+        // Stamped in the table's own order: by address, each update would land on a random
+        // page of a table larger than the cache (a million of them took longer than hashing).
+        let mut find = tx.prepare("SELECT rowid FROM blobs WHERE sha256 = ?1")?;
+        let mut ids = Vec::with_capacity(good.len());
         for sha in &good {
-            stmt.execute([sha, &now])?;
+            if let Some(id) = find.query_row([sha], |r| r.get::<_, i64>(0)).optional()? {
+                ids.push(id);
+            }
+        }
+        ids.sort_unstable();
+        let mut stamp = tx.prepare("UPDATE blobs SET verified_at = ?2 WHERE rowid = ?1")?;
+        for id in ids {
+            stamp.execute(chairside_store::rusqlite::params![id, now])?;
         }
         Ok::<_, MediaError>(())
     })

@@ -129,20 +129,109 @@ impl Db {
         Ok(value)
     }
 
-    /// Copies the whole database, consistent as of one moment, into `dest` (a connection to a
-    /// new, empty file): SQLite's online backup in one step, a read transaction, so writers
-    /// carry on meanwhile. The caller closes `dest` and makes the file durable.
-    pub fn snapshot_into(&self, dest: &mut Connection) -> Result<(), StoreError> {
-        let src = self.conn()?;
-        let backup = rusqlite::backup::Backup::new(&src, dest)?;
-        // Busy only while another connection holds an exclusive lock (a checkpoint's
-        // truncation): retried a bounded number of times.
-        for _ in 0..200 {
-            if backup.step(-1)? == rusqlite::backup::StepResult::Done {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+    /// Runs `f` inside one read transaction: everything it reads is the database as of one
+    /// moment, while writers carry on (WAL). The snapshot a backup takes is read this way.
+    pub fn read_at_one_moment<T, E: From<StoreError>>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+        // The read transaction starts at the first read, so the moment is fixed here.
+        tx.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(StoreError::from)?;
+        let value = f(&tx)?;
+        // Nothing was written: a rollback and a commit end it alike.
+        drop(tx);
+        Ok(value)
+    }
+}
+
+/// The database's page size and its pages, in order, as the read transaction open on `conn`
+/// sees them (the file and its write-ahead log together), each run of pages up to
+/// `chunk_bytes` long handed to `chunk`: the bytes of a database file as of that moment,
+/// without writing a copy of it first. Needs SQLite's `sqlite_dbpage` table (built with
+/// SQLITE_ENABLE_DBPAGE_VTAB: `.cargo/config.toml`).
+pub fn read_pages(
+    conn: &Connection,
+    chunk_bytes: usize,
+    mut chunk: impl FnMut(&[u8]) -> Result<(), StoreError>,
+) -> Result<u64, StoreError> {
+    let page_size: usize = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let pages: u64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+    let per_chunk = (chunk_bytes / page_size.max(1)).max(1);
+    let mut buf = Vec::with_capacity(per_chunk * page_size);
+    let mut stmt = conn.prepare("SELECT pgno, data FROM sqlite_dbpage('main') ORDER BY pgno")?;
+    let mut rows = stmt.query([])?;
+    let mut expected = 1u64;
+    while let Some(row) = rows.next()? {
+        let pgno: u64 = row.get(0)?;
+        let data = row.get_ref(1)?.as_blob().map_err(rusqlite::Error::from)?;
+        // Every page, in order, whole: anything else would be a torn image.
+        if pgno != expected || data.len() != page_size {
+            return Err(StoreError::TornRead(format!(
+                "page {pgno} of the database came out of order or with {} bytes",
+                data.len()
+            )));
         }
-        Err(StoreError::Busy)
+        expected += 1;
+        buf.extend_from_slice(data);
+        if buf.len() >= per_chunk * page_size {
+            chunk(&buf)?;
+            buf.clear();
+        }
+    }
+    if !buf.is_empty() {
+        chunk(&buf)?;
+    }
+    if expected - 1 != pages {
+        return Err(StoreError::TornRead(format!("{} of the database's {pages} pages were read", expected - 1)));
+    }
+    Ok(pages * page_size as u64)
+}
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pages read in one read transaction are the database as of that moment, whatever a
+    /// writer commits meanwhile: written out, they open as that database.
+    #[test]
+    fn the_pages_read_at_one_moment_are_that_moment_s_database() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(&dir.path().join("library.sqlite3")).expect("open");
+        db.write(|tx| {
+            tx.execute_batch("CREATE TABLE t (n INTEGER, filler BLOB)")?;
+            for n in 0..2000 {
+                tx.execute("INSERT INTO t VALUES (?1, zeroblob(500))", [n])?;
+            }
+            Ok::<_, StoreError>(())
+        })
+        .expect("fill");
+        let mut image = Vec::new();
+        let mut chunks = 0;
+        let bytes = db
+            .read_at_one_moment(|conn| {
+                // A writer commits while the moment is being read: not seen.
+                db.write(|tx| tx.execute("DELETE FROM t WHERE n >= 1000", []).map_err(StoreError::from))?;
+                read_pages(conn, 64 * 1024, |c| {
+                    chunks += 1;
+                    image.extend_from_slice(c);
+                    Ok(())
+                })
+            })
+            .expect("pages");
+        assert_eq!(bytes, image.len() as u64);
+        assert!(chunks > 1 && image.len() > 1_000_000, "{chunks} chunks, {} bytes", image.len());
+        let copy = dir.path().join("copy.sqlite3");
+        std::fs::write(&copy, &image).expect("write");
+        let conn = Connection::open(&copy).expect("open copy");
+        let rows: i64 = conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).expect("count");
+        assert_eq!(rows, 2000);
+        let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).expect("check");
+        assert_eq!(ok, "ok");
+        // And the live database has moved on.
+        let live: i64 = db
+            .read(|c| c.query_row("SELECT count(*) FROM t", [], |r| r.get(0)).map_err(StoreError::from))
+            .expect("live");
+        assert_eq!(live, 1000);
     }
 }

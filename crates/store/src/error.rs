@@ -25,6 +25,9 @@ pub enum StoreError {
     Sqlite(rusqlite::Error),
     #[error("cannot write the audit trail's anchor {0}: check that the folder is writable")]
     Anchor(String),
+    /// The database's pages did not come out whole and in order (`db::read_pages`).
+    #[error("the library database could not be read whole as of one moment ({0}): verify the library, then try again")]
+    TornRead(String),
 }
 
 /// What every error a domain crate returns offers the shells: a stable code for scripts and
@@ -98,6 +101,7 @@ impl ErrorCode for StoreError {
             StoreError::Busy => "busy",
             StoreError::TooNew { .. } => "library_too_new",
             StoreError::Open { .. } => "cannot_open_library",
+            StoreError::TornRead(_) => "database_torn_read",
             _ => "database_error",
         }
     }

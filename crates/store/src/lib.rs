@@ -15,7 +15,7 @@ pub use changes::{
     Change, Hlc, changes_since, current_hlc, newest_values, observe_hlc, own_changes_after, own_edits_after,
     record_change, record_peer_change, rewrite_own_values,
 };
-pub use db::{AfterWrite, Db, PooledConn};
+pub use db::{AfterWrite, Db, PooledConn, read_pages};
 pub use error::{ErrorCode, Remedy, StoreError};
 pub use migrate::{MIGRATIONS, schema_version};
 pub use rusqlite;

@@ -536,7 +536,7 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     const at = now();
     const snapshot = at.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
     lastGood = { at, target: schedule.target, ok: true, snapshot, error: null, error_code: null, seconds: 0.4 };
-    return { target: schedule.target, snapshot, created_at: at, originals: docs.size, originals_bytes: 0, originals_not_here: 0, thumbnails: 0, files_copied: docs.size, bytes_copied: 0, database_bytes: 4_000_000, snapshots_removed: [], problems: [], seconds: 0.4 };
+    return { target: schedule.target, snapshot, created_at: at, originals: docs.size, originals_bytes: 0, originals_not_here: 0, thumbnails: 0, files_copied: docs.size, bytes_copied: 0, database_bytes: 4_000_000, database_bytes_written: 65_536, snapshots_removed: [], problems: [], seconds: 0.4 };
   },
   // What radosgw answers with its storage classes configured (scripts/s3-server.sh), as the
   // real-app sync test sees it: both tiers accepted.

@@ -387,6 +387,10 @@ originals_not_here: number, thumbnails: number,
  */
 files_copied: number, bytes_copied: number, database_bytes: number, 
 /**
+ * Bytes of the database written by this run: only the parts that changed since the last.
+ */
+database_bytes_written: number, 
+/**
  * Snapshots removed because more than `keep` were there.
  */
 snapshots_removed: Array<string>, 

@@ -64,13 +64,15 @@ pub fn run(lib: &Arc<Library>, cmd: BackupCmd) -> Result<Output, AppError> {
             let target = cmd.to.as_deref().map(absolute).transpose()?;
             let r = lib.backup(target.as_deref(), cmd.keep)?;
             let mut text = format!(
-                "snapshot {} in {}: {} originals ({} bytes), {} files copied ({} bytes), {:.1} s",
+                "snapshot {} in {}: {} originals ({} bytes), {} files copied ({} bytes), database {} bytes ({} written), {:.1} s",
                 r.snapshot,
                 f(&r.target.display().to_string()),
                 r.originals,
                 r.originals_bytes,
                 r.files_copied,
                 r.bytes_copied,
+                r.database_bytes,
+                r.database_bytes_written,
                 r.seconds
             );
             if r.originals_not_here > 0 {
