@@ -2,7 +2,8 @@
 # The sync figures of the README, against a local radosgw started (and stopped) here:
 #   - uploading 200 × 4 MB photos, Chairside beside `rclone copy` of the same files;
 #   - a photo imported on workstation A visible on B (p95), B running the app's loop;
-#   - bootstrap of a 10,000-document library (records + thumbnails) on a new workstation;
+#   - bootstrap of a DOCS-document library (default 10,000; issue 16 measures 100,000) on a
+#     new workstation (records + thumbnails);
 #   - requests while two workstations are idle and up to date (radosgw's own log).
 # The figures go to crates/bench/results/bench-sync.sh.json and the README's table.
 #   scripts/bench-sync.sh [DOCS]

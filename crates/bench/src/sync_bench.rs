@@ -259,7 +259,8 @@ pub fn bootstrap(env_file: &Path, n: usize, rgw_log: Option<&Path>) -> Result<()
         format!(
             "bootstrap of a {n}-document library (records + thumbnails, originals on open) on a new workstation, from an encrypted bucket"
         ),
-        "< 2 min",
+        // Issue 16 asks 100,000 documents in 5 minutes; the first figure was 10,000 in 2.
+        if n >= 100_000 { "< 5 min" } else { "< 2 min" },
         format!(
             "**{secs:.1} s**: {docs} documents from {} segments, {} thumbnails (one per distinct image: {} of the {n} generated images are distinct); the upload before took {upload:.1} s",
             report.applied_segments,

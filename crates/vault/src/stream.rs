@@ -1,12 +1,13 @@
 //! An object sealed or opened a chunk at a time, so a 4 GB original never sits in memory.
 
-use crate::{CHUNK, CHUNK_LOG2, HEADER, KEY_ID, MAGIC, PREFIX, TAG, VERSION, Vault, VaultError, chunk_count};
+use crate::{
+    CHUNK, CHUNK_LOG2, HEADER, KEY_ID, MAGIC, ObjectCipher, PREFIX, TAG, VERSION, Vault, VaultError, chunk_count,
+};
 
 /// Seals one object's chunks. Each chunk is sealed on its own, so a multipart upload can seal
 /// the parts it still lacks after a restart, and they match what was sent before.
 pub struct Sealer<'a> {
-    vault: &'a Vault,
-    prefix: [u8; PREFIX],
+    cipher: ObjectCipher<'a>,
     header: [u8; HEADER],
     /// The header, then the object's name: what every chunk is bound to.
     aad: Vec<u8>,
@@ -19,7 +20,8 @@ impl<'a> Sealer<'a> {
         let header = vault.header(&prefix);
         let mut aad = header.to_vec();
         aad.extend_from_slice(name.as_bytes());
-        Sealer { vault, prefix, header, aad, chunks: chunk_count(len), len }
+        let cipher = vault.object_cipher(VERSION, &prefix).expect("this build seals in its own format");
+        Sealer { cipher, header, aad, chunks: chunk_count(len), len }
     }
 
     /// The bytes before the first chunk.
@@ -48,8 +50,7 @@ impl<'a> Sealer<'a> {
         debug_assert_eq!(plain.len(), self.chunk_len(index), "chunk {index} of {}", self.chunks);
         let at = out.len();
         out.extend_from_slice(plain);
-        let tag =
-            self.vault.seal_chunk_in_place(&self.aad, &self.prefix, index, index + 1 == self.chunks, &mut out[at..]);
+        let tag = self.cipher.seal_in_place(&self.aad, index, index + 1 == self.chunks, &mut out[at..]);
         out.extend_from_slice(&tag);
     }
 
@@ -67,8 +68,8 @@ impl<'a> Sealer<'a> {
 pub struct Opener<'a> {
     vault: &'a Vault,
     name: Vec<u8>,
-    /// The prefix and the chunks' associated data, once the header has arrived.
-    header: Option<([u8; PREFIX], Vec<u8>)>,
+    /// The object's cipher and the chunks' associated data, once the header has arrived.
+    header: Option<(ObjectCipher<'a>, Vec<u8>)>,
     buffer: Vec<u8>,
     index: u64,
 }
@@ -84,13 +85,13 @@ impl<'a> Opener<'a> {
         if self.header.is_none() {
             self.read_header()?;
         }
-        let Some((prefix, aad)) = &self.header else { return Ok(Vec::new()) };
+        let Some((cipher, aad)) = &self.header else { return Ok(Vec::new()) };
         let step = CHUNK + TAG;
         let mut out = Vec::new();
         let mut at = 0;
         // A whole chunk is known not to be the last only once a byte after it has arrived.
         while self.buffer.len() - at > step {
-            out.extend(self.vault.open_chunk(aad, prefix, self.index, false, &self.buffer[at..at + step])?);
+            out.extend(cipher.open(aad, self.index, false, &self.buffer[at..at + step])?);
             at += step;
             self.index += 1;
         }
@@ -101,13 +102,13 @@ impl<'a> Opener<'a> {
     /// The end of the object: the last chunk's plaintext.
     pub fn finish(mut self) -> Result<Vec<u8>, VaultError> {
         self.read_header()?;
-        let Some((prefix, aad)) = &self.header else {
+        let Some((cipher, aad)) = &self.header else {
             return Err(VaultError::Damaged("it ends before its header".into()));
         };
         if self.buffer.len() < TAG {
             return Err(VaultError::Damaged("it ends in the middle of a chunk".into()));
         }
-        self.vault.open_chunk(aad, prefix, self.index, true, &self.buffer)
+        cipher.open(aad, self.index, true, &self.buffer)
     }
 
     fn read_header(&mut self) -> Result<(), VaultError> {
@@ -122,21 +123,26 @@ impl<'a> Opener<'a> {
             return Ok(());
         }
         let h = &self.buffer[..HEADER];
-        if h[4] != VERSION || h[5] != CHUNK_LOG2 {
-            return Err(VaultError::Damaged(format!("unknown format {}.{} (a newer Chairside?)", h[4], h[5])));
-        }
+        let cipher = match self.vault.object_cipher(h[4], &prefix_of(h)) {
+            Some(c) if h[5] == CHUNK_LOG2 => c,
+            _ => return Err(VaultError::Damaged(format!("unknown format {}.{} (a newer Chairside?)", h[4], h[5]))),
+        };
         let key_id = &h[6..6 + KEY_ID];
         if key_id != self.vault.key_id_bytes() {
             return Err(VaultError::OtherKey { expected: self.vault.key_id(), found: hex::encode(key_id) });
         }
-        let mut prefix = [0u8; PREFIX];
-        prefix.copy_from_slice(&h[6 + KEY_ID..]);
         let mut aad = h.to_vec();
         aad.extend_from_slice(&self.name);
-        self.header = Some((prefix, aad));
+        self.header = Some((cipher, aad));
         self.buffer.drain(..HEADER);
         Ok(())
     }
+}
+
+fn prefix_of(header: &[u8]) -> [u8; PREFIX] {
+    let mut prefix = [0u8; PREFIX];
+    prefix.copy_from_slice(&header[6 + KEY_ID..HEADER]);
+    prefix
 }
 
 #[cfg(test)]

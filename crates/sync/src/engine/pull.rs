@@ -99,6 +99,10 @@ impl SyncEngine {
                 .buffer_unordered(CONCURRENCY * 2)
                 .collect::<Vec<_>>(),
             );
+            // Stored and marked a chunk at a time: a transaction (and its wait for the disk)
+            // per thumbnail was most of a new workstation's bootstrap.
+            let mut fetched = Vec::new();
+            let mut not_yet = Vec::new();
             for (sha, result) in results {
                 match result {
                     Ok(Some(jpeg)) => {
@@ -110,31 +114,29 @@ impl SyncEngine {
                             report.problems.push(format!("the thumbnail of {sha} in the bucket is not an image"));
                             continue;
                         };
-                        self.thumbnailer.store(
-                            &sha,
-                            vec![Rendered { size: 256, width, height, jpeg: jpeg.to_vec() }],
-                            &|_| {},
-                        )?;
-                        self.db.write(|tx| {
-                            Ok::<_, SyncError>(tx.execute(
-                                "UPDATE sync_blobs SET thumb_local = 1, thumb_in_bucket = 1 WHERE sha256 = ?1",
-                                [&sha],
-                            )?)
-                        })?;
-                        report.downloaded_thumbnails += 1;
+                        fetched.push((sha, vec![Rendered { size: 256, width, height, jpeg: jpeg.to_vec() }]));
                     }
                     // Not made by its workstation yet: a later round fetches it.
-                    Ok(None) => {
-                        self.db.write(|tx| {
-                            Ok::<_, SyncError>(
-                                tx.execute("UPDATE sync_blobs SET attempts = attempts + 1 WHERE sha256 = ?1", [&sha])?,
-                            )
-                        })?;
-                    }
+                    Ok(None) => not_yet.push(sha),
                     Err(e) if e.is_transient() => return Err(e),
                     Err(e) => report.problems.push(e.to_string()),
                 }
             }
+            let stored: Vec<String> = fetched.iter().map(|(sha, _)| sha.clone()).collect();
+            self.thumbnailer.store_many(fetched, &|_| {})?;
+            self.db.write(|tx| {
+                let mut done =
+                    tx.prepare("UPDATE sync_blobs SET thumb_local = 1, thumb_in_bucket = 1 WHERE sha256 = ?1")?;
+                for sha in &stored {
+                    done.execute([sha])?;
+                }
+                let mut again = tx.prepare("UPDATE sync_blobs SET attempts = attempts + 1 WHERE sha256 = ?1")?;
+                for sha in &not_yet {
+                    again.execute([sha])?;
+                }
+                Ok::<_, SyncError>(())
+            })?;
+            report.downloaded_thumbnails += stored.len() as u64;
         }
         Ok(())
     }
