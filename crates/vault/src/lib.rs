@@ -256,7 +256,7 @@ impl Vault {
                 let key = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
                 let key = ring::aead::UnboundKey::new(&ring::aead::AES_256_GCM, &*key)
                     .expect("AES-256-GCM takes a 32-byte key");
-                Some(ObjectCipher::Aes(ring::aead::LessSafeKey::new(key)))
+                Some(ObjectCipher::Aes(Box::new(ring::aead::LessSafeKey::new(key))))
             }
             VERSION_XCHACHA => Some(ObjectCipher::XChaCha(&self.aead, *prefix)),
             _ => None,
@@ -274,7 +274,7 @@ pub(crate) enum ObjectCipher<'a> {
     /// every x86-64 and ARMv8 desktop of the last decade: several times ChaCha's speed there),
     /// under the object's own key, so a 96-bit nonce of the chunk's index and last flag is
     /// never used twice with one key.
-    Aes(ring::aead::LessSafeKey),
+    Aes(Box<ring::aead::LessSafeKey>),
     /// Format 1: XChaCha20-Poly1305 under the content key, the object's prefix in each nonce.
     XChaCha(&'a XChaCha20Poly1305, [u8; PREFIX]),
 }
