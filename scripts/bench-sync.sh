@@ -19,7 +19,8 @@ BIN=target/release
 WORK=$(mktemp -d /tmp/chairside-bench-sync.XXXXXX)
 S3="$WORK/s3"
 trap 'bash scripts/s3-server.sh stop "$S3" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-bash scripts/s3-server.sh start "$S3" 17680 >/dev/null
+# Six uploads of 800 MB and a 100,000-document library stay in the bucket (in memory).
+S3_MEMSTORE_BYTES=$((12 << 30)) bash scripts/s3-server.sh start "$S3" 17680 >/dev/null
 # shellcheck disable=SC1091
 . "$S3/env"
 export CHAIRSIDE_BENCH_FIGURES="$WORK/figures.jsonl"

@@ -125,7 +125,8 @@ admin socket = $dir/run/\$name.asok
 mon data = $dir/mon-\$id
 osd data = $dir/osd-\$id
 osd objectstore = memstore
-memstore device bytes = 4294967296
+# In memory: 4 GB unless the caller needs more (bench-sync uploads 6 × 800 MB).
+memstore device bytes = ${S3_MEMSTORE_BYTES:-4294967296}
 osd max object size = 134217728
 rgw data = $dir/rgw
 rgw lc debug interval = 10
