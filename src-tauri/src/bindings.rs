@@ -25,8 +25,8 @@ use ts_rs::{Config, TS};
 use crate::capture::ActivePatientEvent;
 use crate::commands::{
     AdjustInput, AuditCheck, AuditQueryInput, AuditRow, DocumentEdit, Exported, GalleryItem, ImportProgressEvent,
-    InboxFolderInput, LibraryStatus, ListStatus, NewUserInput, PatientInput, StartupInfo, SyncSettings, ToothChart,
-    VideoSource,
+    InboxFolderInput, LibraryStatus, ListStatus, NewUserInput, PatientInput, ResealStarted, StartupInfo, SyncSettings,
+    ToothChart, VideoSource,
 };
 use crate::sync::SyncEvent;
 use chairside_app::SyncSetUp;
@@ -55,7 +55,7 @@ pub fn typescript() -> String {
         StartupInfo, PatientInput, ListStatus, DocumentEdit, ImportProgressEvent, ActivePatientEvent, AfterImport,
         InboxFolder, InboxFolderInput, InboxStatus, InboxFile, InboxNotice, Notation, ToothLabel, ToothChart, Slot, Template, Series,
         SlotView, SeriesView, CaptureOutcome, NewTemplate, Originals, SyncConfig, SecretLocation, SyncState, Backlog,
-        EncryptionState, SyncStatus, SyncSetUp, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
+        EncryptionState, SyncStatus, SyncSetUp, ResealStarted, SyncEvent, SyncSettings, Check, TierTransition, LifecycleReport, ShareLink, HealthLevel, Finding,
         DiskHealth, VerifyRun, AuditState, SizeRow, ThumbnailBacklog, BackupSchedule, BackupRun, BackupState,
         BackupReport, ScanningState, Health, Permission, Role, User, SessionState, Signature, ChangedAfter,
         NewUserInput, AuditRow, AuditQueryInput, PeerChain, AuditCheck, Flip, Adjustments, AnnotationType,

@@ -51,6 +51,8 @@ macro_rules! with_app_commands {
             sync_settings,
             sync_status,
             sync_configure,
+            sync_change_passphrase,
+            sync_reseal,
             sync_test,
             sync_now,
             sync_share,

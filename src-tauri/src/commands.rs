@@ -606,6 +606,36 @@ pub async fn sync_configure<R: Runtime>(
     result
 }
 
+/// Rewraps the clinic key in the bucket under a new passphrase (the key itself stays).
+#[tauri::command(async)]
+pub async fn sync_change_passphrase<R: Runtime>(app: AppHandle<R>, passphrase: String) -> Reply<()> {
+    blocking(app, move |lib| lib.sync_change_passphrase(&passphrase)).await
+}
+
+/// A re-sealing pass just started: the new key's id and its recovery key, shown once. (No
+/// `Debug`: the recovery key is never printed.)
+#[derive(Clone, Serialize, TS)]
+pub struct ResealStarted {
+    pub key_id: String,
+    pub recovery_key: String,
+}
+
+/// Starts sealing the bucket again under a new clinic key wrapped by `passphrase` (after a
+/// workstation is lost), or — `encrypt` — encrypting an unencrypted one; the background rounds
+/// carry the pass to its end.
+#[tauri::command(async)]
+pub async fn sync_reseal<R: Runtime>(app: AppHandle<R>, passphrase: String, encrypt: bool) -> Reply<ResealStarted> {
+    let result = blocking(app.clone(), move |lib| {
+        let started = if encrypt { lib.sync_encrypt_existing(&passphrase)? } else { lib.sync_rotate_key(&passphrase)? };
+        Ok(ResealStarted { key_id: started.key_id, recovery_key: started.recovery_key.to_string() })
+    })
+    .await;
+    if result.is_ok() {
+        crate::sync::now(&app);
+    }
+    result
+}
+
 #[tauri::command(async)]
 pub async fn sync_test<R: Runtime>(app: AppHandle<R>) -> Reply<Vec<Check>> {
     blocking(app, |lib| lib.sync_test()).await

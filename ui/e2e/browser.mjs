@@ -397,6 +397,22 @@ test('sync: a wrong secret is refused in the form, the right one is saved, the s
   await dialog.getByRole('button', { name: 'Install lifecycle rule' }).click();
   await until(async () => (await dialog.getByTestId('sync-lifecycle').textContent()).includes('STANDARD_IA after 30 days'), 'the rule is described');
   await shot('15-sync-settings');
+  // After a stolen workstation: a new clinic key, its recovery key shown, the bucket re-sealed
+  // in the background (the status bar says so, then up to date).
+  await dialog.getByRole('button', { name: 'I have kept it' }).click();
+  const key = dialog.getByTestId('clinic-key');
+  await key.locator('input[name=key_action][value=rotate]').check();
+  await until(async () => ((await key.textContent()) ?? '').includes('sealed again with the new key'), 'what a new key means is said');
+  await key.locator('input[name=key_passphrase]').fill('a new sentence for the new key');
+  await key.scrollIntoViewIfNeeded();
+  await shot('15b-clinic-key');
+  await key.getByRole('button', { name: 'Make a new key' }).click();
+  await until(async () => ((await dialog.getByTestId('recovery-key').textContent()) ?? '').includes('R4WQ8-N3KXJ'), 'the new recovery key is shown');
+  await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Re-sealing'), 'the status bar says the bucket is being re-sealed');
+  await until(async () => ((await dialog.getByTestId('sync-encryption').textContent()) ?? '').includes('9c04d7e2a1b35f68'), 'the new key is named');
+  await shot('15c-sync-new-clinic-key');
+  await until(async () => (await page.getByTestId('sync-status').textContent()).includes('Up to date'), 'then up to date');
+  await dialog.getByRole('button', { name: 'I have kept it' }).click();
   await dialog.getByRole('button', { name: 'Done' }).click();
   await tiles().first().click();
   const viewer = page.getByRole('dialog', { name: 'Viewer' });

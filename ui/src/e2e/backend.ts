@@ -501,6 +501,28 @@ const handlers: Record<Command, (a: Args) => unknown> = {
     // As a new bucket answers: the clinic key made here, its recovery key shown once.
     return { secret: { kind: 'keychain' }, encryption: !!keyId, key_id: keyId, recovery_key: keyId ? 'K7QH3-M2PXW-9RT4V-A8DNC-E6JB5-YZFG1-SH2RQ-TWM0K-P7XQ4-H9C2T-6Y' : null };
   },
+  sync_change_passphrase: (a) => {
+    if (String(a.passphrase).length < 10) {
+      throw new Refusal('sync_weak_passphrase', 'the passphrase is too short: use at least 10 characters (a sentence is easier to remember)');
+    }
+    return null;
+  },
+  // As the engine starts a pass: the new key recorded, the pass run by the next rounds.
+  sync_reseal: (a) => {
+    if (String(a.passphrase).length < 10) {
+      throw new Refusal('sync_weak_passphrase', 'the passphrase is too short: use at least 10 characters (a sentence is easier to remember)');
+    }
+    if (!syncConfig) throw new Refusal('sync_not_configured', 'sync is not set up: set up sync with the bucket\'s address, name and keys');
+    const keyId = a.encrypt ? '5e1f0c2a9b7d4e33' : '9c04d7e2a1b35f68';
+    syncConfig = { ...syncConfig, encryption: keyId };
+    syncStatus = { ...offStatus(), state: 'syncing', encryption: 'migrating', backlog: { to_upload: 0, to_apply: 0, to_download: 0 } };
+    void emit('sync', { status: syncStatus, changed: false });
+    setTimeout(() => {
+      syncStatus = { ...offStatus(), state: 'up_to_date', encryption: 'on', last_success_at: now() };
+      void emit('sync', { status: syncStatus, changed: false });
+    }, 1500);
+    return { key_id: keyId, recovery_key: 'R4WQ8-N3KXJ-7PT2M-B9ECV-F5HD6-ZXGA2-TJ3SW-UVN1L-Q8YR5-K2D7P-3M' };
+  },
   sync_test: () => [
     { name: 'list', ok: true, detail: '3 top-level folders' },
     { name: 'conditional_put', ok: true, detail: 'a second create-only put was refused (412): If-None-Match works' },

@@ -49,6 +49,7 @@ import type {
   Command,
   LifecycleReport,
   SyncSetUp,
+  ResealStarted,
   ShareLink,
   SyncConfig,
   SyncEvent,
@@ -149,6 +150,10 @@ export const api = {
   /** Checks the bucket first; nothing is saved when the check fails. */
   syncConfigure: (config: SyncConfig, secret: string, passphrase: string | null) =>
     call<SyncSetUp>('sync_configure', { config, secret, passphrase }),
+  /** Rewraps the clinic key under a new passphrase (the key and the bucket stay as they are). */
+  syncChangePassphrase: (passphrase: string) => call<null>('sync_change_passphrase', { passphrase }),
+  /** A new clinic key (or, `encrypt`, the first one for an unencrypted bucket); the bucket is sealed again in the background. */
+  syncReseal: (passphrase: string, encrypt: boolean) => call<ResealStarted>('sync_reseal', { passphrase, encrypt }),
   syncTest: () => call<Check[]>('sync_test'),
   syncNow: () => call<null>('sync_now'),
   /** A presigned link to the original, valid `seconds` (at most 7 days); audited. */

@@ -33,6 +33,15 @@ export function syncLine(s: SyncStatus | null): {
 } {
   if (!s || s.state === 'off') return { text: 'Sync off', detail: 'No bucket configured: Settings → Sync.', warnings: [], tone: 'dim' };
   const warnings = s.warnings;
+  // A re-sealing pass (a new clinic key, or encrypting the bucket) runs before anything else.
+  if (s.encryption === 'migrating' && s.state !== 'error' && s.state !== 'offline') {
+    return {
+      text: 'Re-sealing the bucket with the new clinic key…',
+      detail: 'Every object is sealed again in the background; nothing new is sent until it is done.',
+      warnings,
+      tone: 'warn',
+    };
+  }
   switch (s.state) {
     case 'offline':
       return {
