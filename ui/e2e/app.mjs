@@ -570,6 +570,30 @@ test('sync: the bucket is set up in Settings, and a patient from another worksta
   );
   await until(async () => (await text('[data-testid=doc-count]')) === '15 documents', 'the status bar counts it', 10000);
   await shot('14-synced-from-peer');
+
+  // A lost workstation: the window makes a new clinic key, its background rounds seal the
+  // bucket again, and the peer, which holds only the old key, is stopped until it joins anew.
+  await clickButton('⚙ Settings', 'footer');
+  await wd.exec("document.querySelector('input[name=key_action][value=rotate]').click();");
+  await wd.type(await $('input[name=key_passphrase]'), 'the new app e2e clinic sentence');
+  await clickButton('Make a new key', '[data-testid=clinic-key]');
+  await until(async () => /[0-9A-Z]{4}-/.test((await text('[data-testid=recovery-key]')) ?? ''), 'the new recovery key is shown', 30000);
+  await shot('14a-new-clinic-key');
+  const peerRun = () => {
+    try {
+      return peerCli(['sync', 'run']);
+    } catch (e) {
+      return JSON.parse(e.stdout);
+    }
+  };
+  await until(async () => peerRun().error?.code === 'sync_key_changed', 'the peer with the old key is stopped once the bucket is re-sealed', 120000);
+  await until(async () => (await text('[data-testid=sync-status]'))?.includes('Up to date'), 'the window up to date under the new key', 60000);
+  await clickButton('I have kept it', '[role=dialog]');
+  await clickButton('Done', '[role=dialog]');
+  const rejoin = { ...env, CHAIRSIDE_SYNC_PASSPHRASE: 'the new app e2e clinic sentence' };
+  execFileSync(cli, ['--data-dir', peer, '--json', 'sync', 'configure', '--endpoint', s3.S3_ENDPOINT, '--bucket', s3.S3_BUCKET, '--region', s3.S3_REGION, '--prefix', prefix, '--path-style', '--access-key', s3.S3_ACCESS_KEY], { encoding: 'utf8', env: rejoin });
+  const after = peerRun();
+  assert(!after.error, `the peer syncs again with the new passphrase: ${JSON.stringify(after.error)}`);
   await rm(peer, { recursive: true, force: true });
 });
 
