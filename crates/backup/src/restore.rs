@@ -12,7 +12,9 @@ use std::io::Write;
 use sha2::{Digest, Sha256};
 
 use crate::check::{Opened, open_snapshot, require_backup};
-use crate::files::{CopyError, DATABASE, SNAPSHOTS, chunk_path, copy_checked, snapshot_names, write_durable};
+use crate::files::{
+    CHUNK_BYTES, CopyError, DATABASE, SNAPSHOTS, chunk_path, copy_checked, snapshot_names, write_durable,
+};
 use crate::take::stored_at;
 use crate::{BackupError, RestoreReport};
 
@@ -120,13 +122,21 @@ fn join_chunks(from: &Path, chunks: &[String], dest: &Path, sha256: &str) -> Res
     let mut total = 0u64;
     for c in chunks {
         let at = chunk_path(c);
-        let data = match fs::read(from.join(&at)) {
-            Ok(d) => d,
+        // Read to one byte past the largest chunk: a file grown by damage is refused, not
+        // loaded whole.
+        let mut data = Vec::with_capacity(CHUNK_BYTES);
+        let read = fs::File::open(from.join(&at))
+            .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, CHUNK_BYTES as u64 + 1), &mut data));
+        match read {
+            Ok(n) if n > CHUNK_BYTES => {
+                return Ok(Err(format!("{} is damaged (longer than a chunk)", at.display())));
+            }
+            Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok(Err(format!("{} is missing", at.display())));
             }
             Err(e) => return Ok(Err(format!("{} cannot be read: {e}", at.display()))),
-        };
+        }
         let actual = hex::encode(Sha256::digest(&data));
         if &actual != c {
             return Ok(Err(format!("{} is damaged (its bytes hash to {actual})", at.display())));

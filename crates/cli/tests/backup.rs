@@ -234,6 +234,10 @@ fn damage_in_a_backup_is_named_and_nothing_is_half_restored() {
     assert_eq!(r.json["error"]["code"], "backup_damaged");
     assert!(r.json["error"]["message"].as_str().expect("message").contains(first), "{}", r.stdout);
     assert!(!into.exists(), "a refused restore leaves nothing behind");
+    // Grown by damage: refused without being read whole.
+    overwrite(&chunk, &vec![0u8; 200_000]);
+    let r = cli(None, lib.config.path(), &["restore", "--from", s(&usb), "--into", s(&into)]);
+    assert!(r.json["error"]["message"].as_str().expect("message").contains("longer than a chunk"), "{}", r.stdout);
 }
 
 /// Backup folders written before the database was kept in chunks (format 1: a whole copy of
