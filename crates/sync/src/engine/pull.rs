@@ -103,6 +103,8 @@ impl SyncEngine {
             // per thumbnail was most of a new workstation's bootstrap.
             let mut fetched = Vec::new();
             let mut not_yet = Vec::new();
+            // A dropped connection ends the round, but only once what did arrive is stored.
+            let mut transient = None;
             for (sha, result) in results {
                 match result {
                     Ok(Some(jpeg)) => {
@@ -118,7 +120,7 @@ impl SyncEngine {
                     }
                     // Not made by its workstation yet: a later round fetches it.
                     Ok(None) => not_yet.push(sha),
-                    Err(e) if e.is_transient() => return Err(e),
+                    Err(e) if e.is_transient() => transient = transient.or(Some(e)),
                     Err(e) => report.problems.push(e.to_string()),
                 }
             }
@@ -137,6 +139,9 @@ impl SyncEngine {
                 Ok::<_, SyncError>(())
             })?;
             report.downloaded_thumbnails += stored.len() as u64;
+            if let Some(e) = transient {
+                return Err(e);
+            }
         }
         Ok(())
     }
