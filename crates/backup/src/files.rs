@@ -271,19 +271,7 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
         if actual != sha256 {
             return Err(CopyError::Mismatch(actual));
         }
-        // Durability comes once for the whole run (`sync_filesystem`, before the manifest that
-        // names these files is written): a sync per file would make a first backup of a
-        // million originals take hours. Where there is no such call, each file is synced.
-        #[cfg(not(target_os = "linux"))]
-        out.sync_all().map_err(CopyError::Write)?;
-        // Originals are read-only, as in the library.
-        chairside_store::private::set_mode(&tmp, mode).map_err(CopyError::Write)?;
-        // A hard link never replaces a file that appeared meanwhile under that name.
-        match fs::hard_link(&tmp, dest) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(CopyError::Write(e)),
-        }
+        name_written(&out, &tmp, dest, mode).map_err(CopyError::Write)?;
         Ok(total)
     })();
     let _ = fs::remove_file(&tmp);
@@ -295,18 +283,28 @@ pub(crate) fn copy_checked(src: &Path, dest: &Path, sha256: &str, mode: u32) -> 
 pub(crate) fn store_new(dest: &Path, data: &[u8], mode: u32) -> io::Result<()> {
     let dir = dest.parent().unwrap_or(Path::new("."));
     let (tmp, mut out) = temp_in(dir)?;
-    let result = (|| {
-        out.write_all(data)?;
-        #[cfg(not(target_os = "linux"))]
-        out.sync_all()?;
-        chairside_store::private::set_mode(&tmp, mode)?;
-        match fs::hard_link(&tmp, dest) {
-            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
-            _ => Ok(()),
-        }
-    })();
+    let result = out.write_all(data).and_then(|()| name_written(&out, &tmp, dest, mode));
     let _ = fs::remove_file(&tmp);
     result
+}
+
+/// Gives the temp file `tmp` (open as `out`, fully written) the name `dest`, with `mode`; the
+/// caller removes `tmp` after.
+fn name_written(out: &File, tmp: &Path, dest: &Path, mode: u32) -> io::Result<()> {
+    // Durability comes once for the whole run (`sync_filesystem`, before the manifest that
+    // names these files is written): a sync per file would make a first backup of a million
+    // originals take hours. Where there is no such call, each file is synced.
+    #[cfg(not(target_os = "linux"))]
+    out.sync_all()?;
+    #[cfg(target_os = "linux")]
+    let _ = out;
+    // Originals are read-only, as in the library.
+    chairside_store::private::set_mode(tmp, mode)?;
+    // A hard link never replaces a file that appeared meanwhile under that name.
+    match fs::hard_link(tmp, dest) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+        _ => Ok(()),
+    }
 }
 
 /// A file's SHA-256 and size.
